@@ -1,0 +1,71 @@
+//! The operator CLI: `invoke` runs the Lambda's handler locally on events from files.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use genesys_eventbridge::{app, cli::invoke, config::Config, telemetry};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "genesys-eventbridge", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Lambda's handler on EventBridge events read from files (one event, a JSON array,
+    /// or JSON lines; `-` is stdin), printing one JSON outcome per event and line.
+    Invoke {
+        /// An events file; repeat for several, handled in the order given. Default: stdin.
+        #[arg(long = "events", value_name = "PATH")]
+        events: Vec<String>,
+        /// The time each event gets, like a Lambda function timeout.
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        timeout_seconds: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    telemetry::init_logging(telemetry::LogTarget::Terminal, "warn");
+    let code = match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("genesys-eventbridge: {error:#}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Invoke {
+            events,
+            timeout_seconds,
+        } => {
+            let config = Config::from_env()?;
+            let sources = if events.is_empty() {
+                vec!["-".to_owned()]
+            } else {
+                events
+            };
+            let mut all = Vec::new();
+            for source in &sources {
+                all.extend(invoke::read_events(source)?);
+            }
+            let consumer = app::build_consumer(&config).await?;
+            let mut stdout = std::io::stdout().lock();
+            let summary = invoke::run(
+                &consumer,
+                all,
+                Duration::from_secs(timeout_seconds),
+                &mut stdout,
+            )
+            .await
+            .context("cannot write the outcomes")?;
+            Ok(summary.exit_code())
+        }
+    }
+}

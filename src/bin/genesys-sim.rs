@@ -1,0 +1,66 @@
+//! The local Genesys Cloud simulator: seed data, credentials, then serve until stopped.
+
+use anyhow::Context;
+use clap::Parser;
+use genesys_eventbridge::sim::{SeedData, SimConfig, Simulator};
+use genesys_eventbridge::telemetry;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A local Genesys Cloud (tutorial dialect) for demos, tests and benchmarks.
+#[derive(Parser)]
+#[command(name = "genesys-sim", version, about)]
+struct Args {
+    /// Seed data: {"interactions": [...]}, each as GET /api/v2/interactions/{id} returns it.
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    listen: SocketAddr,
+    /// Once listening, write the base URL (http://host:port) to this file.
+    #[arg(long, value_name = "PATH")]
+    url_file: Option<PathBuf>,
+    #[arg(long, env = "SIM_CLIENT_ID", default_value = "demo-client")]
+    client_id: String,
+    #[arg(
+        long,
+        env = "SIM_CLIENT_SECRET",
+        default_value = "demo-secret",
+        hide_env_values = true
+    )]
+    client_secret: String,
+    /// Lifetime of issued tokens.
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    token_lifetime: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init_logging(telemetry::LogTarget::Terminal, "info");
+    let args = Args::parse();
+    let simulator = Simulator::new(SimConfig {
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        token_lifetime: Duration::from_secs(args.token_lifetime),
+    });
+    if let Some(path) = &args.data {
+        let seeded = simulator.seed(SeedData::from_file(path)?)?;
+        tracing::info!(seeded, path = %path.display(), "interactions seeded");
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    if let Some(path) = &args.url_file {
+        std::fs::write(path, &url).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("genesys-sim listening on {url}");
+    std::io::stdout().flush()?;
+    tokio::select! {
+        served = simulator.serve(listener) => served.context("server failed")?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}

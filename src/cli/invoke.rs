@@ -1,0 +1,155 @@
+//! `genesys-eventbridge invoke`: the Lambda's own handler over events read from files, one JSON line per event.
+
+use crate::deadline::Deadline;
+use crate::dedup::OwnerToken;
+use crate::lambda::handle;
+use crate::pipeline::{Consumer, Invocation};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+/// An events file that cannot be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{source_name}: cannot read: {source}")]
+    Read {
+        source_name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{source_name}: line {line}, column {column}: not valid JSON: {source}")]
+    Json {
+        source_name: String,
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Reads the events of one source: `-` is stdin, anything else a file path.
+pub fn read_events(path: &str) -> Result<Vec<Value>, InputError> {
+    let source_name = if path == "-" {
+        "stdin".to_owned()
+    } else {
+        path.to_owned()
+    };
+    let read_error = |source| InputError::Read {
+        source_name: source_name.clone(),
+        source,
+    };
+    let text = if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(read_error)?
+    };
+    parse_events(&text, &source_name)
+}
+
+/// Parses one event, a JSON array of events, or JSON lines (one event per line).
+pub fn parse_events(text: &str, source_name: &str) -> Result<Vec<Value>, InputError> {
+    let mut events = Vec::new();
+    for value in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
+        match value {
+            Ok(Value::Array(items)) => events.extend(items),
+            Ok(event) => events.push(event),
+            Err(source) => {
+                return Err(InputError::Json {
+                    source_name: source_name.to_owned(),
+                    line: source.line(),
+                    column: source.column(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// How a run of `invoke` went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub events: usize,
+    /// Events whose outcome is `failed`: they would be delivered again by the platform.
+    pub failed: usize,
+}
+
+impl Summary {
+    /// Exit status: 0 when every event reached a terminal outcome, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.failed == 0 { 0 } else { 1 }
+    }
+}
+
+/// Handles `events` one at a time, like successive invocations of one warm Lambda instance,
+/// writing one JSON object per event and line to `out`.
+pub async fn run(
+    consumer: &Consumer,
+    events: Vec<Value>,
+    timeout: Duration,
+    out: &mut impl Write,
+) -> std::io::Result<Summary> {
+    let mut summary = Summary::default();
+    let run_id = format!("{:08x}", fastrand::u32(..));
+    for (index, event) in events.into_iter().enumerate() {
+        let invocation = Invocation {
+            owner: OwnerToken::new(format!("invoke-{run_id}-{index}")),
+            deadline: Deadline::after(timeout),
+        };
+        let handled = handle(consumer, event, &invocation).await;
+        for report in &handled.reports {
+            summary.events += 1;
+            if !report.outcome.is_terminal() {
+                summary.failed += 1;
+            }
+            serde_json::to_writer(&mut *out, report)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_event_is_read() {
+        let events = parse_events(r#"{"id": "a"}"#, "x").unwrap();
+        assert_eq!(events.len(), 1);
+    }
+
+    #[test]
+    fn an_array_of_events_is_read_in_order() {
+        let events = parse_events(r#"[{"id": "a"}, {"id": "b"}]"#, "x").unwrap();
+        assert_eq!(events[0]["id"], "a");
+        assert_eq!(events[1]["id"], "b");
+    }
+
+    #[test]
+    fn json_lines_are_read_in_order() {
+        let events = parse_events("{\"id\": \"a\"}\n\n{\"id\": \"b\"}\n", "x").unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1]["id"], "b");
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_source_and_position() {
+        let err = parse_events("{\"id\": \"a\"}\n{\"id\": }", "events.jsonl").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("events.jsonl: line 2, column 8: not valid JSON"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_has_no_events() {
+        assert!(parse_events("  \n", "x").unwrap().is_empty());
+    }
+}

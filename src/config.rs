@@ -1,0 +1,366 @@
+//! Settings read from the environment at start-up; a missing or malformed one is named in a one-line error.
+
+use crate::domain::DispositionCodeId;
+use crate::genesys::{ClientCredentials, Endpoints, HttpSettings};
+use crate::pipeline::PipelineSettings;
+use crate::secret::Secret;
+use std::time::Duration;
+
+/// Genesys Cloud regions: (domain, AWS region the org runs in).
+pub const REGIONS: &[(&str, &str)] = &[
+    ("mypurecloud.com", "us-east-1"),
+    ("use2.us-gov-pure.cloud", "us-east-2"),
+    ("usw2.pure.cloud", "us-west-2"),
+    ("cac1.pure.cloud", "ca-central-1"),
+    ("sae1.pure.cloud", "sa-east-1"),
+    ("mxc1.pure.cloud", "mx-central-1"),
+    ("mypurecloud.ie", "eu-west-1"),
+    ("euw2.pure.cloud", "eu-west-2"),
+    ("mypurecloud.de", "eu-central-1"),
+    ("euc2.pure.cloud", "eu-central-2"),
+    ("mec1.pure.cloud", "me-central-1"),
+    ("aps1.pure.cloud", "ap-south-1"),
+    ("apse1.pure.cloud", "ap-southeast-1"),
+    ("mypurecloud.com.au", "ap-southeast-2"),
+    ("mypurecloud.jp", "ap-northeast-1"),
+    ("apne2.pure.cloud", "ap-northeast-2"),
+    ("apne3.pure.cloud", "ap-northeast-3"),
+];
+
+/// A setting that is missing or malformed. The message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set: {hint}")]
+    Missing { name: &'static str, hint: String },
+    #[error("{name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+/// Everything the consumer needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub endpoints: Endpoints,
+    pub credentials: ClientCredentials,
+    pub pipeline: PipelineSettings,
+    pub http: HttpSettings,
+    /// `DEDUP_TABLE_NAME`: dedup in DynamoDB when set, in memory otherwise.
+    pub dedup_table: Option<String>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests). Empty values count
+    /// as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let endpoints = endpoints(&get)?;
+        if get("GENESYS_CLOUD_CREDENTIALS_SECRET_ARN").is_some() {
+            return Err(ConfigError::Invalid {
+                name: "GENESYS_CLOUD_CREDENTIALS_SECRET_ARN",
+                problem:
+                    "reading credentials from Secrets Manager is not available in this build; \
+                          set GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET instead"
+                        .into(),
+            });
+        }
+        let client_id = get("GENESYS_CLOUD_CLIENT_ID").ok_or(ConfigError::Missing {
+            name: "GENESYS_CLOUD_CLIENT_ID",
+            hint: "the id of a Genesys Cloud OAuth client with the Client Credentials grant".into(),
+        })?;
+        let client_secret = get("GENESYS_CLOUD_CLIENT_SECRET").ok_or(ConfigError::Missing {
+            name: "GENESYS_CLOUD_CLIENT_SECRET",
+            hint: "the secret of that OAuth client".into(),
+        })?;
+        let code = get("DISPOSITION_CODE_ID").ok_or(ConfigError::Missing {
+            name: "DISPOSITION_CODE_ID",
+            hint: "the id of the disposition (wrap-up) code to apply".into(),
+        })?;
+        let disposition_code =
+            DispositionCodeId::parse(&code).map_err(|problem| ConfigError::Invalid {
+                name: "DISPOSITION_CODE_ID",
+                problem: problem.to_string(),
+            })?;
+
+        let mut pipeline = PipelineSettings::new(disposition_code);
+        if let Some(ms) = number(&get, "DURATION_THRESHOLD_MS", 0, i64::MAX as u64)? {
+            pipeline.duration_threshold_ms = ms as i64;
+        }
+        if let Some(seconds) = number(&get, "DEDUP_TTL_SECONDS", 60, 366 * 86_400)? {
+            pipeline.dedup_ttl = Duration::from_secs(seconds);
+        }
+        let mut http = HttpSettings::default();
+        if let Some(ms) = number(&get, "GENESYS_CLOUD_REQUEST_TIMEOUT_MS", 100, 900_000)? {
+            http.request_timeout = Duration::from_millis(ms);
+        }
+        let dedup_table = get("DEDUP_TABLE_NAME");
+        if dedup_table.is_some() {
+            return Err(ConfigError::Invalid {
+                name: "DEDUP_TABLE_NAME",
+                problem:
+                    "DynamoDB dedup is not available in this build; unset it for in-memory dedup"
+                        .into(),
+            });
+        }
+
+        Ok(Config {
+            endpoints,
+            credentials: ClientCredentials {
+                client_id,
+                client_secret: Secret::new(client_secret),
+            },
+            pipeline,
+            http,
+            dedup_table,
+        })
+    }
+}
+
+/// The API and login base URLs from `GENESYS_CLOUD_BASE_URL`, `GENESYS_CLOUD_LOGIN_URL` and
+/// `GENESYS_CLOUD_REGION`. Explicit URLs win over the region.
+fn endpoints(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoints, ConfigError> {
+    let region = match get("GENESYS_CLOUD_REGION") {
+        Some(region) => Some(region_domain(&region).ok_or_else(|| ConfigError::Invalid {
+            name: "GENESYS_CLOUD_REGION",
+            problem: format!(
+                "{region:?} is not a Genesys Cloud region; use a domain such as mypurecloud.ie \
+                 or an AWS region such as eu-west-1 (known: {})",
+                REGIONS.iter().map(|(domain, _)| *domain).collect::<Vec<_>>().join(", ")
+            ),
+        })?),
+        None => None,
+    };
+    let api_base = match (get("GENESYS_CLOUD_BASE_URL"), region) {
+        (Some(url), _) => base_url("GENESYS_CLOUD_BASE_URL", &url)?,
+        (None, Some(domain)) => format!("https://api.{domain}"),
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                name: "GENESYS_CLOUD_BASE_URL",
+                hint: "set it (e.g. https://api.mypurecloud.ie) or GENESYS_CLOUD_REGION (e.g. mypurecloud.ie)"
+                    .into(),
+            })
+        }
+    };
+    let login_base = match (get("GENESYS_CLOUD_LOGIN_URL"), region) {
+        (Some(url), _) => base_url("GENESYS_CLOUD_LOGIN_URL", &url)?,
+        (None, Some(domain)) => format!("https://login.{domain}"),
+        (None, None) => api_base.clone(),
+    };
+    Ok(Endpoints {
+        api_base,
+        login_base,
+    })
+}
+
+/// The Genesys Cloud domain for a domain or an AWS region name.
+pub fn region_domain(region: &str) -> Option<&'static str> {
+    let region = region.trim().trim_end_matches('.').to_ascii_lowercase();
+    REGIONS
+        .iter()
+        .find(|(domain, aws)| *domain == region || *aws == region)
+        .map(|(domain, _)| *domain)
+}
+
+fn base_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
+    let invalid = |problem: &str| ConfigError::Invalid {
+        name,
+        problem: format!("{value:?} {problem}"),
+    };
+    let url = reqwest::Url::parse(value).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            "must start with https:// (or http:// for a local simulator)",
+        ));
+    }
+    if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "must be a base URL such as https://api.mypurecloud.ie",
+        ));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(text) = get(name) else {
+        return Ok(None);
+    };
+    let value: u64 = text.parse().map_err(|_| ConfigError::Invalid {
+        name,
+        problem: format!("{text:?} is not a whole number"),
+    })?;
+    if value < min || value > max {
+        return Err(ConfigError::Invalid {
+            name,
+            problem: format!("{value} is outside {min}..={max}"),
+        });
+    }
+    Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const MINIMAL: &[(&str, &str)] = &[
+        ("GENESYS_CLOUD_BASE_URL", "http://127.0.0.1:8080/"),
+        ("GENESYS_CLOUD_CLIENT_ID", "id"),
+        ("GENESYS_CLOUD_CLIENT_SECRET", "secret"),
+        ("DISPOSITION_CODE_ID", "code-1"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        MINIMAL.iter().chain(extra).copied().collect()
+    }
+
+    #[test]
+    fn minimal_settings_give_defaults() {
+        let config = config(MINIMAL).unwrap();
+        assert_eq!(config.endpoints.api_base, "http://127.0.0.1:8080");
+        assert_eq!(config.endpoints.login_base, "http://127.0.0.1:8080");
+        assert_eq!(config.pipeline.duration_threshold_ms, 30_000);
+        assert_eq!(config.pipeline.dedup_ttl, Duration::from_secs(90_000));
+        assert_eq!(config.dedup_table, None);
+    }
+
+    #[test]
+    fn a_region_domain_sets_both_urls() {
+        let vars = [
+            ("GENESYS_CLOUD_REGION", "mypurecloud.ie"),
+            ("GENESYS_CLOUD_CLIENT_ID", "id"),
+            ("GENESYS_CLOUD_CLIENT_SECRET", "secret"),
+            ("DISPOSITION_CODE_ID", "code-1"),
+        ];
+        let config = config(&vars).unwrap();
+        assert_eq!(config.endpoints.api_base, "https://api.mypurecloud.ie");
+        assert_eq!(config.endpoints.login_base, "https://login.mypurecloud.ie");
+    }
+
+    #[test]
+    fn every_region_is_known_by_domain_and_by_aws_region() {
+        for (domain, aws) in REGIONS {
+            assert_eq!(region_domain(domain), Some(*domain));
+            assert_eq!(region_domain(aws), Some(*domain));
+        }
+        assert_eq!(region_domain("EU-WEST-1"), Some("mypurecloud.ie"));
+        assert_eq!(REGIONS.len(), 17);
+    }
+
+    #[test]
+    fn an_unknown_region_is_named_in_the_error() {
+        let err = config(&with(&[("GENESYS_CLOUD_REGION", "mars-1")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("GENESYS_CLOUD_REGION is invalid: \"mars-1\"")
+        );
+    }
+
+    #[test]
+    fn the_login_url_overrides_the_base_url() {
+        let config = config(&with(&[(
+            "GENESYS_CLOUD_LOGIN_URL",
+            "https://login.example",
+        )]))
+        .unwrap();
+        assert_eq!(config.endpoints.login_base, "https://login.example");
+    }
+
+    #[test]
+    fn a_missing_client_secret_is_named() {
+        let vars: Vec<_> = MINIMAL
+            .iter()
+            .filter(|(k, _)| *k != "GENESYS_CLOUD_CLIENT_SECRET")
+            .copied()
+            .collect();
+        let err = config(&vars).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GENESYS_CLOUD_CLIENT_SECRET is not set: the secret of that OAuth client"
+        );
+    }
+
+    #[test]
+    fn a_missing_base_url_and_region_is_named() {
+        let vars: Vec<_> = MINIMAL[1..].to_vec();
+        assert!(matches!(
+            config(&vars).unwrap_err(),
+            ConfigError::Missing {
+                name: "GENESYS_CLOUD_BASE_URL",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_base_url_that_is_not_a_url_is_refused() {
+        let err = config(&with(&[("GENESYS_CLOUD_BASE_URL", "api.mypurecloud.ie")])).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "GENESYS_CLOUD_BASE_URL",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_malformed_threshold_is_named() {
+        let err = config(&with(&[("DURATION_THRESHOLD_MS", "30s")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DURATION_THRESHOLD_MS is invalid: \"30s\" is not a whole number"
+        );
+    }
+
+    #[test]
+    fn a_disposition_code_with_a_slash_is_refused() {
+        let err = config(&with(&[("DISPOSITION_CODE_ID", "a/b")])).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "DISPOSITION_CODE_ID",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn overrides_are_read() {
+        let config = config(&with(&[
+            ("DURATION_THRESHOLD_MS", "5000"),
+            ("DEDUP_TTL_SECONDS", "100000"),
+            ("GENESYS_CLOUD_REQUEST_TIMEOUT_MS", "2500"),
+        ]))
+        .unwrap();
+        assert_eq!(config.pipeline.duration_threshold_ms, 5_000);
+        assert_eq!(config.pipeline.dedup_ttl, Duration::from_secs(100_000));
+        assert_eq!(config.http.request_timeout, Duration::from_millis(2_500));
+    }
+
+    #[test]
+    fn the_secret_does_not_appear_in_debug_output() {
+        let config = config(MINIMAL).unwrap();
+        assert!(!format!("{config:?}").contains("\"secret\""));
+    }
+}

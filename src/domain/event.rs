@@ -1,0 +1,109 @@
+//! Domain events: what an incoming Genesys event means once it has been parsed at the edge.
+
+use super::ids::{InteractionId, SequenceId};
+use std::fmt;
+
+/// One `purecloud:v2:interaction:update` event of the tutorial dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InteractionUpdate {
+    pub interaction_id: InteractionId,
+    pub sequence_id: SequenceId,
+    /// `detail.interactionType` as sent (informational; eligibility uses the fetched interaction).
+    pub interaction_type: Option<String>,
+    /// `detail.state` as sent (informational; eligibility uses the fetched interaction).
+    pub state: Option<String>,
+}
+
+impl InteractionUpdate {
+    /// The dedup key: a redelivery of the same update of the same interaction maps to the same key.
+    ///
+    /// The sequence id is scoped to its interaction, so equal sequence numbers of two different
+    /// interactions never suppress each other.
+    pub fn dedup_key(&self) -> DedupKey {
+        DedupKey(format!("seed#{}#{}", self.interaction_id, self.sequence_id))
+    }
+}
+
+/// What parsing made of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParsedEvent {
+    /// An event this product acts on.
+    Update(InteractionUpdate),
+    /// An event of another kind: acknowledged, not acted on.
+    Ignored { reason: String },
+    /// An event of our kind that cannot be acted on; `field` names what is wrong.
+    Rejected { field: String, reason: String },
+}
+
+impl ParsedEvent {
+    pub fn rejected(field: impl Into<String>, problem: impl fmt::Display) -> Self {
+        let field = field.into();
+        ParsedEvent::Rejected {
+            reason: format!("{field} {problem}"),
+            field,
+        }
+    }
+}
+
+/// The key under which one delivery is claimed in the dedup store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DedupKey(String);
+
+impl DedupKey {
+    /// Wraps a key that was built from validated parts (or by a store reading its own records).
+    pub fn from_trusted(key: impl Into<String>) -> Self {
+        DedupKey(key.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DedupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(interaction: &str, sequence: &str) -> InteractionUpdate {
+        InteractionUpdate {
+            interaction_id: InteractionId::parse(interaction).unwrap(),
+            sequence_id: SequenceId::parse(sequence).unwrap(),
+            interaction_type: None,
+            state: None,
+        }
+    }
+
+    #[test]
+    fn the_dedup_key_is_the_same_for_a_redelivered_update() {
+        assert_eq!(
+            update("i-1", "7").dedup_key(),
+            update("i-1", "7").dedup_key()
+        );
+    }
+
+    #[test]
+    fn the_same_sequence_number_of_two_interactions_gives_two_keys() {
+        assert_ne!(
+            update("i-1", "7").dedup_key(),
+            update("i-2", "7").dedup_key()
+        );
+    }
+
+    #[test]
+    fn a_rejection_reason_starts_with_the_field_name() {
+        let rejected = ParsedEvent::rejected("detail.sequenceId", "is missing");
+        assert_eq!(
+            rejected,
+            ParsedEvent::Rejected {
+                field: "detail.sequenceId".into(),
+                reason: "detail.sequenceId is missing".into()
+            }
+        );
+    }
+}

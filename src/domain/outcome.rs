@@ -1,0 +1,133 @@
+//! The outcome vocabulary: what happened to one event, as operators and tools see it.
+
+use super::eligibility::IneligibleReason;
+use std::fmt;
+
+/// What happened to one event. `name()` is the contract string of the `invoke` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The disposition was applied.
+    Patched,
+    /// The business rules said no.
+    Ineligible(IneligibleReason),
+    /// This delivery was processed before; `previous` is the outcome stored then, when known.
+    Duplicate { previous: Option<String> },
+    /// Not an event this product acts on.
+    Ignored { reason: String },
+    /// Malformed input, or a request Genesys refused for good; the reason says what to fix.
+    Rejected { reason: String },
+    /// Genesys answered 409 to the PATCH: someone else changed the interaction; acknowledged.
+    Conflict,
+    /// The interaction does not exist (any more).
+    NotFound,
+    /// A retryable failure outlived its retries: the platform must deliver the event again.
+    Failed { reason: String },
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Patched => "patched",
+            Outcome::Ineligible(_) => "ineligible",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Ignored { .. } => "ignored",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Conflict => "conflict",
+            Outcome::NotFound => "not-found",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+
+    /// The reason string reported beside the outcome.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Outcome::Patched => Some("eligible".into()),
+            Outcome::Ineligible(reason) => Some(reason.as_str().into()),
+            Outcome::Duplicate {
+                previous: Some(previous),
+            } => Some(format!("already processed: {previous}")),
+            Outcome::Duplicate { previous: None } => Some("already processed".into()),
+            Outcome::Ignored { reason }
+            | Outcome::Rejected { reason }
+            | Outcome::Failed { reason } => Some(reason.clone()),
+            Outcome::Conflict => Some("interaction changed concurrently (409)".into()),
+            Outcome::NotFound => Some("interaction not found (404)".into()),
+        }
+    }
+
+    /// False only for `failed`: the event has not reached a final state and must be delivered again.
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, Outcome::Failed { .. })
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason() {
+            Some(reason) => write!(f, "{} ({reason})", self.name()),
+            None => f.write_str(self.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_names_follow_the_contract() {
+        let names: Vec<_> = [
+            Outcome::Patched,
+            Outcome::Ineligible(IneligibleReason::WrapUpAlreadySet),
+            Outcome::Duplicate { previous: None },
+            Outcome::Ignored {
+                reason: String::new(),
+            },
+            Outcome::Rejected {
+                reason: String::new(),
+            },
+            Outcome::Conflict,
+            Outcome::NotFound,
+            Outcome::Failed {
+                reason: String::new(),
+            },
+        ]
+        .iter()
+        .map(Outcome::name)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "patched",
+                "ineligible",
+                "duplicate",
+                "ignored",
+                "rejected",
+                "conflict",
+                "not-found",
+                "failed"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_ineligible_outcome_reports_the_rule_reason() {
+        let outcome = Outcome::Ineligible(IneligibleReason::DurationBelowThreshold);
+        assert_eq!(
+            outcome.reason().as_deref(),
+            Some("duration-below-threshold")
+        );
+    }
+
+    #[test]
+    fn only_failed_is_not_terminal() {
+        assert!(!Outcome::Failed { reason: "x".into() }.is_terminal());
+        assert!(Outcome::Conflict.is_terminal());
+        assert!(
+            Outcome::Duplicate {
+                previous: Some("patched".into())
+            }
+            .is_terminal()
+        );
+    }
+}

@@ -1,0 +1,484 @@
+//! The HTTP adapter of the Genesys port: OAuth client credentials, a single-flight token cache, bounded retries.
+
+use super::retry::{RetryPolicy, parse_retry_after};
+use super::wire::{DispositionPatch, DispositionRef, InteractionBody, TokenResponse};
+use super::{ApplyResult, GenesysApi, GenesysError, Operation};
+use crate::deadline::Deadline;
+use crate::domain::{DispositionCodeId, InteractionId, InteractionSnapshot};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use reqwest::{Method, Response, StatusCode, header};
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tracing::{Instrument, field, info_span};
+
+/// Below this much time left, no new request is started.
+const MIN_REQUEST_TIME: Duration = Duration::from_millis(50);
+/// How much of a refused response body is quoted in the error message.
+const BODY_EXCERPT_CHARS: usize = 300;
+
+/// Where the API and the login service live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// e.g. `https://api.mypurecloud.ie`, without a trailing slash.
+    pub api_base: String,
+    /// e.g. `https://login.mypurecloud.ie`, without a trailing slash.
+    pub login_base: String,
+}
+
+/// An OAuth client with the Client Credentials grant.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// Timeouts and retry behaviour of the client.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpSettings {
+    /// The longest any one request may take (also capped by the invocation's remaining time).
+    pub request_timeout: Duration,
+    /// A token is refreshed this long before it expires.
+    pub token_refresh_margin: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            request_timeout: Duration::from_secs(5),
+            token_refresh_margin: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CachedToken {
+    value: Secret,
+    refresh_at: Instant,
+    generation: u64,
+}
+
+#[derive(Debug, Default)]
+struct TokenSlot {
+    current: Option<CachedToken>,
+    generation: u64,
+}
+
+/// How one attempt authenticates.
+enum Credential {
+    /// The OAuth client's id and secret (token requests).
+    Basic,
+    /// A bearer token (API requests).
+    Bearer(CachedToken),
+}
+
+enum Body {
+    Empty,
+    Json(Vec<u8>),
+    Form(&'static str),
+}
+
+/// The Genesys Cloud client used by the Lambda.
+#[derive(Debug)]
+pub struct HttpGenesysClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    credentials: ClientCredentials,
+    settings: HttpSettings,
+    /// Held across the token request, so concurrent callers wait for one refresh (single flight).
+    token: Mutex<TokenSlot>,
+}
+
+impl HttpGenesysClient {
+    pub fn new(
+        endpoints: Endpoints,
+        credentials: ClientCredentials,
+        settings: HttpSettings,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("genesys-eventbridge/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .build()?;
+        Ok(HttpGenesysClient {
+            http,
+            endpoints: Endpoints {
+                api_base: endpoints.api_base.trim_end_matches('/').to_owned(),
+                login_base: endpoints.login_base.trim_end_matches('/').to_owned(),
+            },
+            credentials,
+            settings,
+            token: Mutex::new(TokenSlot::default()),
+        })
+    }
+
+    /// A valid bearer token: the cached one, or a fresh one fetched by exactly one caller.
+    async fn bearer(&self, deadline: Deadline) -> Result<CachedToken, GenesysError> {
+        let span = info_span!("token", cache = field::Empty);
+        async {
+            let mut slot = self.token.lock().await;
+            if let Some(token) = slot
+                .current
+                .as_ref()
+                .filter(|t| Instant::now() < t.refresh_at)
+            {
+                tracing::Span::current().record("cache", "hit");
+                return Ok(token.clone());
+            }
+            tracing::Span::current().record("cache", "miss");
+            let fresh = self.request_token(deadline).await?;
+            slot.generation += 1;
+            let token = CachedToken {
+                value: Secret::new(fresh.access_token),
+                refresh_at: self.refresh_time(fresh.expires_in.unwrap_or(86_400)),
+                generation: slot.generation,
+            };
+            slot.current = Some(token.clone());
+            Ok(token)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn bearer_credential(&self, deadline: Deadline) -> Result<Credential, GenesysError> {
+        self.bearer(deadline).await.map(Credential::Bearer)
+    }
+
+    /// When a token that lives `expires_in_s` seconds is replaced: `token_refresh_margin` early.
+    fn refresh_time(&self, expires_in_s: u64) -> Instant {
+        let lifetime = Duration::from_secs(expires_in_s);
+        Instant::now() + lifetime.saturating_sub(self.settings.token_refresh_margin)
+    }
+
+    /// Forgets the token that got a 401, unless another caller already replaced it.
+    async fn invalidate(&self, generation: u64) {
+        let mut slot = self.token.lock().await;
+        if slot
+            .current
+            .as_ref()
+            .is_some_and(|t| t.generation == generation)
+        {
+            slot.current = None;
+        }
+    }
+
+    async fn request_token(&self, deadline: Deadline) -> Result<TokenResponse, GenesysError> {
+        let url = format!("{}/oauth/token", self.endpoints.login_base);
+        let operation = Operation::Token;
+        let body = Body::Form("grant_type=client_credentials");
+        let response = self
+            .send(&operation, Method::POST, &url, &body, deadline, || async {
+                Ok(Credential::Basic)
+            })
+            .await?;
+        let correlation_id = correlation_id(&response);
+        let status = response.status();
+        if status.is_success() {
+            return read_json(&operation, response).await;
+        }
+        let hint = match status {
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                "the token request was refused: check that GENESYS_CLOUD_CLIENT_ID and \
+                 GENESYS_CLOUD_CLIENT_SECRET name an OAuth client with the Client Credentials grant, \
+                 in the region GENESYS_CLOUD_REGION / GENESYS_CLOUD_LOGIN_URL points at"
+            }
+            _ => "unexpected answer from the login service",
+        };
+        Err(refusal(operation, status, hint, correlation_id, response).await)
+    }
+
+    /// Sends one request with bounded retries: 429 waits for `Retry-After`, 5xx (but 501) and
+    /// transport errors back off with jitter, a 401 refreshes the token once. Returns the first
+    /// response that is not retried; the caller maps its status. `credential` is asked before
+    /// every attempt (generic, so the token request's own `send` does not contain `bearer`).
+    async fn send<C, F>(
+        &self,
+        operation: &Operation,
+        method: Method,
+        url: &str,
+        body: &Body,
+        deadline: Deadline,
+        credential: C,
+    ) -> Result<Response, GenesysError>
+    where
+        C: Fn() -> F,
+        F: std::future::Future<Output = Result<Credential, GenesysError>>,
+    {
+        let policy = self.settings.retry;
+        let mut attempt = 0;
+        let mut refreshed_after_401 = false;
+        loop {
+            attempt += 1;
+            if deadline.remaining() < MIN_REQUEST_TIME {
+                return Err(GenesysError::DeadlineExceeded {
+                    operation: operation.clone(),
+                });
+            }
+            let token = match credential().await? {
+                Credential::Basic => None,
+                Credential::Bearer(token) => Some(token),
+            };
+            let timeout = self.settings.request_timeout.min(deadline.remaining());
+            let mut request = self.http.request(method.clone(), url).timeout(timeout);
+            request = match &token {
+                Some(token) => request.bearer_auth(token.value.expose()),
+                None => request.basic_auth(
+                    &self.credentials.client_id,
+                    Some(self.credentials.client_secret.expose()),
+                ),
+            };
+            request = match body {
+                Body::Empty => request,
+                Body::Json(bytes) => request
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(bytes.clone()),
+                Body::Form(form) => request
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(*form),
+            };
+            let span = info_span!(
+                "http",
+                http.request.method = %method,
+                url.full = url,
+                http.request.resend_count = attempt - 1,
+                http.response.status_code = field::Empty,
+                inin.correlation_id = field::Empty,
+                error.type = field::Empty,
+            );
+            let result = request.send().instrument(span.clone()).await;
+            let response = match result {
+                Ok(response) => response,
+                Err(source) => {
+                    let timed_out = source.is_timeout();
+                    span.record(
+                        "error.type",
+                        if timed_out { "timeout" } else { "transport" },
+                    );
+                    let error = GenesysError::Transport {
+                        operation: operation.clone(),
+                        timed_out,
+                        source,
+                    };
+                    if attempt < policy.max_attempts
+                        && self.pause(policy.backoff(attempt), deadline).await
+                    {
+                        tracing::warn!(%error, attempt, "retrying after a transport error");
+                        continue;
+                    }
+                    return Err(error);
+                }
+            };
+            let status = response.status();
+            let correlation = correlation_id(&response);
+            span.record("http.response.status_code", status.as_u16());
+            if let Some(id) = &correlation {
+                span.record("inin.correlation_id", id.as_str());
+            }
+            match status {
+                StatusCode::UNAUTHORIZED if token.is_some() && !refreshed_after_401 => {
+                    // The token was revoked or expired early: fetch a fresh one, once.
+                    if let Some(token) = &token {
+                        self.invalidate(token.generation).await;
+                    }
+                    refreshed_after_401 = true;
+                    attempt -= 1;
+                    tracing::info!(%operation, "401 from Genesys Cloud; fetching a fresh token");
+                    continue;
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let retry_after = response
+                        .headers()
+                        .get(header::RETRY_AFTER)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(parse_retry_after);
+                    span.record("error.type", "429");
+                    let error = GenesysError::RateLimited {
+                        operation: operation.clone(),
+                        retry_after,
+                        correlation_id: correlation,
+                    };
+                    let too_long = retry_after.is_some_and(|wait| wait > policy.max_retry_after);
+                    if !too_long
+                        && attempt < policy.max_attempts
+                        && self
+                            .pause(policy.rate_limit_wait(retry_after), deadline)
+                            .await
+                    {
+                        tracing::warn!(%error, attempt, "rate limited; waiting for Retry-After");
+                        continue;
+                    }
+                    return Err(error);
+                }
+                status if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED => {
+                    span.record("error.type", status.as_str());
+                    let error = GenesysError::Server {
+                        operation: operation.clone(),
+                        status: status.as_u16(),
+                        correlation_id: correlation,
+                    };
+                    if attempt < policy.max_attempts
+                        && self.pause(policy.backoff(attempt), deadline).await
+                    {
+                        tracing::warn!(%error, attempt, "retrying after a server error");
+                        continue;
+                    }
+                    return Err(error);
+                }
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    /// Sleeps for `wait` if that leaves time for another attempt before the deadline.
+    async fn pause(&self, wait: Duration, deadline: Deadline) -> bool {
+        if wait + MIN_REQUEST_TIME >= deadline.remaining() {
+            return false;
+        }
+        tokio::time::sleep(wait).await;
+        true
+    }
+}
+
+#[async_trait]
+impl GenesysApi for HttpGenesysClient {
+    async fn fetch_interaction(
+        &self,
+        id: &InteractionId,
+        deadline: Deadline,
+    ) -> Result<InteractionSnapshot, GenesysError> {
+        let operation = Operation::FetchInteraction(id.clone());
+        let url = format!("{}/api/v2/interactions/{id}", self.endpoints.api_base);
+        let response = self
+            .send(
+                &operation,
+                Method::GET,
+                &url,
+                &Body::Empty,
+                deadline,
+                || self.bearer_credential(deadline),
+            )
+            .await?;
+        if response.status().is_success() {
+            let body: InteractionBody = read_json(&operation, response).await?;
+            return Ok(body.into_snapshot());
+        }
+        Err(api_failure(operation, response).await)
+    }
+
+    async fn apply_disposition(
+        &self,
+        id: &InteractionId,
+        code: &DispositionCodeId,
+        deadline: Deadline,
+    ) -> Result<ApplyResult, GenesysError> {
+        let operation = Operation::ApplyDisposition(id.clone());
+        let url = format!("{}/api/v2/interactions/{id}", self.endpoints.api_base);
+        let patch = DispositionPatch {
+            disposition_code: DispositionRef { id: code.as_str() },
+        };
+        let body = Body::Json(serde_json::to_vec(&patch).expect("a struct of strings serialises"));
+        let response = self
+            .send(&operation, Method::PATCH, &url, &body, deadline, || {
+                self.bearer_credential(deadline)
+            })
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(ApplyResult::Applied);
+        }
+        if status == StatusCode::CONFLICT {
+            return Ok(ApplyResult::Conflict);
+        }
+        Err(api_failure(operation, response).await)
+    }
+}
+
+/// Maps an API response that was not a success (and not retried) to the error it stands for.
+async fn api_failure(operation: Operation, response: Response) -> GenesysError {
+    let status = response.status();
+    let correlation_id = correlation_id(&response);
+    if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
+        return GenesysError::NotFound {
+            operation,
+            status: status.as_u16(),
+            correlation_id,
+        };
+    }
+    let writing = matches!(operation, Operation::ApplyDisposition(_));
+    let hint = match status {
+        StatusCode::UNAUTHORIZED => {
+            "a freshly issued token was refused: check that the OAuth client is active and \
+             belongs to the organisation and region of GENESYS_CLOUD_BASE_URL"
+        }
+        StatusCode::FORBIDDEN if writing => {
+            "the OAuth client may not update interactions: give its role the permission \
+             behind the interaction:write scope (applying a wrap-up may need a user-context \
+             grant or a wrap-up permission)"
+        }
+        StatusCode::FORBIDDEN => {
+            "the OAuth client may not read interactions: give its role the permission \
+             behind the interaction:read scope"
+        }
+        StatusCode::BAD_REQUEST if writing => {
+            "Genesys Cloud rejected the disposition: check that DISPOSITION_CODE_ID names an \
+             existing disposition code"
+        }
+        StatusCode::BAD_REQUEST => "Genesys Cloud rejected the request",
+        _ => "unexpected status",
+    };
+    refusal(operation, status, hint, correlation_id, response).await
+}
+
+fn correlation_id(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get("ININ-Correlation-Id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    operation: &Operation,
+    response: Response,
+) -> Result<T, GenesysError> {
+    let correlation_id = correlation_id(&response);
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|source| GenesysError::Transport {
+            operation: operation.clone(),
+            timed_out: source.is_timeout(),
+            source,
+        })?;
+    serde_json::from_slice(&bytes).map_err(|source| GenesysError::InvalidResponse {
+        operation: operation.clone(),
+        correlation_id,
+        source,
+    })
+}
+
+/// A permanent refusal, quoting the start of what Genesys said.
+async fn refusal(
+    operation: Operation,
+    status: StatusCode,
+    hint: &str,
+    correlation_id: Option<String>,
+    response: Response,
+) -> GenesysError {
+    let said = response.text().await.unwrap_or_default();
+    let said: String = said.chars().take(BODY_EXCERPT_CHARS).collect();
+    let hint = if said.trim().is_empty() {
+        hint.to_owned()
+    } else {
+        format!("{hint}; Genesys Cloud said: {}", said.trim())
+    };
+    GenesysError::Refused {
+        operation,
+        status: status.as_u16(),
+        hint,
+        correlation_id,
+    }
+}

@@ -1,0 +1,206 @@
+//! The Genesys Cloud port: fetch an interaction and apply a disposition, with errors that know if a retry helps.
+
+pub mod http;
+pub mod retry;
+mod wire;
+
+use crate::deadline::Deadline;
+use crate::domain::{DispositionCodeId, InteractionId, InteractionSnapshot};
+use async_trait::async_trait;
+use std::fmt;
+use std::time::Duration;
+
+pub use http::{ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings};
+pub use retry::RetryPolicy;
+
+/// What applying a disposition did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyResult {
+    /// Genesys accepted the PATCH.
+    Applied,
+    /// Genesys answered 409: the interaction changed concurrently. Acknowledged, not retried.
+    Conflict,
+}
+
+/// The calls the pipeline makes on Genesys Cloud.
+#[async_trait]
+pub trait GenesysApi: Send + Sync {
+    /// `GET /api/v2/interactions/{id}`.
+    async fn fetch_interaction(
+        &self,
+        id: &InteractionId,
+        deadline: Deadline,
+    ) -> Result<InteractionSnapshot, GenesysError>;
+
+    /// `PATCH /api/v2/interactions/{id}` with `{"dispositionCode":{"id":code}}` and nothing else.
+    async fn apply_disposition(
+        &self,
+        id: &InteractionId,
+        code: &DispositionCodeId,
+        deadline: Deadline,
+    ) -> Result<ApplyResult, GenesysError>;
+}
+
+/// Which call failed, for messages and spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    Token,
+    FetchInteraction(InteractionId),
+    ApplyDisposition(InteractionId),
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operation::Token => f.write_str("POST /oauth/token"),
+            Operation::FetchInteraction(id) => write!(f, "GET /api/v2/interactions/{id}"),
+            Operation::ApplyDisposition(id) => write!(f, "PATCH /api/v2/interactions/{id}"),
+        }
+    }
+}
+
+/// Formats Genesys' `ININ-Correlation-Id`, when it sent one, for error messages.
+struct Correlation<'a>(&'a Option<String>);
+
+impl fmt::Display for Correlation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, " [ININ-Correlation-Id {id}]"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A failed call to Genesys Cloud.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesysError {
+    /// 429: the rate limit held beyond what this invocation could wait.
+    #[error(
+        "{operation}: rate limited (429), Retry-After {retry_after:?}{}",
+        Correlation(correlation_id)
+    )]
+    RateLimited {
+        operation: Operation,
+        retry_after: Option<Duration>,
+        correlation_id: Option<String>,
+    },
+    /// A 5xx (other than 501) that outlived the retries.
+    #[error(
+        "{operation}: Genesys Cloud answered {status}{}",
+        Correlation(correlation_id)
+    )]
+    Server {
+        operation: Operation,
+        status: u16,
+        correlation_id: Option<String>,
+    },
+    /// No response: connection failure or timeout.
+    #[error("{operation}: request failed{}: {source}", if *timed_out { " (timed out)" } else { "" })]
+    Transport {
+        operation: Operation,
+        timed_out: bool,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The invocation's deadline left no time for (another) attempt.
+    #[error("{operation}: no time left before the invocation deadline")]
+    DeadlineExceeded { operation: Operation },
+    /// 404 (or 410): the resource does not exist.
+    #[error("{operation}: not found ({status}){}", Correlation(correlation_id))]
+    NotFound {
+        operation: Operation,
+        status: u16,
+        correlation_id: Option<String>,
+    },
+    /// A refusal that a retry cannot change (400, 401 after a fresh token, 403, other 4xx, 501).
+    #[error(
+        "{operation}: refused with {status}: {hint}{}",
+        Correlation(correlation_id)
+    )]
+    Refused {
+        operation: Operation,
+        status: u16,
+        hint: String,
+        correlation_id: Option<String>,
+    },
+    /// A success status whose body is not what the API documents.
+    #[error(
+        "{operation}: unexpected response body: {source}{}",
+        Correlation(correlation_id)
+    )]
+    InvalidResponse {
+        operation: Operation,
+        correlation_id: Option<String>,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl GenesysError {
+    /// True when the same request may succeed later (rate limits, 5xx, timeouts, no time left).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            GenesysError::RateLimited { .. }
+                | GenesysError::Server { .. }
+                | GenesysError::Transport { .. }
+                | GenesysError::DeadlineExceeded { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetch_op() -> Operation {
+        Operation::FetchInteraction(InteractionId::parse("i-1").unwrap())
+    }
+
+    #[test]
+    fn rate_limits_and_server_errors_are_retryable() {
+        let limited = GenesysError::RateLimited {
+            operation: fetch_op(),
+            retry_after: Some(Duration::from_secs(2)),
+            correlation_id: None,
+        };
+        let server = GenesysError::Server {
+            operation: fetch_op(),
+            status: 503,
+            correlation_id: None,
+        };
+        assert!(limited.is_retryable());
+        assert!(server.is_retryable());
+    }
+
+    #[test]
+    fn refusals_and_not_found_are_permanent() {
+        let refused = GenesysError::Refused {
+            operation: fetch_op(),
+            status: 403,
+            hint: "check scopes".into(),
+            correlation_id: Some("c-1".into()),
+        };
+        let missing = GenesysError::NotFound {
+            operation: fetch_op(),
+            status: 404,
+            correlation_id: None,
+        };
+        assert!(!refused.is_retryable());
+        assert!(!missing.is_retryable());
+    }
+
+    #[test]
+    fn an_error_message_carries_the_correlation_id() {
+        let refused = GenesysError::Refused {
+            operation: fetch_op(),
+            status: 403,
+            hint: "check scopes".into(),
+            correlation_id: Some("c-1".into()),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "GET /api/v2/interactions/i-1: refused with 403: check scopes [ININ-Correlation-Id c-1]"
+        );
+    }
+}

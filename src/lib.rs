@@ -1,0 +1,16 @@
+//! genesys-eventbridge: Genesys Cloud CX interaction events from Amazon EventBridge, turned into
+//! idempotent, traced actions on Genesys Cloud.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod deadline;
+pub mod dedup;
+pub mod domain;
+pub mod genesys;
+pub mod lambda;
+pub mod parse;
+pub mod pipeline;
+pub mod secret;
+pub mod sim;
+pub mod telemetry;

@@ -1,0 +1,354 @@
+//! The use case: one event, through parse → claim → fetch → decide → apply → complete, to one outcome.
+
+use crate::deadline::{Deadline, now_epoch_ms};
+use crate::dedup::{ClaimOutcome, ClaimRequest, DedupStore, OwnerToken};
+use crate::domain::{
+    DedupKey, DispositionCodeId, Eligibility, InteractionUpdate, Outcome, ParsedEvent, decide,
+};
+use crate::genesys::{ApplyResult, GenesysApi, GenesysError};
+use crate::parse::{event_id, parse_event, payload_fingerprint};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{Instrument, Span, field, info_span};
+
+/// The business settings of the consumer.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// The disposition code applied to eligible interactions.
+    pub disposition_code: DispositionCodeId,
+    /// The minimum duration of an eligible call.
+    pub duration_threshold_ms: i64,
+    /// How long a dedup record is remembered.
+    pub dedup_ttl: Duration,
+    /// The claim's lease runs to the invocation deadline plus this margin...
+    pub lease_margin: Duration,
+    /// ...but never longer than this from now.
+    pub max_lease: Duration,
+}
+
+impl PipelineSettings {
+    /// Default dedup TTL: 25 hours, longer than EventBridge's 24 hours of delivery retries.
+    pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(25 * 3600);
+    pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
+    pub const DEFAULT_MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 60);
+
+    pub fn new(disposition_code: DispositionCodeId) -> Self {
+        PipelineSettings {
+            disposition_code,
+            duration_threshold_ms: crate::domain::eligibility::DEFAULT_DURATION_THRESHOLD_MS,
+            dedup_ttl: Self::DEFAULT_DEDUP_TTL,
+            lease_margin: Self::DEFAULT_LEASE_MARGIN,
+            max_lease: Self::DEFAULT_MAX_LEASE,
+        }
+    }
+}
+
+/// The invocation an event is processed in.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Owns the dedup claims made for this invocation (the Lambda request id).
+    pub owner: OwnerToken,
+    pub deadline: Deadline,
+}
+
+/// What happened to one event: the `invoke` output line and the Lambda's response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub event_id: Option<String>,
+    pub outcome: Outcome,
+    pub interaction_id: Option<String>,
+    pub sequence_id: Option<String>,
+    pub latency: Duration,
+}
+
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(6))?;
+        map.serialize_entry("eventId", &self.event_id)?;
+        map.serialize_entry("outcome", self.outcome.name())?;
+        map.serialize_entry("reason", &self.outcome.reason())?;
+        map.serialize_entry("interactionId", &self.interaction_id)?;
+        map.serialize_entry("sequenceId", &self.sequence_id)?;
+        let latency_ms = (self.latency.as_secs_f64() * 1_000_000.0).round() / 1_000.0;
+        map.serialize_entry("latencyMs", &latency_ms)?;
+        map.end()
+    }
+}
+
+/// The consumer: its adapters and settings. Cheap to clone.
+#[derive(Clone)]
+pub struct Consumer {
+    store: Arc<dyn DedupStore>,
+    genesys: Arc<dyn GenesysApi>,
+    settings: Arc<PipelineSettings>,
+}
+
+impl Consumer {
+    pub fn new(
+        store: Arc<dyn DedupStore>,
+        genesys: Arc<dyn GenesysApi>,
+        settings: PipelineSettings,
+    ) -> Self {
+        Consumer {
+            store,
+            genesys,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Processes one EventBridge event. Never fails: a failure is the outcome `failed`, after
+    /// which the caller must make the platform deliver the event again.
+    pub async fn process(&self, event: &Value, invocation: &Invocation) -> Report {
+        let started = Instant::now();
+        let span = info_span!(
+            "event",
+            event.id = field::Empty,
+            interaction.id = field::Empty,
+            sequence.id = field::Empty,
+            dedup.result = field::Empty,
+            eligibility.reason = field::Empty,
+            outcome = field::Empty,
+            reason = field::Empty,
+        );
+        let event_id = event_id(event).map(str::to_owned);
+        if let Some(id) = &event_id {
+            span.record("event.id", id.as_str());
+        }
+        let (outcome, update) = self.run(event, invocation).instrument(span.clone()).await;
+        span.record("outcome", outcome.name());
+        if let Some(reason) = outcome.reason() {
+            span.record("reason", reason.as_str());
+        }
+        let (interaction_id, sequence_id) = match &update {
+            Some(update) => (
+                Some(update.interaction_id.to_string()),
+                Some(update.sequence_id.to_string()),
+            ),
+            // Rejected events still show what they carried, to help find them.
+            None => raw_ids(event),
+        };
+        let report = Report {
+            event_id,
+            interaction_id,
+            sequence_id,
+            outcome,
+            latency: started.elapsed(),
+        };
+        span.in_scope(|| log_report(&report));
+        report
+    }
+
+    async fn run(
+        &self,
+        event: &Value,
+        invocation: &Invocation,
+    ) -> (Outcome, Option<InteractionUpdate>) {
+        let parsed = info_span!("parse").in_scope(|| parse_event(event));
+        let update = match parsed {
+            ParsedEvent::Update(update) => update,
+            ParsedEvent::Ignored { reason } => return (Outcome::Ignored { reason }, None),
+            ParsedEvent::Rejected { reason, .. } => return (Outcome::Rejected { reason }, None),
+        };
+        let span = Span::current();
+        span.record("interaction.id", update.interaction_id.as_str());
+        span.record("sequence.id", update.sequence_id.as_str());
+
+        let key = update.dedup_key();
+        let claim = self.claim_request(&key, event, invocation);
+        let claimed = self
+            .store
+            .claim(&claim)
+            .instrument(info_span!("claim", dedup.key = %key, dedup.result = field::Empty))
+            .await;
+        match claimed {
+            Ok(ClaimOutcome::Claimed { took_over }) => {
+                span.record(
+                    "dedup.result",
+                    if took_over { "took-over" } else { "claimed" },
+                );
+            }
+            Ok(ClaimOutcome::Completed {
+                outcome,
+                same_payload,
+            }) => {
+                span.record("dedup.result", "duplicate");
+                if !same_payload {
+                    tracing::warn!(
+                        dedup.key = %key,
+                        "a different payload arrived under an already completed dedup key; \
+                         treated as a duplicate"
+                    );
+                }
+                return (
+                    Outcome::Duplicate {
+                        previous: Some(outcome),
+                    },
+                    Some(update),
+                );
+            }
+            Ok(ClaimOutcome::InProgress { lease_until_ms }) => {
+                span.record("dedup.result", "in-progress");
+                let wait_ms = lease_until_ms.saturating_sub(now_epoch_ms()).max(0);
+                let reason = format!(
+                    "an earlier delivery of this event is still in progress (lease ends in {wait_ms} ms); \
+                     deliver again later"
+                );
+                return (Outcome::Failed { reason }, Some(update));
+            }
+            Err(error) => {
+                let reason = format!("dedup claim failed: {error}");
+                return (Outcome::Failed { reason }, Some(update));
+            }
+        }
+
+        let outcome = self.act(&update, invocation.deadline).await;
+        if outcome.is_terminal() {
+            self.complete(&key, &invocation.owner, &outcome).await;
+        } else {
+            self.release(&key, &invocation.owner).await;
+        }
+        (outcome, Some(update))
+    }
+
+    fn claim_request(
+        &self,
+        key: &DedupKey,
+        event: &Value,
+        invocation: &Invocation,
+    ) -> ClaimRequest {
+        let now_ms = now_epoch_ms();
+        let lease_end = invocation
+            .deadline
+            .epoch_ms()
+            .saturating_add(self.settings.lease_margin.as_millis() as i64);
+        let lease_cap = now_ms.saturating_add(self.settings.max_lease.as_millis() as i64);
+        ClaimRequest {
+            key: key.clone(),
+            owner: invocation.owner.clone(),
+            lease_until_ms: lease_end.min(lease_cap),
+            expires_at_s: (now_ms / 1_000).saturating_add(self.settings.dedup_ttl.as_secs() as i64),
+            payload_hash: payload_fingerprint(event),
+        }
+    }
+
+    /// Fetch, decide and apply. Genesys errors become outcomes here.
+    async fn act(&self, update: &InteractionUpdate, deadline: Deadline) -> Outcome {
+        let interaction = match self
+            .genesys
+            .fetch_interaction(&update.interaction_id, deadline)
+            .instrument(info_span!("fetch", interaction.id = %update.interaction_id))
+            .await
+        {
+            Ok(interaction) => interaction,
+            Err(error) => return outcome_of_error(error),
+        };
+        let verdict = info_span!("decide", eligibility.reason = field::Empty).in_scope(|| {
+            let verdict = decide(&interaction, self.settings.duration_threshold_ms);
+            Span::current().record("eligibility.reason", verdict.reason());
+            verdict
+        });
+        Span::current().record("eligibility.reason", verdict.reason());
+        if let Eligibility::Ineligible(reason) = verdict {
+            return Outcome::Ineligible(reason);
+        }
+        let applied = self
+            .genesys
+            .apply_disposition(
+                &update.interaction_id,
+                &self.settings.disposition_code,
+                deadline,
+            )
+            .instrument(info_span!(
+                "apply",
+                interaction.id = %update.interaction_id,
+                disposition.code = %self.settings.disposition_code
+            ))
+            .await;
+        match applied {
+            Ok(ApplyResult::Applied) => Outcome::Patched,
+            Ok(ApplyResult::Conflict) => Outcome::Conflict,
+            Err(error) => outcome_of_error(error),
+        }
+    }
+
+    async fn complete(&self, key: &DedupKey, owner: &OwnerToken, outcome: &Outcome) {
+        let result = self
+            .store
+            .complete(key, owner, outcome.name())
+            .instrument(info_span!("complete", dedup.key = %key))
+            .await;
+        if let Err(error) = result {
+            // The action (if any) happened; a redelivery after the lease re-checks Genesys,
+            // which then shows the disposition, so nothing is applied twice.
+            tracing::warn!(%error, "could not record the outcome in the dedup store");
+        }
+    }
+
+    async fn release(&self, key: &DedupKey, owner: &OwnerToken) {
+        let result = self
+            .store
+            .release(key, owner)
+            .instrument(info_span!("release", dedup.key = %key))
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, "could not release the dedup claim; a redelivery waits for the lease to end");
+        }
+    }
+}
+
+/// The outcome a Genesys error stands for: `failed` when a retry can help, else terminal.
+fn outcome_of_error(error: GenesysError) -> Outcome {
+    match error {
+        GenesysError::NotFound { .. } => Outcome::NotFound,
+        error if error.is_retryable() => {
+            tracing::warn!(%error, "retryable Genesys Cloud failure");
+            Outcome::Failed {
+                reason: error.to_string(),
+            }
+        }
+        error => {
+            tracing::error!(%error, "Genesys Cloud refused the request; not retrying");
+            Outcome::Rejected {
+                reason: error.to_string(),
+            }
+        }
+    }
+}
+
+/// The ids a rejected or ignored event carries, as text, for the report only.
+fn raw_ids(event: &Value) -> (Option<String>, Option<String>) {
+    let detail = event.get("detail");
+    let text = |name: &str| {
+        detail
+            .and_then(|d| d.get(name))
+            .and_then(|value| match value {
+                Value::String(text) if !text.is_empty() => Some(text.clone()),
+                Value::Number(number) => Some(number.to_string()),
+                _ => None,
+            })
+    };
+    (text("interactionId"), text("sequenceId"))
+}
+
+fn log_report(report: &Report) {
+    let reason = report.outcome.reason();
+    let latency_ms = report.latency.as_secs_f64() * 1_000.0;
+    if report.outcome.is_terminal() {
+        tracing::info!(
+            outcome = report.outcome.name(),
+            reason,
+            latency_ms,
+            "event processed"
+        );
+    } else {
+        tracing::warn!(
+            outcome = report.outcome.name(),
+            reason,
+            latency_ms,
+            "event failed; it must be delivered again"
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! The HTTP Genesys client against wiremock: every status path, with exact request counts.
+
+use crate::helpers::*;
+use genesys_eventbridge::deadline::Deadline;
+use genesys_eventbridge::genesys::{ApplyResult, GenesysApi, GenesysError};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn mount_get(server: &MockServer, response: ResponseTemplate, times: u64) {
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(response)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+async fn mount_patch(server: &MockServer, response: ResponseTemplate, times: u64) {
+    Mock::given(method("PATCH"))
+        .and(path(interaction_path(INTERACTION)))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(json!({"dispositionCode": {"id": DISPOSITION}})))
+        .respond_with(response)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn fetch_reads_the_interaction_with_a_bearer_token() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(
+        &server,
+        interaction_json(INTERACTION, json!({"state": "connected"})),
+        1,
+    )
+    .await;
+
+    let interaction = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap();
+
+    assert_eq!(interaction.state, "connected");
+    assert_eq!(interaction.duration_ms(), 45_000);
+}
+
+#[tokio::test]
+async fn the_token_is_cached_between_calls() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 3).await;
+    let client = client(&server);
+
+    for _ in 0..3 {
+        client
+            .fetch_interaction(&interaction_id(), deadline())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_token_is_refreshed_thirty_seconds_before_it_expires() {
+    let server = MockServer::start().await;
+    mount_token(&server, 31, 2).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 3).await;
+    let client = client(&server);
+
+    client
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap();
+    client
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    client
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_token_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": TOKEN, "expires_in": 86_400}))
+                .set_delay(Duration::from_millis(200)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 16).await;
+    let client = Arc::new(client(&server));
+
+    let calls = (0..16).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .fetch_interaction(&interaction_id(), deadline())
+                .await
+        })
+    });
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_401_fetches_a_fresh_token_once_and_retries() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 2).await;
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(401))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+
+    let result = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await;
+
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_second_401_is_a_permanent_refusal_that_names_what_to_check() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 2).await;
+    mount_get(&server, ResponseTemplate::new(401), 2).await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    assert!(!error.is_retryable());
+    assert!(
+        error.to_string().contains("OAuth client is active"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_request_names_the_credential_settings() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, ResponseTemplate::new(200), 0).await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(!error.is_retryable());
+    assert!(message.contains("GENESYS_CLOUD_CLIENT_ID"), "{message}");
+    assert!(message.contains("invalid_client"), "{message}");
+    assert!(!message.contains(CLIENT_SECRET), "{message}");
+}
+
+#[tokio::test]
+async fn a_429_waits_for_retry_after_and_then_succeeds() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+    let started = Instant::now();
+
+    let result = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await;
+
+    assert!(result.is_ok(), "{result:?}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_deadline_fails_at_once_as_retryable() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_get(
+        &server,
+        ResponseTemplate::new(429).insert_header("Retry-After", "5"),
+        1,
+    )
+    .await;
+    let started = Instant::now();
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), Deadline::after(Duration::from_secs(2)))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, GenesysError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(5))
+    );
+    assert!(error.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_retry_after_above_180_seconds_is_not_waited_for() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_get(
+        &server,
+        ResponseTemplate::new(429).insert_header("Retry-After", "181"),
+        1,
+    )
+    .await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), Deadline::after(Duration::from_secs(900)))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, GenesysError::RateLimited { .. }));
+}
+
+#[tokio::test]
+async fn a_5xx_is_retried_three_times_in_all_then_reported_as_retryable() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_get(&server, ResponseTemplate::new(503), 3).await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, GenesysError::Server { status: 503, .. }));
+    assert!(error.is_retryable());
+}
+
+#[tokio::test]
+async fn a_5xx_followed_by_success_succeeds() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(502))
+        .up_to_n_times(2)
+        .expect(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+
+    let result = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await;
+
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_501_is_not_retried() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_get(&server, ResponseTemplate::new(501), 1).await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, GenesysError::Refused { status: 501, .. }));
+}
+
+#[tokio::test]
+async fn a_slow_response_times_out_and_is_retried_up_to_three_attempts() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_get(
+        &server,
+        ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
+        3,
+    )
+    .await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            GenesysError::Transport {
+                timed_out: true,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+}
+
+#[tokio::test]
+async fn no_request_is_sent_when_the_deadline_has_passed() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 0).await;
+    mount_get(&server, ResponseTemplate::new(200), 0).await;
+
+    let error = client(&server)
+        .fetch_interaction(
+            &interaction_id(),
+            Deadline::after(Duration::from_millis(10)),
+        )
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, GenesysError::DeadlineExceeded { .. }));
+}
+
+#[tokio::test]
+async fn a_404_on_get_is_not_found_and_not_retried() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_get(&server, ResponseTemplate::new(404), 1).await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, GenesysError::NotFound { status: 404, .. }));
+}
+
+#[tokio::test]
+async fn a_403_on_get_names_the_read_permission() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_get(
+        &server,
+        ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "corr-403"),
+        1,
+    )
+    .await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(message.contains("interaction:read"), "{message}");
+    assert!(message.contains("corr-403"), "{message}");
+}
+
+#[tokio::test]
+async fn a_success_with_an_unreadable_body_is_an_invalid_response() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_get(
+        &server,
+        ResponseTemplate::new(200).set_body_string("<html>"),
+        1,
+    )
+    .await;
+
+    let error = client(&server)
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, GenesysError::InvalidResponse { .. }));
+}
+
+#[tokio::test]
+async fn apply_sends_only_the_disposition_code() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_patch(&server, ResponseTemplate::new(200), 1).await;
+
+    let result = client(&server)
+        .apply_disposition(&interaction_id(), &disposition(), deadline())
+        .await;
+
+    assert_eq!(result.unwrap(), ApplyResult::Applied);
+}
+
+#[tokio::test]
+async fn a_409_on_patch_is_a_conflict_not_an_error() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_patch(&server, ResponseTemplate::new(409), 1).await;
+
+    let result = client(&server)
+        .apply_disposition(&interaction_id(), &disposition(), deadline())
+        .await;
+
+    assert_eq!(result.unwrap(), ApplyResult::Conflict);
+}
+
+#[tokio::test]
+async fn a_400_on_patch_names_the_disposition_code_setting() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_patch(
+        &server,
+        ResponseTemplate::new(400).set_body_json(json!({"message": "disposition code not found"})),
+        1,
+    )
+    .await;
+
+    let error = client(&server)
+        .apply_disposition(&interaction_id(), &disposition(), deadline())
+        .await
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(!error.is_retryable());
+    assert!(message.contains("DISPOSITION_CODE_ID"), "{message}");
+    assert!(message.contains("disposition code not found"), "{message}");
+}
+
+#[tokio::test]
+async fn a_403_on_patch_names_the_write_permission() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_patch(&server, ResponseTemplate::new(403), 1).await;
+
+    let error = client(&server)
+        .apply_disposition(&interaction_id(), &disposition(), deadline())
+        .await
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(message.contains("interaction:write"), "{message}");
+    assert!(message.contains("user-context grant"), "{message}");
+}
+
+#[tokio::test]
+async fn a_patch_429_is_retried_after_retry_after() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_patch(&server, ResponseTemplate::new(202), 1).await;
+
+    let result = client(&server)
+        .apply_disposition(&interaction_id(), &disposition(), deadline())
+        .await;
+
+    assert_eq!(result.unwrap(), ApplyResult::Applied);
+}

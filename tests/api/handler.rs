@@ -1,0 +1,185 @@
+//! The Lambda handler over the sample events in `events/`, against the simulator on loopback.
+
+use crate::helpers::invocation;
+use genesys_eventbridge::cli::invoke::read_events;
+use genesys_eventbridge::dedup::InMemoryDedupStore;
+use genesys_eventbridge::domain::DispositionCodeId;
+use genesys_eventbridge::genesys::{ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings};
+use genesys_eventbridge::lambda;
+use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
+use genesys_eventbridge::secret::Secret;
+use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
+use std::path::Path;
+use std::sync::Arc;
+
+const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
+
+async fn demo_sim() -> RunningSim {
+    let simulator = Simulator::new(SimConfig::default());
+    let seed = SeedData::from_file(&Path::new(EVENTS).join("sim/interactions.json")).unwrap();
+    simulator.seed(seed).unwrap();
+    simulator
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn consumer_for(sim: &RunningSim) -> Consumer {
+    let config = SimConfig::default();
+    let client = HttpGenesysClient::new(
+        Endpoints {
+            api_base: sim.base_url(),
+            login_base: sim.base_url(),
+        },
+        ClientCredentials {
+            client_id: config.client_id,
+            client_secret: Secret::new(config.client_secret),
+        },
+        HttpSettings::default(),
+    )
+    .unwrap();
+    Consumer::new(
+        Arc::new(InMemoryDedupStore::default()),
+        Arc::new(client),
+        PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap()),
+    )
+}
+
+/// Every sample file, in name order, with the outcome and reason it is meant to produce.
+const EXPECTED: &[(&str, &str, &str)] = &[
+    ("01-eligible-voice-call.json", "patched", "eligible"),
+    (
+        "02-chat-interaction.json",
+        "ineligible",
+        "non-voice-interaction",
+    ),
+    (
+        "03-call-in-progress.json",
+        "ineligible",
+        "interaction-not-completed",
+    ),
+    (
+        "04-disposition-already-set.json",
+        "ineligible",
+        "disposition-already-set",
+    ),
+    (
+        "05-wrap-up-already-set.json",
+        "ineligible",
+        "wrap-up-already-set",
+    ),
+    (
+        "06-short-call.json",
+        "ineligible",
+        "duration-below-threshold",
+    ),
+    (
+        "07-duplicate-sequence.json",
+        "duplicate",
+        "already processed: patched",
+    ),
+    (
+        "08-unrelated-detail-type.json",
+        "ignored",
+        "unrelated detail-type \"purecloud:v2:user:presence\"",
+    ),
+    (
+        "09-missing-sequence-id.json",
+        "rejected",
+        "detail.sequenceId is missing",
+    ),
+    (
+        "10-interaction-not-found.json",
+        "not-found",
+        "interaction not found (404)",
+    ),
+    (
+        "11-concurrent-update-conflict.json",
+        "conflict",
+        "interaction changed concurrently (409)",
+    ),
+];
+
+fn sample_files() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(EVENTS)
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_sample_event_has_an_expected_outcome() {
+    let expected: Vec<&str> = EXPECTED.iter().map(|(file, _, _)| *file).collect();
+    assert_eq!(sample_files(), expected);
+}
+
+#[tokio::test]
+async fn each_sample_event_comes_out_as_it_intends() {
+    let sim = demo_sim().await;
+    let consumer = consumer_for(&sim);
+
+    for (index, (file, outcome, reason)) in EXPECTED.iter().enumerate() {
+        let events = read_events(&format!("{EVENTS}/{file}")).unwrap();
+        assert_eq!(events.len(), 1, "{file}");
+        let handled = lambda::handle(
+            &consumer,
+            events[0].clone(),
+            &invocation(&format!("req-{index}")),
+        )
+        .await;
+
+        let report = &handled.reports[0];
+        assert_eq!(
+            report.outcome.name(),
+            *outcome,
+            "{file}: {:?}",
+            report.outcome
+        );
+        assert_eq!(report.outcome.reason().as_deref(), Some(*reason), "{file}");
+    }
+}
+
+#[tokio::test]
+async fn the_simulator_shows_the_disposition_after_the_demo_and_one_patch_per_interaction() {
+    let sim = demo_sim().await;
+    let consumer = consumer_for(&sim);
+    let eligible = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
+
+    for (index, file) in sample_files().iter().enumerate() {
+        for event in read_events(&format!("{EVENTS}/{file}")).unwrap() {
+            lambda::handle(&consumer, event, &invocation(&format!("req-{index}"))).await;
+        }
+    }
+
+    let interaction = sim.simulator.interaction(eligible).unwrap();
+    assert_eq!(interaction["dispositionCode"]["id"], DISPOSITION);
+    let counts = sim.simulator.patch_counts();
+    assert_eq!(counts[eligible].applied, 1);
+    let applied: u64 = counts.values().map(|count| count.applied).sum();
+    assert_eq!(applied, 1, "only the eligible call is changed: {counts:?}");
+}
+
+#[tokio::test]
+async fn a_lambda_response_for_a_patched_event_is_its_outcome_object() {
+    let sim = demo_sim().await;
+    let consumer = consumer_for(&sim);
+    let event = read_events(&format!("{EVENTS}/01-eligible-voice-call.json"))
+        .unwrap()
+        .remove(0);
+
+    let response = lambda::handle(&consumer, event, &invocation("req"))
+        .await
+        .into_response()
+        .unwrap();
+
+    assert_eq!(response["outcome"], "patched");
+    assert_eq!(
+        response["interactionId"],
+        "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01"
+    );
+}

@@ -1,0 +1,159 @@
+//! Shared fixtures: clients pointed at wiremock, sample events and interactions, consumers.
+
+use genesys_eventbridge::deadline::Deadline;
+use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore, OwnerToken};
+use genesys_eventbridge::domain::{DispositionCodeId, InteractionId};
+use genesys_eventbridge::genesys::RetryPolicy;
+use genesys_eventbridge::genesys::{ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings};
+use genesys_eventbridge::pipeline::{Consumer, Invocation, PipelineSettings};
+use genesys_eventbridge::secret::Secret;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use wiremock::matchers::{body_string, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-secret";
+/// `test-client:test-secret`, base64.
+pub const BASIC_AUTH: &str = "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
+pub const TOKEN: &str = "token-1";
+pub const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
+pub const INTERACTION: &str = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
+
+/// Fast retries so that tests of the retry paths take milliseconds.
+pub fn fast_settings() -> HttpSettings {
+    HttpSettings {
+        request_timeout: Duration::from_millis(500),
+        token_refresh_margin: Duration::from_secs(30),
+        retry: RetryPolicy {
+            backoff_base: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(40),
+            ..RetryPolicy::default()
+        },
+    }
+}
+
+pub fn client_with(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
+    HttpGenesysClient::new(
+        Endpoints {
+            api_base: base_url.to_owned(),
+            login_base: base_url.to_owned(),
+        },
+        ClientCredentials {
+            client_id: CLIENT_ID.into(),
+            client_secret: Secret::new(CLIENT_SECRET),
+        },
+        settings,
+    )
+    .expect("client builds")
+}
+
+pub fn client(server: &MockServer) -> HttpGenesysClient {
+    client_with(&server.uri(), fast_settings())
+}
+
+/// A token endpoint that checks Basic auth and the form body, expected `times` times.
+pub async fn mount_token(server: &MockServer, expires_in: u64, times: u64) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(header("authorization", BASIC_AUTH))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .and(body_string("grant_type=client_credentials"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": TOKEN,
+            "token_type": "bearer",
+            "expires_in": expires_in
+        })))
+        .expect(times)
+        .named("token")
+        .mount(server)
+        .await;
+}
+
+pub fn interaction_path(id: &str) -> String {
+    format!("/api/v2/interactions/{id}")
+}
+
+pub fn interaction_id() -> InteractionId {
+    InteractionId::parse(INTERACTION).unwrap()
+}
+
+pub fn disposition() -> DispositionCodeId {
+    DispositionCodeId::parse(DISPOSITION).unwrap()
+}
+
+pub fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(10))
+}
+
+/// An interaction as `GET /api/v2/interactions/{id}` returns it: a completed 45 s voice call
+/// with no codes, unless `changes` say otherwise.
+pub fn interaction_json(id: &str, changes: Value) -> Value {
+    let mut body = json!({
+        "id": id,
+        "type": "voice",
+        "state": "completed",
+        "dispositionCode": null,
+        "wrapUpCode": null,
+        "metadata": {"startTime": "2026-11-23T10:00:00Z", "endTime": "2026-11-23T10:00:45Z"},
+        "timeline": []
+    });
+    if let (Some(body), Some(changes)) = (body.as_object_mut(), changes.as_object()) {
+        for (key, value) in changes {
+            body.insert(key.clone(), value.clone());
+        }
+    }
+    body
+}
+
+/// A tutorial-dialect EventBridge event.
+pub fn seed_event(event_id: &str, interaction: &str, sequence: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": event_id,
+        "detail-type": "purecloud:v2:interaction:update",
+        "source": "com.genesys.interaction",
+        "account": "123456789012",
+        "time": "2026-11-23T10:15:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {
+            "interactionId": interaction,
+            "sequenceId": sequence,
+            "interactionType": "voice",
+            "state": "completed"
+        }
+    })
+}
+
+pub fn consumer_with(genesys: HttpGenesysClient, store: Arc<dyn DedupStore>) -> Consumer {
+    Consumer::new(
+        store,
+        Arc::new(genesys),
+        PipelineSettings::new(disposition()),
+    )
+}
+
+pub fn consumer(server: &MockServer) -> Consumer {
+    consumer_with(client(server), Arc::new(InMemoryDedupStore::default()))
+}
+
+pub fn invocation(request_id: &str) -> Invocation {
+    Invocation {
+        owner: OwnerToken::new(request_id),
+        deadline: deadline(),
+    }
+}
+
+/// Mounts `GET` of the test interaction answering `body`, expected `times` times.
+pub async fn mount_interaction(server: &MockServer, body: Value, times: u64) {
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(times)
+        .named("GET interaction")
+        .mount(server)
+        .await;
+}

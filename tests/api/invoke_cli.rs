@@ -1,0 +1,159 @@
+//! `genesys-eventbridge invoke` as a user runs it: the real binary, files, stdin, exit codes.
+
+use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
+use serde_json::Value;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_genesys-eventbridge");
+const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+
+async fn demo_sim() -> RunningSim {
+    let simulator = Simulator::new(SimConfig::default());
+    simulator
+        .seed(SeedData::from_file(&Path::new(EVENTS).join("sim/interactions.json")).unwrap())
+        .unwrap();
+    simulator
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn invoke(base_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .arg("invoke")
+        .args(args)
+        .env_clear()
+        .env("GENESYS_CLOUD_BASE_URL", base_url)
+        .env("GENESYS_CLOUD_CLIENT_ID", "demo-client")
+        .env("GENESYS_CLOUD_CLIENT_SECRET", "demo-secret")
+        .env(
+            "DISPOSITION_CODE_ID",
+            "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99",
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn event_file(name: &str) -> String {
+    format!("{EVENTS}/{name}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_prints_one_line_per_event_and_exits_zero() {
+    let sim = demo_sim().await;
+    let first = event_file("01-eligible-voice-call.json");
+    let duplicate = event_file("07-duplicate-sequence.json");
+    let url = sim.base_url();
+
+    let output = tokio::task::spawn_blocking(move || {
+        invoke(&url, &["--events", &first, "--events", &duplicate], None)
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = lines(&output);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["outcome"], "patched");
+    assert_eq!(lines[1]["outcome"], "duplicate");
+    assert_eq!(lines[1]["sequenceId"], "1042");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_reads_json_lines_from_stdin() {
+    let sim = demo_sim().await;
+    let chat = std::fs::read_to_string(event_file("02-chat-interaction.json")).unwrap();
+    let unrelated = std::fs::read_to_string(event_file("08-unrelated-detail-type.json")).unwrap();
+    let compact = |text: &str| serde_json::from_str::<Value>(text).unwrap().to_string();
+    let stdin = format!("{}\n{}\n", compact(&chat), compact(&unrelated));
+    let url = sim.base_url();
+
+    let output =
+        tokio::task::spawn_blocking(move || invoke(&url, &["--events", "-"], Some(&stdin)))
+            .await
+            .unwrap();
+
+    let outcomes: Vec<_> = lines(&output)
+        .iter()
+        .map(|l| l["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, ["ineligible", "ignored"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_exits_non_zero_when_an_event_failed() {
+    // Nothing listens on this port: every request fails with a retryable transport error.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let file = event_file("01-eligible-voice-call.json");
+
+    let output = tokio::task::spawn_blocking(move || invoke(&url, &["--events", &file], None))
+        .await
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(lines(&output)[0]["outcome"], "failed");
+}
+
+#[test]
+fn invoke_names_a_missing_setting_in_one_line() {
+    let output = Command::new(BIN)
+        .args([
+            "invoke",
+            "--events",
+            &event_file("01-eligible-voice-call.json"),
+        ])
+        .env_clear()
+        .env("GENESYS_CLOUD_BASE_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("GENESYS_CLOUD_CLIENT_ID is not set"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn invoke_names_the_file_and_position_of_invalid_json() {
+    let dir = std::env::temp_dir().join(format!("invoke-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"id\": ").unwrap();
+
+    let output = invoke(
+        "http://127.0.0.1:9",
+        &["--events", bad.to_str().unwrap()],
+        None,
+    );
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.json: line 1"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

@@ -1,0 +1,8 @@
+//! The integration test binary: real sockets (wiremock, the simulator) behind every adapter.
+
+mod dedup_contract;
+mod genesys_client;
+mod handler;
+mod helpers;
+mod invoke_cli;
+mod pipeline;

@@ -1,0 +1,291 @@
+//! The pipeline against wiremock: claim → fetch → decide → apply → complete, and what each failure does.
+
+use crate::helpers::*;
+use genesys_eventbridge::deadline::now_epoch_ms;
+use genesys_eventbridge::dedup::{ClaimRequest, DedupStore, InMemoryDedupStore, OwnerToken};
+use genesys_eventbridge::domain::{DedupKey, IneligibleReason, Outcome};
+use genesys_eventbridge::lambda;
+use serde_json::json;
+use std::sync::Arc;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn mount_patch(server: &MockServer, status: u16, times: u64) {
+    Mock::given(method("PATCH"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(status))
+        .expect(times)
+        .named("PATCH interaction")
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn an_eligible_call_is_patched_and_its_redelivery_is_a_duplicate_without_a_second_patch() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+    mount_patch(&server, 200, 1).await;
+    let consumer = consumer(&server);
+    let event = seed_event("evt-1", INTERACTION, "17");
+
+    let first = consumer.process(&event, &invocation("req-1")).await;
+    let redelivered = consumer.process(&event, &invocation("req-2")).await;
+
+    assert_eq!(first.outcome, Outcome::Patched);
+    assert_eq!(first.interaction_id.as_deref(), Some(INTERACTION));
+    assert_eq!(first.sequence_id.as_deref(), Some("17"));
+    assert_eq!(
+        redelivered.outcome,
+        Outcome::Duplicate {
+            previous: Some("patched".into())
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_later_update_of_the_same_interaction_is_not_a_duplicate() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
+    mount_patch(&server, 200, 2).await;
+    let consumer = consumer(&server);
+
+    let first = consumer
+        .process(&seed_event("e1", INTERACTION, "1"), &invocation("r1"))
+        .await;
+    let second = consumer
+        .process(&seed_event("e2", INTERACTION, "2"), &invocation("r2"))
+        .await;
+
+    assert_eq!(first.outcome, Outcome::Patched);
+    assert_eq!(second.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn a_retryable_failure_releases_the_claim_so_the_redelivery_applies_the_disposition() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
+    Mock::given(method("PATCH"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(3)
+        .expect(3)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_patch(&server, 200, 1).await;
+    let consumer = consumer(&server);
+    let event = seed_event("evt-1", INTERACTION, "17");
+
+    let failed = consumer.process(&event, &invocation("req-1")).await;
+    let redelivered = consumer.process(&event, &invocation("req-2")).await;
+
+    assert_eq!(failed.outcome.name(), "failed");
+    assert!(failed.outcome.reason().unwrap().contains("503"));
+    assert_eq!(redelivered.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn a_failed_event_makes_the_lambda_return_an_error() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let consumer = consumer(&server);
+
+    let handled = lambda::handle(
+        &consumer,
+        seed_event("evt-1", INTERACTION, "1"),
+        &invocation("r"),
+    )
+    .await;
+
+    let error = handled.into_response().unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("1 event(s) failed and must be delivered again: evt-1:")
+    );
+}
+
+#[tokio::test]
+async fn a_terminal_outcome_is_the_lambda_response() {
+    let server = MockServer::start().await;
+    let consumer = consumer(&server);
+
+    let handled = lambda::handle(
+        &consumer,
+        json!({"detail-type": "Other", "id": "e"}),
+        &invocation("r"),
+    )
+    .await;
+
+    let response = handled.into_response().unwrap();
+    assert_eq!(response["outcome"], "ignored");
+    assert_eq!(response["eventId"], "e");
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_completed_so_the_redelivery_is_a_duplicate() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+    mount_patch(&server, 403, 1).await;
+    let consumer = consumer(&server);
+    let event = seed_event("evt-1", INTERACTION, "17");
+
+    let refused = consumer.process(&event, &invocation("req-1")).await;
+    let redelivered = consumer.process(&event, &invocation("req-2")).await;
+
+    assert_eq!(refused.outcome.name(), "rejected");
+    assert!(
+        refused
+            .outcome
+            .reason()
+            .unwrap()
+            .contains("interaction:write")
+    );
+    assert_eq!(
+        redelivered.outcome,
+        Outcome::Duplicate {
+            previous: Some("rejected".into())
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_ineligible_interaction_is_not_patched() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(
+        &server,
+        interaction_json(INTERACTION, json!({"wrapUpCode": {"id": "w-1"}})),
+        1,
+    )
+    .await;
+    mount_patch(&server, 200, 0).await;
+
+    let report = consumer(&server)
+        .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
+        .await;
+
+    assert_eq!(
+        report.outcome,
+        Outcome::Ineligible(IneligibleReason::WrapUpAlreadySet)
+    );
+}
+
+#[tokio::test]
+async fn a_missing_interaction_is_not_found_and_not_patched() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_patch(&server, 200, 0).await;
+
+    let report = consumer(&server)
+        .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome, Outcome::NotFound);
+}
+
+#[tokio::test]
+async fn a_409_on_patch_is_acknowledged_as_a_conflict() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+    mount_patch(&server, 409, 1).await;
+
+    let report = consumer(&server)
+        .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Conflict);
+    assert!(report.outcome.is_terminal());
+}
+
+#[tokio::test]
+async fn a_rejected_event_makes_no_request() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 0).await;
+    let mut event = seed_event("e", INTERACTION, "1");
+    event["detail"]["interactionId"] = json!("../admin");
+
+    let report = consumer(&server).process(&event, &invocation("r")).await;
+
+    assert_eq!(report.outcome.name(), "rejected");
+    assert!(
+        report
+            .outcome
+            .reason()
+            .unwrap()
+            .starts_with("detail.interactionId contains '/'")
+    );
+    assert_eq!(report.interaction_id.as_deref(), Some("../admin"));
+}
+
+#[tokio::test]
+async fn a_delivery_still_in_progress_elsewhere_fails_for_a_later_retry_without_requests() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 0).await;
+    let store = Arc::new(InMemoryDedupStore::default());
+    let event = seed_event("e", INTERACTION, "1");
+    store
+        .claim(&ClaimRequest {
+            key: DedupKey::from_trusted(format!("seed#{INTERACTION}#1")),
+            owner: OwnerToken::new("other-invocation"),
+            lease_until_ms: now_epoch_ms() + 60_000,
+            expires_at_s: now_epoch_ms() / 1_000 + 3_600,
+            payload_hash: "x".into(),
+        })
+        .await
+        .unwrap();
+    let consumer = consumer_with(client(&server), store);
+
+    let report = consumer.process(&event, &invocation("r")).await;
+
+    assert_eq!(report.outcome.name(), "failed");
+    assert!(
+        report
+            .outcome
+            .reason()
+            .unwrap()
+            .contains("still in progress")
+    );
+}
+
+#[tokio::test]
+async fn the_report_serialises_to_the_invoke_contract() {
+    let server = MockServer::start().await;
+    let report = consumer(&server)
+        .process(&json!({"id": "e-1", "detail-type": "x"}), &invocation("r"))
+        .await;
+
+    let value = serde_json::to_value(&report).unwrap();
+
+    let keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+    let mut expected = vec![
+        "eventId",
+        "outcome",
+        "reason",
+        "interactionId",
+        "sequenceId",
+        "latencyMs",
+    ];
+    expected.sort();
+    let mut keys_sorted = keys.clone();
+    keys_sorted.sort();
+    assert_eq!(keys_sorted, expected);
+    assert!(value["latencyMs"].is_number());
+}
