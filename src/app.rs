@@ -1,10 +1,13 @@
 //! Builds the consumer's adapters from a `Config`: the one place the Lambda and `invoke` wire from.
 
 use crate::config::Config;
-use crate::dedup::{DedupStore, InMemoryDedupStore};
+use crate::dedup::{DedupStore, DynamoDbDedupStore, InMemoryDedupStore};
 use crate::genesys::{GenesysApi, HttpGenesysClient};
 use crate::pipeline::Consumer;
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A failure to build the adapters.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +16,31 @@ pub enum WiringError {
     HttpClient(#[source] reqwest::Error),
 }
 
-/// The consumer for `config`: the HTTP Genesys client, and in-memory dedup.
+/// A DynamoDB client configured only through the standard AWS SDK chain (region, credentials,
+/// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` for a local server), with timeouts well
+/// inside a Lambda invocation.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(6))
+        .build();
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&shared)
+}
+
+/// The dedup store `config` asks for: DynamoDB when `DEDUP_TABLE_NAME` is set, else in memory.
+pub async fn dedup_store(config: &Config) -> Arc<dyn DedupStore> {
+    match &config.dedup_table {
+        Some(table) => Arc::new(DynamoDbDedupStore::new(dynamodb_client().await, table)),
+        None => Arc::new(InMemoryDedupStore::default()),
+    }
+}
+
+/// The consumer for `config`: the HTTP Genesys client and the configured dedup store.
 pub async fn build_consumer(config: &Config) -> Result<Consumer, WiringError> {
     let genesys: Arc<dyn GenesysApi> = Arc::new(
         HttpGenesysClient::new(
@@ -23,6 +50,6 @@ pub async fn build_consumer(config: &Config) -> Result<Consumer, WiringError> {
         )
         .map_err(WiringError::HttpClient)?,
     );
-    let store: Arc<dyn DedupStore> = Arc::new(InMemoryDedupStore::default());
+    let store = dedup_store(config).await;
     Ok(Consumer::new(store, genesys, config.pipeline.clone()))
 }

@@ -101,15 +101,12 @@ impl Config {
         if let Some(ms) = number(&get, "GENESYS_CLOUD_REQUEST_TIMEOUT_MS", 100, 900_000)? {
             http.request_timeout = Duration::from_millis(ms);
         }
-        let dedup_table = get("DEDUP_TABLE_NAME");
-        if dedup_table.is_some() {
-            return Err(ConfigError::Invalid {
-                name: "DEDUP_TABLE_NAME",
-                problem:
-                    "DynamoDB dedup is not available in this build; unset it for in-memory dedup"
-                        .into(),
-            });
+        if let Some(seconds) = number(&get, "DEDUP_LEASE_MAX_SECONDS", 1, 12 * 3_600)? {
+            pipeline.max_lease = Duration::from_secs(seconds);
         }
+        let dedup_table = get("DEDUP_TABLE_NAME")
+            .map(|name| table_name("DEDUP_TABLE_NAME", name))
+            .transpose()?;
 
         Ok(Config {
             endpoints,
@@ -186,6 +183,23 @@ fn base_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// A DynamoDB table name: 3 to 255 of letters, digits, `_`, `-` and `.`.
+fn table_name(name: &'static str, value: String) -> Result<String, ConfigError> {
+    let valid_chars = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if (3..=255).contains(&value.len()) && valid_chars {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            problem: format!(
+                "{value:?} is not a DynamoDB table name (3 to 255 letters, digits, '_', '-', '.')"
+            ),
+        })
+    }
 }
 
 fn number(
@@ -356,6 +370,29 @@ mod tests {
         assert_eq!(config.pipeline.duration_threshold_ms, 5_000);
         assert_eq!(config.pipeline.dedup_ttl, Duration::from_secs(100_000));
         assert_eq!(config.http.request_timeout, Duration::from_millis(2_500));
+    }
+
+    #[test]
+    fn a_dedup_table_and_lease_cap_are_read() {
+        let config = config(&with(&[
+            ("DEDUP_TABLE_NAME", "genesys-dedup"),
+            ("DEDUP_LEASE_MAX_SECONDS", "120"),
+        ]))
+        .unwrap();
+        assert_eq!(config.dedup_table.as_deref(), Some("genesys-dedup"));
+        assert_eq!(config.pipeline.max_lease, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn a_malformed_table_name_is_named() {
+        let err = config(&with(&[("DEDUP_TABLE_NAME", "my table")])).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "DEDUP_TABLE_NAME",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -178,16 +178,16 @@ impl Consumer {
                 if !same_payload {
                     tracing::warn!(
                         dedup.key = %key,
+                        dedup.payload_mismatch = true,
                         "a different payload arrived under an already completed dedup key; \
-                         treated as a duplicate"
+                         not acted on, reported as a duplicate with a payload mismatch"
                     );
                 }
-                return (
-                    Outcome::Duplicate {
-                        previous: Some(outcome),
-                    },
-                    Some(update),
-                );
+                let outcome = Outcome::Duplicate {
+                    previous: Some(outcome),
+                    same_payload,
+                };
+                return (outcome, Some(update));
             }
             Ok(ClaimOutcome::InProgress { lease_until_ms }) => {
                 span.record("dedup.result", "in-progress");

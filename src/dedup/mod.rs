@@ -1,11 +1,14 @@
 //! The dedup port: claim a delivery before acting, complete it with the outcome, or release it for a retry.
 
+mod cache;
+pub mod dynamodb;
 pub mod memory;
 
 use crate::domain::{DedupKey, EpochMillis};
 use async_trait::async_trait;
 use std::fmt;
 
+pub use dynamodb::DynamoDbDedupStore;
 pub use memory::InMemoryDedupStore;
 
 /// Identifies the invocation that holds a claim (its request id). Complete and release are

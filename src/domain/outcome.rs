@@ -11,7 +11,11 @@ pub enum Outcome {
     /// The business rules said no.
     Ineligible(IneligibleReason),
     /// This delivery was processed before; `previous` is the outcome stored then, when known.
-    Duplicate { previous: Option<String> },
+    /// `same_payload` is false when the earlier event under this key had a different payload.
+    Duplicate {
+        previous: Option<String>,
+        same_payload: bool,
+    },
     /// Not an event this product acts on.
     Ignored { reason: String },
     /// Malformed input, or a request Genesys refused for good; the reason says what to fix.
@@ -44,9 +48,19 @@ impl Outcome {
             Outcome::Patched => Some("eligible".into()),
             Outcome::Ineligible(reason) => Some(reason.as_str().into()),
             Outcome::Duplicate {
-                previous: Some(previous),
-            } => Some(format!("already processed: {previous}")),
-            Outcome::Duplicate { previous: None } => Some("already processed".into()),
+                previous,
+                same_payload,
+            } => {
+                let mut reason = String::from("already processed");
+                if let Some(previous) = previous {
+                    reason.push_str(": ");
+                    reason.push_str(previous);
+                }
+                if !same_payload {
+                    reason.push_str(" (a different payload arrived under the same key)");
+                }
+                Some(reason)
+            }
             Outcome::Ignored { reason }
             | Outcome::Rejected { reason }
             | Outcome::Failed { reason } => Some(reason.clone()),
@@ -79,7 +93,10 @@ mod tests {
         let names: Vec<_> = [
             Outcome::Patched,
             Outcome::Ineligible(IneligibleReason::WrapUpAlreadySet),
-            Outcome::Duplicate { previous: None },
+            Outcome::Duplicate {
+                previous: None,
+                same_payload: true,
+            },
             Outcome::Ignored {
                 reason: String::new(),
             },
@@ -125,9 +142,22 @@ mod tests {
         assert!(Outcome::Conflict.is_terminal());
         assert!(
             Outcome::Duplicate {
-                previous: Some("patched".into())
+                previous: Some("patched".into()),
+                same_payload: true,
             }
             .is_terminal()
+        );
+    }
+
+    #[test]
+    fn a_duplicate_with_a_different_payload_says_so() {
+        let outcome = Outcome::Duplicate {
+            previous: Some("patched".into()),
+            same_payload: false,
+        };
+        assert_eq!(
+            outcome.reason().as_deref(),
+            Some("already processed: patched (a different payload arrived under the same key)")
         );
     }
 }

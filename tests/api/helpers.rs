@@ -157,3 +157,23 @@ pub async fn mount_interaction(server: &MockServer, body: Value, times: u64) {
         .mount(server)
         .await;
 }
+
+/// The DynamoDB dedup store on the local server `make test` starts (scripts/with-dynamodb-local.sh).
+/// Without that server: `None`, unless `REQUIRE_DYNAMODB` is set, in which case the test fails.
+pub async fn dynamodb_store() -> Option<Arc<dyn DedupStore>> {
+    match std::env::var("DEDUP_TEST_TABLE") {
+        Ok(table) => {
+            let client = genesys_eventbridge::app::dynamodb_client().await;
+            Some(Arc::new(
+                genesys_eventbridge::dedup::DynamoDbDedupStore::new(client, table),
+            ))
+        }
+        Err(_) if std::env::var_os("REQUIRE_DYNAMODB").is_some() => {
+            panic!("REQUIRE_DYNAMODB is set but DEDUP_TEST_TABLE is not")
+        }
+        Err(_) => {
+            eprintln!("skipped: no DynamoDB server (run `make test`, which starts DynamoDB Local)");
+            None
+        }
+    }
+}

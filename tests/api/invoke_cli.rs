@@ -21,6 +21,15 @@ async fn demo_sim() -> RunningSim {
 }
 
 fn invoke(base_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    invoke_with(base_url, args, stdin, &[])
+}
+
+fn invoke_with(
+    base_url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, String)],
+) -> Output {
     let mut command = Command::new(BIN);
     command
         .arg("invoke")
@@ -36,6 +45,7 @@ fn invoke(base_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let mut child = command.spawn().unwrap();
     let mut pipe = child.stdin.take().unwrap();
     pipe.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
@@ -156,4 +166,60 @@ fn invoke_names_the_file_and_position_of_invalid_json() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bad.json: line 1"), "{stderr}");
     assert!(output.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_invoke_processes_share_dedup_through_dynamodb() {
+    let Ok(table) = std::env::var("DEDUP_TEST_TABLE") else {
+        assert!(
+            std::env::var_os("REQUIRE_DYNAMODB").is_none(),
+            "DEDUP_TEST_TABLE is not set"
+        );
+        return;
+    };
+    let sim = demo_sim().await;
+    let aws: Vec<(&str, String)> = [
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ]
+    .iter()
+    .filter_map(|name| std::env::var(name).ok().map(|value| (*name, value)))
+    .chain([("DEDUP_TABLE_NAME", table)])
+    .collect();
+    // A unique interaction and sequence, so that earlier runs against the table do not interfere.
+    let interaction = format!("cli-{:016x}", fastrand::u64(..));
+    let mut body = sim
+        .simulator
+        .interaction("6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01")
+        .unwrap();
+    body["id"] = Value::String(interaction.clone());
+    sim.simulator
+        .put_interaction(body.as_object().unwrap().clone())
+        .unwrap();
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(event_file("01-eligible-voice-call.json")).unwrap(),
+    )
+    .unwrap();
+    event["detail"]["interactionId"] = Value::String(interaction.clone());
+    let stdin = event.to_string();
+    let url = sim.base_url();
+
+    let (first, second) = tokio::task::spawn_blocking(move || {
+        let first = invoke_with(&url, &[], Some(&stdin), &aws);
+        let second = invoke_with(&url, &[], Some(&stdin), &aws);
+        (first, second)
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(
+        lines(&first)[0]["outcome"],
+        "patched",
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(lines(&second)[0]["outcome"], "duplicate");
+    assert_eq!(sim.simulator.patch_counts()[&interaction].received, 1);
 }

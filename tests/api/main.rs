@@ -1,6 +1,7 @@
 //! The integration test binary: real sockets (wiremock, the simulator) behind every adapter.
 
 mod dedup_contract;
+mod dynamodb_dedup;
 mod genesys_client;
 mod handler;
 mod helpers;

@@ -38,7 +38,8 @@ async fn an_eligible_call_is_patched_and_its_redelivery_is_a_duplicate_without_a
     assert_eq!(
         redelivered.outcome,
         Outcome::Duplicate {
-            previous: Some("patched".into())
+            previous: Some("patched".into()),
+            same_payload: true,
         }
     );
 }
@@ -154,7 +155,8 @@ async fn a_permanent_refusal_is_completed_so_the_redelivery_is_a_duplicate() {
     assert_eq!(
         redelivered.outcome,
         Outcome::Duplicate {
-            previous: Some("rejected".into())
+            previous: Some("rejected".into()),
+            same_payload: true,
         }
     );
 }

@@ -1,0 +1,222 @@
+//! The handler with DynamoDB dedup on DynamoDB Local: nothing lost, nothing applied twice, across instances.
+
+use crate::helpers::*;
+use genesys_eventbridge::deadline::now_epoch_ms;
+use genesys_eventbridge::dedup::{
+    ClaimRequest, DedupError, DedupStore, DynamoDbDedupStore, OwnerToken,
+};
+use genesys_eventbridge::domain::{DedupKey, Outcome};
+use serde_json::json;
+use std::sync::Arc;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A fresh interaction id per test, so runs against one table never see each other's records.
+fn fresh_interaction() -> String {
+    format!("it-{:016x}", fastrand::u64(..))
+}
+
+async fn mount_get(server: &MockServer, interaction: &str, times: u64) {
+    Mock::given(method("GET"))
+        .and(path(interaction_path(interaction)))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(interaction_json(interaction, json!({}))),
+        )
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+async fn mount_patch(server: &MockServer, interaction: &str, status: u16, times: u64) {
+    Mock::given(method("PATCH"))
+        .and(path(interaction_path(interaction)))
+        .respond_with(ResponseTemplate::new(status))
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+/// A consumer as one Lambda instance would have it: its own HTTP client and dedup adapter
+/// (with its own local cache), sharing the table with every other instance.
+async fn instance(server: &MockServer) -> Option<genesys_eventbridge::pipeline::Consumer> {
+    let store = dynamodb_store().await?;
+    Some(consumer_with(client(server), store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_that_fails_after_claiming_is_processed_on_the_next_delivery() {
+    let server = MockServer::start().await;
+    let Some(first_instance) = instance(&server).await else {
+        return;
+    };
+    let second_instance = instance(&server).await.unwrap();
+    let interaction = fresh_interaction();
+    mount_token(&server, 86_400, 2).await;
+    mount_get(&server, &interaction, 2).await;
+    Mock::given(method("PATCH"))
+        .and(path(interaction_path(&interaction)))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(3)
+        .expect(3)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_patch(&server, &interaction, 200, 1).await;
+    let event = seed_event("evt-1", &interaction, "5");
+
+    let failed = first_instance.process(&event, &invocation("req-1")).await;
+    let redelivered = second_instance.process(&event, &invocation("req-2")).await;
+
+    assert_eq!(failed.outcome.name(), "failed");
+    assert_eq!(
+        redelivered.outcome,
+        Outcome::Patched,
+        "the disposition was not lost"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_of_a_success_to_another_instance_is_a_duplicate_without_a_second_patch() {
+    let server = MockServer::start().await;
+    let Some(first_instance) = instance(&server).await else {
+        return;
+    };
+    let second_instance = instance(&server).await.unwrap();
+    let interaction = fresh_interaction();
+    mount_token(&server, 86_400, 1).await;
+    mount_get(&server, &interaction, 1).await;
+    mount_patch(&server, &interaction, 200, 1).await;
+    let event = seed_event("evt-1", &interaction, "5");
+
+    let first = first_instance.process(&event, &invocation("req-1")).await;
+    let redelivered = second_instance.process(&event, &invocation("req-2")).await;
+
+    assert_eq!(first.outcome, Outcome::Patched);
+    assert_eq!(
+        redelivered.outcome,
+        Outcome::Duplicate {
+            previous: Some("patched".into()),
+            same_payload: true
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_to_eight_instances_patch_once() {
+    let server = MockServer::start().await;
+    if dynamodb_store().await.is_none() {
+        return;
+    }
+    let interaction = fresh_interaction();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": TOKEN, "expires_in": 86_400})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(interaction_path(&interaction)))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(interaction_json(&interaction, json!({}))),
+        )
+        .mount(&server)
+        .await;
+    mount_patch(&server, &interaction, 200, 1).await;
+    let event = seed_event("evt-1", &interaction, "5");
+
+    let mut deliveries = Vec::new();
+    for n in 0..8 {
+        let consumer = instance(&server).await.unwrap();
+        let event = event.clone();
+        deliveries.push(tokio::spawn(async move {
+            consumer
+                .process(&event, &invocation(&format!("req-{n}")))
+                .await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for delivery in deliveries {
+        outcomes.push(delivery.await.unwrap().outcome.name());
+    }
+
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "patched").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| ["patched", "failed", "duplicate"].contains(o)),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_table_is_a_configuration_error_naming_the_table() {
+    if dynamodb_store().await.is_none() {
+        return;
+    }
+    let store = DynamoDbDedupStore::new(
+        genesys_eventbridge::app::dynamodb_client().await,
+        "no-such-table",
+    );
+
+    let error = store
+        .claim(&ClaimRequest {
+            key: DedupKey::from_trusted("k"),
+            owner: OwnerToken::new("o"),
+            lease_until_ms: now_epoch_ms() + 1_000,
+            expires_at_s: now_epoch_ms() / 1_000 + 60,
+            payload_hash: "h".into(),
+        })
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, DedupError::Misconfigured { .. }),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    assert!(
+        error
+            .to_string()
+            .contains("\"no-such-table\" does not exist"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_dynamodb_is_retryable_and_the_event_fails_for_redelivery() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 0).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_endpoint = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::for_tests())
+        .endpoint_url(dead_endpoint)
+        .build();
+    let store: Arc<dyn DedupStore> = Arc::new(DynamoDbDedupStore::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        "table",
+    ));
+    let consumer = consumer_with(client(&server), store);
+
+    let report = consumer
+        .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome.name(), "failed");
+    assert!(
+        report
+            .outcome
+            .reason()
+            .unwrap()
+            .starts_with("dedup claim failed: dedup store unavailable")
+    );
+}
