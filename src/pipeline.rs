@@ -7,9 +7,11 @@ use crate::domain::{
 };
 use crate::genesys::{ApplyResult, GenesysApi, GenesysError};
 use crate::parse::{event_id, parse_event, payload_fingerprint};
+use crate::telemetry;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{Instrument, Span, field, info_span};
@@ -54,6 +56,30 @@ pub struct Invocation {
     pub deadline: Deadline,
 }
 
+/// How long each step of one event took; `None` when the step did not run.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTimings {
+    pub claim: Option<Duration>,
+    pub fetch: Option<Duration>,
+    pub decide: Option<Duration>,
+    pub apply: Option<Duration>,
+    /// Completing or releasing the dedup claim.
+    pub complete: Option<Duration>,
+}
+
+impl StepTimings {
+    /// The timings under their metric names.
+    pub fn named(&self) -> [(&'static str, Option<Duration>); 5] {
+        [
+            ("ClaimMs", self.claim),
+            ("FetchMs", self.fetch),
+            ("DecideMs", self.decide),
+            ("ApplyMs", self.apply),
+            ("CompleteMs", self.complete),
+        ]
+    }
+}
+
 /// What happened to one event: the `invoke` output line and the Lambda's response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -62,6 +88,9 @@ pub struct Report {
     pub interaction_id: Option<String>,
     pub sequence_id: Option<String>,
     pub latency: Duration,
+    pub steps: StepTimings,
+    /// The OpenTelemetry trace id of the event's span, when tracing is on.
+    pub trace_id: Option<String>,
 }
 
 impl Serialize for Report {
@@ -84,6 +113,14 @@ pub struct Consumer {
     store: Arc<dyn DedupStore>,
     genesys: Arc<dyn GenesysApi>,
     settings: Arc<PipelineSettings>,
+}
+
+/// Runs `future` inside `span`, writing its duration into `slot`.
+async fn timed<T>(slot: &mut Option<Duration>, span: Span, future: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let output = future.instrument(span).await;
+    *slot = Some(started.elapsed());
+    output
 }
 
 impl Consumer {
@@ -117,10 +154,17 @@ impl Consumer {
         if let Some(id) = &event_id {
             span.record("event.id", id.as_str());
         }
-        let (outcome, update) = self.run(event, invocation).instrument(span.clone()).await;
+        let mut steps = StepTimings::default();
+        let (outcome, update) = self
+            .run(event, invocation, &mut steps)
+            .instrument(span.clone())
+            .await;
         span.record("outcome", outcome.name());
         if let Some(reason) = outcome.reason() {
             span.record("reason", reason.as_str());
+        }
+        if !outcome.is_terminal() {
+            telemetry::mark_error(&span, outcome.reason().unwrap_or_default());
         }
         let (interaction_id, sequence_id) = match &update {
             Some(update) => (
@@ -136,6 +180,8 @@ impl Consumer {
             sequence_id,
             outcome,
             latency: started.elapsed(),
+            steps,
+            trace_id: telemetry::trace_id(&span),
         };
         span.in_scope(|| log_report(&report));
         report
@@ -145,6 +191,7 @@ impl Consumer {
         &self,
         event: &Value,
         invocation: &Invocation,
+        steps: &mut StepTimings,
     ) -> (Outcome, Option<InteractionUpdate>) {
         let parsed = info_span!("parse").in_scope(|| parse_event(event));
         let update = match parsed {
@@ -158,23 +205,28 @@ impl Consumer {
 
         let key = update.dedup_key();
         let claim = self.claim_request(&key, event, invocation);
-        let claimed = self
-            .store
-            .claim(&claim)
-            .instrument(info_span!("claim", dedup.key = %key, dedup.result = field::Empty))
-            .await;
+        let claim_span = info_span!("claim", dedup.key = %key, dedup.result = field::Empty);
+        let claimed = timed(
+            &mut steps.claim,
+            claim_span.clone(),
+            self.store.claim(&claim),
+        )
+        .await;
+        let dedup_result = match &claimed {
+            Ok(ClaimOutcome::Claimed { took_over: true }) => "took-over",
+            Ok(ClaimOutcome::Claimed { took_over: false }) => "claimed",
+            Ok(ClaimOutcome::Completed { .. }) => "duplicate",
+            Ok(ClaimOutcome::InProgress { .. }) => "in-progress",
+            Err(_) => "error",
+        };
+        claim_span.record("dedup.result", dedup_result);
+        span.record("dedup.result", dedup_result);
         match claimed {
-            Ok(ClaimOutcome::Claimed { took_over }) => {
-                span.record(
-                    "dedup.result",
-                    if took_over { "took-over" } else { "claimed" },
-                );
-            }
+            Ok(ClaimOutcome::Claimed { .. }) => {}
             Ok(ClaimOutcome::Completed {
                 outcome,
                 same_payload,
             }) => {
-                span.record("dedup.result", "duplicate");
                 if !same_payload {
                     tracing::warn!(
                         dedup.key = %key,
@@ -190,7 +242,6 @@ impl Consumer {
                 return (outcome, Some(update));
             }
             Ok(ClaimOutcome::InProgress { lease_until_ms }) => {
-                span.record("dedup.result", "in-progress");
                 let wait_ms = lease_until_ms.saturating_sub(now_epoch_ms()).max(0);
                 let reason = format!(
                     "an earlier delivery of this event is still in progress (lease ends in {wait_ms} ms); \
@@ -199,16 +250,43 @@ impl Consumer {
                 return (Outcome::Failed { reason }, Some(update));
             }
             Err(error) => {
+                telemetry::record_exception(&claim_span, error.kind(), &error);
+                if !error.is_retryable() {
+                    tracing::error!(%error, "the dedup store is misconfigured");
+                }
                 let reason = format!("dedup claim failed: {error}");
                 return (Outcome::Failed { reason }, Some(update));
             }
         }
 
-        let outcome = self.act(&update, invocation.deadline).await;
+        let outcome = self.act(&update, invocation.deadline, steps).await;
+        let owner = &invocation.owner;
         if outcome.is_terminal() {
-            self.complete(&key, &invocation.owner, &outcome).await;
+            let complete_span = info_span!("complete", dedup.key = %key);
+            let result = timed(
+                &mut steps.complete,
+                complete_span.clone(),
+                self.store.complete(&key, owner, outcome.name()),
+            )
+            .await;
+            if let Err(error) = result {
+                telemetry::record_exception(&complete_span, error.kind(), &error);
+                // The action (if any) happened; a redelivery after the lease re-checks Genesys,
+                // which then shows the disposition, so nothing is applied twice.
+                tracing::warn!(%error, "could not record the outcome in the dedup store");
+            }
         } else {
-            self.release(&key, &invocation.owner).await;
+            let release_span = info_span!("release", dedup.key = %key);
+            let result = timed(
+                &mut steps.complete,
+                release_span.clone(),
+                self.store.release(&key, owner),
+            )
+            .await;
+            if let Err(error) = result {
+                telemetry::record_exception(&release_span, error.kind(), &error);
+                tracing::warn!(%error, "could not release the dedup claim; a redelivery waits for the lease to end");
+            }
         }
         (outcome, Some(update))
     }
@@ -235,85 +313,67 @@ impl Consumer {
     }
 
     /// Fetch, decide and apply. Genesys errors become outcomes here.
-    async fn act(&self, update: &InteractionUpdate, deadline: Deadline) -> Outcome {
-        let interaction = match self
-            .genesys
-            .fetch_interaction(&update.interaction_id, deadline)
-            .instrument(info_span!("fetch", interaction.id = %update.interaction_id))
-            .await
-        {
+    async fn act(
+        &self,
+        update: &InteractionUpdate,
+        deadline: Deadline,
+        steps: &mut StepTimings,
+    ) -> Outcome {
+        let id = &update.interaction_id;
+        let fetch_span = info_span!("fetch", interaction.id = %id);
+        let fetched = timed(
+            &mut steps.fetch,
+            fetch_span.clone(),
+            self.genesys.fetch_interaction(id, deadline),
+        )
+        .await;
+        let interaction = match fetched {
             Ok(interaction) => interaction,
-            Err(error) => return outcome_of_error(error),
+            Err(error) => return outcome_of_error(&fetch_span, error),
         };
+        let decided = Instant::now();
         let verdict = info_span!("decide", eligibility.reason = field::Empty).in_scope(|| {
             let verdict = decide(&interaction, self.settings.duration_threshold_ms);
             Span::current().record("eligibility.reason", verdict.reason());
             verdict
         });
+        steps.decide = Some(decided.elapsed());
         Span::current().record("eligibility.reason", verdict.reason());
         if let Eligibility::Ineligible(reason) = verdict {
             return Outcome::Ineligible(reason);
         }
-        let applied = self
-            .genesys
-            .apply_disposition(
-                &update.interaction_id,
-                &self.settings.disposition_code,
-                deadline,
-            )
-            .instrument(info_span!(
-                "apply",
-                interaction.id = %update.interaction_id,
-                disposition.code = %self.settings.disposition_code
-            ))
-            .await;
+        let code = &self.settings.disposition_code;
+        let apply_span = info_span!("apply", interaction.id = %id, disposition.code = %code);
+        let applied = timed(
+            &mut steps.apply,
+            apply_span.clone(),
+            self.genesys.apply_disposition(id, code, deadline),
+        )
+        .await;
         match applied {
             Ok(ApplyResult::Applied) => Outcome::Patched,
             Ok(ApplyResult::Conflict) => Outcome::Conflict,
-            Err(error) => outcome_of_error(error),
-        }
-    }
-
-    async fn complete(&self, key: &DedupKey, owner: &OwnerToken, outcome: &Outcome) {
-        let result = self
-            .store
-            .complete(key, owner, outcome.name())
-            .instrument(info_span!("complete", dedup.key = %key))
-            .await;
-        if let Err(error) = result {
-            // The action (if any) happened; a redelivery after the lease re-checks Genesys,
-            // which then shows the disposition, so nothing is applied twice.
-            tracing::warn!(%error, "could not record the outcome in the dedup store");
-        }
-    }
-
-    async fn release(&self, key: &DedupKey, owner: &OwnerToken) {
-        let result = self
-            .store
-            .release(key, owner)
-            .instrument(info_span!("release", dedup.key = %key))
-            .await;
-        if let Err(error) = result {
-            tracing::warn!(%error, "could not release the dedup claim; a redelivery waits for the lease to end");
+            Err(error) => outcome_of_error(&apply_span, error),
         }
     }
 }
 
-/// The outcome a Genesys error stands for: `failed` when a retry can help, else terminal.
-fn outcome_of_error(error: GenesysError) -> Outcome {
-    match error {
-        GenesysError::NotFound { .. } => Outcome::NotFound,
-        error if error.is_retryable() => {
-            tracing::warn!(%error, "retryable Genesys Cloud failure");
-            Outcome::Failed {
-                reason: error.to_string(),
-            }
+/// The outcome a Genesys error stands for: `failed` when a retry can help, else terminal. The
+/// step's span records the exception (once) and turns ERROR; a 404 is an answer, not an error.
+fn outcome_of_error(step_span: &Span, error: GenesysError) -> Outcome {
+    if let GenesysError::NotFound { .. } = error {
+        return Outcome::NotFound;
+    }
+    telemetry::record_exception(step_span, error.kind(), &error);
+    if error.is_retryable() {
+        tracing::warn!(%error, "retryable Genesys Cloud failure");
+        Outcome::Failed {
+            reason: error.to_string(),
         }
-        error => {
-            tracing::error!(%error, "Genesys Cloud refused the request; not retrying");
-            Outcome::Rejected {
-                reason: error.to_string(),
-            }
+    } else {
+        tracing::warn!(%error, "Genesys Cloud refused the request; not retrying");
+        Outcome::Rejected {
+            reason: error.to_string(),
         }
     }
 }

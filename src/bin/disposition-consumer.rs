@@ -1,14 +1,25 @@
-//! The Lambda: configuration from the environment, adapters, then the runtime loop.
+//! The Lambda: telemetry and configuration from the environment, adapters, then the runtime loop.
 
-use genesys_eventbridge::{app, config::Config, lambda, telemetry};
+use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
+use genesys_eventbridge::{app, config::Config, lambda};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init_logging(telemetry::LogTarget::Lambda, "info");
-    let config = Config::from_env().unwrap_or_else(|error| {
-        eprintln!("disposition-consumer: {error}");
-        std::process::exit(2);
-    });
+    let telemetry = Telemetry::init(TelemetryOptions {
+        log_target: LogTarget::Lambda,
+        default_level: "info",
+        collect_spans: false,
+    })
+    .unwrap_or_else(|error| fail(&error));
+    let config = Config::from_env().unwrap_or_else(|error| fail(&error));
     let consumer = app::build_consumer(&config).await?;
-    lambda::run(consumer).await
+    let result = lambda::run(consumer, telemetry.clone()).await;
+    telemetry.shutdown();
+    result
+}
+
+/// A bad setting: one line naming it, then exit before the first invocation.
+fn fail(error: &dyn std::fmt::Display) -> ! {
+    eprintln!("disposition-consumer: {error}");
+    std::process::exit(2);
 }

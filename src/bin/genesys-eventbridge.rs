@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use genesys_eventbridge::{app, cli::invoke, config::Config, telemetry};
+use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
+use genesys_eventbridge::{app, cli::invoke, config::Config};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -23,27 +24,45 @@ enum Command {
         /// The time each event gets, like a Lambda function timeout.
         #[arg(long, default_value_t = 30, value_name = "SECONDS")]
         timeout_seconds: u64,
+        /// Also draw each invocation's span tree, with durations, on stderr.
+        #[arg(long)]
+        trace_tree: bool,
     },
 }
 
 #[tokio::main]
 async fn main() {
-    telemetry::init_logging(telemetry::LogTarget::Terminal, "warn");
-    let code = match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    let Command::Invoke { trace_tree, .. } = &cli.command;
+    let options = TelemetryOptions {
+        log_target: LogTarget::Terminal,
+        default_level: "warn",
+        collect_spans: *trace_tree,
+    };
+    let telemetry = match Telemetry::init(options) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("genesys-eventbridge: {error}");
+            std::process::exit(2);
+        }
+    };
+    let code = match run(cli, &telemetry).await {
         Ok(code) => code,
         Err(error) => {
             eprintln!("genesys-eventbridge: {error:#}");
             2
         }
     };
+    telemetry.shutdown();
     std::process::exit(code);
 }
 
-async fn run(cli: Cli) -> anyhow::Result<i32> {
+async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
     match cli.command {
         Command::Invoke {
             events,
             timeout_seconds,
+            trace_tree,
         } => {
             let config = Config::from_env()?;
             let sources = if events.is_empty() {
@@ -56,15 +75,15 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 all.extend(invoke::read_events(source)?);
             }
             let consumer = app::build_consumer(&config).await?;
+            let options = invoke::InvokeOptions {
+                timeout: Duration::from_secs(timeout_seconds),
+                trace_tree,
+            };
             let mut stdout = std::io::stdout().lock();
-            let summary = invoke::run(
-                &consumer,
-                all,
-                Duration::from_secs(timeout_seconds),
-                &mut stdout,
-            )
-            .await
-            .context("cannot write the outcomes")?;
+            let mut stderr = std::io::stderr().lock();
+            let summary = invoke::run(&consumer, all, options, telemetry, &mut stdout, &mut stderr)
+                .await
+                .context("cannot write the outcomes")?;
             Ok(summary.exit_code())
         }
     }

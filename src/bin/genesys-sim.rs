@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use genesys_eventbridge::sim::{SeedData, SimConfig, Simulator};
-use genesys_eventbridge::telemetry;
+use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,7 +38,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init_logging(telemetry::LogTarget::Terminal, "info");
+    Telemetry::init(TelemetryOptions {
+        log_target: LogTarget::Terminal,
+        default_level: "info",
+        collect_spans: false,
+    })?;
     let args = Args::parse();
     let simulator = Simulator::new(SimConfig {
         client_id: args.client_id,

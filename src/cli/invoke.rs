@@ -2,8 +2,9 @@
 
 use crate::deadline::Deadline;
 use crate::dedup::OwnerToken;
-use crate::lambda::handle;
+use crate::lambda::{self, InvocationMeta};
 use crate::pipeline::{Consumer, Invocation};
+use crate::telemetry::{Telemetry, tree};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -85,22 +86,40 @@ impl Summary {
     }
 }
 
+/// How `invoke` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct InvokeOptions {
+    /// The time each event gets, like a Lambda function timeout.
+    pub timeout: Duration,
+    /// Draw each invocation's span tree (needs telemetry that collects spans).
+    pub trace_tree: bool,
+}
+
 /// Handles `events` one at a time, like successive invocations of one warm Lambda instance,
-/// writing one JSON object per event and line to `out`.
+/// writing one JSON object per event and line to `out`, and with `trace_tree` each invocation's
+/// span tree to `trees`.
 pub async fn run(
     consumer: &Consumer,
     events: Vec<Value>,
-    timeout: Duration,
+    options: InvokeOptions,
+    telemetry: &Telemetry,
     out: &mut impl Write,
+    trees: &mut impl Write,
 ) -> std::io::Result<Summary> {
     let mut summary = Summary::default();
     let run_id = format!("{:08x}", fastrand::u32(..));
     for (index, event) in events.into_iter().enumerate() {
+        let request_id = format!("invoke-{run_id}-{index}");
         let invocation = Invocation {
-            owner: OwnerToken::new(format!("invoke-{run_id}-{index}")),
-            deadline: Deadline::after(timeout),
+            owner: OwnerToken::new(request_id.clone()),
+            deadline: Deadline::after(options.timeout),
         };
-        let handled = handle(consumer, event, &invocation).await;
+        let meta = InvocationMeta {
+            request_id,
+            function_name: "disposition-consumer".into(),
+            xray_trace_header: None,
+        };
+        let handled = lambda::invoke(consumer, event, &invocation, &meta, telemetry).await;
         for report in &handled.reports {
             summary.events += 1;
             if !report.outcome.is_terminal() {
@@ -110,6 +129,12 @@ pub async fn run(
             out.write_all(b"\n")?;
         }
         out.flush()?;
+        if options.trace_tree {
+            for (_, root) in tree::build_trees(&telemetry.take_spans()) {
+                trees.write_all(tree::render(&root).as_bytes())?;
+            }
+            trees.flush()?;
+        }
     }
     Ok(summary)
 }

@@ -23,6 +23,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use std::collections::HashMap;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The attribute names of a dedup item.
 pub mod attr {
@@ -102,6 +104,49 @@ impl DynamoDbDedupStore {
             );
         }
         outcome
+    }
+
+    /// A DynamoDB client span, after the OpenTelemetry AWS SDK and database conventions.
+    fn client_span(&self, operation: &'static str) -> tracing::Span {
+        let span = tracing::info_span!(
+            "dynamodb",
+            otel.name = %format_args!("DynamoDB.{operation}"),
+            otel.kind = "client",
+            db.system.name = "aws.dynamodb",
+            db.operation.name = operation,
+            rpc.system = "aws-api",
+            rpc.service = "DynamoDB",
+            rpc.method = operation,
+            error.type = tracing::field::Empty,
+        );
+        span.set_attribute(
+            "aws.dynamodb.table_names",
+            opentelemetry::Value::Array(
+                vec![opentelemetry::StringValue::from(self.table.clone())].into(),
+            ),
+        );
+        span
+    }
+
+    /// Marks the client span of a failed request. A failed condition is an answer (a duplicate,
+    /// a lost lease), not an error: it gets `error.type` but keeps an unset status.
+    fn record_result<T, E>(&self, span: &tracing::Span, result: &Result<T, SdkError<E>>)
+    where
+        E: ProvideErrorMetadata,
+    {
+        let Err(error) = result else { return };
+        let code = error
+            .as_service_error()
+            .and_then(|e| e.code())
+            .unwrap_or(match error {
+                SdkError::TimeoutError(_) => "timeout",
+                SdkError::DispatchFailure(_) => "dispatch_failure",
+                _ => "sdk_error",
+            });
+        span.record("error.type", code);
+        if code != "ConditionalCheckFailedException" {
+            crate::telemetry::mark_error(span, code.to_owned());
+        }
     }
 
     /// Maps an SDK error to a dedup error that says whether a retry can help.
@@ -209,6 +254,7 @@ impl DedupStore for DynamoDbDedupStore {
             return Ok(hit);
         }
         let now_ms = now_epoch_ms();
+        let span = self.client_span("PutItem");
         let result = self
             .client
             .put_item()
@@ -231,7 +277,9 @@ impl DedupStore for DynamoDbDedupStore {
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
+            .instrument(span.clone())
             .await;
+        self.record_result(&span, &result);
         match result {
             Ok(output) => {
                 // A replaced record that was still in progress (not merely expired) was taken over.
@@ -256,6 +304,7 @@ impl DedupStore for DynamoDbDedupStore {
         owner: &OwnerToken,
         outcome: &str,
     ) -> Result<(), DedupError> {
+        let span = self.client_span("UpdateItem");
         let result = self
             .client
             .update_item()
@@ -276,7 +325,9 @@ impl DedupStore for DynamoDbDedupStore {
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .return_values(ReturnValue::AllNew)
             .send()
+            .instrument(span.clone())
             .await;
+        self.record_result(&span, &result);
         match result {
             Ok(output) => {
                 if let Some(item) = output.attributes() {
@@ -302,6 +353,7 @@ impl DedupStore for DynamoDbDedupStore {
     }
 
     async fn release(&self, key: &DedupKey, owner: &OwnerToken) -> Result<(), DedupError> {
+        let span = self.client_span("DeleteItem");
         let result = self
             .client
             .delete_item()
@@ -313,7 +365,9 @@ impl DedupStore for DynamoDbDedupStore {
             .expression_attribute_values(":owner", s(owner.as_str()))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .send()
+            .instrument(span.clone())
             .await;
+        self.record_result(&span, &result);
         match result {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(service))

@@ -83,6 +83,15 @@ pub enum DedupError {
 }
 
 impl DedupError {
+    /// A stable name of the error's kind (`exception.type` in traces).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DedupError::Unavailable { .. } => "dedup.Unavailable",
+            DedupError::Misconfigured { .. } => "dedup.Misconfigured",
+            DedupError::LeaseLost { .. } => "dedup.LeaseLost",
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(self, DedupError::Unavailable { .. })
     }

@@ -6,6 +6,7 @@ use super::{ApplyResult, GenesysApi, GenesysError, Operation};
 use crate::deadline::Deadline;
 use crate::domain::{DispositionCodeId, InteractionId, InteractionSnapshot};
 use crate::secret::Secret;
+use crate::telemetry::{self, propagation};
 use async_trait::async_trait;
 use reqwest::{Method, Response, StatusCode, header};
 use std::time::Duration;
@@ -239,24 +240,19 @@ impl HttpGenesysClient {
                     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(*form),
             };
-            let span = info_span!(
-                "http",
-                http.request.method = %method,
-                url.full = url,
-                http.request.resend_count = attempt - 1,
-                http.response.status_code = field::Empty,
-                inin.correlation_id = field::Empty,
-                error.type = field::Empty,
-            );
-            let result = request.send().instrument(span.clone()).await;
+            let span = http_span(operation, &method, url, attempt);
+            let result = request
+                .headers(propagation::outgoing_headers(&span))
+                .send()
+                .instrument(span.clone())
+                .await;
             let response = match result {
                 Ok(response) => response,
                 Err(source) => {
                     let timed_out = source.is_timeout();
-                    span.record(
-                        "error.type",
-                        if timed_out { "timeout" } else { "transport" },
-                    );
+                    let error_type = if timed_out { "timeout" } else { "transport" };
+                    span.record("error.type", error_type);
+                    telemetry::mark_error(&span, error_type);
                     let error = GenesysError::Transport {
                         operation: operation.clone(),
                         timed_out,
@@ -275,7 +271,11 @@ impl HttpGenesysClient {
             let correlation = correlation_id(&response);
             span.record("http.response.status_code", status.as_u16());
             if let Some(id) = &correlation {
-                span.record("inin.correlation_id", id.as_str());
+                span.record("genesys.correlation_id", id.as_str());
+            }
+            if status.is_client_error() || status.is_server_error() {
+                span.record("error.type", status.as_str());
+                telemetry::mark_error(&span, format!("HTTP {}", status.as_u16()));
             }
             match status {
                 StatusCode::UNAUTHORIZED if token.is_some() && !refreshed_after_401 => {
@@ -294,7 +294,6 @@ impl HttpGenesysClient {
                         .get(header::RETRY_AFTER)
                         .and_then(|value| value.to_str().ok())
                         .and_then(parse_retry_after);
-                    span.record("error.type", "429");
                     let error = GenesysError::RateLimited {
                         operation: operation.clone(),
                         retry_after,
@@ -313,7 +312,6 @@ impl HttpGenesysClient {
                     return Err(error);
                 }
                 status if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED => {
-                    span.record("error.type", status.as_str());
                     let error = GenesysError::Server {
                         operation: operation.clone(),
                         status: status.as_u16(),
@@ -430,6 +428,36 @@ async fn api_failure(operation: Operation, response: Response) -> GenesysError {
         _ => "unexpected status",
     };
     refusal(operation, status, hint, correlation_id, response).await
+}
+
+/// One HTTP client span per attempt, after the OpenTelemetry HTTP semantic conventions.
+fn http_span(operation: &Operation, method: &Method, url: &str, attempt: u32) -> tracing::Span {
+    let parsed = reqwest::Url::parse(url).ok();
+    let host = parsed
+        .as_ref()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let port = parsed
+        .as_ref()
+        .and_then(reqwest::Url::port_or_known_default)
+        .unwrap_or(0);
+    let span = info_span!(
+        "http",
+        otel.name = %format_args!("{method} {}", operation.route()),
+        otel.kind = "client",
+        http.request.method = %method,
+        url.full = url,
+        server.address = host,
+        server.port = port,
+        http.request.resend_count = field::Empty,
+        http.response.status_code = field::Empty,
+        genesys.correlation_id = field::Empty,
+        error.type = field::Empty,
+    );
+    if attempt > 1 {
+        span.record("http.request.resend_count", attempt - 1);
+    }
+    span
 }
 
 fn correlation_id(response: &Response) -> Option<String> {

@@ -49,6 +49,18 @@ pub enum Operation {
     ApplyDisposition(InteractionId),
 }
 
+impl Operation {
+    /// The request's path template (low cardinality, for span names).
+    pub fn route(&self) -> &'static str {
+        match self {
+            Operation::Token => "/oauth/token",
+            Operation::FetchInteraction(_) | Operation::ApplyDisposition(_) => {
+                "/api/v2/interactions/{interactionId}"
+            }
+        }
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -137,6 +149,22 @@ pub enum GenesysError {
 }
 
 impl GenesysError {
+    /// A stable name of the error's kind (`exception.type` in traces).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GenesysError::RateLimited { .. } => "genesys.RateLimited",
+            GenesysError::Server { .. } => "genesys.ServerError",
+            GenesysError::Transport {
+                timed_out: true, ..
+            } => "genesys.Timeout",
+            GenesysError::Transport { .. } => "genesys.Transport",
+            GenesysError::DeadlineExceeded { .. } => "genesys.DeadlineExceeded",
+            GenesysError::NotFound { .. } => "genesys.NotFound",
+            GenesysError::Refused { .. } => "genesys.Refused",
+            GenesysError::InvalidResponse { .. } => "genesys.InvalidResponse",
+        }
+    }
+
     /// True when the same request may succeed later (rate limits, 5xx, timeouts, no time left).
     pub fn is_retryable(&self) -> bool {
         matches!(

@@ -1,10 +1,13 @@
-//! The Lambda adapter: decoding invocation payloads, turning reports into the response or an error, runtime wiring.
+//! The Lambda adapter: decoding invocation payloads, the invocation span and flush, the response or error, runtime wiring.
 
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, now_epoch_ms};
 use crate::dedup::OwnerToken;
 use crate::pipeline::{Consumer, Invocation, Report};
+use crate::telemetry::{self, Telemetry, emf, propagation};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tracing::{Instrument, info_span};
 
 /// The events one invocation payload carries.
@@ -52,16 +55,22 @@ impl From<HandlerError> for Diagnostic {
 }
 
 impl Handled {
+    /// True when some event must be delivered again.
+    pub fn has_failures(&self) -> bool {
+        self.reports
+            .iter()
+            .any(|report| !report.outcome.is_terminal())
+    }
+
     /// The Lambda response: the report of the event (Lambda destinations receive it), or an
     /// error when an event must be delivered again.
     pub fn into_response(self) -> Result<Value, HandlerError> {
-        let failed: Vec<Report> = self
-            .reports
-            .iter()
-            .filter(|report| !report.outcome.is_terminal())
-            .cloned()
-            .collect();
-        if !failed.is_empty() {
+        if self.has_failures() {
+            let failed = self
+                .reports
+                .into_iter()
+                .filter(|report| !report.outcome.is_terminal())
+                .collect();
             return Err(HandlerError { failed });
         }
         let mut reports: Vec<Value> = self
@@ -87,24 +96,105 @@ pub async fn handle(consumer: &Consumer, payload: Value, invocation: &Invocation
     Handled { reports }
 }
 
-/// Runs the Lambda runtime loop with `consumer` until the environment shuts down.
-pub async fn run(consumer: Consumer) -> Result<(), lambda_runtime::Error> {
+/// What the runtime tells about one invocation, for its span.
+#[derive(Debug, Clone)]
+pub struct InvocationMeta {
+    pub request_id: String,
+    pub function_name: String,
+    /// The X-Ray trace header Lambda sent (`Root=...;Parent=...;Sampled=...`).
+    pub xray_trace_header: Option<String>,
+}
+
+/// True until the first invocation of this process has started.
+static COLD: AtomicBool = AtomicBool::new(true);
+
+/// The invocation span, after the OpenTelemetry FaaS conventions. It is a root: the runtime's
+/// own spans are not exported, and an incoming X-Ray context becomes its parent or a link.
+pub fn invocation_span(meta: &InvocationMeta, telemetry: &Telemetry) -> tracing::Span {
+    let region = std::env::var("AWS_REGION").unwrap_or_default();
+    let span = info_span!(
+        parent: None,
+        "invocation",
+        otel.name = %meta.function_name,
+        otel.kind = "consumer",
+        faas.trigger = "pubsub",
+        faas.name = %meta.function_name,
+        faas.invocation_id = %meta.request_id,
+        faas.coldstart = COLD.swap(false, Ordering::Relaxed),
+        cloud.provider = "aws",
+        cloud.platform = "aws_lambda",
+        cloud.region = %region,
+    );
+    if let Some(incoming) = meta
+        .xray_trace_header
+        .as_deref()
+        .and_then(propagation::xray_context)
+    {
+        propagation::connect(&span, incoming, telemetry.xray_as_parent());
+    }
+    span
+}
+
+/// Runs one invocation inside its span, then flushes the spans before returning, so they leave
+/// before Lambda freezes the environment.
+pub async fn invoke(
+    consumer: &Consumer,
+    payload: Value,
+    invocation: &Invocation,
+    meta: &InvocationMeta,
+    telemetry: &Telemetry,
+) -> Handled {
+    let span = invocation_span(meta, telemetry);
+    let handled = handle(consumer, payload, invocation)
+        .instrument(span.clone())
+        .await;
+    if handled.has_failures() {
+        telemetry::mark_error(&span, "an event must be delivered again");
+    }
+    drop(span);
+    let budget = invocation
+        .deadline
+        .remaining()
+        .saturating_sub(Duration::from_millis(200))
+        .min(Duration::from_secs(5));
+    telemetry.flush(budget).await;
+    handled
+}
+
+/// Runs the Lambda runtime loop with `consumer` until the environment shuts down. Each event
+/// also writes one CloudWatch Embedded Metric Format line to stdout.
+pub async fn run(consumer: Consumer, telemetry: Telemetry) -> Result<(), lambda_runtime::Error> {
     let consumer = &consumer;
+    let telemetry = &telemetry;
+    let namespace =
+        std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| emf::DEFAULT_NAMESPACE.to_owned());
+    let namespace = &namespace;
+    let function_name =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "disposition-consumer".into());
+    let function_name = &function_name;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let invocation = Invocation {
             owner: OwnerToken::new(event.context.request_id.clone()),
             deadline: Deadline::from_lambda_header_ms(event.context.deadline),
         };
-        tracing::debug!(
-            deadline_ms = event.context.deadline,
-            remaining_ms = invocation.deadline.remaining().as_millis() as u64,
-            "invocation received"
-        );
-        let span = info_span!("invocation", faas.invocation_id = %event.context.request_id);
-        handle(consumer, event.payload, &invocation)
-            .instrument(span)
-            .await
-            .into_response()
+        let meta = InvocationMeta {
+            request_id: event.context.request_id.clone(),
+            function_name: function_name.clone(),
+            xray_trace_header: event.context.xray_trace_id.clone(),
+        };
+        let handled = invoke(consumer, event.payload, &invocation, &meta, telemetry).await;
+        for report in &handled.reports {
+            println!(
+                "{}",
+                emf::emf_line(
+                    report,
+                    namespace,
+                    now_epoch_ms(),
+                    report.trace_id.as_deref()
+                )
+            );
+        }
+        handled.into_response()
     }))
     .await
 }

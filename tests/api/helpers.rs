@@ -1,5 +1,7 @@
 //! Shared fixtures: clients pointed at wiremock, sample events and interactions, consumers.
 
+use axum::extract::State;
+use axum::routing::post;
 use genesys_eventbridge::deadline::Deadline;
 use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore, OwnerToken};
 use genesys_eventbridge::domain::{DispositionCodeId, InteractionId};
@@ -7,6 +9,10 @@ use genesys_eventbridge::genesys::RetryPolicy;
 use genesys_eventbridge::genesys::{ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings};
 use genesys_eventbridge::pipeline::{Consumer, Invocation, PipelineSettings};
 use genesys_eventbridge::secret::Secret;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,4 +182,42 @@ pub async fn dynamodb_store() -> Option<Arc<dyn DedupStore>> {
             None
         }
     }
+}
+
+/// Spans an OTLP receiver got, each with when its export request arrived.
+pub type Received = Arc<std::sync::Mutex<Vec<(std::time::Instant, Span)>>>;
+
+/// An OTLP/HTTP trace receiver on loopback that decodes what it gets.
+pub async fn otlp_receiver() -> (String, Received) {
+    async fn traces(State(received): State<Received>, body: axum::body::Bytes) -> &'static [u8] {
+        let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+        let now = std::time::Instant::now();
+        let mut received = received.lock().unwrap();
+        for resource in request.resource_spans {
+            for scope in resource.scope_spans {
+                received.extend(scope.spans.into_iter().map(|span| (now, span)));
+            }
+        }
+        b""
+    }
+    let received = Received::default();
+    let app = axum::Router::new()
+        .route("/v1/traces", post(traces))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+pub fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            AnyValue::StringValue(text) => Some(text.clone()),
+            AnyValue::BoolValue(flag) => Some(flag.to_string()),
+            AnyValue::IntValue(number) => Some(number.to_string()),
+            _ => None,
+        })
 }

@@ -6,4 +6,6 @@ mod genesys_client;
 mod handler;
 mod helpers;
 mod invoke_cli;
+mod lambda_binary;
 mod pipeline;
+mod telemetry;

@@ -1,0 +1,437 @@
+//! The Genesys Cloud simulator behind `genesys-sim` (tutorial dialect): tokens, interactions, PATCH counts.
+//!
+//! It checks client credentials on `POST /oauth/token`, serves interactions seeded from a file on
+//! `GET /api/v2/interactions/{id}`, really applies `PATCH` bodies, and counts the PATCHes each
+//! interaction received (`GET /sim/patches`).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Form, Json, Router};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path as FsPath;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// The key of an interaction's simulator-only settings inside a seed entry.
+pub const BEHAVIOUR_KEY: &str = "x-sim";
+
+/// Credentials and token lifetime of the simulated organisation.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    pub token_lifetime: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            client_id: "demo-client".into(),
+            client_secret: "demo-secret".into(),
+            token_lifetime: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// Per-interaction simulator settings (`"x-sim"` in the seed file).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Behaviour {
+    /// Answer every PATCH with this status instead of applying it (e.g. 409).
+    pub patch_status: Option<u16>,
+    /// Answer every GET with this status instead of the interaction (e.g. 403).
+    pub get_status: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+struct SimInteraction {
+    body: Map<String, Value>,
+    behaviour: Behaviour,
+}
+
+/// How many PATCHes an interaction received, and how many of them changed it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchCount {
+    pub received: u64,
+    pub applied: u64,
+}
+
+/// Seed data: `{"interactions": [ {"id": ..., "type": ..., ...}, ... ]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SeedData {
+    pub interactions: Vec<Map<String, Value>>,
+}
+
+/// A seed file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid seed data: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("interactions[{index}]: {problem}")]
+    Entry { index: usize, problem: String },
+}
+
+impl SeedData {
+    pub fn from_file(path: &FsPath) -> Result<Self, SeedError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| SeedError::Parse { path: name, source })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    interactions: HashMap<String, SimInteraction>,
+    tokens: HashMap<String, Instant>,
+    patches: BTreeMap<String, PatchCount>,
+}
+
+/// The simulator's state; clone it to share.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    books: Arc<Mutex<Books>>,
+    config: Arc<SimConfig>,
+}
+
+impl Simulator {
+    pub fn new(config: SimConfig) -> Self {
+        Simulator {
+            books: Arc::default(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// Adds (or replaces) the seeded interactions.
+    pub fn seed(&self, data: SeedData) -> Result<usize, SeedError> {
+        let count = data.interactions.len();
+        for (index, entry) in data.interactions.into_iter().enumerate() {
+            self.put_interaction(entry)
+                .map_err(|problem| SeedError::Entry { index, problem })?;
+        }
+        Ok(count)
+    }
+
+    /// Adds or replaces one interaction given as the API would return it (plus `"x-sim"`).
+    pub fn put_interaction(&self, mut body: Map<String, Value>) -> Result<(), String> {
+        let id = match body.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            _ => return Err("\"id\" must be a non-empty string".into()),
+        };
+        let behaviour = match body.remove(BEHAVIOUR_KEY) {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| format!("\"{BEHAVIOUR_KEY}\" of {id}: {e}"))?,
+            None => Behaviour::default(),
+        };
+        self.books()
+            .interactions
+            .insert(id, SimInteraction { body, behaviour });
+        Ok(())
+    }
+
+    /// The interaction as a GET would return it now.
+    pub fn interaction(&self, id: &str) -> Option<Value> {
+        self.books()
+            .interactions
+            .get(id)
+            .map(|i| Value::Object(i.body.clone()))
+    }
+
+    /// PATCH counts per interaction id.
+    pub fn patch_counts(&self) -> BTreeMap<String, PatchCount> {
+        self.books().patches.clone()
+    }
+
+    /// The router serving the simulated API.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/oauth/token", post(issue_token))
+            .route(
+                "/api/v2/interactions/{id}",
+                get(get_interaction).patch(patch_interaction),
+            )
+            .route("/sim/patches", get(all_patches))
+            .route("/sim/patches/{id}", get(one_patch_count))
+            .route("/sim/interactions/{id}", put(put_interaction))
+            .route("/sim/health", get(|| async { "ok" }))
+            .layer(axum::middleware::map_response(add_correlation_id))
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` until the task is dropped or aborted.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+
+    /// Binds `addr` and serves in a background task; returns the bound address.
+    pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<RunningSim> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(self.clone().serve(listener));
+        Ok(RunningSim {
+            addr,
+            simulator: self,
+            task,
+        })
+    }
+
+    fn books(&self) -> MutexGuard<'_, Books> {
+        self.books
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn token_is_valid(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        self.books()
+            .tokens
+            .get(token)
+            .is_some_and(|expires| Instant::now() < *expires)
+    }
+
+    fn credentials_match(&self, headers: &HeaderMap) -> bool {
+        let decoded = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Basic "))
+            .and_then(|encoded| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+            })
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let expected = format!("{}:{}", self.config.client_id, self.config.client_secret);
+        decoded.is_some_and(|pair| pair == expected)
+    }
+}
+
+/// A simulator serving in the background (tests, benchmarks). Stops when dropped.
+#[derive(Debug)]
+pub struct RunningSim {
+    pub addr: SocketAddr,
+    pub simulator: Simulator,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningSim {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({"status": status.as_u16(), "code": code, "message": message.into()});
+    (status, Json(body)).into_response()
+}
+
+async fn add_correlation_id(mut response: Response) -> Response {
+    let id = format!("sim-{:016x}", fastrand::u64(..));
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("ININ-Correlation-Id", value);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+}
+
+async fn issue_token(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "grant_type must be client_credentials",
+        );
+    }
+    if !sim.credentials_match(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
+    }
+    let token = format!("sim-token-{:032x}", fastrand::u128(..));
+    let lifetime = sim.config.token_lifetime;
+    sim.books()
+        .tokens
+        .insert(token.clone(), Instant::now() + lifetime);
+    Json(json!({
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": lifetime.as_secs(),
+    }))
+    .into_response()
+}
+
+async fn get_interaction(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !sim.token_is_valid(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "invalid or expired token",
+        );
+    }
+    let books = sim.books();
+    let Some(interaction) = books.interactions.get(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("interaction {id} not found"),
+        );
+    };
+    if let Some(status) = interaction
+        .behaviour
+        .get_status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    {
+        return error(status, "simulated", "simulated status");
+    }
+    Json(Value::Object(interaction.body.clone())).into_response()
+}
+
+/// The only PATCH body the API accepts here: `{"dispositionCode":{"id":"..."}}`.
+fn disposition_code_of(body: &Value) -> Result<&str, String> {
+    let object = body.as_object().ok_or("the body must be a JSON object")?;
+    if let Some(extra) = object.keys().find(|key| *key != "dispositionCode") {
+        return Err(format!(
+            "unexpected field {extra:?}: only dispositionCode may be sent"
+        ));
+    }
+    let code = object
+        .get("dispositionCode")
+        .and_then(Value::as_object)
+        .ok_or("dispositionCode must be an object")?;
+    if let Some(extra) = code.keys().find(|key| *key != "id") {
+        return Err(format!("unexpected field dispositionCode.{extra}"));
+    }
+    code.get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| "dispositionCode.id must be a non-empty string".into())
+}
+
+async fn patch_interaction(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !sim.token_is_valid(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "invalid or expired token",
+        );
+    }
+    let mut books = sim.books();
+    let Books {
+        interactions,
+        patches,
+        ..
+    } = &mut *books;
+    let Some(interaction) = interactions.get_mut(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("interaction {id} not found"),
+        );
+    };
+    let count = patches.entry(id.clone()).or_default();
+    count.received += 1;
+    if let Some(status) = interaction
+        .behaviour
+        .patch_status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    {
+        return error(status, "simulated", "simulated status");
+    }
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad.request",
+                format!("invalid JSON: {e}"),
+            );
+        }
+    };
+    let code = match disposition_code_of(&parsed) {
+        Ok(code) => code.to_owned(),
+        Err(problem) => return error(StatusCode::BAD_REQUEST, "bad.request", problem),
+    };
+    interaction
+        .body
+        .insert("dispositionCode".into(), json!({"id": code}));
+    count.applied += 1;
+    Json(Value::Object(interaction.body.clone())).into_response()
+}
+
+async fn all_patches(State(sim): State<Simulator>) -> Response {
+    let counts = sim.patch_counts();
+    let total = counts
+        .values()
+        .fold(PatchCount::default(), |sum, count| PatchCount {
+            received: sum.received + count.received,
+            applied: sum.applied + count.applied,
+        });
+    Json(json!({"total": total, "interactions": counts})).into_response()
+}
+
+async fn one_patch_count(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
+    let count = sim.patch_counts().get(&id).copied().unwrap_or_default();
+    Json(json!({"interactionId": id, "received": count.received, "applied": count.applied}))
+        .into_response()
+}
+
+async fn put_interaction(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    Json(mut body): Json<Map<String, Value>>,
+) -> Response {
+    body.insert("id".into(), Value::String(id));
+    match sim.put_interaction(body) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(problem) => error(StatusCode::BAD_REQUEST, "bad.request", problem),
+    }
+}

@@ -1,0 +1,150 @@
+//! CloudWatch Embedded Metric Format: one log line per event carries its outcome and step latencies.
+
+use crate::pipeline::Report;
+use serde_json::{Map, Value, json};
+
+/// The default CloudWatch namespace (override with `METRICS_NAMESPACE`).
+pub const DEFAULT_NAMESPACE: &str = "GenesysEventBridge";
+
+/// The EMF line for one event's report: metric `Events` (1) with dimension `Outcome`, and the
+/// latencies in milliseconds of the whole event and of each step that ran (`ClaimMs`, `FetchMs`,
+/// `DecideMs`, `ApplyMs`, `CompleteMs`), plus `PayloadMismatch` when a duplicate carried another
+/// payload. `eventId`, `interactionId` and `traceId` ride along as searchable properties.
+pub fn emf_line(
+    report: &Report,
+    namespace: &str,
+    timestamp_ms: i64,
+    trace_id: Option<&str>,
+) -> String {
+    let mut metrics = vec![json!({"Name": "Events", "Unit": "Count"})];
+    let mut line = Map::new();
+    line.insert("Outcome".into(), Value::from(report.outcome.name()));
+    line.insert("Events".into(), Value::from(1));
+    let mut add_ms = |name: &str, millis: f64, line: &mut Map<String, Value>| {
+        metrics.push(json!({"Name": name, "Unit": "Milliseconds"}));
+        line.insert(
+            name.into(),
+            Value::from((millis * 1_000.0).round() / 1_000.0),
+        );
+    };
+    add_ms(
+        "LatencyMs",
+        report.latency.as_secs_f64() * 1_000.0,
+        &mut line,
+    );
+    for (name, duration) in report.steps.named() {
+        if let Some(duration) = duration {
+            add_ms(name, duration.as_secs_f64() * 1_000.0, &mut line);
+        }
+    }
+    if let crate::domain::Outcome::Duplicate {
+        same_payload: false,
+        ..
+    } = report.outcome
+    {
+        metrics.push(json!({"Name": "PayloadMismatch", "Unit": "Count"}));
+        line.insert("PayloadMismatch".into(), Value::from(1));
+    }
+    line.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [["Outcome"]],
+                "Metrics": metrics,
+            }]
+        }),
+    );
+    if let Some(id) = &report.event_id {
+        line.insert("eventId".into(), Value::from(id.as_str()));
+    }
+    if let Some(id) = &report.interaction_id {
+        line.insert("interactionId".into(), Value::from(id.as_str()));
+    }
+    if let Some(id) = trace_id {
+        line.insert("traceId".into(), Value::from(id));
+    }
+    Value::Object(line).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Outcome;
+    use crate::pipeline::StepTimings;
+    use std::time::Duration;
+
+    fn report(outcome: Outcome, steps: StepTimings) -> Report {
+        Report {
+            event_id: Some("e-1".into()),
+            outcome,
+            interaction_id: Some("i-1".into()),
+            sequence_id: Some("1".into()),
+            latency: Duration::from_micros(12_345),
+            steps,
+            trace_id: None,
+        }
+    }
+
+    #[test]
+    fn a_patched_event_counts_once_under_its_outcome_with_step_latencies() {
+        let steps = StepTimings {
+            claim: Some(Duration::from_millis(2)),
+            fetch: Some(Duration::from_millis(5)),
+            apply: Some(Duration::from_millis(4)),
+            ..Default::default()
+        };
+        let line: Value = serde_json::from_str(&emf_line(
+            &report(Outcome::Patched, steps),
+            "NS",
+            1_700_000_000_000,
+            Some("abc"),
+        ))
+        .unwrap();
+
+        assert_eq!(line["Outcome"], "patched");
+        assert_eq!(line["Events"], 1);
+        assert_eq!(line["LatencyMs"], 12.345);
+        assert_eq!(line["FetchMs"], 5.0);
+        assert!(line.get("DecideMs").is_none());
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "NS");
+        assert_eq!(directive["Dimensions"], json!([["Outcome"]]));
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["Events", "LatencyMs", "ClaimMs", "FetchMs", "ApplyMs"]
+        );
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+        assert_eq!(line["traceId"], "abc");
+    }
+
+    #[test]
+    fn every_metric_named_in_the_directive_is_in_the_line() {
+        let outcome = Outcome::Duplicate {
+            previous: None,
+            same_payload: false,
+        };
+        let line: Value = serde_json::from_str(&emf_line(
+            &report(outcome, StepTimings::default()),
+            "NS",
+            0,
+            None,
+        ))
+        .unwrap();
+        for metric in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+        {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(line.get(name).is_some(), "{name} is missing");
+        }
+        assert_eq!(line["PayloadMismatch"], 1);
+    }
+}
