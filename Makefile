@@ -1,27 +1,42 @@
 # genesys-eventbridge: the two commands are `make demo` and `make test`.
-.PHONY: demo test lint unit sim build-debug
+.PHONY: demo test lint unit aws-checks template-checks sim build-debug build deploy logs bench
 
 CARGO ?= cargo
+SAM ?= sam
+STACK ?= genesys-eventbridge
+PIP_INSTALL = --quiet --disable-pip-version-check
 
 ## make demo: the consumer on every sample event in events/, against genesys-sim on loopback.
 demo: build-debug
 	./scripts/demo.sh
 
-## make test: formatting, clippy, and every test (unit, integration, the dedup contract against
-## DynamoDB Local on a free loopback port).
-test: lint unit
+## make test: formatting, clippy, every Rust test (DynamoDB Local and moto on loopback), the AWS
+## checks (Step Functions, SQS and the rule pattern in moto) and the template linters.
+test: lint unit aws-checks template-checks
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
 unit: .venv/ready
-	./scripts/with-dynamodb-local.sh $(CARGO) test --all-targets
+	./scripts/with-local-aws.sh $(CARGO) test --all-targets
 
-## A local Python venv for the test tooling (PyYAML reads template.yaml).
+aws-checks: .venv/ready build-debug
+	.venv/bin/python -m pytest -q tests/aws
+
+template-checks: .venv/ready .venv-sam/ready
+	.venv/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml
+
+## Local Python venvs for the test tooling (pinned): PyYAML, moto, cfn-lint, pytest; the SAM CLI apart.
 .venv/ready:
 	python3 -m venv .venv
-	.venv/bin/pip install --quiet --disable-pip-version-check pyyaml==6.0.3
+	.venv/bin/pip install $(PIP_INSTALL) pyyaml==6.0.3 'moto[server]==5.2.5' cfn-lint==1.58.0 pytest==8.4.2
+	touch $@
+
+.venv-sam/ready:
+	python3 -m venv .venv-sam
+	.venv-sam/bin/pip install $(PIP_INSTALL) aws-sam-cli==1.170.0
 	touch $@
 
 ## make sim: genesys-sim on 127.0.0.1:8089 with the demo data (for cargo lambda watch).
@@ -30,3 +45,16 @@ sim: build-debug
 
 build-debug:
 	$(CARGO) build --bins
+
+## make build: the Lambda for arm64 (needs cargo-lambda, and zig or --compiler cargo).
+build:
+	$(CARGO) lambda build --release --arm64 --bin disposition-consumer
+
+## make deploy: build with SAM (BuildMethod rust-cargolambda) and deploy, asking for parameters.
+deploy:
+	$(SAM) build
+	$(SAM) deploy --guided --stack-name $(STACK)
+
+## make logs: follow the function's logs.
+logs:
+	$(SAM) logs --stack-name $(STACK) --name DispositionConsumerFunction --tail

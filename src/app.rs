@@ -1,7 +1,9 @@
 //! Builds the consumer's adapters from a `Config`: the one place the Lambda and `invoke` wire from.
 
-use crate::config::Config;
+use crate::config::{Config, CredentialsConfig};
 use crate::dedup::{DedupStore, DynamoDbDedupStore, InMemoryDedupStore};
+use crate::genesys::credentials::CredentialsError;
+use crate::genesys::{CredentialsSource, SecretsManagerCredentials, StaticCredentials};
 use crate::genesys::{GenesysApi, HttpGenesysClient};
 use crate::pipeline::Consumer;
 use aws_config::BehaviorVersion;
@@ -14,6 +16,30 @@ use std::time::Duration;
 pub enum WiringError {
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[source] reqwest::Error),
+    #[error("{0}")]
+    Credentials(#[source] CredentialsError),
+}
+
+/// The credentials source `config` asks for; a secret is read once here, so a wrong ARN or a
+/// missing permission stops the function at start-up.
+pub async fn credentials_source(
+    config: &Config,
+) -> Result<Arc<dyn CredentialsSource>, WiringError> {
+    match &config.credentials {
+        CredentialsConfig::Inline(credentials) => {
+            Ok(Arc::new(StaticCredentials(credentials.clone())))
+        }
+        CredentialsConfig::SecretArn(arn) => {
+            let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
+            let source =
+                SecretsManagerCredentials::new(aws_sdk_secretsmanager::Client::new(&shared), arn);
+            source
+                .credentials(false)
+                .await
+                .map_err(WiringError::Credentials)?;
+            Ok(Arc::new(source))
+        }
+    }
 }
 
 /// A DynamoDB client configured only through the standard AWS SDK chain (region, credentials,
@@ -45,7 +71,7 @@ pub async fn build_consumer(config: &Config) -> Result<Consumer, WiringError> {
     let genesys: Arc<dyn GenesysApi> = Arc::new(
         HttpGenesysClient::new(
             config.endpoints.clone(),
-            config.credentials.clone(),
+            credentials_source(config).await?,
             config.http,
         )
         .map_err(WiringError::HttpClient)?,

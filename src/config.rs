@@ -36,11 +36,21 @@ pub enum ConfigError {
     Invalid { name: &'static str, problem: String },
 }
 
+/// Where the OAuth client's credentials come from.
+#[derive(Debug, Clone)]
+pub enum CredentialsConfig {
+    /// `GENESYS_CLOUD_CLIENT_ID` and `GENESYS_CLOUD_CLIENT_SECRET`.
+    Inline(ClientCredentials),
+    /// `GENESYS_CLOUD_CREDENTIALS_SECRET_ARN`: a Secrets Manager secret holding
+    /// `{"clientId": ..., "clientSecret": ...}`, read at start and again after a refused token request.
+    SecretArn(String),
+}
+
 /// Everything the consumer needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub endpoints: Endpoints,
-    pub credentials: ClientCredentials,
+    pub credentials: CredentialsConfig,
     pub pipeline: PipelineSettings,
     pub http: HttpSettings,
     /// `DEDUP_TABLE_NAME`: dedup in DynamoDB when set, in memory otherwise.
@@ -63,23 +73,7 @@ impl Config {
         };
 
         let endpoints = endpoints(&get)?;
-        if get("GENESYS_CLOUD_CREDENTIALS_SECRET_ARN").is_some() {
-            return Err(ConfigError::Invalid {
-                name: "GENESYS_CLOUD_CREDENTIALS_SECRET_ARN",
-                problem:
-                    "reading credentials from Secrets Manager is not available in this build; \
-                          set GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET instead"
-                        .into(),
-            });
-        }
-        let client_id = get("GENESYS_CLOUD_CLIENT_ID").ok_or(ConfigError::Missing {
-            name: "GENESYS_CLOUD_CLIENT_ID",
-            hint: "the id of a Genesys Cloud OAuth client with the Client Credentials grant".into(),
-        })?;
-        let client_secret = get("GENESYS_CLOUD_CLIENT_SECRET").ok_or(ConfigError::Missing {
-            name: "GENESYS_CLOUD_CLIENT_SECRET",
-            hint: "the secret of that OAuth client".into(),
-        })?;
+        let credentials = credentials(&get)?;
         let code = get("DISPOSITION_CODE_ID").ok_or(ConfigError::Missing {
             name: "DISPOSITION_CODE_ID",
             hint: "the id of the disposition (wrap-up) code to apply".into(),
@@ -104,20 +98,72 @@ impl Config {
         if let Some(seconds) = number(&get, "DEDUP_LEASE_MAX_SECONDS", 1, 12 * 3_600)? {
             pipeline.max_lease = Duration::from_secs(seconds);
         }
+        if let Some(rps) = get("GENESYS_CLOUD_MAX_RPS") {
+            let rate: f64 = rps
+                .parse()
+                .ok()
+                .filter(|r: &f64| r.is_finite() && *r > 0.0)
+                .ok_or(ConfigError::Invalid {
+                    name: "GENESYS_CLOUD_MAX_RPS",
+                    problem: format!("{rps:?} is not a positive number of requests per second"),
+                })?;
+            http.max_requests_per_second = Some(rate);
+        }
+        if let Some(concurrency) = number(&get, "BATCH_CONCURRENCY", 1, 1_000)? {
+            pipeline.batch_concurrency = concurrency as usize;
+        }
         let dedup_table = get("DEDUP_TABLE_NAME")
             .map(|name| table_name("DEDUP_TABLE_NAME", name))
             .transpose()?;
 
         Ok(Config {
             endpoints,
-            credentials: ClientCredentials {
-                client_id,
-                client_secret: Secret::new(client_secret),
-            },
+            credentials,
             pipeline,
             http,
             dedup_table,
         })
+    }
+}
+
+/// The credentials settings: a secret ARN, or an id and secret (not both).
+fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<CredentialsConfig, ConfigError> {
+    let arn = get("GENESYS_CLOUD_CREDENTIALS_SECRET_ARN");
+    let id = get("GENESYS_CLOUD_CLIENT_ID");
+    let secret = get("GENESYS_CLOUD_CLIENT_SECRET");
+    match (arn, id, secret) {
+        (Some(arn), None, None) => {
+            if arn.starts_with("arn:") {
+                Ok(CredentialsConfig::SecretArn(arn))
+            } else {
+                Err(ConfigError::Invalid {
+                    name: "GENESYS_CLOUD_CREDENTIALS_SECRET_ARN",
+                    problem: format!("{arn:?} is not an ARN (arn:aws:secretsmanager:...)"),
+                })
+            }
+        }
+        (Some(_), _, _) => Err(ConfigError::Invalid {
+            name: "GENESYS_CLOUD_CREDENTIALS_SECRET_ARN",
+            problem:
+                "set either it or GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET, not both"
+                    .into(),
+        }),
+        (None, None, _) => Err(ConfigError::Missing {
+            name: "GENESYS_CLOUD_CLIENT_ID",
+            hint: "the id of a Genesys Cloud OAuth client with the Client Credentials grant \
+                   (or set GENESYS_CLOUD_CREDENTIALS_SECRET_ARN)"
+                .into(),
+        }),
+        (None, Some(_), None) => Err(ConfigError::Missing {
+            name: "GENESYS_CLOUD_CLIENT_SECRET",
+            hint: "the secret of that OAuth client".into(),
+        }),
+        (None, Some(client_id), Some(client_secret)) => {
+            Ok(CredentialsConfig::Inline(ClientCredentials {
+                client_id,
+                client_secret: Secret::new(client_secret),
+            }))
+        }
     }
 }
 
@@ -390,6 +436,55 @@ mod tests {
             err,
             ConfigError::Invalid {
                 name: "DEDUP_TABLE_NAME",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_secret_arn_replaces_the_inline_credentials() {
+        let vars = [
+            ("GENESYS_CLOUD_BASE_URL", "http://127.0.0.1:8080"),
+            (
+                "GENESYS_CLOUD_CREDENTIALS_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:g",
+            ),
+            ("DISPOSITION_CODE_ID", "code-1"),
+        ];
+        let config = config(&vars).unwrap();
+        assert!(
+            matches!(config.credentials, CredentialsConfig::SecretArn(ref arn) if arn.ends_with(":g"))
+        );
+    }
+
+    #[test]
+    fn a_secret_arn_and_inline_credentials_together_are_refused() {
+        let err = config(&with(&[(
+            "GENESYS_CLOUD_CREDENTIALS_SECRET_ARN",
+            "arn:aws:x",
+        )]))
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn the_rate_limit_and_batch_concurrency_are_read() {
+        let config = config(&with(&[
+            ("GENESYS_CLOUD_MAX_RPS", "12.5"),
+            ("BATCH_CONCURRENCY", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(config.http.max_requests_per_second, Some(12.5));
+        assert_eq!(config.pipeline.batch_concurrency, 4);
+    }
+
+    #[test]
+    fn a_zero_rate_limit_is_refused() {
+        let err = config(&with(&[("GENESYS_CLOUD_MAX_RPS", "0")])).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "GENESYS_CLOUD_MAX_RPS",
                 ..
             }
         ));

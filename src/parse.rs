@@ -19,6 +19,16 @@ pub fn event_id(event: &Value) -> Option<&str> {
     event.get("id").and_then(Value::as_str)
 }
 
+/// The key under which events must be processed in order: the interaction they are about.
+/// `None` when the event names none (it is then processed on its own).
+pub fn ordering_key(event: &Value) -> Option<String> {
+    event
+        .pointer("/detail/interactionId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(|id| format!("interaction:{id}"))
+}
+
 /// Parses one EventBridge event. Never fails: every input is an update, ignored or rejected.
 pub fn parse_event(event: &Value) -> ParsedEvent {
     if !event.is_object() {

@@ -29,12 +29,15 @@ pub struct PipelineSettings {
     pub lease_margin: Duration,
     /// ...but never longer than this from now.
     pub max_lease: Duration,
+    /// How many interactions of one batch (SQS) are processed at the same time.
+    pub batch_concurrency: usize,
 }
 
 impl PipelineSettings {
     /// Default dedup TTL: 25 hours, longer than EventBridge's 24 hours of delivery retries.
     pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(25 * 3600);
     pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
+    pub const DEFAULT_BATCH_CONCURRENCY: usize = 8;
     pub const DEFAULT_MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 60);
 
     pub fn new(disposition_code: DispositionCodeId) -> Self {
@@ -44,6 +47,7 @@ impl PipelineSettings {
             dedup_ttl: Self::DEFAULT_DEDUP_TTL,
             lease_margin: Self::DEFAULT_LEASE_MARGIN,
             max_lease: Self::DEFAULT_MAX_LEASE,
+            batch_concurrency: Self::DEFAULT_BATCH_CONCURRENCY,
         }
     }
 }
@@ -93,6 +97,22 @@ pub struct Report {
     pub trace_id: Option<String>,
 }
 
+impl Report {
+    /// The report of an event that was not processed (undecodable, or deferred to keep order).
+    pub fn unprocessed(event: &Value, outcome: Outcome) -> Self {
+        let (interaction_id, sequence_id) = raw_ids(event);
+        Report {
+            event_id: event_id(event).map(str::to_owned),
+            outcome,
+            interaction_id,
+            sequence_id,
+            latency: Duration::ZERO,
+            steps: StepTimings::default(),
+            trace_id: None,
+        }
+    }
+}
+
 impl Serialize for Report {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(6))?;
@@ -136,9 +156,24 @@ impl Consumer {
         }
     }
 
+    pub fn settings(&self) -> &PipelineSettings {
+        &self.settings
+    }
+
     /// Processes one EventBridge event. Never fails: a failure is the outcome `failed`, after
     /// which the caller must make the platform deliver the event again.
     pub async fn process(&self, event: &Value, invocation: &Invocation) -> Report {
+        self.process_linked(event, invocation, None).await
+    }
+
+    /// [`Consumer::process`], with the event's span linked to the trace context that came with
+    /// it (an SQS message's `traceparent`).
+    pub async fn process_linked(
+        &self,
+        event: &Value,
+        invocation: &Invocation,
+        link: Option<opentelemetry::trace::SpanContext>,
+    ) -> Report {
         let started = Instant::now();
         let span = info_span!(
             "event",
@@ -150,6 +185,9 @@ impl Consumer {
             outcome = field::Empty,
             reason = field::Empty,
         );
+        if let Some(link) = link {
+            telemetry::propagation::connect(&span, link, false);
+        }
         let event_id = event_id(event).map(str::to_owned);
         if let Some(id) = &event_id {
             span.record("event.id", id.as_str());

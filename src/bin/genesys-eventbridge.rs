@@ -27,6 +27,10 @@ enum Command {
         /// Also draw each invocation's span tree, with durations, on stderr.
         #[arg(long)]
         trace_tree: bool,
+        /// Print each payload's Lambda response instead of one line per event (e.g. an SQS
+        /// batch's `batchItemFailures`); a payload may then be an SQS batch or a Step Functions item.
+        #[arg(long)]
+        lambda_response: bool,
     },
 }
 
@@ -63,6 +67,7 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
             events,
             timeout_seconds,
             trace_tree,
+            lambda_response,
         } => {
             let config = Config::from_env()?;
             let sources = if events.is_empty() {
@@ -78,6 +83,7 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
             let options = invoke::InvokeOptions {
                 timeout: Duration::from_secs(timeout_seconds),
                 trace_tree,
+                lambda_response,
             };
             let mut stdout = std::io::stdout().lock();
             let mut stderr = std::io::stderr().lock();

@@ -75,7 +75,8 @@ pub fn parse_events(text: &str, source_name: &str) -> Result<Vec<Value>, InputEr
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
     pub events: usize,
-    /// Events whose outcome is `failed`: they would be delivered again by the platform.
+    /// Events whose outcome is `failed` (with `lambda_response`: invocations that returned an
+    /// error); the platform would deliver them again.
     pub failed: usize,
 }
 
@@ -93,14 +94,17 @@ pub struct InvokeOptions {
     pub timeout: Duration,
     /// Draw each invocation's span tree (needs telemetry that collects spans).
     pub trace_tree: bool,
+    /// Print each payload's Lambda response (e.g. an SQS batch's `batchItemFailures`) instead of
+    /// one line per event.
+    pub lambda_response: bool,
 }
 
-/// Handles `events` one at a time, like successive invocations of one warm Lambda instance,
-/// writing one JSON object per event and line to `out`, and with `trace_tree` each invocation's
-/// span tree to `trees`.
+/// Handles `payloads` one at a time, like successive invocations of one warm Lambda instance,
+/// writing one JSON object per event and line to `out` (or, with `lambda_response`, one Lambda
+/// response per payload), and with `trace_tree` each invocation's span tree to `trees`.
 pub async fn run(
     consumer: &Consumer,
-    events: Vec<Value>,
+    payloads: Vec<Value>,
     options: InvokeOptions,
     telemetry: &Telemetry,
     out: &mut impl Write,
@@ -108,7 +112,7 @@ pub async fn run(
 ) -> std::io::Result<Summary> {
     let mut summary = Summary::default();
     let run_id = format!("{:08x}", fastrand::u32(..));
-    for (index, event) in events.into_iter().enumerate() {
+    for (index, payload) in payloads.into_iter().enumerate() {
         let request_id = format!("invoke-{run_id}-{index}");
         let invocation = Invocation {
             owner: OwnerToken::new(request_id.clone()),
@@ -119,14 +123,30 @@ pub async fn run(
             function_name: "disposition-consumer".into(),
             xray_trace_header: None,
         };
-        let handled = lambda::invoke(consumer, event, &invocation, &meta, telemetry).await;
-        for report in &handled.reports {
-            summary.events += 1;
-            if !report.outcome.is_terminal() {
-                summary.failed += 1;
-            }
-            serde_json::to_writer(&mut *out, report)?;
+        let handled = lambda::invoke(consumer, payload, &invocation, &meta, telemetry).await;
+        summary.events += handled.reports.len();
+        if options.lambda_response {
+            // The invocation's result counts: an SQS batch with failed items still succeeds.
+            let response = match handled.into_response() {
+                Ok(response) => response,
+                Err(error) => {
+                    summary.failed += 1;
+                    serde_json::json!({
+                        "errorType": "EventFailed",
+                        "errorMessage": error.to_string(),
+                    })
+                }
+            };
+            serde_json::to_writer(&mut *out, &response)?;
             out.write_all(b"\n")?;
+        } else {
+            for report in &handled.reports {
+                if !report.outcome.is_terminal() {
+                    summary.failed += 1;
+                }
+                serde_json::to_writer(&mut *out, report)?;
+                out.write_all(b"\n")?;
+            }
         }
         out.flush()?;
         if options.trace_tree {

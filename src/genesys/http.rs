@@ -1,5 +1,7 @@
 //! The HTTP adapter of the Genesys port: OAuth client credentials, a single-flight token cache, bounded retries.
 
+use super::credentials::{ClientCredentials, CredentialsSource};
+use super::rate_limit::RateLimiter;
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::wire::{DispositionPatch, DispositionRef, InteractionBody, TokenResponse};
 use super::{ApplyResult, GenesysApi, GenesysError, Operation};
@@ -9,6 +11,7 @@ use crate::secret::Secret;
 use crate::telemetry::{self, propagation};
 use async_trait::async_trait;
 use reqwest::{Method, Response, StatusCode, header};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -28,18 +31,13 @@ pub struct Endpoints {
     pub login_base: String,
 }
 
-/// An OAuth client with the Client Credentials grant.
-#[derive(Debug, Clone)]
-pub struct ClientCredentials {
-    pub client_id: String,
-    pub client_secret: Secret,
-}
-
 /// Timeouts and retry behaviour of the client.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpSettings {
     /// The longest any one request may take (also capped by the invocation's remaining time).
     pub request_timeout: Duration,
+    /// API requests per second this process may send (`None`: no limit).
+    pub max_requests_per_second: Option<f64>,
     /// A token is refreshed this long before it expires.
     pub token_refresh_margin: Duration,
     pub retry: RetryPolicy,
@@ -49,6 +47,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             request_timeout: Duration::from_secs(5),
+            max_requests_per_second: None,
             token_refresh_margin: Duration::from_secs(30),
             retry: RetryPolicy::default(),
         }
@@ -71,7 +70,7 @@ struct TokenSlot {
 /// How one attempt authenticates.
 enum Credential {
     /// The OAuth client's id and secret (token requests).
-    Basic,
+    Basic(ClientCredentials),
     /// A bearer token (API requests).
     Bearer(CachedToken),
 }
@@ -87,8 +86,9 @@ enum Body {
 pub struct HttpGenesysClient {
     http: reqwest::Client,
     endpoints: Endpoints,
-    credentials: ClientCredentials,
+    credentials: Arc<dyn CredentialsSource>,
     settings: HttpSettings,
+    limiter: Option<RateLimiter>,
     /// Held across the token request, so concurrent callers wait for one refresh (single flight).
     token: Mutex<TokenSlot>,
 }
@@ -96,7 +96,7 @@ pub struct HttpGenesysClient {
 impl HttpGenesysClient {
     pub fn new(
         endpoints: Endpoints,
-        credentials: ClientCredentials,
+        credentials: Arc<dyn CredentialsSource>,
         settings: HttpSettings,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
@@ -111,6 +111,7 @@ impl HttpGenesysClient {
                 login_base: endpoints.login_base.trim_end_matches('/').to_owned(),
             },
             credentials,
+            limiter: settings.max_requests_per_second.map(RateLimiter::new),
             settings,
             token: Mutex::new(TokenSlot::default()),
         })
@@ -170,25 +171,42 @@ impl HttpGenesysClient {
         let url = format!("{}/oauth/token", self.endpoints.login_base);
         let operation = Operation::Token;
         let body = Body::Form("grant_type=client_credentials");
-        let response = self
-            .send(&operation, Method::POST, &url, &body, deadline, || async {
-                Ok(Credential::Basic)
-            })
-            .await?;
-        let correlation_id = correlation_id(&response);
-        let status = response.status();
-        if status.is_success() {
-            return read_json(&operation, response).await;
-        }
-        let hint = match status {
-            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                "the token request was refused: check that GENESYS_CLOUD_CLIENT_ID and \
-                 GENESYS_CLOUD_CLIENT_SECRET name an OAuth client with the Client Credentials grant, \
-                 in the region GENESYS_CLOUD_REGION / GENESYS_CLOUD_LOGIN_URL points at"
+        let mut refreshed = false;
+        loop {
+            let credentials = self
+                .credentials
+                .credentials(refreshed)
+                .await
+                .map_err(|source| GenesysError::Credentials { source })?;
+            let response = self
+                .send(&operation, Method::POST, &url, &body, deadline, || {
+                    let credentials = credentials.clone();
+                    async move { Ok(Credential::Basic(credentials)) }
+                })
+                .await?;
+            let status = response.status();
+            if status.is_success() {
+                return read_json(&operation, response).await;
             }
-            _ => "unexpected answer from the login service",
-        };
-        Err(refusal(operation, status, hint, correlation_id, response).await)
+            let refused = matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED);
+            if refused && !refreshed && self.credentials.refreshable() {
+                // The secret may have been rotated: read it again, once.
+                tracing::info!(%status, "token request refused; reading the credentials secret again");
+                refreshed = true;
+                continue;
+            }
+            let hint = match status {
+                StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    "the token request was refused: check that GENESYS_CLOUD_CLIENT_ID and \
+                     GENESYS_CLOUD_CLIENT_SECRET (or the secret GENESYS_CLOUD_CREDENTIALS_SECRET_ARN) \
+                     name an OAuth client with the Client Credentials grant, in the region \
+                     GENESYS_CLOUD_REGION / GENESYS_CLOUD_LOGIN_URL points at"
+                }
+                _ => "unexpected answer from the login service",
+            };
+            let correlation_id = correlation_id(&response);
+            return Err(refusal(operation, status, hint, correlation_id, response).await);
+        }
     }
 
     /// Sends one request with bounded retries: 429 waits for `Retry-After`, 5xx (but 501) and
@@ -218,17 +236,26 @@ impl HttpGenesysClient {
                     operation: operation.clone(),
                 });
             }
-            let token = match credential().await? {
-                Credential::Basic => None,
-                Credential::Bearer(token) => Some(token),
+            let credential = credential().await?;
+            let token = match &credential {
+                Credential::Basic(_) => None,
+                Credential::Bearer(token) => Some(token.clone()),
             };
+            if let (Some(limiter), Some(_)) = (&self.limiter, &token) {
+                // Only API calls count against the rate limit; the login service is separate.
+                if !limiter.acquire(deadline).await {
+                    return Err(GenesysError::DeadlineExceeded {
+                        operation: operation.clone(),
+                    });
+                }
+            }
             let timeout = self.settings.request_timeout.min(deadline.remaining());
             let mut request = self.http.request(method.clone(), url).timeout(timeout);
-            request = match &token {
-                Some(token) => request.bearer_auth(token.value.expose()),
-                None => request.basic_auth(
-                    &self.credentials.client_id,
-                    Some(self.credentials.client_secret.expose()),
+            request = match &credential {
+                Credential::Bearer(token) => request.bearer_auth(token.value.expose()),
+                Credential::Basic(credentials) => request.basic_auth(
+                    &credentials.client_id,
+                    Some(credentials.client_secret.expose()),
                 ),
             };
             request = match body {

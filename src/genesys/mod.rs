@@ -1,6 +1,8 @@
 //! The Genesys Cloud port: fetch an interaction and apply a disposition, with errors that know if a retry helps.
 
+pub mod credentials;
 pub mod http;
+mod rate_limit;
 pub mod retry;
 mod wire;
 
@@ -10,7 +12,10 @@ use async_trait::async_trait;
 use std::fmt;
 use std::time::Duration;
 
-pub use http::{ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings};
+pub use credentials::{
+    ClientCredentials, CredentialsSource, SecretsManagerCredentials, StaticCredentials,
+};
+pub use http::{Endpoints, HttpGenesysClient, HttpSettings};
 pub use retry::RetryPolicy;
 
 /// What applying a disposition did.
@@ -135,6 +140,12 @@ pub enum GenesysError {
         hint: String,
         correlation_id: Option<String>,
     },
+    /// The OAuth client's credentials could not be read.
+    #[error("{source}")]
+    Credentials {
+        #[source]
+        source: credentials::CredentialsError,
+    },
     /// A success status whose body is not what the API documents.
     #[error(
         "{operation}: unexpected response body: {source}{}",
@@ -162,18 +173,20 @@ impl GenesysError {
             GenesysError::NotFound { .. } => "genesys.NotFound",
             GenesysError::Refused { .. } => "genesys.Refused",
             GenesysError::InvalidResponse { .. } => "genesys.InvalidResponse",
+            GenesysError::Credentials { .. } => "genesys.Credentials",
         }
     }
 
     /// True when the same request may succeed later (rate limits, 5xx, timeouts, no time left).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             GenesysError::RateLimited { .. }
-                | GenesysError::Server { .. }
-                | GenesysError::Transport { .. }
-                | GenesysError::DeadlineExceeded { .. }
-        )
+            | GenesysError::Server { .. }
+            | GenesysError::Transport { .. }
+            | GenesysError::DeadlineExceeded { .. } => true,
+            GenesysError::Credentials { source } => source.is_retryable(),
+            _ => false,
+        }
     }
 }
 

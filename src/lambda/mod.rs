@@ -2,25 +2,31 @@
 
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::dedup::OwnerToken;
+use crate::domain::Outcome;
+use crate::parse::ordering_key;
 use crate::pipeline::{Consumer, Invocation, Report};
 use crate::telemetry::{self, Telemetry, emf, propagation};
+use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
+use serde_json::json;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing::{Instrument, info_span};
 
-/// The events one invocation payload carries.
-pub fn decode(payload: Value) -> Vec<Value> {
-    // An EventBridge rule targeting the function directly delivers one event per invocation.
-    vec![payload]
-}
+pub mod decode;
+
+pub use decode::{Item, PayloadKind, decode};
 
 /// What the handler made of one invocation.
 #[derive(Debug, Clone)]
 pub struct Handled {
+    pub kind: PayloadKind,
     /// One report per event, in payload order.
     pub reports: Vec<Report>,
+    /// The SQS message id of each report's event (SQS batches only).
+    pub message_ids: Vec<Option<String>>,
 }
 
 /// One or more events of the invocation failed with a retryable error: the platform must
@@ -48,7 +54,7 @@ fn describe(failed: &[Report]) -> String {
 impl From<HandlerError> for Diagnostic {
     fn from(error: HandlerError) -> Self {
         Diagnostic {
-            error_type: "genesys_eventbridge::EventFailed".into(),
+            error_type: "EventFailed".into(),
             error_message: error.to_string(),
         }
     }
@@ -62,9 +68,22 @@ impl Handled {
             .any(|report| !report.outcome.is_terminal())
     }
 
-    /// The Lambda response: the report of the event (Lambda destinations receive it), or an
-    /// error when an event must be delivered again.
+    /// The Lambda response. For an SQS batch: `{"batchItemFailures": [...]}` naming exactly the
+    /// messages to deliver again (never an error, so the rest are deleted). Otherwise the event's
+    /// report (Lambda destinations receive it), an array of reports, or an error when an event
+    /// must be delivered again.
     pub fn into_response(self) -> Result<Value, HandlerError> {
+        if self.kind == PayloadKind::Sqs {
+            let failures: Vec<Value> = self
+                .reports
+                .iter()
+                .zip(&self.message_ids)
+                .filter(|(report, _)| !report.outcome.is_terminal())
+                .filter_map(|(_, id)| id.as_ref())
+                .map(|id| json!({"itemIdentifier": id}))
+                .collect();
+            return Ok(json!({"batchItemFailures": failures}));
+        }
         if self.has_failures() {
             let failed = self
                 .reports
@@ -78,22 +97,76 @@ impl Handled {
             .iter()
             .map(|report| serde_json::to_value(report).unwrap_or(Value::Null))
             .collect();
-        Ok(if reports.len() == 1 {
-            reports.remove(0)
-        } else {
+        Ok(if self.kind == PayloadKind::Array {
             Value::Array(reports)
+        } else {
+            reports.pop().unwrap_or(Value::Null)
         })
     }
 }
 
-/// The handler the Lambda runs, and `genesys-eventbridge invoke` with it.
+/// The handler the Lambda runs, and `genesys-eventbridge invoke` with it. Events of one
+/// interaction are processed in payload order; different interactions concurrently, up to the
+/// consumer's `batch_concurrency`. Once an event of an interaction fails, its later events in
+/// the payload are deferred (reported failed, unprocessed), so a redelivery keeps their order.
 pub async fn handle(consumer: &Consumer, payload: Value, invocation: &Invocation) -> Handled {
-    let events = info_span!("decode").in_scope(|| decode(payload));
-    let mut reports = Vec::with_capacity(events.len());
-    for event in &events {
-        reports.push(consumer.process(event, invocation).await);
+    let (kind, items) = info_span!("decode").in_scope(|| decode(payload));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        match item.event.as_ref().ok().and_then(ordering_key) {
+            Some(key) => match group_of.get(&key) {
+                Some(&group) => groups[group].push(index),
+                None => {
+                    group_of.insert(key, groups.len());
+                    groups.push(vec![index]);
+                }
+            },
+            None => groups.push(vec![index]),
+        }
     }
-    Handled { reports }
+    let concurrency = consumer.settings().batch_concurrency.max(1);
+    let items = &items;
+    let mut finished: Vec<(usize, Report)> = stream::iter(groups)
+        .map(|group| async move {
+            let mut reports = Vec::with_capacity(group.len());
+            let mut failed = false;
+            for index in group {
+                let item = &items[index];
+                let report = match (&item.event, failed) {
+                    (Ok(event), false) => consumer.process_linked(event, invocation, item.link.clone()).await,
+                    (Ok(event), true) => Report::unprocessed(
+                        event,
+                        Outcome::Failed {
+                            reason: "deferred: an earlier event of this interaction in the batch failed"
+                                .into(),
+                        },
+                    ),
+                    (Err(problem), _) => {
+                        tracing::warn!(message_id = item.message_id.as_deref(), %problem, "rejected an undecodable item");
+                        let mut report = Report::unprocessed(
+                            &Value::Null,
+                            Outcome::Rejected { reason: problem.clone() },
+                        );
+                        report.event_id = item.message_id.clone();
+                        report
+                    }
+                };
+                failed |= !report.outcome.is_terminal();
+                reports.push((index, report));
+            }
+            reports
+        })
+        .buffer_unordered(concurrency)
+        .flat_map(stream::iter)
+        .collect()
+        .await;
+    finished.sort_by_key(|(index, _)| *index);
+    Handled {
+        kind,
+        reports: finished.into_iter().map(|(_, report)| report).collect(),
+        message_ids: items.iter().map(|item| item.message_id.clone()).collect(),
+    }
 }
 
 /// What the runtime tells about one invocation, for its span.

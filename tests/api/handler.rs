@@ -4,7 +4,9 @@ use crate::helpers::invocation;
 use genesys_eventbridge::cli::invoke::read_events;
 use genesys_eventbridge::dedup::InMemoryDedupStore;
 use genesys_eventbridge::domain::DispositionCodeId;
-use genesys_eventbridge::genesys::{ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings};
+use genesys_eventbridge::genesys::{
+    ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
+};
 use genesys_eventbridge::lambda;
 use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
 use genesys_eventbridge::secret::Secret;
@@ -32,10 +34,10 @@ fn consumer_for(sim: &RunningSim) -> Consumer {
             api_base: sim.base_url(),
             login_base: sim.base_url(),
         },
-        ClientCredentials {
+        Arc::new(StaticCredentials(ClientCredentials {
             client_id: config.client_id,
             client_secret: Secret::new(config.client_secret),
-        },
+        })),
         HttpSettings::default(),
     )
     .unwrap();

@@ -6,7 +6,9 @@ use genesys_eventbridge::deadline::Deadline;
 use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore, OwnerToken};
 use genesys_eventbridge::domain::{DispositionCodeId, InteractionId};
 use genesys_eventbridge::genesys::RetryPolicy;
-use genesys_eventbridge::genesys::{ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings};
+use genesys_eventbridge::genesys::{
+    ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
+};
 use genesys_eventbridge::pipeline::{Consumer, Invocation, PipelineSettings};
 use genesys_eventbridge::secret::Secret;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -31,6 +33,7 @@ pub const INTERACTION: &str = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
 pub fn fast_settings() -> HttpSettings {
     HttpSettings {
         request_timeout: Duration::from_millis(500),
+        max_requests_per_second: None,
         token_refresh_margin: Duration::from_secs(30),
         retry: RetryPolicy {
             backoff_base: Duration::from_millis(10),
@@ -46,10 +49,10 @@ pub fn client_with(base_url: &str, settings: HttpSettings) -> HttpGenesysClient 
             api_base: base_url.to_owned(),
             login_base: base_url.to_owned(),
         },
-        ClientCredentials {
+        Arc::new(StaticCredentials(ClientCredentials {
             client_id: CLIENT_ID.into(),
             client_secret: Secret::new(CLIENT_SECRET),
-        },
+        })),
         settings,
     )
     .expect("client builds")
@@ -164,8 +167,8 @@ pub async fn mount_interaction(server: &MockServer, body: Value, times: u64) {
         .await;
 }
 
-/// The DynamoDB dedup store on the local server `make test` starts (scripts/with-dynamodb-local.sh).
-/// Without that server: `None`, unless `REQUIRE_DYNAMODB` is set, in which case the test fails.
+/// The DynamoDB dedup store on the local server `make test` starts (scripts/with-local-aws.sh).
+/// Without that server: `None`, unless `REQUIRE_LOCAL_AWS` is set, in which case the test fails.
 pub async fn dynamodb_store() -> Option<Arc<dyn DedupStore>> {
     match std::env::var("DEDUP_TEST_TABLE") {
         Ok(table) => {
@@ -174,8 +177,8 @@ pub async fn dynamodb_store() -> Option<Arc<dyn DedupStore>> {
                 genesys_eventbridge::dedup::DynamoDbDedupStore::new(client, table),
             ))
         }
-        Err(_) if std::env::var_os("REQUIRE_DYNAMODB").is_some() => {
-            panic!("REQUIRE_DYNAMODB is set but DEDUP_TEST_TABLE is not")
+        Err(_) if std::env::var_os("REQUIRE_LOCAL_AWS").is_some() => {
+            panic!("REQUIRE_LOCAL_AWS is set but DEDUP_TEST_TABLE is not")
         }
         Err(_) => {
             eprintln!("skipped: no DynamoDB server (run `make test`, which starts DynamoDB Local)");
@@ -220,4 +223,20 @@ pub fn attribute(span: &Span, key: &str) -> Option<String> {
             AnyValue::IntValue(number) => Some(number.to_string()),
             _ => None,
         })
+}
+
+/// A Secrets Manager client on the local moto server `make test` starts, if there is one.
+pub async fn secrets_manager() -> Option<aws_sdk_secretsmanager::Client> {
+    if std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_none() {
+        assert!(
+            std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
+            "REQUIRE_LOCAL_AWS is set but AWS_ENDPOINT_URL_SECRETS_MANAGER is not"
+        );
+        eprintln!("skipped: no local Secrets Manager (run `make test`)");
+        return None;
+    }
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    Some(aws_sdk_secretsmanager::Client::new(&shared))
 }

@@ -172,7 +172,7 @@ fn invoke_names_the_file_and_position_of_invalid_json() {
 async fn two_invoke_processes_share_dedup_through_dynamodb() {
     let Ok(table) = std::env::var("DEDUP_TEST_TABLE") else {
         assert!(
-            std::env::var_os("REQUIRE_DYNAMODB").is_none(),
+            std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
             "DEDUP_TEST_TABLE is not set"
         );
         return;

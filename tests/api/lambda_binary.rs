@@ -186,7 +186,7 @@ async fn an_event_that_must_be_redelivered_is_reported_as_an_invocation_error() 
     let InvocationResult::Error(error) = &record.result else {
         panic!("{record:?}")
     };
-    assert_eq!(error["errorType"], "genesys_eventbridge::EventFailed");
+    assert_eq!(error["errorType"], "EventFailed");
     assert!(
         error["errorMessage"]
             .as_str()

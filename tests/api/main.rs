@@ -1,5 +1,6 @@
 //! The integration test binary: real sockets (wiremock, the simulator) behind every adapter.
 
+mod batches;
 mod dedup_contract;
 mod dynamodb_dedup;
 mod genesys_client;
@@ -8,4 +9,5 @@ mod helpers;
 mod invoke_cli;
 mod lambda_binary;
 mod pipeline;
+mod secrets;
 mod telemetry;
