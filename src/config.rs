@@ -1,7 +1,7 @@
 //! Settings read from the environment at start-up; a missing or malformed one is named in a one-line error.
 
-use crate::domain::DispositionCodeId;
-use crate::genesys::{ClientCredentials, Endpoints, HttpSettings};
+use crate::domain::{DispositionCodeId, MediaType};
+use crate::genesys::{ClientCredentials, Endpoints, HttpSettings, WrapupStyle};
 use crate::pipeline::PipelineSettings;
 use crate::secret::Secret;
 use std::time::Duration;
@@ -112,6 +112,22 @@ impl Config {
         if let Some(concurrency) = number(&get, "BATCH_CONCURRENCY", 1, 1_000)? {
             pipeline.batch_concurrency = concurrency as usize;
         }
+        if let Some(list) = get("NATIVE_MEDIA_TYPES") {
+            pipeline.native_media_types = media_types(&list)?;
+        }
+        if let Some(style) = get("WRAPUP_APPLY_STYLE") {
+            pipeline.wrapup_style = match style.to_ascii_lowercase().as_str() {
+                "participant" => WrapupStyle::Participant,
+                "communication" => WrapupStyle::Communication,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "WRAPUP_APPLY_STYLE",
+                        problem: format!("{style:?} is neither participant nor communication"),
+                    });
+                }
+            };
+        }
+        pipeline.wrapup_notes = get("WRAPUP_NOTES");
         let dedup_table = get("DEDUP_TABLE_NAME")
             .map(|name| table_name("DEDUP_TABLE_NAME", name))
             .transpose()?;
@@ -229,6 +245,28 @@ fn base_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// `NATIVE_MEDIA_TYPES`: Genesys media types (`VOICE`, `CALLBACK`, `CHAT`, `EMAIL`, `MESSAGE`).
+fn media_types(list: &str) -> Result<Vec<MediaType>, ConfigError> {
+    let mut types = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let media = MediaType::new(name);
+        if media.api_segment().is_none() {
+            return Err(ConfigError::Invalid {
+                name: "NATIVE_MEDIA_TYPES",
+                problem: format!("{name:?} is not one of VOICE, CALLBACK, CHAT, EMAIL, MESSAGE"),
+            });
+        }
+        types.push(media);
+    }
+    if types.is_empty() {
+        return Err(ConfigError::Invalid {
+            name: "NATIVE_MEDIA_TYPES",
+            problem: "names no media type".into(),
+        });
+    }
+    Ok(types)
 }
 
 /// A DynamoDB table name: 3 to 255 of letters, digits, `_`, `-` and `.`.
@@ -488,6 +526,42 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn native_settings_are_read() {
+        let config = config(&with(&[
+            ("NATIVE_MEDIA_TYPES", "voice, callback"),
+            ("WRAPUP_APPLY_STYLE", "communication"),
+            ("WRAPUP_NOTES", "set by genesys-eventbridge"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.pipeline.native_media_types,
+            [MediaType::new("VOICE"), MediaType::new("CALLBACK")]
+        );
+        assert_eq!(config.pipeline.wrapup_style, WrapupStyle::Communication);
+        assert_eq!(
+            config.pipeline.wrapup_notes.as_deref(),
+            Some("set by genesys-eventbridge")
+        );
+    }
+
+    #[test]
+    fn an_unknown_media_type_is_named() {
+        let err = config(&with(&[("NATIVE_MEDIA_TYPES", "VOICE,FAX")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("NATIVE_MEDIA_TYPES is invalid: \"FAX\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_native_defaults_are_voice_and_the_participant_patch() {
+        let config = config(MINIMAL).unwrap();
+        assert_eq!(config.pipeline.native_media_types, [MediaType::voice()]);
+        assert_eq!(config.pipeline.wrapup_style, WrapupStyle::Participant);
     }
 
     #[test]

@@ -1,10 +1,17 @@
 //! The edge where EventBridge JSON becomes domain events: field lookup, id validation, clear rejections.
 
-use crate::domain::{InteractionId, InteractionUpdate, ParsedEvent, SequenceId};
+use crate::domain::{
+    ConversationEvent, ConversationId, ConversationTopic, InteractionId, InteractionUpdate,
+    MediaType, ParsedEvent, ParticipantId, SequenceId,
+};
 use serde_json::Value;
+use std::fmt;
 
 /// The detail-type of the tutorial dialect's interaction updates.
 pub const SEED_DETAIL_TYPE: &str = "purecloud:v2:interaction:update";
+
+/// The prefix of Genesys Cloud's conversation topics (the native dialect's detail-types).
+pub const CONVERSATION_TOPIC_PREFIX: &str = "v2.detail.events.conversation.";
 
 /// The detail-type of an EventBridge event (`detail-type`, or `detailType` as some tools write it).
 pub fn detail_type(event: &Value) -> Option<&str> {
@@ -22,11 +29,15 @@ pub fn event_id(event: &Value) -> Option<&str> {
 /// The key under which events must be processed in order: the interaction they are about.
 /// `None` when the event names none (it is then processed on its own).
 pub fn ordering_key(event: &Value) -> Option<String> {
-    event
-        .pointer("/detail/interactionId")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
+    let id = |pointer: &str| {
+        event
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+    };
+    id("/detail/interactionId")
         .map(|id| format!("interaction:{id}"))
+        .or_else(|| id("/detail/eventBody/conversationId").map(|id| format!("conversation:{id}")))
 }
 
 /// Parses one EventBridge event. Never fails: every input is an update, ignored or rejected.
@@ -38,7 +49,18 @@ pub fn parse_event(event: &Value) -> ParsedEvent {
         );
     }
     match detail_type(event) {
-        Some(SEED_DETAIL_TYPE) => parse_seed_update(event),
+        Some(SEED_DETAIL_TYPE) => seed_update(event).map_or_else(Into::into, ParsedEvent::Update),
+        Some(topic) if topic.starts_with(CONVERSATION_TOPIC_PREFIX) => {
+            match ConversationTopic::from_suffix(topic) {
+                Some(kind) => conversation_event(event, topic, kind)
+                    .map_or_else(Into::into, ParsedEvent::Conversation),
+                None => ParsedEvent::Ignored {
+                    reason: format!(
+                        "conversation topic {topic:?} is not one this consumer acts on"
+                    ),
+                },
+            }
+        }
         Some(other) => ParsedEvent::Ignored {
             reason: format!("unrelated detail-type {other:?}"),
         },
@@ -48,53 +70,129 @@ pub fn parse_event(event: &Value) -> ParsedEvent {
     }
 }
 
-fn parse_seed_update(event: &Value) -> ParsedEvent {
-    let detail = match event.get("detail") {
-        Some(detail @ Value::Object(_)) => detail,
-        Some(other) => {
-            return ParsedEvent::rejected(
-                "detail",
-                format!("must be an object, got {}", kind(other)),
-            );
+/// Why an event of ours cannot be acted on: the field, and what is wrong with it.
+struct Rejection {
+    field: String,
+    problem: String,
+}
+
+impl Rejection {
+    fn new(field: impl Into<String>, problem: impl fmt::Display) -> Self {
+        Rejection {
+            field: field.into(),
+            problem: problem.to_string(),
         }
-        None => return ParsedEvent::rejected("detail", "is missing"),
-    };
-    let interaction_id = match required_text(detail, "interactionId", false) {
-        Ok(text) => text,
-        Err(rejected) => return rejected,
-    };
-    let sequence_id = match required_text(detail, "sequenceId", true) {
-        Ok(text) => text,
-        Err(rejected) => return rejected,
-    };
-    let interaction_id = match InteractionId::parse(&interaction_id) {
-        Ok(id) => id,
-        Err(problem) => return ParsedEvent::rejected("detail.interactionId", problem),
-    };
-    let sequence_id = match SequenceId::parse(&sequence_id) {
-        Ok(id) => id,
-        Err(problem) => return ParsedEvent::rejected("detail.sequenceId", problem),
-    };
-    ParsedEvent::Update(InteractionUpdate {
-        interaction_id,
-        sequence_id,
+    }
+}
+
+impl From<Rejection> for ParsedEvent {
+    fn from(rejection: Rejection) -> Self {
+        ParsedEvent::rejected(rejection.field, rejection.problem)
+    }
+}
+
+/// `value` when it is a JSON object, else a rejection naming `field`.
+fn object<'a>(value: Option<&'a Value>, field: &str) -> Result<&'a Value, Rejection> {
+    match value {
+        Some(object @ Value::Object(_)) => Ok(object),
+        Some(other) => Err(Rejection::new(
+            field,
+            format!("must be an object, got {}", kind(other)),
+        )),
+        None => Err(Rejection::new(field, "is missing")),
+    }
+}
+
+fn seed_update(event: &Value) -> Result<InteractionUpdate, Rejection> {
+    let detail = object(event.get("detail"), "detail")?;
+    let interaction_id = required_text(detail, "interactionId", false)?;
+    let sequence_id = required_text(detail, "sequenceId", true)?;
+    Ok(InteractionUpdate {
+        interaction_id: InteractionId::parse(&interaction_id)
+            .map_err(|problem| Rejection::new("detail.interactionId", problem))?,
+        sequence_id: SequenceId::parse(&sequence_id)
+            .map_err(|problem| Rejection::new("detail.sequenceId", problem))?,
         interaction_type: optional_text(detail, "interactionType"),
         state: optional_text(detail, "state"),
     })
 }
 
+fn conversation_event(
+    event: &Value,
+    detail_type: &str,
+    topic: ConversationTopic,
+) -> Result<ConversationEvent, Rejection> {
+    let detail = object(event.get("detail"), "detail")?;
+    let body = object(detail.get("eventBody"), "detail.eventBody")?;
+    let text = |name: &str| -> Result<Option<String>, Rejection> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(other) => Err(Rejection::new(
+                format!("detail.eventBody.{name}"),
+                format!("must be a string, got {}", kind(other)),
+            )),
+        }
+    };
+    let conversation_id = text("conversationId")?
+        .ok_or_else(|| Rejection::new("detail.eventBody.conversationId", "is missing"))?;
+    let conversation_id = ConversationId::parse(&conversation_id)
+        .map_err(|problem| Rejection::new("detail.eventBody.conversationId", problem))?;
+    let participant_id = text("participantId")?
+        .map(|id| ParticipantId::parse(&id))
+        .transpose()
+        .map_err(|problem| Rejection::new("detail.eventBody.participantId", problem))?;
+    let media_type = text("mediaType")?
+        .map(|media| MediaType::new(&media))
+        .ok_or_else(|| Rejection::new("detail.eventBody.mediaType", "is missing"))?;
+    let event_time_ms = match body.get("eventTime") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(number)) if number.as_i64().is_some() => number.as_i64(),
+        Some(Value::String(text)) if text.trim().parse::<i64>().is_ok() => text.trim().parse().ok(),
+        Some(other) => {
+            return Err(Rejection::new(
+                "detail.eventBody.eventTime",
+                format!("must be epoch milliseconds, got {}", kind(other)),
+            ));
+        }
+    };
+    let correlation_id = detail
+        .pointer("/metadata/CorrelationId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
+    if event_time_ms.is_none() && correlation_id.is_none() {
+        return Err(Rejection::new(
+            "detail.eventBody.eventTime",
+            "is missing (and so is detail.metadata.CorrelationId): the event cannot be deduplicated",
+        ));
+    }
+    let topic_name = detail
+        .get("topicName")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .unwrap_or(detail_type)
+        .to_owned();
+    Ok(ConversationEvent {
+        topic,
+        topic_name,
+        conversation_id,
+        participant_id,
+        media_type,
+        event_time_ms,
+        correlation_id,
+    })
+}
+
 /// Reads `detail.{name}` as non-empty text; integers are accepted as their decimal text when
 /// `integers_allowed`.
-fn required_text(
-    detail: &Value,
-    name: &str,
-    integers_allowed: bool,
-) -> Result<String, ParsedEvent> {
+fn required_text(detail: &Value, name: &str, integers_allowed: bool) -> Result<String, Rejection> {
     let field = format!("detail.{name}");
     match detail.get(name) {
-        None | Some(Value::Null) => Err(ParsedEvent::rejected(field, "is missing")),
+        None | Some(Value::Null) => Err(Rejection::new(field, "is missing")),
         Some(Value::String(text)) if text.trim().is_empty() => {
-            Err(ParsedEvent::rejected(field, "is empty"))
+            Err(Rejection::new(field, "is empty"))
         }
         Some(Value::String(text)) => Ok(text.clone()),
         Some(Value::Number(number)) if integers_allowed && (number.is_u64() || number.is_i64()) => {
@@ -106,7 +204,7 @@ fn required_text(
             } else {
                 "a string"
             };
-            Err(ParsedEvent::rejected(
+            Err(Rejection::new(
                 field,
                 format!("must be {expected}, got {}", kind(other)),
             ))
@@ -295,6 +393,112 @@ mod tests {
         );
         assert_ne!(payload_fingerprint(&first), payload_fingerprint(&different));
         assert_eq!(payload_fingerprint(&first).len(), 16);
+    }
+
+    fn native_event(topic: &str, body: Value) -> Value {
+        json!({
+            "version": "0",
+            "id": "evt-n",
+            "detail-type": format!("v2.detail.events.conversation.{{id}}.{topic}"),
+            "source": "aws.partner/genesys.com/cloud/org-1/events",
+            "detail": {
+                "topicName": format!("v2.detail.events.conversation.c-1.{topic}"),
+                "version": "2",
+                "eventBody": body,
+                "metadata": {"CorrelationId": "corr-1"},
+                "timestamp": "2026-11-23T10:00:00.000Z"
+            }
+        })
+    }
+
+    #[test]
+    fn a_native_user_end_event_is_parsed() {
+        let parsed = parse_event(&native_event(
+            "user.end",
+            json!({
+                "conversationId": "c-1", "participantId": "p-1", "mediaType": "VOICE",
+                "eventTime": 1_795_424_400_000_i64
+            }),
+        ));
+        let ParsedEvent::Conversation(event) = parsed else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(event.topic, ConversationTopic::UserEnd);
+        assert_eq!(event.conversation_id.as_str(), "c-1");
+        assert_eq!(event.participant_id.unwrap().as_str(), "p-1");
+        assert!(event.media_type.is_voice());
+        assert_eq!(event.event_time_ms, Some(1_795_424_400_000));
+        assert_eq!(
+            event.topic_name,
+            "v2.detail.events.conversation.c-1.user.end"
+        );
+        assert_eq!(event.correlation_id.as_deref(), Some("corr-1"));
+    }
+
+    #[test]
+    fn other_conversation_topics_are_ignored() {
+        let parsed = parse_event(&native_event(
+            "user.start",
+            json!({"conversationId": "c-1"}),
+        ));
+        assert!(matches!(parsed, ParsedEvent::Ignored { .. }), "{parsed:?}");
+    }
+
+    #[test]
+    fn a_native_event_without_a_conversation_id_is_rejected_naming_the_field() {
+        let parsed = parse_event(&native_event(
+            "customer.end",
+            json!({"mediaType": "VOICE", "eventTime": 1}),
+        ));
+        assert_eq!(
+            rejection_reason(parsed),
+            "detail.eventBody.conversationId is missing"
+        );
+    }
+
+    #[test]
+    fn a_native_event_without_a_media_type_is_rejected() {
+        let parsed = parse_event(&native_event(
+            "acw",
+            json!({"conversationId": "c-1", "eventTime": 1}),
+        ));
+        assert_eq!(
+            rejection_reason(parsed),
+            "detail.eventBody.mediaType is missing"
+        );
+    }
+
+    #[test]
+    fn a_native_event_time_that_is_not_epoch_millis_is_rejected() {
+        let parsed = parse_event(&native_event(
+            "acw",
+            json!({
+                "conversationId": "c-1", "mediaType": "VOICE", "eventTime": "yesterday"
+            }),
+        ));
+        assert_eq!(
+            rejection_reason(parsed),
+            "detail.eventBody.eventTime must be epoch milliseconds, got a string"
+        );
+    }
+
+    #[test]
+    fn a_conversation_id_that_would_change_the_url_is_rejected() {
+        let parsed = parse_event(&native_event(
+            "user.end",
+            json!({
+                "conversationId": "c-1/../../users", "mediaType": "VOICE", "eventTime": 1
+            }),
+        ));
+        assert!(
+            rejection_reason(parsed).starts_with("detail.eventBody.conversationId contains '/'")
+        );
+    }
+
+    #[test]
+    fn events_of_one_conversation_share_an_ordering_key() {
+        let event = native_event("user.end", json!({"conversationId": "c-1"}));
+        assert_eq!(ordering_key(&event).as_deref(), Some("conversation:c-1"));
     }
 
     #[test]

@@ -3,9 +3,10 @@
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::dedup::{ClaimOutcome, ClaimRequest, DedupStore, OwnerToken};
 use crate::domain::{
-    DedupKey, DispositionCodeId, Eligibility, InteractionUpdate, Outcome, ParsedEvent, decide,
+    ConversationEvent, DedupKey, DispositionCodeId, Eligibility, IneligibleReason,
+    InteractionUpdate, MediaType, Outcome, ParsedEvent, WrapupVerdict, decide, decide_wrapup,
 };
-use crate::genesys::{ApplyResult, GenesysApi, GenesysError};
+use crate::genesys::{ApplyResult, GenesysApi, GenesysError, WrapupRequest, WrapupStyle};
 use crate::parse::{event_id, parse_event, payload_fingerprint};
 use crate::telemetry;
 use serde::ser::SerializeMap;
@@ -31,6 +32,11 @@ pub struct PipelineSettings {
     pub max_lease: Duration,
     /// How many interactions of one batch (SQS) are processed at the same time.
     pub batch_concurrency: usize,
+    /// Native dialect: the media types acted on (`VOICE` unless configured otherwise).
+    pub native_media_types: Vec<MediaType>,
+    /// Native dialect: how the wrap-up is applied, and its optional notes.
+    pub wrapup_style: WrapupStyle,
+    pub wrapup_notes: Option<String>,
 }
 
 impl PipelineSettings {
@@ -48,6 +54,9 @@ impl PipelineSettings {
             lease_margin: Self::DEFAULT_LEASE_MARGIN,
             max_lease: Self::DEFAULT_MAX_LEASE,
             batch_concurrency: Self::DEFAULT_BATCH_CONCURRENCY,
+            native_media_types: vec![MediaType::voice()],
+            wrapup_style: WrapupStyle::default(),
+            wrapup_notes: None,
         }
     }
 }
@@ -180,6 +189,8 @@ impl Consumer {
             event.id = field::Empty,
             interaction.id = field::Empty,
             sequence.id = field::Empty,
+            conversation.id = field::Empty,
+            participant.id = field::Empty,
             dedup.result = field::Empty,
             eligibility.reason = field::Empty,
             outcome = field::Empty,
@@ -193,7 +204,7 @@ impl Consumer {
             span.record("event.id", id.as_str());
         }
         let mut steps = StepTimings::default();
-        let (outcome, update) = self
+        let (outcome, work) = self
             .run(event, invocation, &mut steps)
             .instrument(span.clone())
             .await;
@@ -204,11 +215,8 @@ impl Consumer {
         if !outcome.is_terminal() {
             telemetry::mark_error(&span, outcome.reason().unwrap_or_default());
         }
-        let (interaction_id, sequence_id) = match &update {
-            Some(update) => (
-                Some(update.interaction_id.to_string()),
-                Some(update.sequence_id.to_string()),
-            ),
+        let (interaction_id, sequence_id) = match &work {
+            Some(work) => (Some(work.subject_id().to_owned()), work.sequence_label()),
             // Rejected events still show what they carried, to help find them.
             None => raw_ids(event),
         };
@@ -230,19 +238,19 @@ impl Consumer {
         event: &Value,
         invocation: &Invocation,
         steps: &mut StepTimings,
-    ) -> (Outcome, Option<InteractionUpdate>) {
+    ) -> (Outcome, Option<Work>) {
         let parsed = info_span!("parse").in_scope(|| parse_event(event));
-        let update = match parsed {
-            ParsedEvent::Update(update) => update,
+        let work = match parsed {
+            ParsedEvent::Update(update) => Work::Seed(update),
+            ParsedEvent::Conversation(conversation) => Work::Native(conversation),
             ParsedEvent::Ignored { reason } => return (Outcome::Ignored { reason }, None),
             ParsedEvent::Rejected { reason, .. } => return (Outcome::Rejected { reason }, None),
         };
         let span = Span::current();
-        span.record("interaction.id", update.interaction_id.as_str());
-        span.record("sequence.id", update.sequence_id.as_str());
+        work.record_ids(&span);
 
-        let key = update.dedup_key();
-        let claim = self.claim_request(&key, event, invocation);
+        let key = work.dedup_key();
+        let claim = self.claim_request(&key, payload_fingerprint(event), invocation);
         let claim_span = info_span!("claim", dedup.key = %key, dedup.result = field::Empty);
         let claimed = timed(
             &mut steps.claim,
@@ -277,7 +285,7 @@ impl Consumer {
                     previous: Some(outcome),
                     same_payload,
                 };
-                return (outcome, Some(update));
+                return (outcome, Some(work));
             }
             Ok(ClaimOutcome::InProgress { lease_until_ms }) => {
                 let wait_ms = lease_until_ms.saturating_sub(now_epoch_ms()).max(0);
@@ -285,7 +293,7 @@ impl Consumer {
                     "an earlier delivery of this event is still in progress (lease ends in {wait_ms} ms); \
                      deliver again later"
                 );
-                return (Outcome::Failed { reason }, Some(update));
+                return (Outcome::Failed { reason }, Some(work));
             }
             Err(error) => {
                 telemetry::record_exception(&claim_span, error.kind(), &error);
@@ -293,46 +301,55 @@ impl Consumer {
                     tracing::error!(%error, "the dedup store is misconfigured");
                 }
                 let reason = format!("dedup claim failed: {error}");
-                return (Outcome::Failed { reason }, Some(update));
+                return (Outcome::Failed { reason }, Some(work));
             }
         }
 
-        let outcome = self.act(&update, invocation.deadline, steps).await;
-        let owner = &invocation.owner;
-        if outcome.is_terminal() {
-            let complete_span = info_span!("complete", dedup.key = %key);
-            let result = timed(
-                &mut steps.complete,
-                complete_span.clone(),
-                self.store.complete(&key, owner, outcome.name()),
-            )
-            .await;
-            if let Err(error) = result {
-                telemetry::record_exception(&complete_span, error.kind(), &error);
-                // The action (if any) happened; a redelivery after the lease re-checks Genesys,
-                // which then shows the disposition, so nothing is applied twice.
-                tracing::warn!(%error, "could not record the outcome in the dedup store");
-            }
+        let outcome = match &work {
+            Work::Seed(update) => self.act_seed(update, invocation, steps).await,
+            Work::Native(conversation) => self.act_native(conversation, invocation, steps).await,
+        };
+        let finish = if outcome.is_terminal() {
+            "complete"
         } else {
-            let release_span = info_span!("release", dedup.key = %key);
-            let result = timed(
-                &mut steps.complete,
-                release_span.clone(),
-                self.store.release(&key, owner),
-            )
-            .await;
-            if let Err(error) = result {
-                telemetry::record_exception(&release_span, error.kind(), &error);
-                tracing::warn!(%error, "could not release the dedup claim; a redelivery waits for the lease to end");
-            }
+            "release"
+        };
+        let finish_span = info_span!("finish", otel.name = finish, dedup.key = %key);
+        timed(
+            &mut steps.complete,
+            finish_span.clone(),
+            self.finish_claim(&key, &invocation.owner, &outcome, &finish_span),
+        )
+        .await;
+        (outcome, Some(work))
+    }
+
+    /// Completes the claim with a terminal outcome, or releases it so a redelivery can take it.
+    async fn finish_claim(
+        &self,
+        key: &DedupKey,
+        owner: &OwnerToken,
+        outcome: &Outcome,
+        span: &Span,
+    ) {
+        let result = if outcome.is_terminal() {
+            self.store.complete(key, owner, outcome.name()).await
+        } else {
+            self.store.release(key, owner).await
+        };
+        if let Err(error) = result {
+            telemetry::record_exception(span, error.kind(), &error);
+            // After a complete fails, the action (if any) happened; a redelivery after the lease
+            // re-checks Genesys, which then shows it, so nothing is applied twice. After a
+            // release fails, a redelivery waits for the lease to end.
+            tracing::warn!(%error, dedup.key = %key, "could not finish the dedup claim");
         }
-        (outcome, Some(update))
     }
 
     fn claim_request(
         &self,
         key: &DedupKey,
-        event: &Value,
+        payload_hash: String,
         invocation: &Invocation,
     ) -> ClaimRequest {
         let now_ms = now_epoch_ms();
@@ -346,18 +363,19 @@ impl Consumer {
             owner: invocation.owner.clone(),
             lease_until_ms: lease_end.min(lease_cap),
             expires_at_s: (now_ms / 1_000).saturating_add(self.settings.dedup_ttl.as_secs() as i64),
-            payload_hash: payload_fingerprint(event),
+            payload_hash,
         }
     }
 
-    /// Fetch, decide and apply. Genesys errors become outcomes here.
-    async fn act(
+    /// Tutorial dialect: fetch the interaction, decide, apply the disposition.
+    async fn act_seed(
         &self,
         update: &InteractionUpdate,
-        deadline: Deadline,
+        invocation: &Invocation,
         steps: &mut StepTimings,
     ) -> Outcome {
         let id = &update.interaction_id;
+        let deadline = invocation.deadline;
         let fetch_span = info_span!("fetch", interaction.id = %id);
         let fetched = timed(
             &mut steps.fetch,
@@ -369,29 +387,211 @@ impl Consumer {
             Ok(interaction) => interaction,
             Err(error) => return outcome_of_error(&fetch_span, error),
         };
-        let decided = Instant::now();
-        let verdict = info_span!("decide", eligibility.reason = field::Empty).in_scope(|| {
+        let verdict = self.decided(steps, || {
             let verdict = decide(&interaction, self.settings.duration_threshold_ms);
-            Span::current().record("eligibility.reason", verdict.reason());
-            verdict
+            (verdict.reason(), verdict)
         });
-        steps.decide = Some(decided.elapsed());
-        Span::current().record("eligibility.reason", verdict.reason());
         if let Eligibility::Ineligible(reason) = verdict {
             return Outcome::Ineligible(reason);
         }
         let code = &self.settings.disposition_code;
         let apply_span = info_span!("apply", interaction.id = %id, disposition.code = %code);
-        let applied = timed(
+        let effect = DedupKey::from_trusted(format!("effect#seed#{id}"));
+        let apply = async {
+            match self.genesys.apply_disposition(id, code, deadline).await {
+                Ok(ApplyResult::Applied) => Outcome::Patched,
+                Ok(ApplyResult::Conflict) => Outcome::Conflict,
+                Err(error) => outcome_of_error(&apply_span, error),
+            }
+        };
+        timed(
             &mut steps.apply,
             apply_span.clone(),
-            self.genesys.apply_disposition(id, code, deadline),
+            self.apply_once(effect, "interaction", invocation, apply),
+        )
+        .await
+    }
+
+    /// Native dialect: fetch the conversation, decide on the agent's participant, apply the wrap-up.
+    async fn act_native(
+        &self,
+        event: &ConversationEvent,
+        invocation: &Invocation,
+        steps: &mut StepTimings,
+    ) -> Outcome {
+        let segment = match event.media_type.api_segment() {
+            Some(segment) if self.settings.native_media_types.contains(&event.media_type) => {
+                segment
+            }
+            _ => return Outcome::Ineligible(IneligibleReason::NonVoiceInteraction),
+        };
+        let id = &event.conversation_id;
+        let deadline = invocation.deadline;
+        let fetch_span = info_span!("fetch", conversation.id = %id);
+        let fetched = timed(
+            &mut steps.fetch,
+            fetch_span.clone(),
+            self.genesys.fetch_conversation(segment, id, deadline),
         )
         .await;
-        match applied {
-            Ok(ApplyResult::Applied) => Outcome::Patched,
-            Ok(ApplyResult::Conflict) => Outcome::Conflict,
-            Err(error) => outcome_of_error(&apply_span, error),
+        let conversation = match fetched {
+            Ok(conversation) => conversation,
+            Err(error) => return outcome_of_error(&fetch_span, error),
+        };
+        let verdict = self.decided(steps, || {
+            let verdict = decide_wrapup(
+                &conversation,
+                event.participant_id.as_ref(),
+                self.settings.duration_threshold_ms,
+            );
+            (verdict.reason(), verdict)
+        });
+        let target = match verdict {
+            WrapupVerdict::Eligible(target) => target,
+            WrapupVerdict::Ineligible(reason) => return Outcome::Ineligible(reason),
+        };
+        Span::current().record("participant.id", target.participant_id.as_str());
+        let request = WrapupRequest {
+            code: self.settings.disposition_code.clone(),
+            notes: self.settings.wrapup_notes.clone(),
+            style: self.settings.wrapup_style,
+        };
+        let apply_span = info_span!(
+            "apply",
+            conversation.id = %id,
+            participant.id = %target.participant_id,
+            wrapup.code = %request.code
+        );
+        let effect =
+            DedupKey::from_trusted(format!("effect#native#{id}#{}", target.participant_id));
+        let apply = async {
+            match self
+                .genesys
+                .apply_wrapup(segment, id, &target, &request, deadline)
+                .await
+            {
+                Ok(ApplyResult::Applied) => Outcome::Patched,
+                Ok(ApplyResult::Conflict) => Outcome::Conflict,
+                Err(error) => outcome_of_error(&apply_span, error),
+            }
+        };
+        timed(
+            &mut steps.apply,
+            apply_span.clone(),
+            self.apply_once(effect, "participant", invocation, apply),
+        )
+        .await
+    }
+
+    /// Runs the business rules in a `decide` span, timing them.
+    fn decided<V>(&self, steps: &mut StepTimings, rules: impl FnOnce() -> (&'static str, V)) -> V {
+        let started = Instant::now();
+        let (reason, verdict) =
+            info_span!("decide", eligibility.reason = field::Empty).in_scope(|| {
+                let (reason, verdict) = rules();
+                Span::current().record("eligibility.reason", reason);
+                (reason, verdict)
+            });
+        steps.decide = Some(started.elapsed());
+        Span::current().record("eligibility.reason", reason);
+        verdict
+    }
+
+    /// Applies at most once per target, however many events ask for it: the effect is claimed
+    /// under `effect` first (and completed only when applied), so two events for the same
+    /// interaction or participant racing on two instances cannot both PATCH.
+    async fn apply_once(
+        &self,
+        effect: DedupKey,
+        target: &str,
+        invocation: &Invocation,
+        apply: impl Future<Output = Outcome>,
+    ) -> Outcome {
+        let claim = self.claim_request(&effect, String::from("effect"), invocation);
+        let claimed = self
+            .store
+            .claim(&claim)
+            .instrument(info_span!("claim", otel.name = "claim-effect", dedup.key = %effect))
+            .await;
+        match claimed {
+            Ok(ClaimOutcome::Claimed { .. }) => {}
+            Ok(ClaimOutcome::Completed { outcome, .. }) => {
+                return Outcome::Duplicate {
+                    previous: Some(format!("{outcome} by another event for this {target}")),
+                    same_payload: true,
+                };
+            }
+            Ok(ClaimOutcome::InProgress { .. }) => {
+                return Outcome::Failed {
+                    reason: format!(
+                        "another event is applying the disposition to this {target} now; deliver again later"
+                    ),
+                };
+            }
+            Err(error) => {
+                return Outcome::Failed {
+                    reason: format!("dedup claim of the effect failed: {error}"),
+                };
+            }
+        }
+        let outcome = apply.await;
+        // Only an applied disposition is final for the target; after a conflict, refusal or
+        // failure a later event may look again.
+        let result = if outcome == Outcome::Patched {
+            self.store
+                .complete(&effect, &invocation.owner, outcome.name())
+                .await
+        } else {
+            self.store.release(&effect, &invocation.owner).await
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, dedup.key = %effect, "could not finish the effect claim");
+        }
+        outcome
+    }
+}
+
+/// An event the consumer acts on, of either dialect.
+#[derive(Debug, Clone)]
+enum Work {
+    Seed(InteractionUpdate),
+    Native(ConversationEvent),
+}
+
+impl Work {
+    fn dedup_key(&self) -> DedupKey {
+        match self {
+            Work::Seed(update) => update.dedup_key(),
+            Work::Native(event) => event.dedup_key(),
+        }
+    }
+
+    /// Reported as `interactionId`: the interaction, or the conversation.
+    fn subject_id(&self) -> &str {
+        match self {
+            Work::Seed(update) => update.interaction_id.as_str(),
+            Work::Native(event) => event.conversation_id.as_str(),
+        }
+    }
+
+    /// Reported as `sequenceId`: the sequence id, or the native event's time.
+    fn sequence_label(&self) -> Option<String> {
+        match self {
+            Work::Seed(update) => Some(update.sequence_id.to_string()),
+            Work::Native(event) => event.sequence_label(),
+        }
+    }
+
+    fn record_ids(&self, span: &Span) {
+        span.record("interaction.id", self.subject_id());
+        if let Some(sequence) = self.sequence_label() {
+            span.record("sequence.id", sequence.as_str());
+        }
+        if let Work::Native(event) = self {
+            span.record("conversation.id", event.conversation_id.as_str());
+            if let Some(participant) = &event.participant_id {
+                span.record("participant.id", participant.as_str());
+            }
         }
     }
 }
@@ -418,17 +618,17 @@ fn outcome_of_error(step_span: &Span, error: GenesysError) -> Outcome {
 
 /// The ids a rejected or ignored event carries, as text, for the report only.
 fn raw_ids(event: &Value) -> (Option<String>, Option<String>) {
-    let detail = event.get("detail");
-    let text = |name: &str| {
-        detail
-            .and_then(|d| d.get(name))
-            .and_then(|value| match value {
-                Value::String(text) if !text.is_empty() => Some(text.clone()),
-                Value::Number(number) => Some(number.to_string()),
-                _ => None,
-            })
+    let text = |pointer: &str| {
+        event.pointer(pointer).and_then(|value| match value {
+            Value::String(text) if !text.is_empty() => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        })
     };
-    (text("interactionId"), text("sequenceId"))
+    (
+        text("/detail/interactionId").or_else(|| text("/detail/eventBody/conversationId")),
+        text("/detail/sequenceId").or_else(|| text("/detail/eventBody/eventTime")),
+    )
 }
 
 fn log_report(report: &Report) {

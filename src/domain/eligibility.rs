@@ -13,6 +13,8 @@ pub enum IneligibleReason {
     DispositionAlreadySet,
     WrapUpAlreadySet,
     DurationBelowThreshold,
+    /// Native dialect: the conversation has no agent (`agent` or `user`) participant to wrap up.
+    NoAgentParticipant,
 }
 
 impl IneligibleReason {
@@ -23,6 +25,7 @@ impl IneligibleReason {
             IneligibleReason::DispositionAlreadySet => "disposition-already-set",
             IneligibleReason::WrapUpAlreadySet => "wrap-up-already-set",
             IneligibleReason::DurationBelowThreshold => "duration-below-threshold",
+            IneligibleReason::NoAgentParticipant => "no-agent-participant",
         }
     }
 }

@@ -27,8 +27,10 @@ impl InteractionUpdate {
 /// What parsing made of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParsedEvent {
-    /// An event this product acts on.
+    /// A tutorial-dialect interaction update.
     Update(InteractionUpdate),
+    /// A native Genesys Cloud conversation event.
+    Conversation(super::conversation::ConversationEvent),
     /// An event of another kind: acknowledged, not acted on.
     Ignored { reason: String },
     /// An event of our kind that cannot be acted on; `field` names what is wrong.

@@ -83,6 +83,18 @@ path_safe_id!(
     /// The id of the disposition (wrap-up) code to apply.
     DispositionCodeId
 );
+path_safe_id!(
+    /// The id of a Genesys Cloud conversation (`eventBody.conversationId`).
+    ConversationId
+);
+path_safe_id!(
+    /// The id of one participant of a conversation.
+    ParticipantId
+);
+path_safe_id!(
+    /// The id of one communication (e.g. a call) of a participant.
+    CommunicationId
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,21 @@
 //! Pure domain types and rules: ids, events, the fetched interaction, eligibility and outcomes.
 
+pub mod conversation;
 pub mod eligibility;
 pub mod event;
 pub mod ids;
 pub mod interaction;
 pub mod outcome;
 
+pub use conversation::{
+    ConversationEvent, ConversationSnapshot, ConversationTopic, MediaType, ParticipantSnapshot,
+    WrapupTarget, WrapupVerdict, decide_wrapup,
+};
 pub use eligibility::{Eligibility, IneligibleReason, decide};
 pub use event::{DedupKey, InteractionUpdate, ParsedEvent};
-pub use ids::{DispositionCodeId, IdError, InteractionId, SequenceId};
+pub use ids::{
+    CommunicationId, ConversationId, DispositionCodeId, IdError, InteractionId, ParticipantId,
+    SequenceId,
+};
 pub use interaction::{EpochMillis, InteractionSnapshot, TimelineEntry};
 pub use outcome::Outcome;

@@ -3,10 +3,16 @@
 use super::credentials::{ClientCredentials, CredentialsSource};
 use super::rate_limit::RateLimiter;
 use super::retry::{RetryPolicy, parse_retry_after};
-use super::wire::{DispositionPatch, DispositionRef, InteractionBody, TokenResponse};
-use super::{ApplyResult, GenesysApi, GenesysError, Operation};
+use super::wire::{
+    ConversationBody, DispositionPatch, DispositionRef, InteractionBody, ParticipantWrapupPatch,
+    TokenResponse, WrapupBody,
+};
+use super::{ApplyResult, GenesysApi, GenesysError, Operation, WrapupRequest, WrapupStyle};
 use crate::deadline::Deadline;
-use crate::domain::{DispositionCodeId, InteractionId, InteractionSnapshot};
+use crate::domain::{
+    ConversationId, ConversationSnapshot, DispositionCodeId, InteractionId, InteractionSnapshot,
+    WrapupTarget,
+};
 use crate::secret::Secret;
 use crate::telemetry::{self, propagation};
 use async_trait::async_trait;
@@ -419,6 +425,97 @@ impl GenesysApi for HttpGenesysClient {
         }
         Err(api_failure(operation, response).await)
     }
+
+    async fn fetch_conversation(
+        &self,
+        segment: &'static str,
+        id: &ConversationId,
+        deadline: Deadline,
+    ) -> Result<ConversationSnapshot, GenesysError> {
+        let operation = Operation::FetchConversation {
+            segment,
+            id: id.clone(),
+        };
+        let url = format!("{}{}", self.endpoints.api_base, operation.path());
+        let response = self
+            .send(
+                &operation,
+                Method::GET,
+                &url,
+                &Body::Empty,
+                deadline,
+                || self.bearer_credential(deadline),
+            )
+            .await?;
+        if response.status().is_success() {
+            let body: ConversationBody = read_json(&operation, response).await?;
+            return Ok(body.into_snapshot());
+        }
+        Err(api_failure(operation, response).await)
+    }
+
+    async fn apply_wrapup(
+        &self,
+        segment: &'static str,
+        id: &ConversationId,
+        target: &WrapupTarget,
+        wrapup: &WrapupRequest,
+        deadline: Deadline,
+    ) -> Result<ApplyResult, GenesysError> {
+        let communication = match (wrapup.style, &target.communication_id) {
+            (WrapupStyle::Communication, Some(communication)) => Some(communication.clone()),
+            (WrapupStyle::Communication, None) => {
+                tracing::warn!(
+                    "the participant has no communication id; applying the wrap-up on the participant"
+                );
+                None
+            }
+            (WrapupStyle::Participant, _) => None,
+        };
+        let body = match communication {
+            Some(_) => serde_json::to_vec(&WrapupBody::of(wrapup)),
+            None => serde_json::to_vec(&ParticipantWrapupPatch {
+                wrapup: WrapupBody::of(wrapup),
+            }),
+        }
+        .expect("a struct of strings serialises");
+        let operation = Operation::ApplyWrapup {
+            segment,
+            id: id.clone(),
+            participant: target.participant_id.clone(),
+            communication,
+        };
+        let method = if matches!(
+            operation,
+            Operation::ApplyWrapup {
+                communication: Some(_),
+                ..
+            }
+        ) {
+            Method::POST
+        } else {
+            Method::PATCH
+        };
+        let url = format!("{}{}", self.endpoints.api_base, operation.path());
+        let response = self
+            .send(
+                &operation,
+                method,
+                &url,
+                &Body::Json(body),
+                deadline,
+                || self.bearer_credential(deadline),
+            )
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(ApplyResult::Applied);
+        }
+        if status == StatusCode::CONFLICT {
+            return Ok(ApplyResult::Conflict);
+        }
+        Err(api_failure(operation, response).await)
+    }
 }
 
 /// Maps an API response that was not a success (and not retried) to the error it stands for.
@@ -432,26 +529,34 @@ async fn api_failure(operation: Operation, response: Response) -> GenesysError {
             correlation_id,
         };
     }
-    let writing = matches!(operation, Operation::ApplyDisposition(_));
-    let hint = match status {
-        StatusCode::UNAUTHORIZED => {
+    let hint = match (status, &operation) {
+        (StatusCode::UNAUTHORIZED, _) => {
             "a freshly issued token was refused: check that the OAuth client is active and \
-             belongs to the organisation and region of GENESYS_CLOUD_BASE_URL"
+             belongs to the organisation and region of GENESYS_CLOUD_BASE_URL / GENESYS_CLOUD_REGION"
         }
-        StatusCode::FORBIDDEN if writing => {
+        (StatusCode::FORBIDDEN, Operation::ApplyWrapup { .. }) => {
+            "the OAuth client may not apply this wrap-up: applying a wrap-up may need a \
+             user-context grant (a client-credentials token acts as no agent) or a wrap-up \
+             permission on the OAuth client's role (Conversation > Communication > Wrapup, \
+             Conversation > Call > Edit)"
+        }
+        (StatusCode::FORBIDDEN, Operation::FetchConversation { .. }) => {
+            "the OAuth client may not read conversations: give its role Conversation > Call > View"
+        }
+        (StatusCode::FORBIDDEN, Operation::ApplyDisposition(_)) => {
             "the OAuth client may not update interactions: give its role the permission \
              behind the interaction:write scope (applying a wrap-up may need a user-context \
              grant or a wrap-up permission)"
         }
-        StatusCode::FORBIDDEN => {
+        (StatusCode::FORBIDDEN, _) => {
             "the OAuth client may not read interactions: give its role the permission \
              behind the interaction:read scope"
         }
-        StatusCode::BAD_REQUEST if writing => {
-            "Genesys Cloud rejected the disposition: check that DISPOSITION_CODE_ID names an \
-             existing disposition code"
+        (StatusCode::BAD_REQUEST, operation) if operation.is_write() => {
+            "Genesys Cloud rejected the code: check that DISPOSITION_CODE_ID names an existing \
+             disposition (wrap-up) code available to the queue"
         }
-        StatusCode::BAD_REQUEST => "Genesys Cloud rejected the request",
+        (StatusCode::BAD_REQUEST, _) => "Genesys Cloud rejected the request",
         _ => "unexpected status",
     };
     refusal(operation, status, hint, correlation_id, response).await
@@ -470,7 +575,7 @@ fn http_span(operation: &Operation, method: &Method, url: &str, attempt: u32) ->
         .unwrap_or(0);
     let span = info_span!(
         "http",
-        otel.name = %format_args!("{method} {}", operation.route()),
+        otel.name = %operation.route(),
         otel.kind = "client",
         http.request.method = %method,
         url.full = url,

@@ -1,4 +1,4 @@
-//! The Genesys Cloud port: fetch an interaction and apply a disposition, with errors that know if a retry helps.
+//! The Genesys Cloud port: fetch and update interactions (tutorial) and conversations (native), with errors that know if a retry helps.
 
 pub mod credentials;
 pub mod http;
@@ -7,7 +7,10 @@ pub mod retry;
 mod wire;
 
 use crate::deadline::Deadline;
-use crate::domain::{DispositionCodeId, InteractionId, InteractionSnapshot};
+use crate::domain::{
+    CommunicationId, ConversationId, ConversationSnapshot, DispositionCodeId, InteractionId,
+    InteractionSnapshot, ParticipantId, WrapupTarget,
+};
 use async_trait::async_trait;
 use std::fmt;
 use std::time::Duration;
@@ -27,6 +30,24 @@ pub enum ApplyResult {
     Conflict,
 }
 
+/// How a wrap-up is applied to a participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WrapupStyle {
+    /// `PATCH /api/v2/conversations/{media}/{id}/participants/{participantId}` with `{"wrapup": ...}`.
+    #[default]
+    Participant,
+    /// `POST .../participants/{participantId}/communications/{communicationId}/wrapup`.
+    Communication,
+}
+
+/// The wrap-up to apply (native dialect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrapupRequest {
+    pub code: DispositionCodeId,
+    pub notes: Option<String>,
+    pub style: WrapupStyle,
+}
+
 /// The calls the pipeline makes on Genesys Cloud.
 #[async_trait]
 pub trait GenesysApi: Send + Sync {
@@ -44,6 +65,25 @@ pub trait GenesysApi: Send + Sync {
         code: &DispositionCodeId,
         deadline: Deadline,
     ) -> Result<ApplyResult, GenesysError>;
+
+    /// `GET /api/v2/conversations/{segment}/{id}` (`calls` for voice).
+    async fn fetch_conversation(
+        &self,
+        segment: &'static str,
+        id: &ConversationId,
+        deadline: Deadline,
+    ) -> Result<ConversationSnapshot, GenesysError>;
+
+    /// Applies `wrapup` to the target participant: a PATCH whose body is `{"wrapup": {...}}`
+    /// only, or the communication-level POST.
+    async fn apply_wrapup(
+        &self,
+        segment: &'static str,
+        id: &ConversationId,
+        target: &WrapupTarget,
+        wrapup: &WrapupRequest,
+        deadline: Deadline,
+    ) -> Result<ApplyResult, GenesysError>;
 }
 
 /// Which call failed, for messages and spans.
@@ -52,27 +92,94 @@ pub enum Operation {
     Token,
     FetchInteraction(InteractionId),
     ApplyDisposition(InteractionId),
+    FetchConversation {
+        segment: &'static str,
+        id: ConversationId,
+    },
+    ApplyWrapup {
+        segment: &'static str,
+        id: ConversationId,
+        participant: ParticipantId,
+        /// Set for the communication-level POST.
+        communication: Option<CommunicationId>,
+    },
 }
 
 impl Operation {
-    /// The request's path template (low cardinality, for span names).
-    pub fn route(&self) -> &'static str {
+    /// The request's method and path template (low cardinality, for span names).
+    pub fn route(&self) -> String {
         match self {
-            Operation::Token => "/oauth/token",
-            Operation::FetchInteraction(_) | Operation::ApplyDisposition(_) => {
-                "/api/v2/interactions/{interactionId}"
+            Operation::Token => "POST /oauth/token".into(),
+            Operation::FetchInteraction(_) => "GET /api/v2/interactions/{interactionId}".into(),
+            Operation::ApplyDisposition(_) => "PATCH /api/v2/interactions/{interactionId}".into(),
+            Operation::FetchConversation { segment, .. } => {
+                format!("GET /api/v2/conversations/{segment}/{{conversationId}}")
             }
+            Operation::ApplyWrapup {
+                segment,
+                communication: None,
+                ..
+            } => format!(
+                "PATCH /api/v2/conversations/{segment}/{{conversationId}}/participants/{{participantId}}"
+            ),
+            Operation::ApplyWrapup { segment, .. } => format!(
+                "POST /api/v2/conversations/{segment}/{{conversationId}}/participants/{{participantId}}/communications/{{communicationId}}/wrapup"
+            ),
         }
+    }
+
+    /// The request path, ids filled in.
+    pub fn path(&self) -> String {
+        match self {
+            Operation::Token => "/oauth/token".into(),
+            Operation::FetchInteraction(id) | Operation::ApplyDisposition(id) => {
+                format!("/api/v2/interactions/{id}")
+            }
+            Operation::FetchConversation { segment, id } => {
+                format!("/api/v2/conversations/{segment}/{id}")
+            }
+            Operation::ApplyWrapup {
+                segment,
+                id,
+                participant,
+                communication: None,
+            } => format!("/api/v2/conversations/{segment}/{id}/participants/{participant}"),
+            Operation::ApplyWrapup {
+                segment,
+                id,
+                participant,
+                communication: Some(communication),
+            } => format!(
+                "/api/v2/conversations/{segment}/{id}/participants/{participant}/communications/{communication}/wrapup"
+            ),
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self {
+            Operation::Token => "POST",
+            Operation::FetchInteraction(_) | Operation::FetchConversation { .. } => "GET",
+            Operation::ApplyDisposition(_) => "PATCH",
+            Operation::ApplyWrapup {
+                communication: None,
+                ..
+            } => "PATCH",
+            Operation::ApplyWrapup { .. } => "POST",
+        }
+    }
+
+    /// True for the requests that change something in Genesys Cloud.
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Operation::ApplyDisposition(_) | Operation::ApplyWrapup { .. }
+        )
     }
 }
 
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Operation::Token => f.write_str("POST /oauth/token"),
-            Operation::FetchInteraction(id) => write!(f, "GET /api/v2/interactions/{id}"),
-            Operation::ApplyDisposition(id) => write!(f, "PATCH /api/v2/interactions/{id}"),
-        }
+        write!(f, "{} {}", self.method(), self.path())
     }
 }
 

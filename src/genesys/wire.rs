@@ -1,6 +1,10 @@
-//! JSON shapes of the Genesys API (tutorial dialect) and their mapping into domain types.
+//! JSON shapes of the Genesys API (tutorial and native dialects) and their mapping into domain types.
 
-use crate::domain::{EpochMillis, InteractionSnapshot, TimelineEntry};
+use super::WrapupRequest;
+use crate::domain::{
+    CommunicationId, ConversationSnapshot, EpochMillis, InteractionSnapshot, ParticipantId,
+    ParticipantSnapshot, TimelineEntry,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -79,6 +83,106 @@ pub struct DispositionRef<'a> {
     pub id: &'a str,
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct WrapupState {
+    code: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AfterCallWork {
+    state: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Communication {
+    id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ParticipantBody {
+    id: Option<String>,
+    purpose: Option<String>,
+    state: Option<String>,
+    connected_time: Option<Value>,
+    end_time: Option<Value>,
+    wrapup: Option<WrapupState>,
+    after_call_work: Option<AfterCallWork>,
+    #[serde(default)]
+    calls: Vec<Communication>,
+    #[serde(default)]
+    callbacks: Vec<Communication>,
+    #[serde(default)]
+    chats: Vec<Communication>,
+    #[serde(default)]
+    emails: Vec<Communication>,
+    #[serde(default)]
+    messages: Vec<Communication>,
+}
+
+/// `GET /api/v2/conversations/calls/{id}` response; only what the wrap-up rules read.
+#[derive(Debug, Default, Deserialize)]
+pub struct ConversationBody {
+    #[serde(default)]
+    participants: Vec<ParticipantBody>,
+}
+
+impl ConversationBody {
+    pub fn into_snapshot(self) -> ConversationSnapshot {
+        ConversationSnapshot {
+            participants: self
+                .participants
+                .into_iter()
+                .map(|p| {
+                    let communication = [&p.calls, &p.callbacks, &p.chats, &p.emails, &p.messages]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c.id.as_deref())
+                        .next_back()
+                        .and_then(|id| CommunicationId::parse(id).ok());
+                    ParticipantSnapshot {
+                        // An id that is not path-safe cannot be addressed: treat it as absent.
+                        id: p.id.as_deref().and_then(|id| ParticipantId::parse(id).ok()),
+                        purpose: p.purpose.unwrap_or_default(),
+                        state: p.state.unwrap_or_default(),
+                        connected: p.connected_time.as_ref().and_then(epoch_millis),
+                        ended: p.end_time.as_ref().and_then(epoch_millis),
+                        in_after_call_work: p
+                            .after_call_work
+                            .and_then(|acw| acw.state)
+                            .is_some_and(|state| state.eq_ignore_ascii_case("pending")),
+                        wrapup_code: p.wrapup.and_then(|w| w.code).filter(|c| !c.is_empty()),
+                        communication_id: communication,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The wrap-up of `PATCH .../participants/{id}` (inside `wrapup`) and of the communication POST.
+#[derive(Debug, Serialize)]
+pub struct WrapupBody<'a> {
+    pub code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<&'a str>,
+}
+
+impl<'a> WrapupBody<'a> {
+    pub fn of(request: &'a WrapupRequest) -> Self {
+        WrapupBody {
+            code: request.code.as_str(),
+            notes: request.notes.as_deref(),
+        }
+    }
+}
+
+/// `PATCH /api/v2/conversations/calls/{id}/participants/{participantId}` body: the wrap-up only.
+#[derive(Debug, Serialize)]
+pub struct ParticipantWrapupPatch<'a> {
+    pub wrapup: WrapupBody<'a>,
+}
+
 /// A timestamp as the API may send it: RFC 3339 text or epoch milliseconds. Anything else
 /// (empty, unparsable) counts as unknown, which the rules treat as a zero duration.
 pub fn epoch_millis(value: &Value) -> Option<EpochMillis> {
@@ -133,6 +237,44 @@ mod tests {
             epoch_millis(&json!("2026-11-23T10:00:00+01:00")),
             Some(1_795_424_400_000)
         );
+    }
+
+    #[test]
+    fn a_conversation_body_maps_its_participants() {
+        let body: ConversationBody = serde_json::from_value(json!({
+            "id": "c-1",
+            "participants": [
+                {"id": "p-cust", "purpose": "customer", "state": "disconnected"},
+                {"id": "p-agent", "purpose": "agent", "state": "disconnected",
+                 "connectedTime": "2026-11-23T10:00:05.000Z", "endTime": "2026-11-23T10:01:05.000Z",
+                 "afterCallWork": {"state": "pending"}, "wrapupRequired": true,
+                 "calls": [{"id": "call-1", "state": "disconnected"}]},
+                {"id": "bad/id", "purpose": "agent", "wrapup": {"code": "w-1"}}
+            ]
+        }))
+        .unwrap();
+        let snapshot = body.into_snapshot();
+        let agent = &snapshot.participants[1];
+        assert!(agent.is_agent());
+        assert_eq!(agent.duration_ms(), 60_000);
+        assert!(agent.in_after_call_work);
+        assert_eq!(agent.communication_id.as_ref().unwrap().as_str(), "call-1");
+        assert_eq!(snapshot.participants[2].id, None);
+        assert_eq!(snapshot.participants[2].wrapup_code.as_deref(), Some("w-1"));
+    }
+
+    #[test]
+    fn the_participant_patch_body_holds_only_the_wrapup() {
+        let request = WrapupRequest {
+            code: crate::domain::DispositionCodeId::parse("w-9").unwrap(),
+            notes: None,
+            style: super::super::WrapupStyle::Participant,
+        };
+        let body = serde_json::to_value(ParticipantWrapupPatch {
+            wrapup: WrapupBody::of(&request),
+        })
+        .unwrap();
+        assert_eq!(body, json!({"wrapup": {"code": "w-9"}}));
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The Genesys Cloud simulator behind `genesys-sim` (tutorial dialect): tokens, interactions, PATCH counts.
+//! The Genesys Cloud simulator behind `genesys-sim`: tokens, interactions (tutorial dialect),
+//! conversations (native dialect), and counts of the changes each received.
 //!
-//! It checks client credentials on `POST /oauth/token`, serves interactions seeded from a file on
-//! `GET /api/v2/interactions/{id}`, really applies `PATCH` bodies, and counts the PATCHes each
-//! interaction received (`GET /sim/patches`).
+//! It checks client credentials on `POST /oauth/token`, serves interactions and conversations
+//! seeded from a file, really applies dispositions (`PATCH /api/v2/interactions/{id}`) and
+//! wrap-ups (`PATCH .../participants/{id}` or `POST .../communications/{id}/wrapup`), and counts
+//! the writes each interaction or participant received (`GET /sim/patches`).
 
+use crate::domain::MediaType;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::{Form, Json, Router};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -66,7 +69,12 @@ pub struct PatchCount {
 /// Seed data: `{"interactions": [ {"id": ..., "type": ..., ...}, ... ]}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SeedData {
+    #[serde(default)]
     pub interactions: Vec<Map<String, Value>>,
+    /// Conversations as `GET /api/v2/conversations/calls/{id}` returns them; `mediaType`
+    /// (default `VOICE`) picks the API path (`calls`, `callbacks`, `chats`, `emails`, `messages`).
+    #[serde(default)]
+    pub conversations: Vec<Map<String, Value>>,
 }
 
 /// A seed file that cannot be used.
@@ -102,6 +110,8 @@ impl SeedData {
 #[derive(Debug, Default)]
 struct Books {
     interactions: HashMap<String, SimInteraction>,
+    /// Conversations by (API path segment, id).
+    conversations: HashMap<(String, String), SimInteraction>,
     tokens: HashMap<String, Instant>,
     patches: BTreeMap<String, PatchCount>,
 }
@@ -123,12 +133,52 @@ impl Simulator {
 
     /// Adds (or replaces) the seeded interactions.
     pub fn seed(&self, data: SeedData) -> Result<usize, SeedError> {
-        let count = data.interactions.len();
+        let count = data.interactions.len() + data.conversations.len();
         for (index, entry) in data.interactions.into_iter().enumerate() {
             self.put_interaction(entry)
                 .map_err(|problem| SeedError::Entry { index, problem })?;
         }
+        for (index, entry) in data.conversations.into_iter().enumerate() {
+            self.put_conversation(entry)
+                .map_err(|problem| SeedError::Entry {
+                    index,
+                    problem: format!("conversations: {problem}"),
+                })?;
+        }
         Ok(count)
+    }
+
+    /// Adds or replaces one conversation given as the API would return it (plus `"x-sim"`).
+    pub fn put_conversation(&self, mut body: Map<String, Value>) -> Result<(), String> {
+        let id = match body.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            _ => return Err("\"id\" must be a non-empty string".into()),
+        };
+        let media = body
+            .remove("mediaType")
+            .and_then(|m| m.as_str().map(MediaType::new))
+            .unwrap_or_else(MediaType::voice);
+        let segment = media
+            .api_segment()
+            .ok_or_else(|| format!("mediaType {media} of {id} has no API path"))?;
+        let behaviour = match body.remove(BEHAVIOUR_KEY) {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| format!("\"{BEHAVIOUR_KEY}\" of {id}: {e}"))?,
+            None => Behaviour::default(),
+        };
+        self.books()
+            .conversations
+            .insert((segment.to_owned(), id), SimInteraction { body, behaviour });
+        Ok(())
+    }
+
+    /// The conversation as a GET would return it now.
+    pub fn conversation(&self, id: &str) -> Option<Value> {
+        self.books()
+            .conversations
+            .iter()
+            .find(|((_, conversation), _)| conversation == id)
+            .map(|(_, c)| Value::Object(c.body.clone()))
     }
 
     /// Adds or replaces one interaction given as the API would return it (plus `"x-sim"`).
@@ -168,6 +218,15 @@ impl Simulator {
             .route(
                 "/api/v2/interactions/{id}",
                 get(get_interaction).patch(patch_interaction),
+            )
+            .route("/api/v2/conversations/{segment}/{id}", get(get_conversation))
+            .route(
+                "/api/v2/conversations/{segment}/{id}/participants/{participant}",
+                patch(patch_participant),
+            )
+            .route(
+                "/api/v2/conversations/{segment}/{id}/participants/{participant}/communications/{communication}/wrapup",
+                post(post_communication_wrapup),
             )
             .route("/sim/patches", get(all_patches))
             .route("/sim/patches/{id}", get(one_patch_count))
@@ -434,4 +493,192 @@ async fn put_interaction(
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(problem) => error(StatusCode::BAD_REQUEST, "bad.request", problem),
     }
+}
+
+async fn get_conversation(
+    State(sim): State<Simulator>,
+    Path((segment, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !sim.token_is_valid(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "invalid or expired token",
+        );
+    }
+    let books = sim.books();
+    let Some(conversation) = books.conversations.get(&(segment, id.clone())) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("conversation {id} not found"),
+        );
+    };
+    if let Some(status) = conversation
+        .behaviour
+        .get_status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    {
+        return error(status, "simulated", "simulated status");
+    }
+    Json(Value::Object(conversation.body.clone())).into_response()
+}
+
+/// Checks a wrap-up object: `code` (non-empty string) and optional `notes`, nothing else.
+fn wrapup_of(value: &Value, path: &str) -> Result<Map<String, Value>, String> {
+    let object = value
+        .as_object()
+        .ok_or(format!("{path} must be an object"))?;
+    if let Some(extra) = object
+        .keys()
+        .find(|key| !matches!(key.as_str(), "code" | "notes"))
+    {
+        return Err(format!("unexpected field {path}.{extra}"));
+    }
+    match object.get("code") {
+        Some(Value::String(code)) if !code.is_empty() => {}
+        _ => return Err(format!("{path}.code must be a non-empty string")),
+    }
+    if object.get("notes").is_some_and(|notes| !notes.is_string()) {
+        return Err(format!("{path}.notes must be a string"));
+    }
+    Ok(object.clone())
+}
+
+/// Applies `body` (already a checked wrap-up) to a participant, counting the write.
+fn apply_wrapup(
+    sim: &Simulator,
+    segment: String,
+    id: &str,
+    participant: &str,
+    communication: Option<&str>,
+    wrapup: Result<Map<String, Value>, String>,
+) -> Response {
+    let mut books = sim.books();
+    let Books {
+        conversations,
+        patches,
+        ..
+    } = &mut *books;
+    let Some(conversation) = conversations.get_mut(&(segment, id.to_owned())) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("conversation {id} not found"),
+        );
+    };
+    let Some(target) = conversation
+        .body
+        .get_mut("participants")
+        .and_then(Value::as_array_mut)
+        .and_then(|ps| {
+            ps.iter_mut()
+                .find(|p| p.get("id").and_then(Value::as_str) == Some(participant))
+        })
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("participant {participant} not found"),
+        );
+    };
+    if let Some(communication) = communication {
+        let known = ["calls", "callbacks", "chats", "emails", "messages"]
+            .iter()
+            .any(|kind| {
+                target
+                    .get(*kind)
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.get("id").and_then(Value::as_str) == Some(communication))
+                    })
+            });
+        if !known {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not.found",
+                format!("communication {communication} not found"),
+            );
+        }
+    }
+    let count = patches.entry(format!("{id}/{participant}")).or_default();
+    count.received += 1;
+    if let Some(status) = conversation
+        .behaviour
+        .patch_status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    {
+        return error(status, "simulated", "simulated status");
+    }
+    let wrapup = match wrapup {
+        Ok(wrapup) => wrapup,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, "bad.request", problem),
+    };
+    if let Some(target) = target.as_object_mut() {
+        target.insert("wrapup".into(), Value::Object(wrapup));
+        if let Some(Value::Object(acw)) = target.get_mut("afterCallWork") {
+            acw.insert("state".into(), json!("complete"));
+        }
+    }
+    count.applied += 1;
+    StatusCode::ACCEPTED.into_response()
+}
+
+async fn patch_participant(
+    State(sim): State<Simulator>,
+    Path((segment, id, participant)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !sim.token_is_valid(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "invalid or expired token",
+        );
+    }
+    // The only body accepted here: {"wrapup": {"code": "...", "notes"?: "..."}}.
+    let wrapup = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| format!("invalid JSON: {e}"))
+        .and_then(|value| {
+            let object = value
+                .as_object()
+                .cloned()
+                .ok_or("the body must be a JSON object")?;
+            if let Some(extra) = object.keys().find(|key| *key != "wrapup") {
+                return Err(format!(
+                    "unexpected field {extra:?}: only wrapup may be sent"
+                ));
+            }
+            wrapup_of(object.get("wrapup").unwrap_or(&Value::Null), "wrapup")
+        });
+    apply_wrapup(&sim, segment, &id, &participant, None, wrapup)
+}
+
+async fn post_communication_wrapup(
+    State(sim): State<Simulator>,
+    Path((segment, id, participant, communication)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !sim.token_is_valid(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "invalid or expired token",
+        );
+    }
+    let wrapup = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| format!("invalid JSON: {e}"))
+        .and_then(|value| wrapup_of(&value, "body"));
+    apply_wrapup(
+        &sim,
+        segment,
+        &id,
+        &participant,
+        Some(&communication),
+        wrapup,
+    )
 }

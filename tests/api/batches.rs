@@ -4,8 +4,13 @@ use crate::helpers::*;
 use async_trait::async_trait;
 use genesys_eventbridge::deadline::Deadline;
 use genesys_eventbridge::dedup::InMemoryDedupStore;
-use genesys_eventbridge::domain::{DispositionCodeId, InteractionId, InteractionSnapshot};
-use genesys_eventbridge::genesys::{ApplyResult, GenesysApi, GenesysError, HttpSettings};
+use genesys_eventbridge::domain::{
+    ConversationId, ConversationSnapshot, DispositionCodeId, InteractionId, InteractionSnapshot,
+    WrapupTarget,
+};
+use genesys_eventbridge::genesys::{
+    ApplyResult, GenesysApi, GenesysError, HttpSettings, WrapupRequest,
+};
 use genesys_eventbridge::lambda;
 use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
 use genesys_eventbridge::sim::{SeedData, SimConfig, Simulator};
@@ -179,6 +184,26 @@ impl GenesysApi for CountingGenesys {
         &self,
         _: &InteractionId,
         _: &DispositionCodeId,
+        _: Deadline,
+    ) -> Result<ApplyResult, GenesysError> {
+        Ok(ApplyResult::Applied)
+    }
+
+    async fn fetch_conversation(
+        &self,
+        _: &'static str,
+        _: &ConversationId,
+        _: Deadline,
+    ) -> Result<ConversationSnapshot, GenesysError> {
+        Ok(ConversationSnapshot::default())
+    }
+
+    async fn apply_wrapup(
+        &self,
+        _: &'static str,
+        _: &ConversationId,
+        _: &WrapupTarget,
+        _: &WrapupRequest,
         _: Deadline,
     ) -> Result<ApplyResult, GenesysError> {
         Ok(ApplyResult::Applied)

@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
 const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
+const NATIVE_ELIGIBLE: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001";
+const NATIVE_AGENT: &str = "7a2e9c41-agnt-4c5d-9e8f-00000000p001";
 
 async fn demo_sim() -> RunningSim {
     let simulator = Simulator::new(SimConfig::default());
@@ -101,6 +103,43 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "conflict",
         "interaction changed concurrently (409)",
     ),
+    ("20-native-user-end-eligible.json", "patched", "eligible"),
+    (
+        "21-native-customer-end-same-call.json",
+        "ineligible",
+        "wrap-up-already-set",
+    ),
+    (
+        "22-native-acw-wrapup-applied.json",
+        "ineligible",
+        "wrap-up-already-set",
+    ),
+    (
+        "23-native-short-call.json",
+        "ineligible",
+        "duration-below-threshold",
+    ),
+    (
+        "24-native-agent-still-connected.json",
+        "ineligible",
+        "interaction-not-completed",
+    ),
+    ("25-native-chat.json", "ineligible", "non-voice-interaction"),
+    (
+        "26-native-duplicate-delivery.json",
+        "duplicate",
+        "already processed: patched",
+    ),
+    (
+        "27-native-no-agent.json",
+        "ineligible",
+        "no-agent-participant",
+    ),
+    (
+        "28-native-missing-conversation-id.json",
+        "rejected",
+        "detail.eventBody.conversationId is missing",
+    ),
 ];
 
 fn sample_files() -> Vec<String> {
@@ -160,10 +199,25 @@ async fn the_simulator_shows_the_disposition_after_the_demo_and_one_patch_per_in
 
     let interaction = sim.simulator.interaction(eligible).unwrap();
     assert_eq!(interaction["dispositionCode"]["id"], DISPOSITION);
+    let conversation = sim.simulator.conversation(NATIVE_ELIGIBLE).unwrap();
+    assert_eq!(
+        conversation["participants"][1]["wrapup"]["code"],
+        DISPOSITION
+    );
     let counts = sim.simulator.patch_counts();
-    assert_eq!(counts[eligible].applied, 1);
-    let applied: u64 = counts.values().map(|count| count.applied).sum();
-    assert_eq!(applied, 1, "only the eligible call is changed: {counts:?}");
+    let applied: Vec<(&String, u64)> = counts
+        .iter()
+        .filter(|(_, count)| count.applied > 0)
+        .map(|(target, count)| (target, count.applied))
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            (&eligible.to_owned(), 1),
+            (&format!("{NATIVE_ELIGIBLE}/{NATIVE_AGENT}"), 1)
+        ],
+        "only the eligible call and the eligible conversation's agent are changed, once each"
+    );
 }
 
 #[tokio::test]
@@ -184,4 +238,78 @@ async fn a_lambda_response_for_a_patched_event_is_its_outcome_object() {
         response["interactionId"],
         "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01"
     );
+}
+
+#[tokio::test]
+async fn the_simulator_applies_a_communication_level_wrapup() {
+    let sim = demo_sim().await;
+    let mut consumer_settings =
+        PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap());
+    consumer_settings.wrapup_style = genesys_eventbridge::genesys::WrapupStyle::Communication;
+    let config = SimConfig::default();
+    let client = HttpGenesysClient::new(
+        Endpoints {
+            api_base: sim.base_url(),
+            login_base: sim.base_url(),
+        },
+        Arc::new(StaticCredentials(ClientCredentials {
+            client_id: config.client_id,
+            client_secret: Secret::new(config.client_secret),
+        })),
+        HttpSettings::default(),
+    )
+    .unwrap();
+    let consumer = Consumer::new(
+        Arc::new(InMemoryDedupStore::default()),
+        Arc::new(client),
+        consumer_settings,
+    );
+    let event = read_events(&format!("{EVENTS}/20-native-user-end-eligible.json"))
+        .unwrap()
+        .remove(0);
+
+    let report = consumer.process(&event, &invocation("r")).await;
+
+    assert_eq!(report.outcome.name(), "patched");
+    let conversation = sim.simulator.conversation(NATIVE_ELIGIBLE).unwrap();
+    assert_eq!(
+        conversation["participants"][1]["wrapup"]["code"],
+        DISPOSITION
+    );
+    assert_eq!(
+        conversation["participants"][1]["afterCallWork"]["state"],
+        "complete"
+    );
+}
+
+#[tokio::test]
+async fn the_simulator_refuses_a_participant_patch_with_more_than_the_wrapup() {
+    let sim = demo_sim().await;
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{}/oauth/token", sim.base_url()))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/api/v2/conversations/calls/{NATIVE_ELIGIBLE}/participants/{NATIVE_AGENT}",
+        sim.base_url()
+    );
+
+    let response = http
+        .patch(url)
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({"wrapup": {"code": "x"}, "state": "disconnected"}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 400);
+    let conversation = sim.simulator.conversation(NATIVE_ELIGIBLE).unwrap();
+    assert!(conversation["participants"][1].get("wrapup").is_none());
 }

@@ -240,3 +240,62 @@ pub async fn secrets_manager() -> Option<aws_sdk_secretsmanager::Client> {
         .await;
     Some(aws_sdk_secretsmanager::Client::new(&shared))
 }
+
+pub const CONVERSATION: &str = "9b1f0c2e-4d3a-4b5c-8e7f-0000000000aa";
+pub const AGENT: &str = "p-agent-1";
+pub const CUSTOMER: &str = "p-customer-1";
+pub const AGENT_CALL: &str = "call-agent-1";
+
+/// A native Genesys Cloud conversation event, as the partner event source delivers it.
+pub fn native_event(event_id: &str, topic: &str, participant: &str, event_time: i64) -> Value {
+    json!({
+        "version": "0",
+        "id": event_id,
+        "detail-type": format!("v2.detail.events.conversation.{{id}}.{topic}"),
+        "source": "aws.partner/genesys.com/cloud/org-1/genesys-events",
+        "account": "123456789012",
+        "time": "2026-11-23T10:20:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": {
+            "topicName": format!("v2.detail.events.conversation.{CONVERSATION}.{topic}"),
+            "version": "2",
+            "eventBody": {
+                "eventTime": event_time,
+                "conversationId": CONVERSATION,
+                "participantId": participant,
+                "mediaType": "VOICE"
+            },
+            "metadata": {"CorrelationId": format!("corr-{event_id}")},
+            "timestamp": "2026-11-23T10:20:00.000Z"
+        }
+    })
+}
+
+/// A call as `GET /api/v2/conversations/calls/{id}` returns it: a customer and an agent, the
+/// agent connected for 60 s and in after-call work without a wrap-up, unless `agent` says otherwise.
+pub fn conversation_json(agent: Value) -> Value {
+    let mut agent_participant = json!({
+        "id": AGENT,
+        "purpose": "agent",
+        "state": "disconnected",
+        "connectedTime": "2026-11-23T10:00:00.000Z",
+        "endTime": "2026-11-23T10:01:00.000Z",
+        "afterCallWork": {"state": "pending"},
+        "wrapupRequired": true,
+        "calls": [{"id": AGENT_CALL, "state": "disconnected"}]
+    });
+    if let (Some(target), Some(changes)) = (agent_participant.as_object_mut(), agent.as_object()) {
+        for (key, value) in changes {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    json!({
+        "id": CONVERSATION,
+        "participants": [
+            {"id": CUSTOMER, "purpose": "customer", "state": "disconnected",
+             "connectedTime": "2026-11-23T10:00:00.000Z", "endTime": "2026-11-23T10:01:00.000Z"},
+            agent_participant
+        ]
+    })
+}

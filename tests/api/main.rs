@@ -8,6 +8,7 @@ mod handler;
 mod helpers;
 mod invoke_cli;
 mod lambda_binary;
+mod native;
 mod pipeline;
 mod secrets;
 mod telemetry;

@@ -45,11 +45,12 @@ async fn an_eligible_call_is_patched_and_its_redelivery_is_a_duplicate_without_a
 }
 
 #[tokio::test]
-async fn a_later_update_of_the_same_interaction_is_not_a_duplicate() {
+async fn a_later_update_of_the_same_interaction_is_processed_but_never_patches_twice() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
+    // A stale read: Genesys still shows no disposition when the second update arrives.
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
-    mount_patch(&server, 200, 2).await;
+    mount_patch(&server, 200, 1).await;
     let consumer = consumer(&server);
 
     let first = consumer
@@ -60,7 +61,13 @@ async fn a_later_update_of_the_same_interaction_is_not_a_duplicate() {
         .await;
 
     assert_eq!(first.outcome, Outcome::Patched);
-    assert_eq!(second.outcome, Outcome::Patched);
+    assert_eq!(
+        second.outcome,
+        Outcome::Duplicate {
+            previous: Some("patched by another event for this interaction".into()),
+            same_payload: true,
+        }
+    );
 }
 
 #[tokio::test]

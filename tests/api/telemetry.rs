@@ -103,7 +103,7 @@ async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
         root.shape(),
         format!(
             "disposition-consumer(decode, event(parse, claim, fetch(token({TOKEN}), {GET}), \
-             decide, apply(token, {PATCH}), complete))"
+             decide, apply(claim-effect, token, {PATCH}), complete))"
         )
     );
     assert_eq!(root.attr("faas.trigger").as_deref(), Some("pubsub"));
@@ -215,7 +215,7 @@ async fn a_failed_patch_marks_the_path_to_it_as_error_and_records_the_exception_
         root.shape(),
         format!(
             "disposition-consumer(decode, event(parse, claim, fetch(token({TOKEN}), {GET}), \
-             decide, apply(token, {PATCH}, token, {PATCH}, token, {PATCH}), release))"
+             decide, apply(claim-effect, token, {PATCH}, token, {PATCH}, token, {PATCH}), release))"
         )
     );
     let apply = root.find("apply").unwrap();

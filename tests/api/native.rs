@@ -1,0 +1,454 @@
+//! The native Genesys Cloud dialect against wiremock: conversations, wrap-ups, both apply styles, every status.
+
+use crate::helpers::*;
+use genesys_eventbridge::dedup::InMemoryDedupStore;
+use genesys_eventbridge::domain::{IneligibleReason, MediaType, Outcome};
+use genesys_eventbridge::genesys::WrapupStyle;
+use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use wiremock::matchers::{body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn conversation_path() -> String {
+    format!("/api/v2/conversations/calls/{CONVERSATION}")
+}
+
+fn participant_path() -> String {
+    format!("/api/v2/conversations/calls/{CONVERSATION}/participants/{AGENT}")
+}
+
+async fn mount_conversation(server: &MockServer, body: Value, times: u64) {
+    Mock::given(method("GET"))
+        .and(path(conversation_path()))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(times)
+        .named("GET conversation")
+        .mount(server)
+        .await;
+}
+
+async fn mount_wrapup_patch(server: &MockServer, response: ResponseTemplate, times: u64) {
+    Mock::given(method("PATCH"))
+        .and(path(participant_path()))
+        .and(body_json(json!({"wrapup": {"code": DISPOSITION}})))
+        .respond_with(response)
+        .expect(times)
+        .named("PATCH participant wrapup")
+        .mount(server)
+        .await;
+}
+
+fn consumer_with_settings(
+    server: &MockServer,
+    change: impl FnOnce(&mut PipelineSettings),
+) -> Consumer {
+    let mut settings = PipelineSettings::new(disposition());
+    change(&mut settings);
+    Consumer::new(
+        Arc::new(InMemoryDedupStore::default()),
+        Arc::new(client(server)),
+        settings,
+    )
+}
+
+fn user_end(event_id: &str) -> Value {
+    native_event(event_id, "user.end", AGENT, 1_795_428_060_000)
+}
+
+#[tokio::test]
+async fn an_ended_call_gets_the_wrapup_on_the_agent_participant_and_nothing_else() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+    let consumer = consumer(&server);
+
+    let first = consumer.process(&user_end("n-1"), &invocation("r1")).await;
+    let redelivered = consumer.process(&user_end("n-1"), &invocation("r2")).await;
+
+    assert_eq!(first.outcome, Outcome::Patched);
+    assert_eq!(first.interaction_id.as_deref(), Some(CONVERSATION));
+    assert_eq!(first.sequence_id.as_deref(), Some("1795428060000"));
+    assert_eq!(
+        redelivered.outcome,
+        Outcome::Duplicate {
+            previous: Some("patched".into()),
+            same_payload: true
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_customer_end_and_a_user_end_of_one_call_wrap_the_agent_up_once() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    // Both reads show no wrap-up yet (the second races the first PATCH).
+    mount_conversation(&server, conversation_json(json!({})), 2).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+    let consumer = consumer(&server);
+
+    let agent_left = consumer.process(&user_end("n-1"), &invocation("r1")).await;
+    let customer_left = consumer
+        .process(
+            &native_event("n-2", "customer.end", CUSTOMER, 1_795_428_061_000),
+            &invocation("r2"),
+        )
+        .await;
+
+    assert_eq!(agent_left.outcome, Outcome::Patched);
+    assert_eq!(
+        customer_left.outcome,
+        Outcome::Duplicate {
+            previous: Some("patched by another event for this participant".into()),
+            same_payload: true
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_customer_end_event_wraps_up_the_agent_not_the_customer() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+
+    let report = consumer(&server)
+        .process(
+            &native_event("n-2", "customer.end", CUSTOMER, 1),
+            &invocation("r"),
+        )
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn notes_are_sent_with_the_wrapup_when_configured() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(participant_path()))
+        .and(body_json(
+            json!({"wrapup": {"code": DISPOSITION, "notes": "auto: no wrap-up chosen"}}),
+        ))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let consumer = consumer_with_settings(&server, |s| {
+        s.wrapup_notes = Some("auto: no wrap-up chosen".into())
+    });
+
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
+
+    assert_eq!(report.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn the_communication_style_posts_the_wrapup_to_the_agents_call() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "{}/communications/{AGENT_CALL}/wrapup",
+            participant_path()
+        )))
+        .and(body_json(json!({"code": DISPOSITION})))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
+    let consumer = consumer_with_settings(&server, |s| s.wrapup_style = WrapupStyle::Communication);
+
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
+
+    assert_eq!(report.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn each_wrapup_rule_has_its_reason_and_no_write() {
+    let cases = [
+        (
+            json!({"state": "connected", "endTime": null, "afterCallWork": null}),
+            "interaction-not-completed",
+        ),
+        (json!({"wrapup": {"code": "w-1"}}), "wrap-up-already-set"),
+        (
+            json!({"endTime": "2026-11-23T10:00:10.000Z"}),
+            "duration-below-threshold",
+        ),
+        (json!({"purpose": "ivr"}), "no-agent-participant"),
+    ];
+    for (agent, reason) in cases {
+        let server = MockServer::start().await;
+        mount_token(&server, 86_400, 1).await;
+        mount_conversation(&server, conversation_json(agent), 1).await;
+        mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
+
+        let report = consumer(&server)
+            .process(&user_end("n-1"), &invocation("r"))
+            .await;
+
+        assert_eq!(report.outcome.name(), "ineligible", "{reason}");
+        assert_eq!(report.outcome.reason().as_deref(), Some(reason));
+    }
+}
+
+#[tokio::test]
+async fn a_chat_is_not_fetched_unless_chats_are_configured() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    let mut chat = user_end("n-chat");
+    chat["detail"]["eventBody"]["mediaType"] = json!("CHAT");
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v2/conversations/chats/{CONVERSATION}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(conversation_json(json!({}))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!(
+            "/api/v2/conversations/chats/{CONVERSATION}/participants/{AGENT}"
+        )))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let voice_only = consumer(&server).process(&chat, &invocation("r1")).await;
+    let chats_too = consumer_with_settings(&server, |s| {
+        s.native_media_types = vec![MediaType::voice(), MediaType::new("CHAT")]
+    })
+    .process(&chat, &invocation("r2"))
+    .await;
+
+    assert_eq!(
+        voice_only.outcome,
+        Outcome::Ineligible(IneligibleReason::NonVoiceInteraction)
+    );
+    assert_eq!(chats_too.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn an_unknown_conversation_is_not_found() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(conversation_path()))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome, Outcome::NotFound);
+}
+
+#[tokio::test]
+async fn a_409_on_the_wrapup_is_a_conflict() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(409), 1).await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Conflict);
+}
+
+#[tokio::test]
+async fn a_403_on_the_wrapup_says_it_may_need_a_user_context_grant() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    mount_wrapup_patch(
+        &server,
+        ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "c-403"),
+        1,
+    )
+    .await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome.name(), "rejected");
+    let reason = report.outcome.reason().unwrap();
+    assert!(reason.contains("user-context grant"), "{reason}");
+    assert!(reason.contains("wrap-up permission"), "{reason}");
+    assert!(reason.contains("c-403"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_400_on_the_wrapup_names_the_code_setting() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(400), 1).await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert!(
+        report
+            .outcome
+            .reason()
+            .unwrap()
+            .contains("DISPOSITION_CODE_ID")
+    );
+}
+
+#[tokio::test]
+async fn a_429_on_the_wrapup_waits_for_retry_after_and_applies() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(participant_path()))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn a_429_beyond_180_seconds_fails_for_a_later_redelivery() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(conversation_path()))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "240"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome.name(), "failed");
+    assert!(report.outcome.reason().unwrap().contains("429"));
+}
+
+#[tokio::test]
+async fn a_failed_wrapup_releases_the_participant_so_the_redelivery_applies_it() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 2).await;
+    Mock::given(method("PATCH"))
+        .and(path(participant_path()))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(3)
+        .expect(3)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+    let consumer = consumer(&server);
+
+    let failed = consumer.process(&user_end("n-1"), &invocation("r1")).await;
+    let redelivered = consumer.process(&user_end("n-1"), &invocation("r2")).await;
+
+    assert_eq!(failed.outcome.name(), "failed");
+    assert_eq!(redelivered.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn a_501_is_a_refusal_not_retried() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(conversation_path()))
+        .respond_with(ResponseTemplate::new(501))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome.name(), "rejected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_events_racing_on_eight_instances_wrap_the_agent_up_once() {
+    if dynamodb_store().await.is_none() {
+        return;
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": TOKEN, "expires_in": 86_400})),
+        )
+        .mount(&server)
+        .await;
+    let conversation = format!("race-{:016x}", fastrand::u64(..));
+    let mut body = conversation_json(json!({}));
+    body["id"] = json!(conversation);
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v2/conversations/calls/{conversation}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!(
+            "/api/v2/conversations/calls/{conversation}/participants/{AGENT}"
+        )))
+        .respond_with(ResponseTemplate::new(202))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let mut runs = Vec::new();
+    for n in 0..8 {
+        let consumer = consumer_with(client(&server), dynamodb_store().await.unwrap());
+        let (topic, participant) = if n % 2 == 0 {
+            ("user.end", AGENT)
+        } else {
+            ("customer.end", CUSTOMER)
+        };
+        let mut event = native_event(&format!("race-{n}"), topic, participant, 1_000 + n);
+        event["detail"]["eventBody"]["conversationId"] = json!(conversation);
+        event["detail"]["topicName"] = json!(format!(
+            "v2.detail.events.conversation.{conversation}.{topic}"
+        ));
+        runs.push(tokio::spawn(async move {
+            consumer
+                .process(&event, &invocation(&format!("r-{n}")))
+                .await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for run in runs {
+        outcomes.push(run.await.unwrap().outcome.name());
+    }
+
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "patched").count(),
+        1,
+        "{outcomes:?}"
+    );
+}
