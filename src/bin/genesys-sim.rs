@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use genesys_eventbridge::sim::{SeedData, SimConfig, Simulator};
+use genesys_eventbridge::sim::{Faults, SeedData, SimConfig, Simulator};
 use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -34,6 +34,15 @@ struct Args {
     /// Lifetime of issued tokens.
     #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
     token_lifetime: u64,
+    /// Faults to inject into API requests, e.g.
+    /// `rateLimited=0.05,retryAfterSeconds=1,serverError=0.05,tokenRevoked=0.01,conflict=0.02,slow=0.05,slowMs=300,timeout=0.01,timeoutMs=10000,seed=42`
+    /// (shares of requests; the seed makes a run repeatable). Also settable at `PUT /sim/faults`.
+    #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
+    faults: Option<Faults>,
+}
+
+fn parse_faults(spec: &str) -> Result<Faults, String> {
+    Faults::parse(spec)
 }
 
 #[tokio::main]
@@ -49,6 +58,10 @@ async fn main() -> anyhow::Result<()> {
         client_secret: args.client_secret,
         token_lifetime: Duration::from_secs(args.token_lifetime),
     });
+    if let Some(faults) = args.faults {
+        tracing::info!(?faults, "injecting faults");
+        simulator.set_faults(faults);
+    }
     if let Some(path) = &args.data {
         let seeded = simulator.seed(SeedData::from_file(path)?)?;
         tracing::info!(seeded, path = %path.display(), "interactions seeded");

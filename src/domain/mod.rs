@@ -14,8 +14,8 @@ pub use conversation::{
 pub use eligibility::{Eligibility, IneligibleReason, decide};
 pub use event::{DedupKey, InteractionUpdate, ParsedEvent};
 pub use ids::{
-    CommunicationId, ConversationId, DispositionCodeId, IdError, InteractionId, ParticipantId,
-    SequenceId,
+    CommunicationId, ConversationId, DispositionCodeId, IdError, InteractionId, MAX_ID_LEN,
+    ParticipantId, SequenceId,
 };
 pub use interaction::{EpochMillis, InteractionSnapshot, TimelineEntry};
 pub use outcome::Outcome;

@@ -216,7 +216,8 @@ impl HttpGenesysClient {
     }
 
     /// Sends one request with bounded retries: 429 waits for `Retry-After`, 5xx (but 501) and
-    /// transport errors back off with jitter, a 401 refreshes the token once. Returns the first
+    /// transport errors back off with jitter, a 401 refreshes the token once. A write (PATCH,
+    /// POST) is retried only when Genesys cannot have processed it (429, 503, 401, no connection). Returns the first
     /// response that is not retried; the caller maps its status. `credential` is asked before
     /// every attempt (generic, so the token request's own `send` does not contain `bearer`).
     async fn send<C, F>(
@@ -286,12 +287,16 @@ impl HttpGenesysClient {
                     let error_type = if timed_out { "timeout" } else { "transport" };
                     span.record("error.type", error_type);
                     telemetry::mark_error(&span, error_type);
+                    // A write that may have reached Genesys is not sent again blindly: the
+                    // event fails instead, and its redelivery reads the state first.
+                    let maybe_processed = operation.is_write() && !source.is_connect();
                     let error = GenesysError::Transport {
                         operation: operation.clone(),
                         timed_out,
                         source,
                     };
-                    if attempt < policy.max_attempts
+                    if !maybe_processed
+                        && attempt < policy.max_attempts
                         && self.pause(policy.backoff(attempt), deadline).await
                     {
                         tracing::warn!(%error, attempt, "retrying after a transport error");
@@ -306,6 +311,12 @@ impl HttpGenesysClient {
             if let Some(id) = &correlation {
                 span.record("genesys.correlation_id", id.as_str());
             }
+            tracing::debug!(
+                %operation,
+                status = status.as_u16(),
+                genesys.correlation_id = correlation.as_deref(),
+                "Genesys Cloud answered"
+            );
             if status.is_client_error() || status.is_server_error() {
                 span.record("error.type", status.as_str());
                 telemetry::mark_error(&span, format!("HTTP {}", status.as_u16()));
@@ -350,7 +361,12 @@ impl HttpGenesysClient {
                         status: status.as_u16(),
                         correlation_id: correlation,
                     };
-                    if attempt < policy.max_attempts
+                    // Only a 503 says a write was not processed; after a 500, 502 or 504 it may
+                    // have been, so it is not sent again blindly (the redelivery reads first).
+                    let maybe_processed =
+                        operation.is_write() && status != StatusCode::SERVICE_UNAVAILABLE;
+                    if !maybe_processed
+                        && attempt < policy.max_attempts
                         && self.pause(policy.backoff(attempt), deadline).await
                     {
                         tracing::warn!(%error, attempt, "retrying after a server error");
@@ -529,11 +545,16 @@ async fn api_failure(operation: Operation, response: Response) -> GenesysError {
             correlation_id,
         };
     }
+    if status == StatusCode::UNAUTHORIZED {
+        let hint = "if this persists, check that the OAuth client is active and belongs to the \
+                    organisation and region of GENESYS_CLOUD_BASE_URL / GENESYS_CLOUD_REGION";
+        return GenesysError::Unauthorized {
+            operation,
+            hint: with_excerpt(hint, response).await,
+            correlation_id,
+        };
+    }
     let hint = match (status, &operation) {
-        (StatusCode::UNAUTHORIZED, _) => {
-            "a freshly issued token was refused: check that the OAuth client is active and \
-             belongs to the organisation and region of GENESYS_CLOUD_BASE_URL / GENESYS_CLOUD_REGION"
-        }
         (StatusCode::FORBIDDEN, Operation::ApplyWrapup { .. }) => {
             "the OAuth client may not apply this wrap-up: applying a wrap-up may need a \
              user-context grant (a client-credentials token acts as no agent) or a wrap-up \
@@ -620,6 +641,17 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// `hint`, followed by the start of what Genesys said in `response`.
+async fn with_excerpt(hint: &str, response: Response) -> String {
+    let said = response.text().await.unwrap_or_default();
+    let said: String = said.chars().take(BODY_EXCERPT_CHARS).collect();
+    if said.trim().is_empty() {
+        hint.to_owned()
+    } else {
+        format!("{hint}; Genesys Cloud said: {}", said.trim())
+    }
+}
+
 /// A permanent refusal, quoting the start of what Genesys said.
 async fn refusal(
     operation: Operation,
@@ -628,17 +660,10 @@ async fn refusal(
     correlation_id: Option<String>,
     response: Response,
 ) -> GenesysError {
-    let said = response.text().await.unwrap_or_default();
-    let said: String = said.chars().take(BODY_EXCERPT_CHARS).collect();
-    let hint = if said.trim().is_empty() {
-        hint.to_owned()
-    } else {
-        format!("{hint}; Genesys Cloud said: {}", said.trim())
-    };
     GenesysError::Refused {
         operation,
         status: status.as_u16(),
-        hint,
+        hint: with_excerpt(hint, response).await,
         correlation_id,
     }
 }

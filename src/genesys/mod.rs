@@ -236,7 +236,19 @@ pub enum GenesysError {
         status: u16,
         correlation_id: Option<String>,
     },
-    /// A refusal that a retry cannot change (400, 401 after a fresh token, 403, other 4xx, 501).
+    /// 401 although the token was just issued (and refreshed once): a revocation racing the
+    /// request, a propagation delay, or a misconfigured OAuth client. Retryable, so events are
+    /// kept (redelivered, then dead-lettered) rather than dropped while someone looks.
+    #[error(
+        "{operation}: unauthorized (401) with a fresh token: {hint}{}",
+        Correlation(correlation_id)
+    )]
+    Unauthorized {
+        operation: Operation,
+        hint: String,
+        correlation_id: Option<String>,
+    },
+    /// A refusal that a retry cannot change (400, 403, other 4xx, 501).
     #[error(
         "{operation}: refused with {status}: {hint}{}",
         Correlation(correlation_id)
@@ -279,6 +291,7 @@ impl GenesysError {
             GenesysError::DeadlineExceeded { .. } => "genesys.DeadlineExceeded",
             GenesysError::NotFound { .. } => "genesys.NotFound",
             GenesysError::Refused { .. } => "genesys.Refused",
+            GenesysError::Unauthorized { .. } => "genesys.Unauthorized",
             GenesysError::InvalidResponse { .. } => "genesys.InvalidResponse",
             GenesysError::Credentials { .. } => "genesys.Credentials",
         }
@@ -290,7 +303,8 @@ impl GenesysError {
             GenesysError::RateLimited { .. }
             | GenesysError::Server { .. }
             | GenesysError::Transport { .. }
-            | GenesysError::DeadlineExceeded { .. } => true,
+            | GenesysError::DeadlineExceeded { .. }
+            | GenesysError::Unauthorized { .. } => true,
             GenesysError::Credentials { source } => source.is_retryable(),
             _ => false,
         }

@@ -59,11 +59,142 @@ struct SimInteraction {
     behaviour: Behaviour,
 }
 
-/// How many PATCHes an interaction received, and how many of them changed it.
+/// How many writes an interaction (or participant) received, how many of them changed it, and
+/// how many times a simulated concurrent writer changed it instead (injected 409s).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchCount {
     pub received: u64,
     pub applied: u64,
+    #[serde(default)]
+    pub foreign: u64,
+}
+
+/// The code a simulated concurrent writer sets before answering 409.
+pub const FOREIGN_CODE: &str = "set-by-a-concurrent-writer";
+
+/// Faults injected into API requests (`/api/v2/...`), each a share of requests in 0..=1, drawn
+/// from a generator seeded with `seed` so that a run can be repeated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Faults {
+    pub seed: u64,
+    /// 429 with `Retry-After: retryAfterSeconds`.
+    pub rate_limited: f64,
+    pub retry_after_seconds: f64,
+    /// 503.
+    pub server_error: f64,
+    /// Every token is revoked and the request answered 401.
+    pub token_revoked: f64,
+    /// Writes only: a concurrent writer sets another code first, then 409.
+    pub conflict: f64,
+    /// The answer is delayed by `slowMs`.
+    pub slow: f64,
+    pub slow_ms: u64,
+    /// The request is processed (a write is applied), then the answer is held for `timeoutMs`,
+    /// longer than a client waits: the worst case of a lost response.
+    pub timeout: f64,
+    pub timeout_ms: u64,
+}
+
+impl Faults {
+    /// Parses `key=value,...` with the JSON field names, e.g.
+    /// `rateLimited=0.05,serverError=0.05,timeout=0.01,timeoutMs=2000,seed=7`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut object = Map::new();
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not key=value"))?;
+            let number: f64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("{key}: {value:?} is not a number"))?;
+            let value = if matches!(key.trim(), "seed" | "slowMs" | "timeoutMs") {
+                json!(number as u64)
+            } else {
+                json!(number)
+            };
+            object.insert(key.trim().to_owned(), value);
+        }
+        let faults: Faults =
+            serde_json::from_value(Value::Object(object)).map_err(|e| e.to_string())?;
+        let total = faults.rate_limited
+            + faults.server_error
+            + faults.token_revoked
+            + faults.conflict
+            + faults.slow
+            + faults.timeout;
+        if !(0.0..=1.0).contains(&total) {
+            return Err(format!("the shares add up to {total}, outside 0..=1"));
+        }
+        Ok(faults)
+    }
+}
+
+/// What the injector decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    RateLimited,
+    ServerError,
+    TokenRevoked,
+    Conflict,
+    Slow,
+    Timeout,
+}
+
+/// Marks a write request on which a concurrent writer wins (set by the fault layer).
+#[derive(Debug, Clone, Copy)]
+struct InjectConflict;
+
+#[derive(Debug)]
+struct Injector {
+    faults: Faults,
+    rng: fastrand::Rng,
+    injected: BTreeMap<&'static str, u64>,
+}
+
+impl Injector {
+    fn new(faults: Faults) -> Self {
+        Injector {
+            rng: fastrand::Rng::with_seed(faults.seed),
+            faults,
+            injected: BTreeMap::new(),
+        }
+    }
+
+    fn draw(&mut self, write: bool) -> Option<Fault> {
+        let f = &self.faults;
+        let mut roll = self.rng.f64();
+        let mut pick = |share: f64, fault: Fault| {
+            if roll < share {
+                return Some(fault);
+            }
+            roll -= share;
+            None
+        };
+        let fault = pick(f.rate_limited, Fault::RateLimited)
+            .or_else(|| pick(f.server_error, Fault::ServerError))
+            .or_else(|| pick(f.token_revoked, Fault::TokenRevoked))
+            .or_else(|| {
+                if write {
+                    pick(f.conflict, Fault::Conflict)
+                } else {
+                    None
+                }
+            })
+            .or_else(|| pick(f.slow, Fault::Slow))
+            .or_else(|| pick(f.timeout, Fault::Timeout))?;
+        let name = match fault {
+            Fault::RateLimited => "rateLimited",
+            Fault::ServerError => "serverError",
+            Fault::TokenRevoked => "tokenRevoked",
+            Fault::Conflict => "conflict",
+            Fault::Slow => "slow",
+            Fault::Timeout => "timeout",
+        };
+        *self.injected.entry(name).or_default() += 1;
+        Some(fault)
+    }
 }
 
 /// Seed data: `{"interactions": [ {"id": ..., "type": ..., ...}, ... ]}`.
@@ -107,13 +238,26 @@ impl SeedData {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Books {
     interactions: HashMap<String, SimInteraction>,
     /// Conversations by (API path segment, id).
     conversations: HashMap<(String, String), SimInteraction>,
     tokens: HashMap<String, Instant>,
     patches: BTreeMap<String, PatchCount>,
+    injector: Injector,
+}
+
+impl Default for Books {
+    fn default() -> Self {
+        Books {
+            interactions: HashMap::new(),
+            conversations: HashMap::new(),
+            tokens: HashMap::new(),
+            patches: BTreeMap::new(),
+            injector: Injector::new(Faults::default()),
+        }
+    }
 }
 
 /// The simulator's state; clone it to share.
@@ -206,6 +350,20 @@ impl Simulator {
             .map(|i| Value::Object(i.body.clone()))
     }
 
+    /// Sets the faults to inject from now on (and reseeds their generator).
+    pub fn set_faults(&self, faults: Faults) {
+        self.books().injector = Injector::new(faults);
+    }
+
+    /// The faults configured, and how many of each were injected so far.
+    pub fn faults(&self) -> (Faults, BTreeMap<&'static str, u64>) {
+        let books = self.books();
+        (
+            books.injector.faults.clone(),
+            books.injector.injected.clone(),
+        )
+    }
+
     /// PATCH counts per interaction id.
     pub fn patch_counts(&self) -> BTreeMap<String, PatchCount> {
         self.books().patches.clone()
@@ -213,8 +371,7 @@ impl Simulator {
 
     /// The router serving the simulated API.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route("/oauth/token", post(issue_token))
+        let api = Router::new()
             .route(
                 "/api/v2/interactions/{id}",
                 get(get_interaction).patch(patch_interaction),
@@ -228,6 +385,11 @@ impl Simulator {
                 "/api/v2/conversations/{segment}/{id}/participants/{participant}/communications/{communication}/wrapup",
                 post(post_communication_wrapup),
             )
+            .layer(axum::middleware::from_fn_with_state(self.clone(), inject_faults));
+        Router::new()
+            .route("/oauth/token", post(issue_token))
+            .merge(api)
+            .route("/sim/faults", get(get_faults).put(put_faults))
             .route("/sim/patches", get(all_patches))
             .route("/sim/patches/{id}", get(one_patch_count))
             .route("/sim/interactions/{id}", put(put_interaction))
@@ -413,6 +575,7 @@ fn disposition_code_of(body: &Value) -> Result<&str, String> {
 async fn patch_interaction(
     State(sim): State<Simulator>,
     Path(id): Path<String>,
+    conflict: Option<axum::Extension<InjectConflict>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -438,6 +601,17 @@ async fn patch_interaction(
     };
     let count = patches.entry(id.clone()).or_default();
     count.received += 1;
+    if conflict.is_some() {
+        interaction
+            .body
+            .insert("dispositionCode".into(), json!({"id": FOREIGN_CODE}));
+        count.foreign += 1;
+        return error(
+            StatusCode::CONFLICT,
+            "conflict",
+            "changed by a concurrent writer",
+        );
+    }
     if let Some(status) = interaction
         .behaviour
         .patch_status
@@ -473,14 +647,20 @@ async fn all_patches(State(sim): State<Simulator>) -> Response {
         .fold(PatchCount::default(), |sum, count| PatchCount {
             received: sum.received + count.received,
             applied: sum.applied + count.applied,
+            foreign: sum.foreign + count.foreign,
         });
     Json(json!({"total": total, "interactions": counts})).into_response()
 }
 
 async fn one_patch_count(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
     let count = sim.patch_counts().get(&id).copied().unwrap_or_default();
-    Json(json!({"interactionId": id, "received": count.received, "applied": count.applied}))
-        .into_response()
+    Json(json!({
+        "interactionId": id,
+        "received": count.received,
+        "applied": count.applied,
+        "foreign": count.foreign
+    }))
+    .into_response()
 }
 
 async fn put_interaction(
@@ -549,12 +729,12 @@ fn wrapup_of(value: &Value, path: &str) -> Result<Map<String, Value>, String> {
 /// Applies `body` (already a checked wrap-up) to a participant, counting the write.
 fn apply_wrapup(
     sim: &Simulator,
-    segment: String,
-    id: &str,
-    participant: &str,
+    target: (String, &str, &str),
     communication: Option<&str>,
+    conflict: bool,
     wrapup: Result<Map<String, Value>, String>,
 ) -> Response {
+    let (segment, id, participant) = target;
     let mut books = sim.books();
     let Books {
         conversations,
@@ -605,6 +785,17 @@ fn apply_wrapup(
     }
     let count = patches.entry(format!("{id}/{participant}")).or_default();
     count.received += 1;
+    if conflict {
+        if let Some(target) = target.as_object_mut() {
+            target.insert("wrapup".into(), json!({"code": FOREIGN_CODE}));
+        }
+        count.foreign += 1;
+        return error(
+            StatusCode::CONFLICT,
+            "conflict",
+            "changed by a concurrent writer",
+        );
+    }
     if let Some(status) = conversation
         .behaviour
         .patch_status
@@ -629,6 +820,7 @@ fn apply_wrapup(
 async fn patch_participant(
     State(sim): State<Simulator>,
     Path((segment, id, participant)): Path<(String, String, String)>,
+    conflict: Option<axum::Extension<InjectConflict>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -654,12 +846,14 @@ async fn patch_participant(
             }
             wrapup_of(object.get("wrapup").unwrap_or(&Value::Null), "wrapup")
         });
-    apply_wrapup(&sim, segment, &id, &participant, None, wrapup)
+    let target = (segment, id.as_str(), participant.as_str());
+    apply_wrapup(&sim, target, None, conflict.is_some(), wrapup)
 }
 
 async fn post_communication_wrapup(
     State(sim): State<Simulator>,
     Path((segment, id, participant, communication)): Path<(String, String, String, String)>,
+    conflict: Option<axum::Extension<InjectConflict>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -673,12 +867,74 @@ async fn post_communication_wrapup(
     let wrapup = serde_json::from_slice::<Value>(&body)
         .map_err(|e| format!("invalid JSON: {e}"))
         .and_then(|value| wrapup_of(&value, "body"));
+    let target = (segment, id.as_str(), participant.as_str());
     apply_wrapup(
         &sim,
-        segment,
-        &id,
-        &participant,
+        target,
         Some(&communication),
+        conflict.is_some(),
         wrapup,
     )
+}
+
+/// Draws a fault for an API request and acts it out around the handler.
+async fn inject_faults(
+    State(sim): State<Simulator>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let write = request.method() != axum::http::Method::GET;
+    let (fault, faults) = {
+        let mut books = sim.books();
+        let fault = books.injector.draw(write);
+        if fault == Some(Fault::TokenRevoked) {
+            books.tokens.clear();
+        }
+        (fault, books.injector.faults.clone())
+    };
+    match fault {
+        None => next.run(request).await,
+        Some(Fault::RateLimited) => {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too.many.requests",
+                "simulated rate limit",
+            );
+            if let Ok(value) = HeaderValue::from_str(&faults.retry_after_seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Some(Fault::ServerError) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service.unavailable",
+            "simulated outage",
+        ),
+        Some(Fault::TokenRevoked) => {
+            error(StatusCode::UNAUTHORIZED, "bad.credentials", "token revoked")
+        }
+        Some(Fault::Conflict) => {
+            request.extensions_mut().insert(InjectConflict);
+            next.run(request).await
+        }
+        Some(Fault::Slow) => {
+            tokio::time::sleep(Duration::from_millis(faults.slow_ms)).await;
+            next.run(request).await
+        }
+        Some(Fault::Timeout) => {
+            let response = next.run(request).await;
+            tokio::time::sleep(Duration::from_millis(faults.timeout_ms)).await;
+            response
+        }
+    }
+}
+
+async fn get_faults(State(sim): State<Simulator>) -> Response {
+    let (faults, injected) = sim.faults();
+    Json(json!({"faults": faults, "injected": injected})).into_response()
+}
+
+async fn put_faults(State(sim): State<Simulator>, Json(faults): Json<Faults>) -> Response {
+    sim.set_faults(faults);
+    StatusCode::NO_CONTENT.into_response()
 }

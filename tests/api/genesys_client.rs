@@ -137,7 +137,7 @@ async fn a_401_fetches_a_fresh_token_once_and_retries() {
 }
 
 #[tokio::test]
-async fn a_second_401_is_a_permanent_refusal_that_names_what_to_check() {
+async fn a_second_401_fails_retryably_and_names_what_to_check() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 2).await;
     mount_get(&server, ResponseTemplate::new(401), 2).await;
@@ -147,7 +147,14 @@ async fn a_second_401_is_a_permanent_refusal_that_names_what_to_check() {
         .await
         .unwrap_err();
 
-    assert!(!error.is_retryable());
+    assert!(
+        matches!(error, GenesysError::Unauthorized { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.is_retryable(),
+        "the event is kept for redelivery, not dropped"
+    );
     assert!(
         error.to_string().contains("OAuth client is active"),
         "{error}"
@@ -470,6 +477,73 @@ async fn a_patch_429_is_retried_after_retry_after() {
         .mount(&server)
         .await;
     mount_patch(&server, ResponseTemplate::new(202), 1).await;
+
+    let result = client(&server)
+        .apply_disposition(&interaction_id(), &disposition(), deadline())
+        .await;
+
+    assert_eq!(result.unwrap(), ApplyResult::Applied);
+}
+
+#[tokio::test]
+async fn a_patch_that_times_out_is_not_sent_again_blindly() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_patch(
+        &server,
+        ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
+        1,
+    )
+    .await;
+
+    let error = client(&server)
+        .apply_disposition(&interaction_id(), &disposition(), deadline())
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            GenesysError::Transport {
+                timed_out: true,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        error.is_retryable(),
+        "the event is redelivered, and its redelivery reads first"
+    );
+}
+
+#[tokio::test]
+async fn a_patch_answered_502_is_not_sent_again_blindly() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_patch(&server, ResponseTemplate::new(502), 1).await;
+
+    let error = client(&server)
+        .apply_disposition(&interaction_id(), &disposition(), deadline())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, GenesysError::Server { status: 502, .. }));
+}
+
+#[tokio::test]
+async fn a_patch_answered_503_was_not_processed_and_is_retried() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .expect(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_patch(&server, ResponseTemplate::new(200), 1).await;
 
     let result = client(&server)
         .apply_disposition(&interaction_id(), &disposition(), deadline())

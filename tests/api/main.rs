@@ -1,6 +1,7 @@
 //! The integration test binary: real sockets (wiremock, the simulator) behind every adapter.
 
 mod batches;
+mod chaos;
 mod dedup_contract;
 mod dynamodb_dedup;
 mod genesys_client;
@@ -9,6 +10,8 @@ mod helpers;
 mod invoke_cli;
 mod lambda_binary;
 mod native;
+mod parsing_props;
 mod pipeline;
 mod secrets;
+mod sim_faults;
 mod telemetry;

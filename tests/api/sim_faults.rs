@@ -1,0 +1,197 @@
+//! The simulator's fault injection: what each fault does, and that a seed repeats a run.
+
+use genesys_eventbridge::sim::{Faults, RunningSim, SeedData, SimConfig, Simulator};
+use serde_json::{Value, json};
+use std::path::Path;
+
+const ELIGIBLE: &str = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
+
+async fn sim(faults: Faults) -> RunningSim {
+    let simulator = Simulator::new(SimConfig::default());
+    simulator
+        .seed(
+            SeedData::from_file(
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sim/interactions.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    simulator.set_faults(faults);
+    simulator
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn token(http: &reqwest::Client, sim: &RunningSim) -> String {
+    let body: Value = http
+        .post(format!("{}/oauth/token", sim.base_url()))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn statuses(sim: &RunningSim, requests: usize) -> Vec<u16> {
+    let http = reqwest::Client::new();
+    let mut seen = Vec::new();
+    for _ in 0..requests {
+        let token = token(&http, sim).await;
+        let response = http
+            .get(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        seen.push(response.status().as_u16());
+    }
+    seen
+}
+
+#[test]
+fn a_fault_spec_is_parsed_and_checked() {
+    let faults = Faults::parse("rateLimited=0.1, serverError=0.05, timeoutMs=200, seed=9").unwrap();
+    assert_eq!(faults.rate_limited, 0.1);
+    assert_eq!(faults.timeout_ms, 200);
+    assert_eq!(faults.seed, 9);
+    assert!(
+        Faults::parse("rateLimited=0.7,serverError=0.7")
+            .unwrap_err()
+            .contains("add up")
+    );
+    assert!(Faults::parse("explode=1").is_err());
+}
+
+#[tokio::test]
+async fn the_same_seed_repeats_the_same_faults() {
+    let faults = Faults {
+        seed: 42,
+        rate_limited: 0.3,
+        server_error: 0.3,
+        ..Default::default()
+    };
+    let first = statuses(&sim(faults.clone()).await, 40).await;
+    let second = statuses(&sim(faults).await, 40).await;
+
+    assert_eq!(first, second);
+    assert!(
+        first.contains(&429) && first.contains(&503) && first.contains(&200),
+        "{first:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_fault_carries_retry_after() {
+    let sim = sim(Faults {
+        rate_limited: 1.0,
+        retry_after_seconds: 2.0,
+        ..Default::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let token = token(&http, &sim).await;
+
+    let response = http
+        .get(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "2");
+}
+
+#[tokio::test]
+async fn a_conflict_fault_means_a_concurrent_writer_won() {
+    let sim = sim(Faults {
+        conflict: 1.0,
+        ..Default::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let token = token(&http, &sim).await;
+
+    let response = http
+        .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
+        .bearer_auth(token)
+        .json(&json!({"dispositionCode": {"id": "ours"}}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 409);
+    let count = sim.simulator.patch_counts()[ELIGIBLE];
+    assert_eq!((count.applied, count.foreign), (0, 1));
+    assert_eq!(
+        sim.simulator.interaction(ELIGIBLE).unwrap()["dispositionCode"]["id"],
+        genesys_eventbridge::sim::FOREIGN_CODE
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_fault_applies_the_write_and_loses_the_answer() {
+    let sim = sim(Faults {
+        timeout: 1.0,
+        timeout_ms: 2_000,
+        ..Default::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let token = token(&http, &sim).await;
+
+    let result = http
+        .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
+        .bearer_auth(token)
+        .timeout(std::time::Duration::from_millis(300))
+        .json(&json!({"dispositionCode": {"id": "ours"}}))
+        .send()
+        .await;
+
+    assert!(result.unwrap_err().is_timeout());
+    assert_eq!(sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
+}
+
+#[tokio::test]
+async fn a_token_revocation_fault_invalidates_every_token() {
+    let sim = sim(Faults::default()).await;
+    let http = reqwest::Client::new();
+    let token = token(&http, &sim).await;
+    sim.simulator.set_faults(Faults {
+        token_revoked: 1.0,
+        ..Default::default()
+    });
+    let url = format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url());
+
+    let revoked = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    sim.simulator.set_faults(Faults::default());
+    let after = http.get(&url).bearer_auth(&token).send().await.unwrap();
+
+    assert_eq!(revoked.status(), 401);
+    assert_eq!(after.status(), 401, "the old token stays revoked");
+}
+
+#[tokio::test]
+async fn faults_are_counted_and_readable_over_http() {
+    let sim = sim(Faults {
+        server_error: 1.0,
+        ..Default::default()
+    })
+    .await;
+    statuses(&sim, 3).await;
+
+    let body: Value = reqwest::get(format!("{}/sim/faults", sim.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(body["injected"]["serverError"], 3);
+    assert_eq!(body["faults"]["serverError"], 1.0);
+}
