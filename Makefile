@@ -39,6 +39,13 @@ template-checks: .venv/ready .venv-sam/ready
 	.venv-sam/bin/pip install $(PIP_INSTALL) aws-sam-cli==1.170.0
 	touch $@
 
+## make bench: handler throughput, latency, CPU and RSS (in-memory and DynamoDB dedup), release
+## binary size and cold start. BENCH_EVENTS sets the number of deliveries.
+BENCH_EVENTS ?= 20000
+bench: .venv/ready
+	$(CARGO) build --release --bins
+	./scripts/with-local-aws.sh $(CARGO) bench --bench consumer -- --events $(BENCH_EVENTS)
+
 ## make sim: genesys-sim on 127.0.0.1:8089 with the demo data (for cargo lambda watch).
 sim: build-debug
 	./target/debug/genesys-sim --data events/sim/interactions.json --listen 127.0.0.1:8089

@@ -198,7 +198,7 @@ impl Injector {
 }
 
 /// Seed data: `{"interactions": [ {"id": ..., "type": ..., ...}, ... ]}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct SeedData {
     #[serde(default)]
     pub interactions: Vec<Map<String, Value>>,
