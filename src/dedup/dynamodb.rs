@@ -149,6 +149,27 @@ impl DynamoDbDedupStore {
         }
     }
 
+    /// The error of a complete or release: a failed owner condition means the lease was lost.
+    fn fenced_write_error<E>(
+        &self,
+        operation: &'static str,
+        key: &DedupKey,
+        owner: &OwnerToken,
+        error: SdkError<E>,
+    ) -> DedupError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let code = error.as_service_error().and_then(|e| e.code());
+        if code == Some("ConditionalCheckFailedException") {
+            return DedupError::LeaseLost {
+                key: key.clone(),
+                owner: owner.clone(),
+            };
+        }
+        self.classify(operation, error)
+    }
+
     /// Maps an SDK error to a dedup error that says whether a retry can help.
     fn classify<E>(&self, operation: &'static str, error: SdkError<E>) -> DedupError
     where
@@ -340,15 +361,7 @@ impl DedupStore for DynamoDbDedupStore {
                 }
                 Ok(())
             }
-            Err(SdkError::ServiceError(service))
-                if service.err().is_conditional_check_failed_exception() =>
-            {
-                Err(DedupError::LeaseLost {
-                    key: key.clone(),
-                    owner: owner.clone(),
-                })
-            }
-            Err(error) => Err(self.classify("UpdateItem", error)),
+            Err(error) => Err(self.fenced_write_error("UpdateItem", key, owner, error)),
         }
     }
 
@@ -370,15 +383,7 @@ impl DedupStore for DynamoDbDedupStore {
         self.record_result(&span, &result);
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if service.err().is_conditional_check_failed_exception() =>
-            {
-                Err(DedupError::LeaseLost {
-                    key: key.clone(),
-                    owner: owner.clone(),
-                })
-            }
-            Err(error) => Err(self.classify("DeleteItem", error)),
+            Err(error) => Err(self.fenced_write_error("DeleteItem", key, owner, error)),
         }
     }
 }

@@ -379,6 +379,58 @@ impl HttpGenesysClient {
         }
     }
 
+    /// GETs `operation` and reads its JSON body; other answers become errors.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: Operation,
+        deadline: Deadline,
+    ) -> Result<T, GenesysError> {
+        let url = format!("{}{}", self.endpoints.api_base, operation.path());
+        let response = self
+            .send(
+                &operation,
+                Method::GET,
+                &url,
+                &Body::Empty,
+                deadline,
+                || self.bearer_credential(deadline),
+            )
+            .await?;
+        if response.status().is_success() {
+            return read_json(&operation, response).await;
+        }
+        Err(api_failure(operation, response).await)
+    }
+
+    /// Sends the write `operation` with `body` as JSON: a 2xx applied it, a 409 is a conflict.
+    async fn write(
+        &self,
+        operation: Operation,
+        body: &impl serde::Serialize,
+        deadline: Deadline,
+    ) -> Result<ApplyResult, GenesysError> {
+        let url = format!("{}{}", self.endpoints.api_base, operation.path());
+        let method = if operation.method() == "POST" {
+            Method::POST
+        } else {
+            Method::PATCH
+        };
+        let body = Body::Json(serde_json::to_vec(body).expect("a struct of strings serialises"));
+        let response = self
+            .send(&operation, method, &url, &body, deadline, || {
+                self.bearer_credential(deadline)
+            })
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(ApplyResult::Applied);
+        }
+        if status == StatusCode::CONFLICT {
+            return Ok(ApplyResult::Conflict);
+        }
+        Err(api_failure(operation, response).await)
+    }
+
     /// Sleeps for `wait` if that leaves time for another attempt before the deadline.
     async fn pause(&self, wait: Duration, deadline: Deadline) -> bool {
         if wait + MIN_REQUEST_TIME >= deadline.remaining() {
@@ -396,23 +448,10 @@ impl GenesysApi for HttpGenesysClient {
         id: &InteractionId,
         deadline: Deadline,
     ) -> Result<InteractionSnapshot, GenesysError> {
-        let operation = Operation::FetchInteraction(id.clone());
-        let url = format!("{}/api/v2/interactions/{id}", self.endpoints.api_base);
-        let response = self
-            .send(
-                &operation,
-                Method::GET,
-                &url,
-                &Body::Empty,
-                deadline,
-                || self.bearer_credential(deadline),
-            )
+        let body: InteractionBody = self
+            .get_json(Operation::FetchInteraction(id.clone()), deadline)
             .await?;
-        if response.status().is_success() {
-            let body: InteractionBody = read_json(&operation, response).await?;
-            return Ok(body.into_snapshot());
-        }
-        Err(api_failure(operation, response).await)
+        Ok(body.into_snapshot())
     }
 
     async fn apply_disposition(
@@ -421,25 +460,11 @@ impl GenesysApi for HttpGenesysClient {
         code: &DispositionCodeId,
         deadline: Deadline,
     ) -> Result<ApplyResult, GenesysError> {
-        let operation = Operation::ApplyDisposition(id.clone());
-        let url = format!("{}/api/v2/interactions/{id}", self.endpoints.api_base);
         let patch = DispositionPatch {
             disposition_code: DispositionRef { id: code.as_str() },
         };
-        let body = Body::Json(serde_json::to_vec(&patch).expect("a struct of strings serialises"));
-        let response = self
-            .send(&operation, Method::PATCH, &url, &body, deadline, || {
-                self.bearer_credential(deadline)
-            })
-            .await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(ApplyResult::Applied);
-        }
-        if status == StatusCode::CONFLICT {
-            return Ok(ApplyResult::Conflict);
-        }
-        Err(api_failure(operation, response).await)
+        self.write(Operation::ApplyDisposition(id.clone()), &patch, deadline)
+            .await
     }
 
     async fn fetch_conversation(
@@ -452,22 +477,8 @@ impl GenesysApi for HttpGenesysClient {
             segment,
             id: id.clone(),
         };
-        let url = format!("{}{}", self.endpoints.api_base, operation.path());
-        let response = self
-            .send(
-                &operation,
-                Method::GET,
-                &url,
-                &Body::Empty,
-                deadline,
-                || self.bearer_credential(deadline),
-            )
-            .await?;
-        if response.status().is_success() {
-            let body: ConversationBody = read_json(&operation, response).await?;
-            return Ok(body.into_snapshot());
-        }
-        Err(api_failure(operation, response).await)
+        let body: ConversationBody = self.get_json(operation, deadline).await?;
+        Ok(body.into_snapshot())
     }
 
     async fn apply_wrapup(
@@ -488,49 +499,24 @@ impl GenesysApi for HttpGenesysClient {
             }
             (WrapupStyle::Participant, _) => None,
         };
-        let body = match communication {
-            Some(_) => serde_json::to_vec(&WrapupBody::of(wrapup)),
-            None => serde_json::to_vec(&ParticipantWrapupPatch {
-                wrapup: WrapupBody::of(wrapup),
-            }),
-        }
-        .expect("a struct of strings serialises");
+        let posting = communication.is_some();
         let operation = Operation::ApplyWrapup {
             segment,
             id: id.clone(),
             participant: target.participant_id.clone(),
             communication,
         };
-        let method = if matches!(
-            operation,
-            Operation::ApplyWrapup {
-                communication: Some(_),
-                ..
-            }
-        ) {
-            Method::POST
+        let body = WrapupBody::of(wrapup);
+        if posting {
+            self.write(operation, &body, deadline).await
         } else {
-            Method::PATCH
-        };
-        let url = format!("{}{}", self.endpoints.api_base, operation.path());
-        let response = self
-            .send(
-                &operation,
-                method,
-                &url,
-                &Body::Json(body),
+            self.write(
+                operation,
+                &ParticipantWrapupPatch { wrapup: body },
                 deadline,
-                || self.bearer_credential(deadline),
             )
-            .await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(ApplyResult::Applied);
+            .await
         }
-        if status == StatusCode::CONFLICT {
-            return Ok(ApplyResult::Conflict);
-        }
-        Err(api_failure(operation, response).await)
     }
 }
 

@@ -155,7 +155,8 @@ impl Operation {
         }
     }
 
-    fn method(&self) -> &'static str {
+    /// The request's HTTP method.
+    pub fn method(&self) -> &'static str {
         match self {
             Operation::Token => "POST",
             Operation::FetchInteraction(_) | Operation::FetchConversation { .. } => "GET",

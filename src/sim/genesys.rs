@@ -526,29 +526,72 @@ async fn get_interaction(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !sim.token_is_valid(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "bad.credentials",
-            "invalid or expired token",
-        );
+    answer_read(&sim, &headers, &format!("interaction {id}"), |books| {
+        books.interactions.get(&id)
+    })
+}
+
+/// Counts a write, and answers it before it is applied when a concurrent writer wins (an
+/// injected conflict: `mark_foreign` records that writer's change, then 409) or when the seed
+/// gives a `patchStatus`.
+fn gate_write(
+    count: &mut PatchCount,
+    behaviour: &Behaviour,
+    conflict: bool,
+    mark_foreign: impl FnOnce(),
+) -> Option<Response> {
+    count.received += 1;
+    if conflict {
+        mark_foreign();
+        count.foreign += 1;
+        return Some(error(
+            StatusCode::CONFLICT,
+            "conflict",
+            "changed by a concurrent writer",
+        ));
+    }
+    behaviour
+        .patch_status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .map(|status| error(status, "simulated", "simulated status"))
+}
+
+/// 401 for a request without a valid bearer token.
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "bad.credentials",
+        "invalid or expired token",
+    )
+}
+
+/// Answers a read of a seeded resource: 401 without a valid token, 404 when `find` finds
+/// nothing, its configured `getStatus`, or its body.
+fn answer_read(
+    sim: &Simulator,
+    headers: &HeaderMap,
+    what: &str,
+    find: impl FnOnce(&Books) -> Option<&SimInteraction>,
+) -> Response {
+    if !sim.token_is_valid(headers) {
+        return unauthorized();
     }
     let books = sim.books();
-    let Some(interaction) = books.interactions.get(&id) else {
+    let Some(found) = find(&books) else {
         return error(
             StatusCode::NOT_FOUND,
             "not.found",
-            format!("interaction {id} not found"),
+            format!("{what} not found"),
         );
     };
-    if let Some(status) = interaction
+    if let Some(status) = found
         .behaviour
         .get_status
         .and_then(|s| StatusCode::from_u16(s).ok())
     {
         return error(status, "simulated", "simulated status");
     }
-    Json(Value::Object(interaction.body.clone())).into_response()
+    Json(Value::Object(found.body.clone())).into_response()
 }
 
 /// The only PATCH body the API accepts here: `{"dispositionCode":{"id":"..."}}`.
@@ -580,11 +623,7 @@ async fn patch_interaction(
     body: axum::body::Bytes,
 ) -> Response {
     if !sim.token_is_valid(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "bad.credentials",
-            "invalid or expired token",
-        );
+        return unauthorized();
     }
     let mut books = sim.books();
     let Books {
@@ -600,24 +639,13 @@ async fn patch_interaction(
         );
     };
     let count = patches.entry(id.clone()).or_default();
-    count.received += 1;
-    if conflict.is_some() {
+    let behaviour = interaction.behaviour.clone();
+    if let Some(answer) = gate_write(count, &behaviour, conflict.is_some(), || {
         interaction
             .body
             .insert("dispositionCode".into(), json!({"id": FOREIGN_CODE}));
-        count.foreign += 1;
-        return error(
-            StatusCode::CONFLICT,
-            "conflict",
-            "changed by a concurrent writer",
-        );
-    }
-    if let Some(status) = interaction
-        .behaviour
-        .patch_status
-        .and_then(|s| StatusCode::from_u16(s).ok())
-    {
-        return error(status, "simulated", "simulated status");
+    }) {
+        return answer;
     }
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
@@ -680,29 +708,9 @@ async fn get_conversation(
     Path((segment, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if !sim.token_is_valid(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "bad.credentials",
-            "invalid or expired token",
-        );
-    }
-    let books = sim.books();
-    let Some(conversation) = books.conversations.get(&(segment, id.clone())) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not.found",
-            format!("conversation {id} not found"),
-        );
-    };
-    if let Some(status) = conversation
-        .behaviour
-        .get_status
-        .and_then(|s| StatusCode::from_u16(s).ok())
-    {
-        return error(status, "simulated", "simulated status");
-    }
-    Json(Value::Object(conversation.body.clone())).into_response()
+    answer_read(&sim, &headers, &format!("conversation {id}"), |books| {
+        books.conversations.get(&(segment, id.clone()))
+    })
 }
 
 /// Checks a wrap-up object: `code` (non-empty string) and optional `notes`, nothing else.
@@ -784,24 +792,12 @@ fn apply_wrapup(
         }
     }
     let count = patches.entry(format!("{id}/{participant}")).or_default();
-    count.received += 1;
-    if conflict {
+    if let Some(answer) = gate_write(count, &conversation.behaviour, conflict, || {
         if let Some(target) = target.as_object_mut() {
             target.insert("wrapup".into(), json!({"code": FOREIGN_CODE}));
         }
-        count.foreign += 1;
-        return error(
-            StatusCode::CONFLICT,
-            "conflict",
-            "changed by a concurrent writer",
-        );
-    }
-    if let Some(status) = conversation
-        .behaviour
-        .patch_status
-        .and_then(|s| StatusCode::from_u16(s).ok())
-    {
-        return error(status, "simulated", "simulated status");
+    }) {
+        return answer;
     }
     let wrapup = match wrapup {
         Ok(wrapup) => wrapup,
@@ -825,11 +821,7 @@ async fn patch_participant(
     body: axum::body::Bytes,
 ) -> Response {
     if !sim.token_is_valid(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "bad.credentials",
-            "invalid or expired token",
-        );
+        return unauthorized();
     }
     // The only body accepted here: {"wrapup": {"code": "...", "notes"?: "..."}}.
     let wrapup = serde_json::from_slice::<Value>(&body)
@@ -858,11 +850,7 @@ async fn post_communication_wrapup(
     body: axum::body::Bytes,
 ) -> Response {
     if !sim.token_is_valid(&headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "bad.credentials",
-            "invalid or expired token",
-        );
+        return unauthorized();
     }
     let wrapup = serde_json::from_slice::<Value>(&body)
         .map_err(|e| format!("invalid JSON: {e}"))

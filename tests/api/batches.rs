@@ -13,9 +13,7 @@ use genesys_eventbridge::genesys::{
 };
 use genesys_eventbridge::lambda;
 use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
-use genesys_eventbridge::sim::{SeedData, SimConfig, Simulator};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -102,34 +100,8 @@ async fn an_sqs_batch_reports_exactly_the_failed_messages() {
 
 #[tokio::test]
 async fn events_of_one_interaction_in_a_batch_are_processed_in_order() {
-    let simulator = Simulator::new(SimConfig::default());
-    simulator
-        .seed(
-            SeedData::from_file(
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sim/interactions.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-    let sim = simulator
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let config = SimConfig::default();
-    let client = genesys_eventbridge::genesys::HttpGenesysClient::new(
-        genesys_eventbridge::genesys::Endpoints {
-            api_base: sim.base_url(),
-            login_base: sim.base_url(),
-        },
-        Arc::new(genesys_eventbridge::genesys::StaticCredentials(
-            genesys_eventbridge::genesys::ClientCredentials {
-                client_id: config.client_id,
-                client_secret: genesys_eventbridge::secret::Secret::new(config.client_secret),
-            },
-        )),
-        HttpSettings::default(),
-    )
-    .unwrap();
+    let sim = demo_sim().await;
+    let client = sim_client(&sim.base_url(), HttpSettings::default());
     let consumer = consumer_with(client, Arc::new(InMemoryDedupStore::default()));
     let eligible = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
     let batch = sqs_batch(&[

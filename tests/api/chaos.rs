@@ -1,14 +1,11 @@
 //! Chaos: duplicate deliveries, redeliveries of failed events and injected Genesys faults, with the
 //! result checked from the simulator's own write counts.
 
-use crate::helpers::dynamodb_store;
+use crate::helpers::{dynamodb_store, sim_client};
 use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore};
 use genesys_eventbridge::domain::DispositionCodeId;
-use genesys_eventbridge::genesys::{
-    ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, RetryPolicy, StaticCredentials,
-};
+use genesys_eventbridge::genesys::{HttpSettings, RetryPolicy};
 use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
-use genesys_eventbridge::secret::Secret;
 use genesys_eventbridge::sim::platform::{DeliveryOptions, deliver};
 use genesys_eventbridge::sim::workload::WorkloadSpec;
 use genesys_eventbridge::sim::{Faults, SimConfig, Simulator};
@@ -30,19 +27,7 @@ fn instance(base_url: &str, store: Arc<dyn DedupStore>) -> Consumer {
             ..RetryPolicy::default()
         },
     };
-    let config = SimConfig::default();
-    let client = HttpGenesysClient::new(
-        Endpoints {
-            api_base: base_url.to_owned(),
-            login_base: base_url.to_owned(),
-        },
-        Arc::new(StaticCredentials(ClientCredentials {
-            client_id: config.client_id,
-            client_secret: Secret::new(config.client_secret),
-        })),
-        settings,
-    )
-    .unwrap();
+    let client = sim_client(base_url, settings);
     Consumer::new(
         store,
         Arc::new(client),

@@ -1,51 +1,20 @@
 //! The Lambda handler over the sample events in `events/`, against the simulator on loopback.
 
-use crate::helpers::invocation;
+use crate::helpers::{demo_sim, invocation, sim_consumer};
 use genesys_eventbridge::cli::invoke::read_events;
-use genesys_eventbridge::dedup::InMemoryDedupStore;
 use genesys_eventbridge::domain::DispositionCodeId;
-use genesys_eventbridge::genesys::{
-    ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
-};
 use genesys_eventbridge::lambda;
 use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
-use genesys_eventbridge::secret::Secret;
-use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
-use std::path::Path;
-use std::sync::Arc;
+use genesys_eventbridge::sim::RunningSim;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
 const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
 const NATIVE_ELIGIBLE: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001";
 const NATIVE_AGENT: &str = "7a2e9c41-agnt-4c5d-9e8f-00000000p001";
 
-async fn demo_sim() -> RunningSim {
-    let simulator = Simulator::new(SimConfig::default());
-    let seed = SeedData::from_file(&Path::new(EVENTS).join("sim/interactions.json")).unwrap();
-    simulator.seed(seed).unwrap();
-    simulator
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
-
 fn consumer_for(sim: &RunningSim) -> Consumer {
-    let config = SimConfig::default();
-    let client = HttpGenesysClient::new(
-        Endpoints {
-            api_base: sim.base_url(),
-            login_base: sim.base_url(),
-        },
-        Arc::new(StaticCredentials(ClientCredentials {
-            client_id: config.client_id,
-            client_secret: Secret::new(config.client_secret),
-        })),
-        HttpSettings::default(),
-    )
-    .unwrap();
-    Consumer::new(
-        Arc::new(InMemoryDedupStore::default()),
-        Arc::new(client),
+    sim_consumer(
+        &sim.base_url(),
         PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap()),
     )
 }
@@ -243,27 +212,9 @@ async fn a_lambda_response_for_a_patched_event_is_its_outcome_object() {
 #[tokio::test]
 async fn the_simulator_applies_a_communication_level_wrapup() {
     let sim = demo_sim().await;
-    let mut consumer_settings =
-        PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap());
-    consumer_settings.wrapup_style = genesys_eventbridge::genesys::WrapupStyle::Communication;
-    let config = SimConfig::default();
-    let client = HttpGenesysClient::new(
-        Endpoints {
-            api_base: sim.base_url(),
-            login_base: sim.base_url(),
-        },
-        Arc::new(StaticCredentials(ClientCredentials {
-            client_id: config.client_id,
-            client_secret: Secret::new(config.client_secret),
-        })),
-        HttpSettings::default(),
-    )
-    .unwrap();
-    let consumer = Consumer::new(
-        Arc::new(InMemoryDedupStore::default()),
-        Arc::new(client),
-        consumer_settings,
-    );
+    let mut settings = PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap());
+    settings.wrapup_style = genesys_eventbridge::genesys::WrapupStyle::Communication;
+    let consumer = sim_consumer(&sim.base_url(), settings);
     let event = read_events(&format!("{EVENTS}/20-native-user-end-eligible.json"))
         .unwrap()
         .remove(0);

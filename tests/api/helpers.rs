@@ -299,3 +299,42 @@ pub fn conversation_json(agent: Value) -> Value {
         ]
     })
 }
+
+/// The simulator with the demo data (`events/sim/interactions.json`) on a free loopback port.
+pub async fn demo_sim() -> genesys_eventbridge::sim::RunningSim {
+    use genesys_eventbridge::sim::{SeedData, SimConfig, Simulator};
+    let simulator = Simulator::new(SimConfig::default());
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sim/interactions.json");
+    simulator.seed(SeedData::from_file(&data).unwrap()).unwrap();
+    simulator
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A client of a simulator at `base_url`, with the simulator's demo credentials.
+pub fn sim_client(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
+    let config = genesys_eventbridge::sim::SimConfig::default();
+    HttpGenesysClient::new(
+        Endpoints {
+            api_base: base_url.to_owned(),
+            login_base: base_url.to_owned(),
+        },
+        Arc::new(StaticCredentials(ClientCredentials {
+            client_id: config.client_id,
+            client_secret: Secret::new(config.client_secret),
+        })),
+        settings,
+    )
+    .expect("client builds")
+}
+
+/// A consumer of a simulator at `base_url`, with in-memory dedup.
+pub fn sim_consumer(base_url: &str, settings: PipelineSettings) -> Consumer {
+    Consumer::new(
+        Arc::new(InMemoryDedupStore::default()),
+        Arc::new(sim_client(base_url, HttpSettings::default())),
+        settings,
+    )
+}

@@ -1,24 +1,12 @@
 //! `genesys-eventbridge invoke` as a user runs it: the real binary, files, stdin, exit codes.
 
-use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
+use crate::helpers::demo_sim;
 use serde_json::Value;
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_genesys-eventbridge");
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
-
-async fn demo_sim() -> RunningSim {
-    let simulator = Simulator::new(SimConfig::default());
-    simulator
-        .seed(SeedData::from_file(&Path::new(EVENTS).join("sim/interactions.json")).unwrap())
-        .unwrap();
-    simulator
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
 
 fn invoke(base_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     invoke_with(base_url, args, stdin, &[])

@@ -1,12 +1,10 @@
 //! The real `disposition-consumer` binary on a local Lambda Runtime API, exporting spans to a real
 //! OTLP/HTTP receiver on loopback.
 
-use crate::helpers::{attribute, otlp_receiver};
+use crate::helpers::{attribute, demo_sim, otlp_receiver};
 use genesys_eventbridge::sim::lambda_api::{InvocationResult, RunningLambdaApi};
-use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -14,17 +12,6 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_disposition-consumer");
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
-
-async fn demo_sim() -> RunningSim {
-    let simulator = Simulator::new(SimConfig::default());
-    simulator
-        .seed(SeedData::from_file(&Path::new(EVENTS).join("sim/interactions.json")).unwrap())
-        .unwrap();
-    simulator
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
 
 fn lambda_process(api: &RunningLambdaApi, genesys: &str, extra: &[(&str, &str)]) -> Child {
     Command::new(BIN)

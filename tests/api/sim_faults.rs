@@ -1,26 +1,15 @@
 //! The simulator's fault injection: what each fault does, and that a seed repeats a run.
 
-use genesys_eventbridge::sim::{Faults, RunningSim, SeedData, SimConfig, Simulator};
+use crate::helpers::demo_sim;
+use genesys_eventbridge::sim::{Faults, RunningSim};
 use serde_json::{Value, json};
-use std::path::Path;
 
 const ELIGIBLE: &str = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
 
 async fn sim(faults: Faults) -> RunningSim {
-    let simulator = Simulator::new(SimConfig::default());
-    simulator
-        .seed(
-            SeedData::from_file(
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sim/interactions.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-    simulator.set_faults(faults);
-    simulator
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    let sim = demo_sim().await;
+    sim.simulator.set_faults(faults);
+    sim
 }
 
 async fn token(http: &reqwest::Client, sim: &RunningSim) -> String {
