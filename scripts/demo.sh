@@ -30,5 +30,5 @@ GENESYS_CLOUD_CLIENT_SECRET=demo-secret \
 DISPOSITION_CODE_ID=3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99 \
   "$bin/genesys-eventbridge" invoke --trace-tree $(printf -- '--events %s ' events/*.json)
 
-echo "# PATCHes the simulator received:" >&2
+echo "# writes (dispositions and wrap-ups) the simulator received, per interaction or conversation/participant:" >&2
 curl -fsS "$url/sim/patches" >&2 2>/dev/null && echo >&2 || true
