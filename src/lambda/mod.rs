@@ -11,6 +11,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing::{Instrument, info_span};
@@ -184,7 +185,8 @@ static COLD: AtomicBool = AtomicBool::new(true);
 /// The invocation span, after the OpenTelemetry FaaS conventions. It is a root: the runtime's
 /// own spans are not exported, and an incoming X-Ray context becomes its parent or a link.
 pub fn invocation_span(meta: &InvocationMeta, telemetry: &Telemetry) -> tracing::Span {
-    let region = std::env::var("AWS_REGION").unwrap_or_default();
+    static REGION: OnceLock<String> = OnceLock::new();
+    let region = REGION.get_or_init(|| std::env::var("AWS_REGION").unwrap_or_default());
     let span = info_span!(
         parent: None,
         "invocation",

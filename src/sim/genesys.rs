@@ -385,6 +385,7 @@ impl Simulator {
                 "/api/v2/conversations/{segment}/{id}/participants/{participant}/communications/{communication}/wrapup",
                 post(post_communication_wrapup),
             )
+            .route_layer(axum::middleware::from_fn_with_state(self.clone(), require_token))
             .layer(axum::middleware::from_fn_with_state(self.clone(), inject_faults));
         Router::new()
             .route("/oauth/token", post(issue_token))
@@ -521,12 +522,8 @@ async fn issue_token(
     .into_response()
 }
 
-async fn get_interaction(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    answer_read(&sim, &headers, &format!("interaction {id}"), |books| {
+async fn get_interaction(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
+    answer_read(&sim, &format!("interaction {id}"), |books| {
         books.interactions.get(&id)
     })
 }
@@ -556,26 +553,29 @@ fn gate_write(
         .map(|status| error(status, "simulated", "simulated status"))
 }
 
-/// 401 for a request without a valid bearer token.
-fn unauthorized() -> Response {
-    error(
-        StatusCode::UNAUTHORIZED,
-        "bad.credentials",
-        "invalid or expired token",
-    )
+/// Answers 401 to an API request without a valid bearer token.
+async fn require_token(
+    State(sim): State<Simulator>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !sim.token_is_valid(request.headers()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "bad.credentials",
+            "invalid or expired token",
+        );
+    }
+    next.run(request).await
 }
 
-/// Answers a read of a seeded resource: 401 without a valid token, 404 when `find` finds
-/// nothing, its configured `getStatus`, or its body.
+/// Answers a read of a seeded resource: 404 when `find` finds nothing, its configured
+/// `getStatus`, or its body.
 fn answer_read(
     sim: &Simulator,
-    headers: &HeaderMap,
     what: &str,
     find: impl FnOnce(&Books) -> Option<&SimInteraction>,
 ) -> Response {
-    if !sim.token_is_valid(headers) {
-        return unauthorized();
-    }
     let books = sim.books();
     let Some(found) = find(&books) else {
         return error(
@@ -619,12 +619,8 @@ async fn patch_interaction(
     State(sim): State<Simulator>,
     Path(id): Path<String>,
     conflict: Option<axum::Extension<InjectConflict>>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !sim.token_is_valid(&headers) {
-        return unauthorized();
-    }
     let mut books = sim.books();
     let Books {
         interactions,
@@ -706,9 +702,8 @@ async fn put_interaction(
 async fn get_conversation(
     State(sim): State<Simulator>,
     Path((segment, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Response {
-    answer_read(&sim, &headers, &format!("conversation {id}"), |books| {
+    answer_read(&sim, &format!("conversation {id}"), |books| {
         books.conversations.get(&(segment, id.clone()))
     })
 }
@@ -817,12 +812,8 @@ async fn patch_participant(
     State(sim): State<Simulator>,
     Path((segment, id, participant)): Path<(String, String, String)>,
     conflict: Option<axum::Extension<InjectConflict>>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !sim.token_is_valid(&headers) {
-        return unauthorized();
-    }
     // The only body accepted here: {"wrapup": {"code": "...", "notes"?: "..."}}.
     let wrapup = serde_json::from_slice::<Value>(&body)
         .map_err(|e| format!("invalid JSON: {e}"))
@@ -846,12 +837,8 @@ async fn post_communication_wrapup(
     State(sim): State<Simulator>,
     Path((segment, id, participant, communication)): Path<(String, String, String, String)>,
     conflict: Option<axum::Extension<InjectConflict>>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !sim.token_is_valid(&headers) {
-        return unauthorized();
-    }
     let wrapup = serde_json::from_slice::<Value>(&body)
         .map_err(|e| format!("invalid JSON: {e}"))
         .and_then(|value| wrapup_of(&value, "body"));
