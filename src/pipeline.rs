@@ -1,9 +1,9 @@
-//! The use case: one event, through parse → claim → fetch → decide → apply → complete, to one outcome.
+//! The use case: one event, through parse → claim (its target's lease) → fetch → decide → apply → complete, to one outcome.
 
 use crate::deadline::{Deadline, now_epoch_ms};
-use crate::dedup::{ClaimOutcome, ClaimRequest, DedupStore, OwnerToken};
+use crate::dedup::{ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease, OwnerToken};
 use crate::domain::{
-    ConversationEvent, DedupKey, DispositionCodeId, Eligibility, IneligibleReason,
+    ConversationEvent, DedupKey, DispositionCodeId, EffectKey, Eligibility, IneligibleReason,
     InteractionUpdate, MediaType, Outcome, ParsedEvent, WrapupVerdict, decide, decide_wrapup,
 };
 use crate::genesys::{ApplyResult, GenesysApi, GenesysError, WrapupRequest, WrapupStyle};
@@ -30,6 +30,8 @@ pub struct PipelineSettings {
     pub lease_margin: Duration,
     /// ...but never longer than this from now.
     pub max_lease: Duration,
+    /// How long an event waits at most for another event's lease on its target to end.
+    pub lease_wait: Duration,
     /// How many interactions of one batch (SQS) are processed at the same time.
     pub batch_concurrency: usize,
     /// Native dialect: the media types acted on (`VOICE` unless configured otherwise).
@@ -45,6 +47,7 @@ impl PipelineSettings {
     pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
     pub const DEFAULT_BATCH_CONCURRENCY: usize = 8;
     pub const DEFAULT_MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 60);
+    pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(2);
 
     pub fn new(disposition_code: DispositionCodeId) -> Self {
         PipelineSettings {
@@ -53,6 +56,7 @@ impl PipelineSettings {
             dedup_ttl: Self::DEFAULT_DEDUP_TTL,
             lease_margin: Self::DEFAULT_LEASE_MARGIN,
             max_lease: Self::DEFAULT_MAX_LEASE,
+            lease_wait: Self::DEFAULT_LEASE_WAIT,
             batch_concurrency: Self::DEFAULT_BATCH_CONCURRENCY,
             native_media_types: vec![MediaType::voice()],
             wrapup_style: WrapupStyle::default(),
@@ -249,26 +253,26 @@ impl Consumer {
         let span = Span::current();
         work.record_ids(&span);
 
-        let key = work.dedup_key();
-        let claim = self.claim_request(&key, payload_fingerprint(event), invocation);
+        let request = self.claim_request(work.dedup_key(), payload_fingerprint(event), invocation);
+        let key = &request.key;
         let claim_span = info_span!("claim", dedup.key = %key, dedup.result = field::Empty);
         let claimed = timed(
             &mut steps.claim,
             claim_span.clone(),
-            self.store.claim(&claim),
+            self.claim_in_turn(&request, invocation.deadline),
         )
         .await;
         let dedup_result = match &claimed {
-            Ok(ClaimOutcome::Claimed { took_over: true }) => "took-over",
-            Ok(ClaimOutcome::Claimed { took_over: false }) => "claimed",
+            Ok(ClaimOutcome::Claimed(lease)) if lease.took_over => "took-over",
+            Ok(ClaimOutcome::Claimed(_)) => "claimed",
             Ok(ClaimOutcome::Completed { .. }) => "duplicate",
-            Ok(ClaimOutcome::InProgress { .. }) => "in-progress",
+            Ok(ClaimOutcome::Leased { .. }) => "leased",
             Err(_) => "error",
         };
         claim_span.record("dedup.result", dedup_result);
         span.record("dedup.result", dedup_result);
-        match claimed {
-            Ok(ClaimOutcome::Claimed { .. }) => {}
+        let lease = match claimed {
+            Ok(ClaimOutcome::Claimed(lease)) => lease,
             Ok(ClaimOutcome::Completed {
                 outcome,
                 same_payload,
@@ -287,11 +291,12 @@ impl Consumer {
                 };
                 return (outcome, Some(work));
             }
-            Ok(ClaimOutcome::InProgress { lease_until_ms }) => {
+            Ok(ClaimOutcome::Leased { lease_until_ms }) => {
                 let wait_ms = lease_until_ms.saturating_sub(now_epoch_ms()).max(0);
                 let reason = format!(
-                    "an earlier delivery of this event is still in progress (lease ends in {wait_ms} ms); \
-                     deliver again later"
+                    "another delivery for this {} holds its lease (ends in {wait_ms} ms); \
+                     deliver again later",
+                    work.target_name()
                 );
                 return (Outcome::Failed { reason }, Some(work));
             }
@@ -303,44 +308,86 @@ impl Consumer {
                 let reason = format!("dedup claim failed: {error}");
                 return (Outcome::Failed { reason }, Some(work));
             }
-        }
-
-        let outcome = match &work {
-            Work::Seed(update) => self.act_seed(update, invocation, steps).await,
-            Work::Native(conversation) => self.act_native(conversation, invocation, steps).await,
         };
-        let finish = if outcome.is_terminal() {
+
+        let acted = match &work {
+            Work::Seed(update) => self.act_seed(update, &lease, invocation, steps).await,
+            Work::Native(conversation) => {
+                self.act_native(conversation, &lease, invocation, steps)
+                    .await
+            }
+        };
+        self.finish(&request, &lease, &acted, steps).await;
+        (acted.outcome, Some(work))
+    }
+
+    /// Claims the event's target, waiting while another event holds its lease: briefly (at most
+    /// `lease_wait`, and half the time left), polling with cheap reads; then gives up `Leased`.
+    async fn claim_in_turn(
+        &self,
+        request: &ClaimRequest,
+        deadline: Deadline,
+    ) -> Result<ClaimOutcome, DedupError> {
+        let patience = self.settings.lease_wait.min(deadline.remaining() / 2);
+        let give_up_at = Instant::now() + patience;
+        let mut pause = LEASE_POLL_FIRST;
+        loop {
+            let claimed = self.store.claim(request).await?;
+            let ClaimOutcome::Leased { .. } = claimed else {
+                return Ok(claimed);
+            };
+            loop {
+                if Instant::now() + pause > give_up_at {
+                    return Ok(claimed);
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(LEASE_POLL_MAX);
+                if self.store.lease_end(&request.key.target).await?.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Ends the lease: completes the event with a terminal outcome (recording the write it made),
+    /// releases the lease after a retryable failure, or keeps it until it ends when a write may
+    /// have been applied, so no other event acts on a read taken before that write landed.
+    async fn finish(
+        &self,
+        request: &ClaimRequest,
+        lease: &Lease,
+        acted: &Acted,
+        steps: &mut StepTimings,
+    ) {
+        let key = &request.key;
+        let name = if acted.outcome.is_terminal() {
             "complete"
+        } else if acted.write_may_have_applied {
+            tracing::warn!(
+                dedup.key = %key,
+                lease_until_ms = request.lease_until_ms,
+                "the write may have been applied: the lease is kept until it ends"
+            );
+            return;
         } else {
             "release"
         };
-        let finish_span = info_span!("finish", otel.name = finish, dedup.key = %key);
-        timed(
-            &mut steps.complete,
-            finish_span.clone(),
-            self.finish_claim(&key, &invocation.owner, &outcome, &finish_span),
-        )
+        let finish_span = info_span!("finish", otel.name = name, dedup.key = %key);
+        let result = timed(&mut steps.complete, finish_span.clone(), async {
+            if acted.outcome.is_terminal() {
+                let applied = acted.applied.as_ref();
+                self.store
+                    .complete(request, lease, acted.outcome.name(), applied)
+                    .await
+            } else {
+                self.store.release(request).await
+            }
+        })
         .await;
-        (outcome, Some(work))
-    }
-
-    /// Completes the claim with a terminal outcome, or releases it so a redelivery can take it.
-    async fn finish_claim(
-        &self,
-        key: &DedupKey,
-        owner: &OwnerToken,
-        outcome: &Outcome,
-        span: &Span,
-    ) {
-        let result = if outcome.is_terminal() {
-            self.store.complete(key, owner, outcome.name()).await
-        } else {
-            self.store.release(key, owner).await
-        };
         if let Err(error) = result {
-            telemetry::record_exception(span, error.kind(), &error);
-            // After a complete fails, the action (if any) happened; a redelivery after the lease
-            // re-checks Genesys, which then shows it, so nothing is applied twice. After a
+            telemetry::record_exception(&finish_span, error.kind(), &error);
+            // After a complete fails, the write (if any) happened; a redelivery after the lease
+            // re-reads Genesys, which then shows it, so nothing is applied twice. After a
             // release fails, a redelivery waits for the lease to end.
             tracing::warn!(%error, dedup.key = %key, "could not finish the dedup claim");
         }
@@ -348,7 +395,7 @@ impl Consumer {
 
     fn claim_request(
         &self,
-        key: &DedupKey,
+        key: DedupKey,
         payload_hash: String,
         invocation: &Invocation,
     ) -> ClaimRequest {
@@ -359,7 +406,7 @@ impl Consumer {
             .saturating_add(self.settings.lease_margin.as_millis() as i64);
         let lease_cap = now_ms.saturating_add(self.settings.max_lease.as_millis() as i64);
         ClaimRequest {
-            key: key.clone(),
+            key,
             owner: invocation.owner.clone(),
             lease_until_ms: lease_end.min(lease_cap),
             expires_at_s: (now_ms / 1_000).saturating_add(self.settings.dedup_ttl.as_secs() as i64),
@@ -367,13 +414,21 @@ impl Consumer {
         }
     }
 
-    /// Tutorial dialect: fetch the interaction, decide, apply the disposition.
+    /// Tutorial dialect, under the interaction's lease: fetch it, decide, apply the disposition.
     async fn act_seed(
         &self,
         update: &InteractionUpdate,
+        lease: &Lease,
         invocation: &Invocation,
         steps: &mut StepTimings,
-    ) -> Outcome {
+    ) -> Acted {
+        let effect = EffectKey::interaction();
+        if lease.has_applied(&effect) {
+            return Acted::answer(Outcome::Duplicate {
+                previous: Some("patched by another event for this interaction".into()),
+                same_payload: true,
+            });
+        }
         let id = &update.interaction_id;
         let deadline = invocation.deadline;
         let fetch_span = info_span!("fetch", interaction.id = %id);
@@ -385,46 +440,47 @@ impl Consumer {
         .await;
         let interaction = match fetched {
             Ok(interaction) => interaction,
-            Err(error) => return outcome_of_error(&fetch_span, error),
+            Err(error) => return Acted::answer(outcome_of_error(&fetch_span, &error)),
         };
         let verdict = self.decided(steps, || {
             let verdict = decide(&interaction, self.settings.duration_threshold_ms);
             (verdict.reason(), verdict)
         });
         if let Eligibility::Ineligible(reason) = verdict {
-            return Outcome::Ineligible(reason);
+            return Acted::answer(Outcome::Ineligible(reason));
         }
         let code = &self.settings.disposition_code;
         let apply_span = info_span!("apply", interaction.id = %id, disposition.code = %code);
-        let effect = DedupKey::from_trusted(format!("effect#seed#{id}"));
-        let apply = async {
-            match self.genesys.apply_disposition(id, code, deadline).await {
-                Ok(ApplyResult::Applied) => Outcome::Patched,
-                Ok(ApplyResult::Conflict) => Outcome::Conflict,
-                Err(error) => outcome_of_error(&apply_span, error),
-            }
-        };
-        timed(
+        let applied = timed(
             &mut steps.apply,
             apply_span.clone(),
-            self.apply_once(effect, "interaction", invocation, apply),
+            self.genesys.apply_disposition(id, code, deadline),
         )
-        .await
+        .await;
+        Acted::of_write(applied, effect, &apply_span)
     }
 
-    /// Native dialect: fetch the conversation, decide on the agent's participant, apply the wrap-up.
+    /// Native dialect, under the conversation's lease: fetch it, decide on the agent's
+    /// participant, apply the wrap-up.
     async fn act_native(
         &self,
         event: &ConversationEvent,
+        lease: &Lease,
         invocation: &Invocation,
         steps: &mut StepTimings,
-    ) -> Outcome {
+    ) -> Acted {
         let segment = match event.media_type.api_segment() {
             Some(segment) if self.settings.native_media_types.contains(&event.media_type) => {
                 segment
             }
-            _ => return Outcome::Ineligible(IneligibleReason::NonVoiceInteraction),
+            _ => return Acted::answer(Outcome::Ineligible(IneligibleReason::NonVoiceInteraction)),
         };
+        // Only agents are ever wrapped up: an event about one already done needs no fetch.
+        if let Some(participant) = &event.participant_id
+            && lease.has_applied(&EffectKey::participant(participant))
+        {
+            return Acted::answer(patched_by_another_event("participant"));
+        }
         let id = &event.conversation_id;
         let deadline = invocation.deadline;
         let fetch_span = info_span!("fetch", conversation.id = %id);
@@ -436,7 +492,7 @@ impl Consumer {
         .await;
         let conversation = match fetched {
             Ok(conversation) => conversation,
-            Err(error) => return outcome_of_error(&fetch_span, error),
+            Err(error) => return Acted::answer(outcome_of_error(&fetch_span, &error)),
         };
         let verdict = self.decided(steps, || {
             let verdict = decide_wrapup(
@@ -448,9 +504,13 @@ impl Consumer {
         });
         let target = match verdict {
             WrapupVerdict::Eligible(target) => target,
-            WrapupVerdict::Ineligible(reason) => return Outcome::Ineligible(reason),
+            WrapupVerdict::Ineligible(reason) => return Acted::answer(Outcome::Ineligible(reason)),
         };
         Span::current().record("participant.id", target.participant_id.as_str());
+        let effect = EffectKey::participant(&target.participant_id);
+        if lease.has_applied(&effect) {
+            return Acted::answer(patched_by_another_event("participant"));
+        }
         let request = WrapupRequest {
             code: self.settings.disposition_code.clone(),
             notes: self.settings.wrapup_notes.clone(),
@@ -462,25 +522,14 @@ impl Consumer {
             participant.id = %target.participant_id,
             wrapup.code = %request.code
         );
-        let effect =
-            DedupKey::from_trusted(format!("effect#native#{id}#{}", target.participant_id));
-        let apply = async {
-            match self
-                .genesys
-                .apply_wrapup(segment, id, &target, &request, deadline)
-                .await
-            {
-                Ok(ApplyResult::Applied) => Outcome::Patched,
-                Ok(ApplyResult::Conflict) => Outcome::Conflict,
-                Err(error) => outcome_of_error(&apply_span, error),
-            }
-        };
-        timed(
+        let applied = timed(
             &mut steps.apply,
             apply_span.clone(),
-            self.apply_once(effect, "participant", invocation, apply),
+            self.genesys
+                .apply_wrapup(segment, id, &target, &request, deadline),
         )
-        .await
+        .await;
+        Acted::of_write(applied, effect, &apply_span)
     }
 
     /// Runs the business rules in a `decide` span, timing them.
@@ -496,58 +545,58 @@ impl Consumer {
         Span::current().record("eligibility.reason", reason);
         verdict
     }
+}
 
-    /// Applies at most once per target, however many events ask for it: the effect is claimed
-    /// under `effect` first (and completed only when applied), so two events for the same
-    /// interaction or participant racing on two instances cannot both PATCH.
-    async fn apply_once(
-        &self,
-        effect: DedupKey,
-        target: &str,
-        invocation: &Invocation,
-        apply: impl Future<Output = Outcome>,
-    ) -> Outcome {
-        let claim = self.claim_request(&effect, String::from("effect"), invocation);
-        let claimed = self
-            .store
-            .claim(&claim)
-            .instrument(info_span!("claim", otel.name = "claim-effect", dedup.key = %effect))
-            .await;
-        match claimed {
-            Ok(ClaimOutcome::Claimed { .. }) => {}
-            Ok(ClaimOutcome::Completed { outcome, .. }) => {
-                return Outcome::Duplicate {
-                    previous: Some(format!("{outcome} by another event for this {target}")),
-                    same_payload: true,
-                };
-            }
-            Ok(ClaimOutcome::InProgress { .. }) => {
-                return Outcome::Failed {
-                    reason: format!(
-                        "another event is applying the disposition to this {target} now; deliver again later"
-                    ),
-                };
-            }
-            Err(error) => {
-                return Outcome::Failed {
-                    reason: format!("dedup claim of the effect failed: {error}"),
-                };
-            }
+/// The first pause of an event waiting for another one's lease on its target; it doubles up to
+/// [`LEASE_POLL_MAX`].
+const LEASE_POLL_FIRST: Duration = Duration::from_millis(20);
+const LEASE_POLL_MAX: Duration = Duration::from_millis(200);
+
+/// What acting on an event under its lease came to.
+#[derive(Debug)]
+struct Acted {
+    outcome: Outcome,
+    /// The write made, recorded with the completion so that no other event makes it again.
+    applied: Option<EffectKey>,
+    /// A write failed in a way that may still have applied it.
+    write_may_have_applied: bool,
+}
+
+impl Acted {
+    /// An outcome reached without a write.
+    fn answer(outcome: Outcome) -> Self {
+        Acted {
+            outcome,
+            applied: None,
+            write_may_have_applied: false,
         }
-        let outcome = apply.await;
-        // Only an applied disposition is final for the target; after a conflict, refusal or
-        // failure a later event may look again.
-        let result = if outcome == Outcome::Patched {
-            self.store
-                .complete(&effect, &invocation.owner, outcome.name())
-                .await
-        } else {
-            self.store.release(&effect, &invocation.owner).await
-        };
-        if let Err(error) = result {
-            tracing::warn!(%error, dedup.key = %effect, "could not finish the effect claim");
+    }
+
+    /// The outcome of writing `effect`.
+    fn of_write(
+        result: Result<ApplyResult, GenesysError>,
+        effect: EffectKey,
+        apply_span: &Span,
+    ) -> Self {
+        match result {
+            Ok(ApplyResult::Applied) => Acted {
+                outcome: Outcome::Patched,
+                applied: Some(effect),
+                write_may_have_applied: false,
+            },
+            Ok(ApplyResult::Conflict) => Acted::answer(Outcome::Conflict),
+            Err(error) => Acted {
+                write_may_have_applied: error.write_may_have_applied(),
+                ..Acted::answer(outcome_of_error(apply_span, &error))
+            },
         }
-        outcome
+    }
+}
+
+fn patched_by_another_event(target: &str) -> Outcome {
+    Outcome::Duplicate {
+        previous: Some(format!("patched by another event for this {target}")),
+        same_payload: true,
     }
 }
 
@@ -563,6 +612,14 @@ impl Work {
         match self {
             Work::Seed(update) => update.dedup_key(),
             Work::Native(event) => event.dedup_key(),
+        }
+    }
+
+    /// What the event's target is called in reasons.
+    fn target_name(&self) -> &'static str {
+        match self {
+            Work::Seed(_) => "interaction",
+            Work::Native(_) => "conversation",
         }
     }
 
@@ -598,11 +655,11 @@ impl Work {
 
 /// The outcome a Genesys error stands for: `failed` when a retry can help, else terminal. The
 /// step's span records the exception (once) and turns ERROR; a 404 is an answer, not an error.
-fn outcome_of_error(step_span: &Span, error: GenesysError) -> Outcome {
+fn outcome_of_error(step_span: &Span, error: &GenesysError) -> Outcome {
     if let GenesysError::NotFound { .. } = error {
         return Outcome::NotFound;
     }
-    telemetry::record_exception(step_span, error.kind(), &error);
+    telemetry::record_exception(step_span, error.kind(), error);
     if error.is_retryable() {
         tracing::warn!(%error, "retryable Genesys Cloud failure");
         Outcome::Failed {

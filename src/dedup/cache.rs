@@ -89,7 +89,7 @@ mod tests {
     use super::*;
 
     fn key(name: &str) -> DedupKey {
-        DedupKey::from_trusted(name)
+        DedupKey::from_trusted("target", name)
     }
 
     fn later() -> i64 {

@@ -1,26 +1,25 @@
-//! The DynamoDB dedup adapter: one conditional write per claim, owner-fenced complete and release.
+//! The DynamoDB dedup adapter: one item per target holding its lease and its completed events;
+//! one conditional write to claim, one to complete or release.
 //!
 //! Item layout (partition key `pk`, string):
 //!
 //! | attribute | type | meaning |
 //! |---|---|---|
-//! | `pk` | S | the dedup key |
-//! | `status` | S | `IN_PROGRESS` or `COMPLETED` |
-//! | `owner` | S | request id of the invocation holding the claim |
-//! | `lease_until` | N | epoch ms; after it another delivery may take over an `IN_PROGRESS` claim |
-//! | `expiry` | N | epoch s; the table's TTL attribute |
-//! | `payload_hash` | S | fingerprint of the event payload |
-//! | `outcome` | S | the final outcome, once `COMPLETED` |
-//! | `updated_at` | N | epoch ms of the last write |
+//! | `pk` | S | the target: `target#seed#{interactionId}` or `target#native#{conversationId}` |
+//! | `lease_owner` | S | request id of the invocation holding the lease; absent when free |
+//! | `lease_until` | N | epoch ms; after it another event may take the lease over; absent when free |
+//! | `done` | M | completed events: event key → `{o: outcome, h: payload fingerprint, x: expiry epoch s}` |
+//! | `applied` | M | writes made to the target: `interaction` or `participant#{id}` → expiry epoch s |
+//! | `expiry` | N | epoch s; the table's TTL attribute (the latest expiry of anything in the item) |
 
 use super::cache::CompletedCache;
-use super::{ClaimOutcome, ClaimRequest, DedupError, DedupStore, OwnerToken};
+use super::{ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease, MAX_EVENTS_PER_TARGET};
 use crate::deadline::now_epoch_ms;
-use crate::domain::DedupKey;
+use crate::domain::{EffectKey, EpochMillis, EventKey, TargetKey};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use std::collections::HashMap;
 use tracing::Instrument;
@@ -29,24 +28,26 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// The attribute names of a dedup item.
 pub mod attr {
     pub const KEY: &str = "pk";
-    pub const STATUS: &str = "status";
-    pub const OWNER: &str = "owner";
+    pub const LEASE_OWNER: &str = "lease_owner";
     pub const LEASE_UNTIL: &str = "lease_until";
+    pub const DONE: &str = "done";
+    pub const APPLIED: &str = "applied";
     pub const EXPIRY: &str = "expiry";
-    pub const PAYLOAD_HASH: &str = "payload_hash";
-    pub const OUTCOME: &str = "outcome";
-    pub const UPDATED_AT: &str = "updated_at";
+    /// Inside a `done` entry: the outcome, the payload fingerprint, the expiry (epoch s).
+    pub const OUTCOME: &str = "o";
+    pub const PAYLOAD_HASH: &str = "h";
+    pub const ENTRY_EXPIRY: &str = "x";
 }
 
-const IN_PROGRESS: &str = "IN_PROGRESS";
-const COMPLETED: &str = "COMPLETED";
-
-/// A claim succeeds when no live record exists: none at all, an expired one (TTL deletion lags by
-/// up to two days), or an in-progress one whose lease ran out.
-const CLAIM_CONDITION: &str = "attribute_not_exists(#pk) OR #expiry < :now_s \
-     OR (#status = :in_progress AND #lease_until < :now_ms)";
-/// Complete and release touch only the record this owner still holds in progress.
-const OWNER_CONDITION: &str = "#owner = :owner AND #status = :in_progress";
+/// A claim succeeds when the event is not among the target's unexpired completed events and
+/// the target's lease is free or ran out.
+const CLAIM_CONDITION: &str = "(attribute_not_exists(#done.#event) OR #done.#event.#x < :now_s) \
+     AND (attribute_not_exists(#lease_until) OR #lease_until < :now_ms)";
+const CLAIM_UPDATE: &str = "SET #lease_owner = :owner, #lease_until = :lease_until, \
+     #done = if_not_exists(#done, :empty), #applied = if_not_exists(#applied, :empty), \
+     #expiry = :expiry";
+/// Complete and release touch only a lease this owner still holds.
+const OWNER_CONDITION: &str = "#lease_owner = :owner";
 
 /// How many completed keys the local cache keeps by default.
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
@@ -82,26 +83,20 @@ impl DynamoDbDedupStore {
         &self.table
     }
 
-    /// What the live record returned with a failed claim (ALL_OLD) means; completed ones are cached.
-    fn existing(
+    /// What the item returned with a failed claim (ALL_OLD) means; completed events are cached.
+    fn refused(
         &self,
         item: Option<&HashMap<String, AttributeValue>>,
         request: &ClaimRequest,
+        now_ms: EpochMillis,
     ) -> ClaimOutcome {
-        let Some(item) = item else {
-            // Without ALL_OLD we only know that a live record exists.
-            return ClaimOutcome::InProgress {
-                lease_until_ms: request.lease_until_ms,
-            };
-        };
-        let outcome = existing_claim(item, &request.payload_hash);
-        if let ClaimOutcome::Completed { outcome, .. } = &outcome {
-            self.completed.insert(
-                &request.key,
-                outcome,
-                text(item, attr::PAYLOAD_HASH).unwrap_or_default(),
-                number(item, attr::EXPIRY).unwrap_or(0),
-            );
+        let item = item.cloned().unwrap_or_default();
+        let outcome = refused_claim(&item, request, now_ms);
+        if let ClaimOutcome::Completed { outcome, .. } = &outcome
+            && let Some(done) = done_entries(&item).remove(request.key.event.as_str())
+        {
+            self.completed
+                .insert(&request.key, outcome, &done.payload_hash, done.expires_at_s);
         }
         outcome
     }
@@ -150,24 +145,18 @@ impl DynamoDbDedupStore {
     }
 
     /// The error of a complete or release: a failed owner condition means the lease was lost.
-    fn fenced_write_error<E>(
-        &self,
-        operation: &'static str,
-        key: &DedupKey,
-        owner: &OwnerToken,
-        error: SdkError<E>,
-    ) -> DedupError
+    fn fenced_write_error<E>(&self, request: &ClaimRequest, error: SdkError<E>) -> DedupError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let code = error.as_service_error().and_then(|e| e.code());
         if code == Some("ConditionalCheckFailedException") {
             return DedupError::LeaseLost {
-                key: key.clone(),
-                owner: owner.clone(),
+                key: request.key.clone(),
+                owner: request.owner.clone(),
             };
         }
-        self.classify(operation, error)
+        self.classify("UpdateItem", error)
     }
 
     /// Maps an SDK error to a dedup error that says whether a retry can help.
@@ -202,7 +191,7 @@ impl DynamoDbDedupStore {
                 ),
             ) => misconfigured(format!(
                 "access to table {table:?} was denied: the function's role needs \
-                 dynamodb:PutItem, dynamodb:UpdateItem and dynamodb:DeleteItem on it ({operation})"
+                 dynamodb:UpdateItem and dynamodb:GetItem on it ({operation})"
             )),
             (_, Some("ValidationException")) => misconfigured(format!(
                 "table {table:?} rejected the request: its partition key must be a string \
@@ -255,16 +244,102 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
         .and_then(|value| value.parse().ok())
 }
 
-/// What an existing record (returned as ALL_OLD) means for a claim that did not succeed.
-fn existing_claim(item: &HashMap<String, AttributeValue>, payload_hash: &str) -> ClaimOutcome {
-    match text(item, attr::STATUS) {
-        Some(COMPLETED) => ClaimOutcome::Completed {
-            outcome: text(item, attr::OUTCOME).unwrap_or("unknown").to_owned(),
-            same_payload: text(item, attr::PAYLOAD_HASH) == Some(payload_hash),
+/// One completed event, as a `done` entry holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DoneEntry {
+    outcome: String,
+    payload_hash: String,
+    expires_at_s: i64,
+}
+
+/// The `done` map of an item, by event key; malformed entries are left out.
+fn done_entries(item: &HashMap<String, AttributeValue>) -> HashMap<String, DoneEntry> {
+    let Some(Ok(done)) = item.get(attr::DONE).map(AttributeValue::as_m) else {
+        return HashMap::new();
+    };
+    done.iter()
+        .filter_map(|(key, value)| {
+            let entry = value.as_m().ok()?;
+            Some((
+                key.clone(),
+                DoneEntry {
+                    outcome: text(entry, attr::OUTCOME).unwrap_or("unknown").to_owned(),
+                    payload_hash: text(entry, attr::PAYLOAD_HASH)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    expires_at_s: number(entry, attr::ENTRY_EXPIRY).unwrap_or(0),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// What a claim refused by its condition means, from the item returned as ALL_OLD.
+fn refused_claim(
+    item: &HashMap<String, AttributeValue>,
+    request: &ClaimRequest,
+    now_ms: EpochMillis,
+) -> ClaimOutcome {
+    match done_entries(item).remove(request.key.event.as_str()) {
+        Some(done) if done.expires_at_s >= now_ms / 1_000 => ClaimOutcome::Completed {
+            same_payload: done.payload_hash == request.payload_hash,
+            outcome: done.outcome,
         },
-        _ => ClaimOutcome::InProgress {
-            lease_until_ms: number(item, attr::LEASE_UNTIL).unwrap_or(0),
+        _ => ClaimOutcome::Leased {
+            lease_until_ms: number(item, attr::LEASE_UNTIL).unwrap_or(request.lease_until_ms),
         },
+    }
+}
+
+/// The lease a successful claim holds, from the item as it was before (ALL_OLD): whether an
+/// unreleased lease was taken over, the unexpired writes, and the events to forget.
+fn granted_lease(
+    old: Option<&HashMap<String, AttributeValue>>,
+    request: &ClaimRequest,
+    now_ms: EpochMillis,
+) -> Lease {
+    let Some(old) = old else {
+        return Lease::default();
+    };
+    let now_s = now_ms / 1_000;
+    let applied = match old.get(attr::APPLIED).map(AttributeValue::as_m) {
+        Some(Ok(applied)) => applied
+            .iter()
+            .filter(|(_, expiry)| {
+                expiry
+                    .as_n()
+                    .ok()
+                    .and_then(|x| x.parse::<i64>().ok())
+                    .is_some_and(|x| x >= now_s)
+            })
+            .map(|(effect, _)| EffectKey::from_trusted(effect.clone()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut live: Vec<(String, i64)> = Vec::new();
+    let mut stale_events = Vec::new();
+    for (key, done) in done_entries(old) {
+        if key == request.key.event.as_str() {
+            continue; // overwritten by this event's own completion
+        }
+        if done.expires_at_s < now_s {
+            stale_events.push(EventKey::from_trusted(key));
+        } else {
+            live.push((key, done.expires_at_s));
+        }
+    }
+    // Room for this event: the oldest completions beyond the bound are forgotten.
+    live.sort_by_key(|(_, expires_at_s)| *expires_at_s);
+    let excess = (live.len() + 1).saturating_sub(MAX_EVENTS_PER_TARGET);
+    stale_events.extend(
+        live.into_iter()
+            .take(excess)
+            .map(|(key, _)| EventKey::from_trusted(key)),
+    );
+    Lease {
+        took_over: old.contains_key(attr::LEASE_OWNER),
+        applied,
+        stale_events,
     }
 }
 
@@ -275,26 +350,27 @@ impl DedupStore for DynamoDbDedupStore {
             return Ok(hit);
         }
         let now_ms = now_epoch_ms();
-        let span = self.client_span("PutItem");
+        let span = self.client_span("UpdateItem");
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item(attr::KEY, s(request.key.as_str()))
-            .item(attr::STATUS, s(IN_PROGRESS))
-            .item(attr::OWNER, s(request.owner.as_str()))
-            .item(attr::LEASE_UNTIL, n(request.lease_until_ms))
-            .item(attr::EXPIRY, n(request.expires_at_s))
-            .item(attr::PAYLOAD_HASH, s(&request.payload_hash))
-            .item(attr::UPDATED_AT, n(now_ms))
+            .key(attr::KEY, s(request.key.target.as_str()))
+            .update_expression(CLAIM_UPDATE)
             .condition_expression(CLAIM_CONDITION)
-            .expression_attribute_names("#pk", attr::KEY)
-            .expression_attribute_names("#expiry", attr::EXPIRY)
-            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#lease_owner", attr::LEASE_OWNER)
             .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
+            .expression_attribute_names("#done", attr::DONE)
+            .expression_attribute_names("#applied", attr::APPLIED)
+            .expression_attribute_names("#expiry", attr::EXPIRY)
+            .expression_attribute_names("#event", request.key.event.as_str())
+            .expression_attribute_names("#x", attr::ENTRY_EXPIRY)
+            .expression_attribute_values(":owner", s(request.owner.as_str()))
+            .expression_attribute_values(":lease_until", n(request.lease_until_ms))
+            .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
+            .expression_attribute_values(":expiry", n(request.expires_at_s))
             .expression_attribute_values(":now_s", n(now_ms / 1_000))
             .expression_attribute_values(":now_ms", n(now_ms))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -302,95 +378,131 @@ impl DedupStore for DynamoDbDedupStore {
             .await;
         self.record_result(&span, &result);
         match result {
-            Ok(output) => {
-                // A replaced record that was still in progress (not merely expired) was taken over.
-                let took_over = output.attributes().is_some_and(|old| {
-                    text(old, attr::STATUS) == Some(IN_PROGRESS)
-                        && number(old, attr::EXPIRY).is_some_and(|expiry| expiry >= now_ms / 1_000)
-                });
-                Ok(ClaimOutcome::Claimed { took_over })
-            }
+            Ok(output) => Ok(ClaimOutcome::Claimed(granted_lease(
+                output.attributes(),
+                request,
+                now_ms,
+            ))),
             Err(error) => match error.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    Ok(self.existing(failed.item(), request))
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(self.refused(failed.item(), request, now_ms))
                 }
-                _ => Err(self.classify("PutItem", error)),
+                _ => Err(self.classify("UpdateItem", error)),
             },
         }
     }
 
     async fn complete(
         &self,
-        key: &DedupKey,
-        owner: &OwnerToken,
+        request: &ClaimRequest,
+        lease: &Lease,
         outcome: &str,
+        applied: Option<&EffectKey>,
     ) -> Result<(), DedupError> {
+        let mut set = String::from("SET #done.#event = :entry, #expiry = :expiry");
+        let mut remove = String::from(" REMOVE #lease_owner, #lease_until");
+        let entry = HashMap::from([
+            (attr::OUTCOME.to_owned(), s(outcome)),
+            (attr::PAYLOAD_HASH.to_owned(), s(&request.payload_hash)),
+            (attr::ENTRY_EXPIRY.to_owned(), n(request.expires_at_s)),
+        ]);
         let span = self.client_span("UpdateItem");
-        let result = self
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(attr::KEY, s(key.as_str()))
-            .update_expression(
-                "SET #status = :completed, #outcome = :outcome, #updated_at = :now_ms",
-            )
+            .key(attr::KEY, s(request.key.target.as_str()))
             .condition_expression(OWNER_CONDITION)
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#outcome", attr::OUTCOME)
-            .expression_attribute_names("#updated_at", attr::UPDATED_AT)
-            .expression_attribute_names("#owner", attr::OWNER)
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":outcome", s(outcome))
-            .expression_attribute_values(":now_ms", n(now_epoch_ms()))
-            .expression_attribute_values(":owner", s(owner.as_str()))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .return_values(ReturnValue::AllNew)
+            .expression_attribute_names("#lease_owner", attr::LEASE_OWNER)
+            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
+            .expression_attribute_names("#done", attr::DONE)
+            .expression_attribute_names("#expiry", attr::EXPIRY)
+            .expression_attribute_names("#event", request.key.event.as_str())
+            .expression_attribute_values(":owner", s(request.owner.as_str()))
+            .expression_attribute_values(":entry", AttributeValue::M(entry))
+            .expression_attribute_values(":expiry", n(request.expires_at_s));
+        if let Some(effect) = applied {
+            set.push_str(", #applied.#effect = :expiry");
+            update = update
+                .expression_attribute_names("#applied", attr::APPLIED)
+                .expression_attribute_names("#effect", effect.as_str());
+        }
+        for (index, stale) in lease.stale_events.iter().enumerate() {
+            remove.push_str(&format!(", #done.#stale{index}"));
+            update = update.expression_attribute_names(format!("#stale{index}"), stale.as_str());
+        }
+        let result = update
+            .update_expression(set + &remove)
             .send()
             .instrument(span.clone())
             .await;
         self.record_result(&span, &result);
         match result {
-            Ok(output) => {
-                if let Some(item) = output.attributes() {
-                    self.completed.insert(
-                        key,
-                        outcome,
-                        text(item, attr::PAYLOAD_HASH).unwrap_or_default(),
-                        number(item, attr::EXPIRY).unwrap_or(0),
-                    );
-                }
+            Ok(_) => {
+                self.completed.insert(
+                    &request.key,
+                    outcome,
+                    &request.payload_hash,
+                    request.expires_at_s,
+                );
                 Ok(())
             }
-            Err(error) => Err(self.fenced_write_error("UpdateItem", key, owner, error)),
+            Err(error) => Err(self.fenced_write_error(request, error)),
         }
     }
 
-    async fn release(&self, key: &DedupKey, owner: &OwnerToken) -> Result<(), DedupError> {
-        let span = self.client_span("DeleteItem");
+    async fn release(&self, request: &ClaimRequest) -> Result<(), DedupError> {
+        let span = self.client_span("UpdateItem");
         let result = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
-            .key(attr::KEY, s(key.as_str()))
+            .key(attr::KEY, s(request.key.target.as_str()))
+            .update_expression("REMOVE #lease_owner, #lease_until")
             .condition_expression(OWNER_CONDITION)
-            .expression_attribute_names("#owner", attr::OWNER)
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_values(":owner", s(owner.as_str()))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_names("#lease_owner", attr::LEASE_OWNER)
+            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
+            .expression_attribute_values(":owner", s(request.owner.as_str()))
             .send()
             .instrument(span.clone())
             .await;
         self.record_result(&span, &result);
         match result {
             Ok(_) => Ok(()),
-            Err(error) => Err(self.fenced_write_error("DeleteItem", key, owner, error)),
+            Err(error) => Err(self.fenced_write_error(request, error)),
         }
+    }
+
+    async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError> {
+        let span = self.client_span("GetItem");
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::KEY, s(target.as_str()))
+            .consistent_read(true)
+            .projection_expression("#lease_until")
+            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
+            .send()
+            .instrument(span.clone())
+            .await;
+        self.record_result(&span, &result);
+        let output = result.map_err(|error| self.classify("GetItem", error))?;
+        let now_ms = now_epoch_ms();
+        Ok(output
+            .item()
+            .and_then(|item| number(item, attr::LEASE_UNTIL))
+            .filter(|until| *until >= now_ms))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dedup::OwnerToken;
+    use crate::domain::DedupKey;
+
+    const NOW_MS: i64 = 1_800_000_000_000;
 
     fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
         pairs
@@ -399,22 +511,40 @@ mod tests {
             .collect()
     }
 
+    fn done(outcome: &str, hash: &str, expiry_s: i64) -> AttributeValue {
+        AttributeValue::M(item(&[
+            (attr::OUTCOME, s(outcome)),
+            (attr::PAYLOAD_HASH, s(hash)),
+            (attr::ENTRY_EXPIRY, n(expiry_s)),
+        ]))
+    }
+
+    fn request(event: &str, hash: &str) -> ClaimRequest {
+        ClaimRequest {
+            key: DedupKey::from_trusted("target#seed#i-1", event),
+            owner: OwnerToken::new("me"),
+            lease_until_ms: NOW_MS + 60_000,
+            expires_at_s: NOW_MS / 1_000 + 3_600,
+            payload_hash: hash.into(),
+        }
+    }
+
     #[test]
-    fn a_completed_record_is_a_duplicate_with_its_outcome() {
-        let old = item(&[
-            (attr::STATUS, s(COMPLETED)),
-            (attr::OUTCOME, s("patched")),
-            (attr::PAYLOAD_HASH, s("h1")),
-        ]);
+    fn a_refused_claim_of_a_completed_event_is_a_duplicate_with_its_outcome() {
+        let later = NOW_MS / 1_000 + 10;
+        let old = item(&[(
+            attr::DONE,
+            AttributeValue::M(item(&[("seq#1", done("patched", "h1", later))])),
+        )]);
         assert_eq!(
-            existing_claim(&old, "h1"),
+            refused_claim(&old, &request("seq#1", "h1"), NOW_MS),
             ClaimOutcome::Completed {
                 outcome: "patched".into(),
                 same_payload: true
             }
         );
         assert_eq!(
-            existing_claim(&old, "h2"),
+            refused_claim(&old, &request("seq#1", "h2"), NOW_MS),
             ClaimOutcome::Completed {
                 outcome: "patched".into(),
                 same_payload: false
@@ -423,13 +553,60 @@ mod tests {
     }
 
     #[test]
-    fn an_in_progress_record_reports_its_lease() {
-        let old = item(&[(attr::STATUS, s(IN_PROGRESS)), (attr::LEASE_UNTIL, n(1234))]);
+    fn a_refused_claim_of_a_leased_target_reports_the_lease_end() {
+        let old = item(&[
+            (attr::LEASE_OWNER, s("other")),
+            (attr::LEASE_UNTIL, n(NOW_MS + 1234)),
+        ]);
         assert_eq!(
-            existing_claim(&old, "h"),
-            ClaimOutcome::InProgress {
-                lease_until_ms: 1234
+            refused_claim(&old, &request("seq#2", "h"), NOW_MS),
+            ClaimOutcome::Leased {
+                lease_until_ms: NOW_MS + 1234
             }
         );
+    }
+
+    #[test]
+    fn a_granted_lease_lists_unexpired_writes_and_the_events_to_forget() {
+        let now_s = NOW_MS / 1_000;
+        let old = item(&[
+            (attr::LEASE_OWNER, s("dead-invocation")),
+            (attr::LEASE_UNTIL, n(NOW_MS - 1)),
+            (
+                attr::DONE,
+                AttributeValue::M(item(&[
+                    ("seq#1", done("patched", "h", now_s + 10)),
+                    ("seq#0", done("ineligible", "h", now_s - 10)),
+                    ("seq#9", done("failed", "h", now_s - 10)),
+                ])),
+            ),
+            (
+                attr::APPLIED,
+                AttributeValue::M(item(&[
+                    ("interaction", n(now_s + 10)),
+                    ("participant#old", n(now_s - 10)),
+                ])),
+            ),
+        ]);
+
+        let lease = granted_lease(Some(&old), &request("seq#9", "h"), NOW_MS);
+
+        assert!(lease.took_over);
+        assert_eq!(lease.applied, [EffectKey::interaction()]);
+        assert_eq!(lease.stale_events, [EventKey::from_trusted("seq#0")]);
+    }
+
+    #[test]
+    fn a_granted_lease_forgets_the_oldest_events_beyond_the_bound() {
+        let now_s = NOW_MS / 1_000;
+        let entries: HashMap<String, AttributeValue> = (0..MAX_EVENTS_PER_TARGET as i64)
+            .map(|k| (format!("seq#{k}"), done("ineligible", "h", now_s + 100 + k)))
+            .collect();
+        let old = item(&[(attr::DONE, AttributeValue::M(entries))]);
+
+        let lease = granted_lease(Some(&old), &request("seq#new", "h"), NOW_MS);
+
+        assert!(!lease.took_over);
+        assert_eq!(lease.stale_events, [EventKey::from_trusted("seq#0")]);
     }
 }

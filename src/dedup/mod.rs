@@ -1,10 +1,10 @@
-//! The dedup port: claim a delivery before acting, complete it with the outcome, or release it for a retry.
+//! The dedup port: lease an event's target, act under the lease, then complete the event with its outcome or release the lease for a retry.
 
 mod cache;
 pub mod dynamodb;
 pub mod memory;
 
-use crate::domain::{DedupKey, EpochMillis};
+use crate::domain::{DedupKey, EffectKey, EpochMillis, EventKey, TargetKey};
 use async_trait::async_trait;
 use std::fmt;
 
@@ -32,32 +32,57 @@ impl fmt::Display for OwnerToken {
     }
 }
 
-/// One attempt to claim a delivery.
+/// How many completed events a target remembers at most; beyond it the oldest are forgotten
+/// (a forgotten event that is delivered again is processed again and normally ends
+/// `ineligible`, or `duplicate` when its write is among the target's applied ones).
+pub const MAX_EVENTS_PER_TARGET: usize = 50;
+
+/// One attempt to claim a delivery: its key and the lease asked for its target.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
     pub key: DedupKey,
     pub owner: OwnerToken,
-    /// The claim is in progress until then; after it, another delivery may take over.
+    /// The target is leased until then; after it, another event may take the lease over.
     pub lease_until_ms: EpochMillis,
-    /// When the record may be forgotten (epoch seconds; DynamoDB's TTL attribute).
+    /// When the event's record may be forgotten (epoch seconds; DynamoDB's TTL attribute).
     pub expires_at_s: i64,
     /// A fingerprint of the event payload, to spot a different event reusing a key.
     pub payload_hash: String,
 }
 
+/// The lease a successful claim holds on the event's target, with what the store knew of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lease {
+    /// The lease of an invocation that never finished was taken over after it ended.
+    pub took_over: bool,
+    /// The writes earlier events made to this target (unexpired): never to be made again.
+    pub applied: Vec<EffectKey>,
+    /// Completed events of the target the store found expired (or beyond its bound); the
+    /// complete removes them.
+    pub stale_events: Vec<EventKey>,
+}
+
+impl Lease {
+    /// True when an earlier event already made `effect`.
+    pub fn has_applied(&self, effect: &EffectKey) -> bool {
+        self.applied.contains(effect)
+    }
+}
+
 /// What a claim found. A duplicate is a value, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// This invocation owns the key now. `took_over` is true when an expired lease was taken over.
-    Claimed { took_over: bool },
-    /// An earlier delivery finished with `outcome`.
+    /// This invocation holds the target's lease now.
+    Claimed(Lease),
+    /// An earlier delivery of this event finished with `outcome`.
     Completed {
         outcome: String,
         /// False when the earlier delivery had a different payload under the same key.
         same_payload: bool,
     },
-    /// Another delivery holds an unexpired lease: try again later.
-    InProgress { lease_until_ms: EpochMillis },
+    /// Another invocation holds an unexpired lease on the target (processing this event or
+    /// another one of the same target): wait, or try again later.
+    Leased { lease_until_ms: EpochMillis },
 }
 
 /// A dedup store failure.
@@ -77,8 +102,8 @@ pub enum DedupError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// The record is no longer ours: the lease ran out and another delivery took over, or it expired.
-    #[error("dedup record {key} is no longer owned by {owner}")]
+    /// The lease is no longer ours: it ran out and another event took the target over.
+    #[error("the lease for {key} is no longer held by {owner}")]
     LeaseLost { key: DedupKey, owner: OwnerToken },
 }
 
@@ -97,21 +122,28 @@ impl DedupError {
     }
 }
 
-/// Claim / complete / release, as DESIGN.md describes them.
+/// Claim / complete / release: one item per target holds its lease and its completed events.
 #[async_trait]
 pub trait DedupStore: Send + Sync {
-    /// Claims `request.key` for `request.owner`, unless a completed record or a live lease exists.
+    /// Leases the target of `request.key` for `request.owner`, unless the event was completed
+    /// (unexpired) or another owner holds an unexpired lease on the target.
     async fn claim(&self, request: &ClaimRequest) -> Result<ClaimOutcome, DedupError>;
 
-    /// Records the final `outcome` of the owner's claim; fails with `LeaseLost` if it is not the owner's.
+    /// Records the event's terminal `outcome` (and `applied`, the write it made, if any) and
+    /// frees the lease; fails with `LeaseLost` if the lease is no longer the owner's.
     async fn complete(
         &self,
-        key: &DedupKey,
-        owner: &OwnerToken,
+        request: &ClaimRequest,
+        lease: &Lease,
         outcome: &str,
+        applied: Option<&EffectKey>,
     ) -> Result<(), DedupError>;
 
-    /// Gives the owner's claim up so that a redelivery can take it; fails with `LeaseLost` if it
-    /// is not the owner's.
-    async fn release(&self, key: &DedupKey, owner: &OwnerToken) -> Result<(), DedupError>;
+    /// Frees the owner's lease without recording the event, so that a redelivery processes it;
+    /// fails with `LeaseLost` if the lease is no longer the owner's.
+    async fn release(&self, request: &ClaimRequest) -> Result<(), DedupError>;
+
+    /// When the unexpired lease on `target` ends, or `None` when the target is free: a cheap
+    /// read for an event waiting its turn.
+    async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError>;
 }

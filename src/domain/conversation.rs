@@ -1,7 +1,7 @@
 //! The native Genesys Cloud dialect: conversation events, the fetched conversation, and the wrap-up rules.
 
 use super::eligibility::{IneligibleReason, is_voice};
-use super::event::DedupKey;
+use super::event::{DedupKey, EventKey, TargetKey};
 use super::ids::{CommunicationId, ConversationId, ParticipantId};
 use super::interaction::EpochMillis;
 use std::fmt;
@@ -106,10 +106,10 @@ impl ConversationEvent {
             (None, Some(correlation)) => format!("c:{correlation}"),
             (None, None) => "-".into(),
         };
-        DedupKey::from_trusted(format!(
-            "native#{}#{participant}#{instant}",
-            self.topic_name
-        ))
+        DedupKey {
+            target: TargetKey::from_trusted(format!("target#native#{}", self.conversation_id)),
+            event: EventKey::new(format!("{}#{participant}#{instant}", self.topic.as_str())),
+        }
     }
 
     /// The text reported as the event's `sequenceId`: its event time.

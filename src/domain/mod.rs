@@ -12,7 +12,7 @@ pub use conversation::{
     WrapupTarget, WrapupVerdict, decide_wrapup,
 };
 pub use eligibility::{Eligibility, IneligibleReason, decide};
-pub use event::{DedupKey, InteractionUpdate, ParsedEvent};
+pub use event::{DedupKey, EffectKey, EventKey, InteractionUpdate, ParsedEvent, TargetKey};
 pub use ids::{
     CommunicationId, ConversationId, DispositionCodeId, IdError, InteractionId, MAX_ID_LEN,
     ParticipantId, SequenceId,

@@ -298,6 +298,21 @@ impl GenesysError {
         }
     }
 
+    /// True when this failed write may still have been applied: Genesys may have processed it
+    /// (a timeout or lost connection after sending, a 500, 502 or 504), so nobody may act on
+    /// a read taken before it until it has had time to land.
+    pub fn write_may_have_applied(&self) -> bool {
+        match self {
+            GenesysError::Server {
+                operation, status, ..
+            } => operation.is_write() && *status != 503,
+            GenesysError::Transport {
+                operation, source, ..
+            } => operation.is_write() && !source.is_connect(),
+            _ => false,
+        }
+    }
+
     /// True when the same request may succeed later (rate limits, 5xx, timeouts, no time left).
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -51,6 +51,11 @@ pub struct Behaviour {
     pub patch_status: Option<u16>,
     /// Answer every GET with this status instead of the interaction (e.g. 403).
     pub get_status: Option<u16>,
+    /// Answer a GET with the state read on arrival, this many ms later (a lagging replica: a
+    /// write landing meanwhile is not in the answer).
+    pub stale_read_ms: Option<u64>,
+    /// Apply every write, then answer it with this status (e.g. 502: a gateway lost the answer).
+    pub status_after_write: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +99,8 @@ pub struct Faults {
     /// longer than a client waits: the worst case of a lost response.
     pub timeout: f64,
     pub timeout_ms: u64,
+    /// Writes only: the write is applied, then answered 502 (a gateway lost the answer).
+    pub bad_gateway_after_write: f64,
 }
 
 impl Faults {
@@ -123,7 +130,8 @@ impl Faults {
             + faults.token_revoked
             + faults.conflict
             + faults.slow
-            + faults.timeout;
+            + faults.timeout
+            + faults.bad_gateway_after_write;
         if !(0.0..=1.0).contains(&total) {
             return Err(format!("the shares add up to {total}, outside 0..=1"));
         }
@@ -140,6 +148,7 @@ enum Fault {
     Conflict,
     Slow,
     Timeout,
+    BadGatewayAfterWrite,
 }
 
 /// Marks a write request on which a concurrent writer wins (set by the fault layer).
@@ -183,7 +192,14 @@ impl Injector {
                 }
             })
             .or_else(|| pick(f.slow, Fault::Slow))
-            .or_else(|| pick(f.timeout, Fault::Timeout))?;
+            .or_else(|| pick(f.timeout, Fault::Timeout))
+            .or_else(|| {
+                if write {
+                    pick(f.bad_gateway_after_write, Fault::BadGatewayAfterWrite)
+                } else {
+                    None
+                }
+            })?;
         let name = match fault {
             Fault::RateLimited => "rateLimited",
             Fault::ServerError => "serverError",
@@ -191,6 +207,7 @@ impl Injector {
             Fault::Conflict => "conflict",
             Fault::Slow => "slow",
             Fault::Timeout => "timeout",
+            Fault::BadGatewayAfterWrite => "badGatewayAfterWrite",
         };
         *self.injected.entry(name).or_default() += 1;
         Some(fault)
@@ -523,9 +540,11 @@ async fn issue_token(
 }
 
 async fn get_interaction(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
-    answer_read(&sim, &format!("interaction {id}"), |books| {
+    let (answer, lag) = answer_read(&sim, &format!("interaction {id}"), |books| {
         books.interactions.get(&id)
-    })
+    });
+    tokio::time::sleep(lag).await;
+    answer
 }
 
 /// Counts a write, and answers it before it is applied when a concurrent writer wins (an
@@ -570,28 +589,41 @@ async fn require_token(
 }
 
 /// Answers a read of a seeded resource: 404 when `find` finds nothing, its configured
-/// `getStatus`, or its body.
+/// `getStatus`, or its body; with how long to hold the answer (`staleReadMs`).
 fn answer_read(
     sim: &Simulator,
     what: &str,
     find: impl FnOnce(&Books) -> Option<&SimInteraction>,
-) -> Response {
+) -> (Response, Duration) {
     let books = sim.books();
     let Some(found) = find(&books) else {
-        return error(
+        let answer = error(
             StatusCode::NOT_FOUND,
             "not.found",
             format!("{what} not found"),
         );
+        return (answer, Duration::ZERO);
     };
+    let lag = Duration::from_millis(found.behaviour.stale_read_ms.unwrap_or(0));
     if let Some(status) = found
         .behaviour
         .get_status
         .and_then(|s| StatusCode::from_u16(s).ok())
     {
-        return error(status, "simulated", "simulated status");
+        return (error(status, "simulated", "simulated status"), lag);
     }
-    Json(Value::Object(found.body.clone())).into_response()
+    (Json(Value::Object(found.body.clone())).into_response(), lag)
+}
+
+/// The answer to an applied write: `ok`, unless the seed gives a `statusAfterWrite`.
+fn answer_applied_write(behaviour: &Behaviour, ok: Response) -> Response {
+    match behaviour
+        .status_after_write
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    {
+        Some(status) => error(status, "simulated", "simulated status after the write"),
+        None => ok,
+    }
 }
 
 /// The only PATCH body the API accepts here: `{"dispositionCode":{"id":"..."}}`.
@@ -661,7 +693,8 @@ async fn patch_interaction(
         .body
         .insert("dispositionCode".into(), json!({"id": code}));
     count.applied += 1;
-    Json(Value::Object(interaction.body.clone())).into_response()
+    let ok = Json(Value::Object(interaction.body.clone())).into_response();
+    answer_applied_write(&behaviour, ok)
 }
 
 async fn all_patches(State(sim): State<Simulator>) -> Response {
@@ -703,9 +736,11 @@ async fn get_conversation(
     State(sim): State<Simulator>,
     Path((segment, id)): Path<(String, String)>,
 ) -> Response {
-    answer_read(&sim, &format!("conversation {id}"), |books| {
+    let (answer, lag) = answer_read(&sim, &format!("conversation {id}"), |books| {
         books.conversations.get(&(segment, id.clone()))
-    })
+    });
+    tokio::time::sleep(lag).await;
+    answer
 }
 
 /// Checks a wrap-up object: `code` (non-empty string) and optional `notes`, nothing else.
@@ -805,7 +840,10 @@ fn apply_wrapup(
         }
     }
     count.applied += 1;
-    StatusCode::ACCEPTED.into_response()
+    answer_applied_write(
+        &conversation.behaviour,
+        StatusCode::ACCEPTED.into_response(),
+    )
 }
 
 async fn patch_participant(
@@ -900,6 +938,17 @@ async fn inject_faults(
             let response = next.run(request).await;
             tokio::time::sleep(Duration::from_millis(faults.timeout_ms)).await;
             response
+        }
+        Some(Fault::BadGatewayAfterWrite) => {
+            let response = next.run(request).await;
+            if !response.status().is_success() {
+                return response;
+            }
+            error(
+                StatusCode::BAD_GATEWAY,
+                "bad.gateway",
+                "simulated lost answer",
+            )
         }
     }
 }

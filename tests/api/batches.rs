@@ -121,8 +121,8 @@ async fn events_of_one_interaction_in_a_batch_are_processed_in_order() {
         reasons,
         [
             "eligible",
-            "disposition-already-set",
-            "disposition-already-set"
+            "already processed: patched by another event for this interaction",
+            "already processed: patched by another event for this interaction"
         ]
     );
     assert_eq!(sim.simulator.patch_counts()[eligible].received, 1);

@@ -83,6 +83,7 @@ async fn run_chaos(stores: Vec<Arc<dyn DedupStore>>, prefix: &str, divisor: usiz
         slow_ms: 20,
         timeout: 0.02,
         timeout_ms: 400,
+        bad_gateway_after_write: 0.03,
     });
     let sim = simulator
         .spawn("127.0.0.1:0".parse().unwrap())
@@ -141,6 +142,7 @@ async fn run_chaos(stores: Vec<Arc<dyn DedupStore>>, prefix: &str, divisor: usiz
         "conflict",
         "slow",
         "timeout",
+        "badGatewayAfterWrite",
     ] {
         assert!(
             injected.get(kind).copied().unwrap_or(0) > 0,
@@ -148,4 +150,129 @@ async fn run_chaos(stores: Vec<Arc<dyn DedupStore>>, prefix: &str, divisor: usiz
         );
     }
     assert!(outcomes.get("duplicate").copied().unwrap_or(0) >= workload.duplicates);
+}
+
+/// Two *different* events of each target, started 20 ms apart on two instances, while every
+/// write is applied and answered 502 and every read answers what it saw 100 ms earlier: the
+/// second event must never act on the stale read after the first one's write.
+async fn run_race(stores: [Arc<dyn DedupStore>; 2], prefix: &str, targets: usize) {
+    // Arrange
+    let workload = WorkloadSpec {
+        eligible_calls: targets,
+        ineligible_calls: 0,
+        eligible_conversations: targets,
+        events_per_target: 2,
+        duplicate_share: 0.0,
+        prefix: prefix.into(),
+        seed: 11,
+    }
+    .generate();
+    let behaviour = serde_json::json!({"staleReadMs": 100, "statusAfterWrite": 502});
+    let mut seed = workload.seed_data.clone();
+    for entry in seed.interactions.iter_mut().chain(&mut seed.conversations) {
+        entry.insert("x-sim".into(), behaviour.clone());
+    }
+    let simulator = Simulator::new(SimConfig::default());
+    simulator.seed(seed).unwrap();
+    let sim = simulator
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut settings = PipelineSettings::new(DispositionCodeId::parse("race-code").unwrap());
+    settings.lease_margin = Duration::from_millis(200);
+    let [first, second] =
+        stores.map(|store| consumer_over(&sim.base_url(), store, settings.clone()));
+    let mut pairs: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for event in &workload.deliveries {
+        let target = genesys_eventbridge::parse::ordering_key(event).unwrap();
+        pairs.entry(target).or_default().push(event.clone());
+    }
+
+    // Act: each pair raced, then whatever failed delivered again until terminal.
+    let races = pairs.into_values().map(|pair| {
+        let (first, second) = (first.clone(), second.clone());
+        async move {
+            let budget = Duration::from_secs(1);
+            let (a, b) = (pair[0].clone(), pair[1].clone());
+            let late = async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                deliver_until_terminal(&second, &b, budget).await
+            };
+            tokio::join!(deliver_until_terminal(&first, &a, budget), late)
+        }
+    });
+    let outcomes = futures_util::future::join_all(races).await;
+
+    // Assert
+    let counts = sim.simulator.patch_counts();
+    for (a, b) in &outcomes {
+        assert!(a.is_terminal() && b.is_terminal(), "{a:?} / {b:?}");
+    }
+    for key in workload
+        .eligible_calls
+        .iter()
+        .chain(&workload.eligible_agents)
+    {
+        let count = counts.get(key).copied().unwrap_or_default();
+        assert_eq!(count.applied, 1, "{key}: {count:?}");
+    }
+}
+
+/// A consumer whose client answers fast and never retries a write the server may have applied.
+fn consumer_over(
+    base_url: &str,
+    store: Arc<dyn DedupStore>,
+    settings: PipelineSettings,
+) -> Consumer {
+    let http = HttpSettings {
+        request_timeout: Duration::from_millis(400),
+        max_requests_per_second: None,
+        token_refresh_margin: Duration::from_secs(30),
+        retry: RetryPolicy {
+            backoff_base: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        },
+    };
+    Consumer::new(store, Arc::new(sim_client(base_url, http)), settings)
+}
+
+/// Processes `event` until its outcome is terminal (at most 20 deliveries, 150 ms apart).
+async fn deliver_until_terminal(
+    consumer: &Consumer,
+    event: &serde_json::Value,
+    budget: Duration,
+) -> genesys_eventbridge::domain::Outcome {
+    let mut outcome = None;
+    for delivery in 0..20 {
+        let invocation = genesys_eventbridge::pipeline::Invocation {
+            owner: genesys_eventbridge::dedup::OwnerToken::new(format!(
+                "race-{}-{delivery}",
+                fastrand::u64(..)
+            )),
+            deadline: genesys_eventbridge::deadline::Deadline::after(budget),
+        };
+        let report = consumer.process(event, &invocation).await;
+        if report.outcome.is_terminal() {
+            return report.outcome;
+        }
+        outcome = Some(report.outcome);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    outcome.expect("at least one delivery")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_events_of_one_target_racing_while_the_first_write_answers_502_write_once() {
+    let shared: Arc<dyn DedupStore> = Arc::new(InMemoryDedupStore::default());
+    run_race([shared.clone(), shared], "race-mem", 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_two_events_of_one_target_racing_while_the_first_write_answers_502_write_once()
+{
+    let (Some(one), Some(two)) = (dynamodb_store().await, dynamodb_store().await) else {
+        return;
+    };
+    run_race([one, two], &format!("race{:08x}", fastrand::u32(..)), 10).await;
 }

@@ -2,15 +2,19 @@
 
 use genesys_eventbridge::deadline::now_epoch_ms;
 use genesys_eventbridge::dedup::{
-    ClaimOutcome, ClaimRequest, DedupError, DedupStore, InMemoryDedupStore, OwnerToken,
+    ClaimOutcome, ClaimRequest, DedupError, DedupStore, InMemoryDedupStore, Lease, OwnerToken,
 };
-use genesys_eventbridge::domain::DedupKey;
+use genesys_eventbridge::domain::{DedupKey, EffectKey, TargetKey};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A key no other test (or earlier run against a shared table) uses.
-fn unique_key(name: &str) -> DedupKey {
-    DedupKey::from_trusted(format!("contract#{name}#{:016x}", fastrand::u64(..)))
+/// A target no other test (or earlier run against a shared table) uses.
+fn unique_target(name: &str) -> TargetKey {
+    TargetKey::from_trusted(format!("contract#{name}#{:016x}", fastrand::u64(..)))
+}
+
+fn key(target: &TargetKey, event: &str) -> DedupKey {
+    DedupKey::from_trusted(target.as_str(), event)
 }
 
 fn claim(key: &DedupKey, owner: &str, lease: Duration) -> ClaimRequest {
@@ -27,21 +31,46 @@ fn claim(key: &DedupKey, owner: &str, lease: Duration) -> ClaimRequest {
 const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_millis(300);
 
-pub async fn a_first_claim_owns_the_key(store: Arc<dyn DedupStore>) {
-    let key = unique_key("first");
-    let outcome = store.claim(&claim(&key, "a", LONG)).await.unwrap();
-    assert_eq!(outcome, ClaimOutcome::Claimed { took_over: false });
+/// Claims `request`, which must be granted.
+async fn leased(store: &Arc<dyn DedupStore>, request: &ClaimRequest) -> Lease {
+    match store.claim(request).await.unwrap() {
+        ClaimOutcome::Claimed(lease) => lease,
+        other => panic!("expected a lease, got {other:?}"),
+    }
 }
 
-pub async fn a_completed_key_is_a_duplicate_with_its_outcome(store: Arc<dyn DedupStore>) {
-    let key = unique_key("completed");
-    store.claim(&claim(&key, "a", LONG)).await.unwrap();
+/// Claims and completes `request` with `outcome`.
+async fn completed(
+    store: &Arc<dyn DedupStore>,
+    request: &ClaimRequest,
+    outcome: &str,
+    applied: Option<&EffectKey>,
+) {
+    let lease = leased(store, request).await;
     store
-        .complete(&key, &OwnerToken::new("a"), "patched")
+        .complete(request, &lease, outcome, applied)
+        .await
+        .unwrap();
+}
+
+pub async fn a_first_claim_leases_the_target(store: Arc<dyn DedupStore>) {
+    let target = unique_target("first");
+
+    let outcome = store
+        .claim(&claim(&key(&target, "e1"), "a", LONG))
         .await
         .unwrap();
 
-    let again = store.claim(&claim(&key, "b", LONG)).await.unwrap();
+    assert_eq!(outcome, ClaimOutcome::Claimed(Lease::default()));
+    assert!(store.lease_end(&target).await.unwrap().is_some());
+}
+
+pub async fn a_completed_event_is_a_duplicate_with_its_outcome(store: Arc<dyn DedupStore>) {
+    let target = unique_target("completed");
+    let event = key(&target, "e1");
+    completed(&store, &claim(&event, "a", LONG), "patched", None).await;
+
+    let again = store.claim(&claim(&event, "b", LONG)).await.unwrap();
 
     assert_eq!(
         again,
@@ -52,121 +81,169 @@ pub async fn a_completed_key_is_a_duplicate_with_its_outcome(store: Arc<dyn Dedu
     );
 }
 
-pub async fn a_key_in_progress_is_reported_in_progress(store: Arc<dyn DedupStore>) {
-    let key = unique_key("in-progress");
-    let first = claim(&key, "a", LONG);
-    store.claim(&first).await.unwrap();
+pub async fn another_event_of_a_leased_target_is_told_when_the_lease_ends(
+    store: Arc<dyn DedupStore>,
+) {
+    let target = unique_target("leased");
+    let first = claim(&key(&target, "e1"), "a", LONG);
+    leased(&store, &first).await;
 
-    let again = store.claim(&claim(&key, "b", LONG)).await.unwrap();
+    let other_event = store
+        .claim(&claim(&key(&target, "e2"), "b", LONG))
+        .await
+        .unwrap();
+    let same_event = store.claim(&claim(&first.key, "c", LONG)).await.unwrap();
+
+    let expected = ClaimOutcome::Leased {
+        lease_until_ms: first.lease_until_ms,
+    };
+    assert_eq!(other_event, expected);
+    assert_eq!(same_event, expected);
+    assert_eq!(
+        store.lease_end(&target).await.unwrap(),
+        Some(first.lease_until_ms)
+    );
+}
+
+pub async fn a_completed_target_is_leased_to_its_next_event_with_the_writes_made(
+    store: Arc<dyn DedupStore>,
+) {
+    let target = unique_target("next-event");
+    let applied = EffectKey::interaction();
+    completed(
+        &store,
+        &claim(&key(&target, "e1"), "a", LONG),
+        "patched",
+        Some(&applied),
+    )
+    .await;
+
+    let next = store
+        .claim(&claim(&key(&target, "e2"), "b", LONG))
+        .await
+        .unwrap();
 
     assert_eq!(
-        again,
-        ClaimOutcome::InProgress {
-            lease_until_ms: first.lease_until_ms
-        }
+        next,
+        ClaimOutcome::Claimed(Lease {
+            took_over: false,
+            applied: vec![applied],
+            stale_events: vec![],
+        })
     );
 }
 
 pub async fn an_expired_lease_is_taken_over(store: Arc<dyn DedupStore>) {
-    let key = unique_key("takeover");
-    store.claim(&claim(&key, "a", SHORT)).await.unwrap();
+    let target = unique_target("takeover");
+    store
+        .claim(&claim(&key(&target, "e1"), "a", SHORT))
+        .await
+        .unwrap();
     tokio::time::sleep(SHORT + Duration::from_millis(200)).await;
 
-    let again = store.claim(&claim(&key, "b", LONG)).await.unwrap();
+    assert_eq!(store.lease_end(&target).await.unwrap(), None);
+    let again = store
+        .claim(&claim(&key(&target, "e2"), "b", LONG))
+        .await
+        .unwrap();
 
-    assert_eq!(again, ClaimOutcome::Claimed { took_over: true });
+    assert!(
+        matches!(&again, ClaimOutcome::Claimed(lease) if lease.took_over),
+        "{again:?}"
+    );
 }
 
 pub async fn a_late_owner_cannot_complete_after_a_takeover(store: Arc<dyn DedupStore>) {
-    let key = unique_key("fenced-complete");
-    store.claim(&claim(&key, "late", SHORT)).await.unwrap();
+    let target = unique_target("fenced-complete");
+    let late = claim(&key(&target, "e1"), "late", SHORT);
+    let late_lease = leased(&store, &late).await;
     tokio::time::sleep(SHORT + Duration::from_millis(200)).await;
-    store.claim(&claim(&key, "successor", LONG)).await.unwrap();
+    let successor = claim(&key(&target, "e2"), "successor", LONG);
+    leased(&store, &successor).await;
 
-    let late = store
-        .complete(&key, &OwnerToken::new("late"), "patched")
+    let result = store
+        .complete(
+            &late,
+            &late_lease,
+            "patched",
+            Some(&EffectKey::interaction()),
+        )
         .await;
 
     assert!(
-        matches!(late, Err(DedupError::LeaseLost { .. })),
-        "{late:?}"
+        matches!(result, Err(DedupError::LeaseLost { .. })),
+        "{result:?}"
     );
-    let observed = store.claim(&claim(&key, "third", LONG)).await.unwrap();
+    let observed = store.claim(&claim(&late.key, "third", LONG)).await.unwrap();
     assert!(
-        matches!(observed, ClaimOutcome::InProgress { .. }),
-        "{observed:?}"
+        matches!(observed, ClaimOutcome::Leased { .. }),
+        "the late completion was not recorded: {observed:?}"
     );
 }
 
 pub async fn a_late_owner_cannot_release_after_a_takeover(store: Arc<dyn DedupStore>) {
-    let key = unique_key("fenced-release");
-    store.claim(&claim(&key, "late", SHORT)).await.unwrap();
+    let target = unique_target("fenced-release");
+    let late = claim(&key(&target, "e1"), "late", SHORT);
+    leased(&store, &late).await;
     tokio::time::sleep(SHORT + Duration::from_millis(200)).await;
-    store.claim(&claim(&key, "successor", LONG)).await.unwrap();
+    let successor = claim(&key(&target, "e1"), "successor", LONG);
+    let lease = leased(&store, &successor).await;
 
-    let late = store.release(&key, &OwnerToken::new("late")).await;
+    let result = store.release(&late).await;
 
     assert!(
-        matches!(late, Err(DedupError::LeaseLost { .. })),
-        "{late:?}"
+        matches!(result, Err(DedupError::LeaseLost { .. })),
+        "{result:?}"
     );
     store
-        .complete(&key, &OwnerToken::new("successor"), "patched")
+        .complete(&successor, &lease, "patched", None)
         .await
         .unwrap();
 }
 
-pub async fn a_released_key_can_be_claimed_again(store: Arc<dyn DedupStore>) {
-    let key = unique_key("released");
-    store.claim(&claim(&key, "a", LONG)).await.unwrap();
-    store.release(&key, &OwnerToken::new("a")).await.unwrap();
+pub async fn a_released_event_can_be_claimed_again(store: Arc<dyn DedupStore>) {
+    let target = unique_target("released");
+    let first = claim(&key(&target, "e1"), "a", LONG);
+    leased(&store, &first).await;
+    store.release(&first).await.unwrap();
 
-    let again = store.claim(&claim(&key, "b", LONG)).await.unwrap();
+    assert_eq!(store.lease_end(&target).await.unwrap(), None);
+    let again = store.claim(&claim(&first.key, "b", LONG)).await.unwrap();
 
-    assert_eq!(again, ClaimOutcome::Claimed { took_over: false });
+    assert_eq!(again, ClaimOutcome::Claimed(Lease::default()));
 }
 
-pub async fn a_completed_record_cannot_be_released(store: Arc<dyn DedupStore>) {
-    let key = unique_key("completed-release");
-    store.claim(&claim(&key, "a", LONG)).await.unwrap();
-    store
-        .complete(&key, &OwnerToken::new("a"), "patched")
-        .await
-        .unwrap();
+pub async fn a_completed_event_cannot_be_released(store: Arc<dyn DedupStore>) {
+    let target = unique_target("completed-release");
+    let first = claim(&key(&target, "e1"), "a", LONG);
+    completed(&store, &first, "patched", None).await;
 
-    let released = store.release(&key, &OwnerToken::new("a")).await;
+    let released = store.release(&first).await;
 
     assert!(
         matches!(released, Err(DedupError::LeaseLost { .. })),
         "{released:?}"
     );
-    let again = store.claim(&claim(&key, "b", LONG)).await.unwrap();
+    let again = store.claim(&claim(&first.key, "b", LONG)).await.unwrap();
     assert!(matches!(again, ClaimOutcome::Completed { .. }));
 }
 
-pub async fn an_expired_record_is_reused(store: Arc<dyn DedupStore>) {
-    let key = unique_key("expired");
-    let mut old = claim(&key, "a", LONG);
+pub async fn an_expired_completion_and_write_are_forgotten(store: Arc<dyn DedupStore>) {
+    let target = unique_target("expired");
+    let mut old = claim(&key(&target, "e1"), "a", LONG);
     old.expires_at_s = now_epoch_ms() / 1_000 - 10;
-    store.claim(&old).await.unwrap();
-    store
-        .complete(&key, &OwnerToken::new("a"), "patched")
-        .await
-        .unwrap();
+    completed(&store, &old, "patched", Some(&EffectKey::interaction())).await;
 
-    let again = store.claim(&claim(&key, "b", LONG)).await.unwrap();
+    let again = store.claim(&claim(&old.key, "b", LONG)).await.unwrap();
 
-    assert_eq!(again, ClaimOutcome::Claimed { took_over: false });
+    assert_eq!(again, ClaimOutcome::Claimed(Lease::default()));
 }
 
 pub async fn a_different_payload_under_a_completed_key_is_reported(store: Arc<dyn DedupStore>) {
-    let key = unique_key("mismatch");
-    store.claim(&claim(&key, "a", LONG)).await.unwrap();
-    store
-        .complete(&key, &OwnerToken::new("a"), "ineligible")
-        .await
-        .unwrap();
-    let mut other = claim(&key, "b", LONG);
+    let target = unique_target("mismatch");
+    let first = claim(&key(&target, "e1"), "a", LONG);
+    completed(&store, &first, "ineligible", None).await;
+    let mut other = claim(&first.key, "b", LONG);
     other.payload_hash = "payload-b".into();
 
     let again = store.claim(&other).await.unwrap();
@@ -180,18 +257,18 @@ pub async fn a_different_payload_under_a_completed_key_is_reported(store: Arc<dy
     );
 }
 
-pub async fn exactly_one_of_32_concurrent_claims_wins(store: Arc<dyn DedupStore>) {
-    let key = unique_key("race");
+pub async fn exactly_one_of_32_concurrent_events_of_one_target_wins(store: Arc<dyn DedupStore>) {
+    let target = unique_target("race");
     let claims = (0..32).map(|n| {
         let store = store.clone();
-        let request = claim(&key, &format!("owner-{n}"), LONG);
+        let request = claim(&key(&target, &format!("e{n}")), &format!("owner-{n}"), LONG);
         tokio::spawn(async move { store.claim(&request).await })
     });
     let mut winners = 0;
     for claim in claims {
         match claim.await.unwrap().unwrap() {
-            ClaimOutcome::Claimed { .. } => winners += 1,
-            ClaimOutcome::InProgress { .. } => {}
+            ClaimOutcome::Claimed(_) => winners += 1,
+            ClaimOutcome::Leased { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -204,17 +281,18 @@ pub async fn exactly_one_of_32_concurrent_claims_wins(store: Arc<dyn DedupStore>
 macro_rules! dedup_contract_tests {
     ($make:expr) => {
         $crate::dedup_contract_tests!(@cases $make;
-            a_first_claim_owns_the_key,
-            a_completed_key_is_a_duplicate_with_its_outcome,
-            a_key_in_progress_is_reported_in_progress,
+            a_first_claim_leases_the_target,
+            a_completed_event_is_a_duplicate_with_its_outcome,
+            another_event_of_a_leased_target_is_told_when_the_lease_ends,
+            a_completed_target_is_leased_to_its_next_event_with_the_writes_made,
             an_expired_lease_is_taken_over,
             a_late_owner_cannot_complete_after_a_takeover,
             a_late_owner_cannot_release_after_a_takeover,
-            a_released_key_can_be_claimed_again,
-            a_completed_record_cannot_be_released,
-            an_expired_record_is_reused,
+            a_released_event_can_be_claimed_again,
+            a_completed_event_cannot_be_released,
+            an_expired_completion_and_write_are_forgotten,
             a_different_payload_under_a_completed_key_is_reported,
-            exactly_one_of_32_concurrent_claims_wins,
+            exactly_one_of_32_concurrent_events_of_one_target_wins,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

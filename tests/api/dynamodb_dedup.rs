@@ -5,7 +5,7 @@ use genesys_eventbridge::deadline::now_epoch_ms;
 use genesys_eventbridge::dedup::{
     ClaimRequest, DedupError, DedupStore, DynamoDbDedupStore, OwnerToken,
 };
-use genesys_eventbridge::domain::{DedupKey, Outcome};
+use genesys_eventbridge::domain::{DedupKey, EffectKey, Outcome};
 use serde_json::json;
 use std::sync::Arc;
 use wiremock::matchers::{method, path};
@@ -166,7 +166,7 @@ async fn a_missing_table_is_a_configuration_error_naming_the_table() {
 
     let error = store
         .claim(&ClaimRequest {
-            key: DedupKey::from_trusted("k"),
+            key: DedupKey::from_trusted("target#seed#k", "seq#1"),
             owner: OwnerToken::new("o"),
             lease_until_ms: now_epoch_ms() + 1_000,
             expires_at_s: now_epoch_ms() / 1_000 + 60,
@@ -219,4 +219,69 @@ async fn an_unreachable_dynamodb_is_retryable_and_the_event_fails_for_redelivery
             .unwrap()
             .starts_with("dedup claim failed: dedup store unavailable")
     );
+}
+
+/// The raw item of `target` in the test table.
+async fn raw_item(
+    target: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    let client = genesys_eventbridge::app::dynamodb_client().await;
+    client
+        .get_item()
+        .table_name(std::env::var("DEDUP_TEST_TABLE").unwrap())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(target.into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap_or_default()
+}
+
+fn claim_of(target: &str, event: &str, expires_at_s: i64) -> ClaimRequest {
+    ClaimRequest {
+        key: DedupKey::from_trusted(target, event),
+        owner: OwnerToken::new(format!("owner-{event}")),
+        lease_until_ms: now_epoch_ms() + 60_000,
+        expires_at_s,
+        payload_hash: format!("hash-{event}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_item_per_target_holds_its_completed_events_and_writes_and_drops_expired_ones() {
+    let Some(store) = dynamodb_store().await else {
+        return;
+    };
+    let target = format!("target#seed#{}", fresh_interaction());
+    let now_s = now_epoch_ms() / 1_000;
+    let expired = claim_of(&target, "seq#1", now_s - 5);
+    let current = claim_of(&target, "seq#2", now_s + 3_600);
+    for (request, outcome) in [(&expired, "ineligible"), (&current, "patched")] {
+        let genesys_eventbridge::dedup::ClaimOutcome::Claimed(lease) =
+            store.claim(request).await.unwrap()
+        else {
+            panic!("not leased");
+        };
+        let applied = (outcome == "patched").then(EffectKey::interaction);
+        store
+            .complete(request, &lease, outcome, applied.as_ref())
+            .await
+            .unwrap();
+    }
+
+    let item = raw_item(&target).await;
+
+    let done = item["done"].as_m().unwrap();
+    assert_eq!(done.keys().collect::<Vec<_>>(), ["seq#2"], "{item:?}");
+    let entry = done["seq#2"].as_m().unwrap();
+    assert_eq!(entry["o"].as_s().unwrap(), "patched");
+    assert_eq!(entry["h"].as_s().unwrap(), "hash-seq#2");
+    assert_eq!(entry["x"].as_n().unwrap(), &(now_s + 3_600).to_string());
+    assert!(item["applied"].as_m().unwrap().contains_key("interaction"));
+    assert!(!item.contains_key("lease_owner") && !item.contains_key("lease_until"));
+    assert_eq!(item["expiry"].as_n().unwrap(), &(now_s + 3_600).to_string());
 }

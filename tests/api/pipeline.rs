@@ -5,6 +5,7 @@ use genesys_eventbridge::deadline::now_epoch_ms;
 use genesys_eventbridge::dedup::{ClaimRequest, DedupStore, InMemoryDedupStore, OwnerToken};
 use genesys_eventbridge::domain::{DedupKey, IneligibleReason, Outcome};
 use genesys_eventbridge::lambda;
+use genesys_eventbridge::pipeline::PipelineSettings;
 use serde_json::json;
 use std::sync::Arc;
 use wiremock::matchers::{method, path};
@@ -48,8 +49,8 @@ async fn an_eligible_call_is_patched_and_its_redelivery_is_a_duplicate_without_a
 async fn a_later_update_of_the_same_interaction_is_processed_but_never_patches_twice() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
-    // A stale read: Genesys still shows no disposition when the second update arrives.
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
+    // The second update needs no read: the target's record shows the disposition was applied.
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 200, 1).await;
     let consumer = consumer(&server);
 
@@ -244,34 +245,79 @@ async fn a_rejected_event_makes_no_request() {
     assert_eq!(report.interaction_id.as_deref(), Some("../admin"));
 }
 
+/// Another invocation's lease on the test interaction, for another update of it.
+fn lease_held_elsewhere(lease: std::time::Duration) -> ClaimRequest {
+    ClaimRequest {
+        key: DedupKey::from_trusted(format!("target#seed#{INTERACTION}"), "seq#0"),
+        owner: OwnerToken::new("other-invocation"),
+        lease_until_ms: now_epoch_ms() + lease.as_millis() as i64,
+        expires_at_s: now_epoch_ms() / 1_000 + 3_600,
+        payload_hash: "x".into(),
+    }
+}
+
+/// A consumer over `store` that waits at most `lease_wait` for another event's lease.
+fn patient_consumer(
+    server: &MockServer,
+    store: Arc<dyn DedupStore>,
+    lease_wait: std::time::Duration,
+) -> genesys_eventbridge::pipeline::Consumer {
+    let mut settings = PipelineSettings::new(disposition());
+    settings.lease_wait = lease_wait;
+    genesys_eventbridge::pipeline::Consumer::new(store, Arc::new(client(server)), settings)
+}
+
 #[tokio::test]
-async fn a_delivery_still_in_progress_elsewhere_fails_for_a_later_retry_without_requests() {
+async fn an_event_whose_target_stays_leased_past_the_wait_fails_for_a_later_retry_without_requests()
+{
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 0).await;
     let store = Arc::new(InMemoryDedupStore::default());
-    let event = seed_event("e", INTERACTION, "1");
     store
-        .claim(&ClaimRequest {
-            key: DedupKey::from_trusted(format!("seed#{INTERACTION}#1")),
-            owner: OwnerToken::new("other-invocation"),
-            lease_until_ms: now_epoch_ms() + 60_000,
-            expires_at_s: now_epoch_ms() / 1_000 + 3_600,
-            payload_hash: "x".into(),
-        })
+        .claim(&lease_held_elsewhere(std::time::Duration::from_secs(60)))
         .await
         .unwrap();
-    let consumer = consumer_with(client(&server), store);
+    let consumer = patient_consumer(&server, store, std::time::Duration::from_millis(150));
 
-    let report = consumer.process(&event, &invocation("r")).await;
+    let started = std::time::Instant::now();
+    let report = consumer
+        .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
+        .await;
 
     assert_eq!(report.outcome.name(), "failed");
+    let reason = report.outcome.reason().unwrap();
     assert!(
-        report
-            .outcome
-            .reason()
-            .unwrap()
-            .contains("still in progress")
+        reason.starts_with("another delivery for this interaction holds its lease"),
+        "{reason}"
     );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(100));
+}
+
+#[tokio::test]
+async fn an_event_waits_its_turn_while_another_event_of_the_target_is_being_processed() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+    mount_patch(&server, 200, 1).await;
+    let store = Arc::new(InMemoryDedupStore::default());
+    let holder = lease_held_elsewhere(std::time::Duration::from_secs(60));
+    let genesys_eventbridge::dedup::ClaimOutcome::Claimed(lease) =
+        store.claim(&holder).await.unwrap()
+    else {
+        panic!("the holder's claim");
+    };
+    let consumer = patient_consumer(&server, store.clone(), std::time::Duration::from_secs(2));
+    let holder_finishes = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        store.complete(&holder, &lease, "ineligible", None).await
+    };
+
+    let (event, invocation) = (seed_event("e", INTERACTION, "1"), invocation("r"));
+
+    let (report, finished) = tokio::join!(consumer.process(&event, &invocation), holder_finishes);
+
+    finished.unwrap();
+    assert_eq!(report.outcome, Outcome::Patched);
 }
 
 #[tokio::test]

@@ -147,6 +147,68 @@ async fn a_timeout_fault_applies_the_write_and_loses_the_answer() {
 }
 
 #[tokio::test]
+async fn a_bad_gateway_fault_applies_the_write_then_answers_502() {
+    let sim = sim(Faults {
+        bad_gateway_after_write: 1.0,
+        ..Default::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let token = token(&http, &sim).await;
+    let url = format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url());
+
+    let read = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    let written = http
+        .patch(&url)
+        .bearer_auth(&token)
+        .json(&json!({"dispositionCode": {"id": "ours"}}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        read.status(),
+        200,
+        "reads are never answered 502 by this fault"
+    );
+    assert_eq!(written.status(), 502);
+    assert_eq!(sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
+    assert_eq!(
+        sim.simulator.interaction(ELIGIBLE).unwrap()["dispositionCode"]["id"],
+        "ours"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_read_answers_what_it_saw_before_a_write_that_landed_meanwhile() {
+    let sim = sim(Faults::default()).await;
+    let mut seeded = sim.simulator.interaction(ELIGIBLE).unwrap();
+    seeded["x-sim"] = json!({"staleReadMs": 200, "statusAfterWrite": 502});
+    sim.simulator
+        .put_interaction(seeded.as_object().unwrap().clone())
+        .unwrap();
+    let http = reqwest::Client::new();
+    let token = token(&http, &sim).await;
+    let url = format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url());
+
+    let read = http.get(&url).bearer_auth(&token).send();
+    let write = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        http.patch(&url)
+            .bearer_auth(&token)
+            .json(&json!({"dispositionCode": {"id": "ours"}}))
+            .send()
+            .await
+    };
+    let (read, write) = tokio::join!(read, write);
+
+    assert_eq!(write.unwrap().status(), 502, "applied, then answered 502");
+    let seen: Value = read.unwrap().json().await.unwrap();
+    assert!(seen["dispositionCode"].is_null(), "{seen}");
+    assert_eq!(sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
+}
+
+#[tokio::test]
 async fn a_token_revocation_fault_invalidates_every_token() {
     let sim = sim(Faults::default()).await;
     let http = reqwest::Client::new();

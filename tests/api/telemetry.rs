@@ -103,7 +103,7 @@ async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
         root.shape(),
         format!(
             "disposition-consumer(decode, event(parse, claim, fetch(token({TOKEN}), {GET}), \
-             decide, apply(claim-effect, token, {PATCH}), complete))"
+             decide, apply(token, {PATCH}), complete))"
         )
     );
     assert_eq!(root.attr("faas.trigger").as_deref(), Some("pubsub"));
@@ -215,7 +215,7 @@ async fn a_failed_patch_marks_the_path_to_it_as_error_and_records_the_exception_
         root.shape(),
         format!(
             "disposition-consumer(decode, event(parse, claim, fetch(token({TOKEN}), {GET}), \
-             decide, apply(claim-effect, token, {PATCH}, token, {PATCH}, token, {PATCH}), release))"
+             decide, apply(token, {PATCH}, token, {PATCH}, token, {PATCH}), release))"
         )
     );
     let apply = root.find("apply").unwrap();
@@ -417,17 +417,20 @@ async fn a_dynamodb_claim_has_a_client_span_with_database_attributes() {
 
     let claim = root.find("claim").unwrap();
     assert_eq!(claim.children.len(), 1);
-    let put = &claim.children[0];
-    assert_eq!(put.name, "DynamoDB.PutItem");
-    assert_eq!(put.attr("db.system.name").as_deref(), Some("aws.dynamodb"));
-    assert_eq!(put.attr("rpc.method").as_deref(), Some("PutItem"));
-    let tables = put.attributes.get("aws.dynamodb.table_names").unwrap();
+    let update = &claim.children[0];
+    assert_eq!(update.name, "DynamoDB.UpdateItem");
+    assert_eq!(
+        update.attr("db.system.name").as_deref(),
+        Some("aws.dynamodb")
+    );
+    assert_eq!(update.attr("rpc.method").as_deref(), Some("UpdateItem"));
+    let tables = update.attributes.get("aws.dynamodb.table_names").unwrap();
     assert_eq!(
         tables.as_str(),
         format!("[\"{}\"]", std::env::var("DEDUP_TEST_TABLE").unwrap())
     );
     let release = root.find("release").unwrap();
-    assert_eq!(release.children[0].name, "DynamoDB.DeleteItem");
+    assert_eq!(release.children[0].name, "DynamoDB.UpdateItem");
 }
 
 #[tokio::test(flavor = "current_thread")]
