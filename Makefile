@@ -14,12 +14,16 @@ demo: build-debug
 ## checks (Step Functions, SQS and the rule pattern in moto) and the template linters.
 test: lint unit aws-checks template-checks
 
+# The simulator, the tests and the benchmark need the `sim` feature; the Lambda is built without it.
+FEATURES = --features sim
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets $(FEATURES) -- -D warnings
 
 unit: .venv/ready
-	./scripts/with-local-aws.sh $(CARGO) test --all-targets
+	./scripts/with-local-aws.sh $(CARGO) test --all-targets $(FEATURES)
 
 aws-checks: .venv/ready build-debug
 	.venv/bin/python -m pytest -q tests/aws
@@ -39,19 +43,22 @@ template-checks: .venv/ready .venv-sam/ready
 	.venv-sam/bin/pip install $(PIP_INSTALL) aws-sam-cli==1.170.0
 	touch $@
 
-## make bench: handler throughput, latency, CPU and RSS (in-memory and DynamoDB dedup), release
-## binary size and cold start. BENCH_EVENTS sets the number of deliveries.
+## make bench: throughput, CPU, RSS and DynamoDB requests per event of `invoke` (one event at a
+## time, SQS batches) and of 16 concurrent instances, in-memory and DynamoDB dedup; the Lambda's
+## size, zip size and cold start. BENCH_EVENTS sets the deliveries per mode.
 BENCH_EVENTS ?= 20000
 bench: .venv/ready
-	$(CARGO) build --release --bins
-	./scripts/with-local-aws.sh $(CARGO) bench --bench consumer -- --events $(BENCH_EVENTS)
+	$(CARGO) build --release --bin disposition-consumer
+	mkdir -p target/bench && cp target/release/disposition-consumer target/bench/bootstrap
+	$(CARGO) build --release --bins $(FEATURES)
+	./scripts/with-local-aws.sh $(CARGO) bench --bench consumer $(FEATURES) -- --events $(BENCH_EVENTS)
 
 ## make sim: genesys-sim on 127.0.0.1:8089 with the demo data (for cargo lambda watch).
 sim: build-debug
 	./target/debug/genesys-sim --data events/sim/interactions.json --listen 127.0.0.1:8089
 
 build-debug:
-	$(CARGO) build --bins
+	$(CARGO) build --bins $(FEATURES)
 
 ## make build: the Lambda for arm64 (needs cargo-lambda, and zig or --compiler cargo).
 build:

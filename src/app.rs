@@ -14,8 +14,8 @@ use std::time::Duration;
 /// A failure to build the adapters.
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
-    #[error("cannot build the HTTP client: {0}")]
-    HttpClient(#[source] reqwest::Error),
+    #[error("{0}")]
+    HttpClient(#[source] crate::genesys::http::ClientError),
     #[error("{0}")]
     Credentials(#[source] CredentialsError),
 }

@@ -12,5 +12,6 @@ pub mod lambda;
 pub mod parse;
 pub mod pipeline;
 pub mod secret;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod telemetry;

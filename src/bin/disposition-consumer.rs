@@ -3,7 +3,14 @@
 use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
 use genesys_eventbridge::{app, config::Config, lambda};
 
-#[tokio::main]
+/// mimalloc: the consumer allocates many small, short-lived buffers per request, and measured
+/// about 15 % less CPU per event than the system allocator (README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// One thread: a Lambda instance handles one invocation at a time, and its events (an SQS batch)
+/// wait on I/O, so thread hand-offs of a multi-thread scheduler would cost more than they give.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let telemetry = Telemetry::init(TelemetryOptions {
         log_target: LogTarget::Lambda,

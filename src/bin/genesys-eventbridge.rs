@@ -6,6 +6,11 @@ use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
 use genesys_eventbridge::{app, cli::invoke, config::Config};
 use std::time::Duration;
 
+/// mimalloc: the consumer allocates many small, short-lived buffers per request, and measured
+/// about 15 % less CPU per event than the system allocator (README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "genesys-eventbridge", version, about)]
 struct Cli {
@@ -34,7 +39,9 @@ enum Command {
     },
 }
 
-#[tokio::main]
+/// One thread, like the Lambda: the work waits on I/O, and thread hand-offs would cost more
+/// than they give.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let cli = Cli::parse();
     let Command::Invoke { trace_tree, .. } = &cli.command;
@@ -90,6 +97,9 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
             let summary = invoke::run(&consumer, all, options, telemetry, &mut stdout, &mut stderr)
                 .await
                 .context("cannot write the outcomes")?;
+            // The process exits next: tearing down every dedup record and pooled connection
+            // one by one would only cost time.
+            std::mem::forget(consumer);
             Ok(summary.exit_code())
         }
     }

@@ -87,11 +87,54 @@ enum Body {
     Form(&'static str),
 }
 
+/// An endpoint's base URL, parsed once: request URLs are made from it without parsing again,
+/// and its `server.address` and `server.port` go on every span.
+#[derive(Debug, Clone)]
+struct Origin {
+    base: reqwest::Url,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn of(base: &str) -> Result<Self, url::ParseError> {
+        let base = reqwest::Url::parse(base)?;
+        Ok(Origin {
+            host: base.host_str().unwrap_or_default().to_owned(),
+            port: base.port_or_known_default().unwrap_or(0),
+            base,
+        })
+    }
+
+    /// The URL of `path` (which starts with `/` and holds only URL-safe characters) under
+    /// the base, whose own path is kept as a prefix.
+    fn url(&self, path: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        let prefix = self.base.path().trim_end_matches('/');
+        url.set_path(&format!("{prefix}{path}"));
+        url
+    }
+}
+
+/// The HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[source] reqwest::Error),
+    #[error("{url:?} is not a base URL: {source}")]
+    BaseUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+}
+
 /// The Genesys Cloud client used by the Lambda.
 #[derive(Debug)]
 pub struct HttpGenesysClient {
     http: reqwest::Client,
-    endpoints: Endpoints,
+    api: Origin,
+    login: Origin,
     credentials: Arc<dyn CredentialsSource>,
     settings: HttpSettings,
     limiter: Option<RateLimiter>,
@@ -104,18 +147,26 @@ impl HttpGenesysClient {
         endpoints: Endpoints,
         credentials: Arc<dyn CredentialsSource>,
         settings: HttpSettings,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, ClientError> {
+        let origin = |base: &str| {
+            Origin::of(base).map_err(|source| ClientError::BaseUrl {
+                url: base.to_owned(),
+                source,
+            })
+        };
+        let (api, login) = (origin(&endpoints.api_base)?, origin(&endpoints.login_base)?);
         let http = reqwest::Client::builder()
             .user_agent(concat!("genesys-eventbridge/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.request_timeout)
             .pool_idle_timeout(Duration::from_secs(50))
-            .build()?;
+            // The API does not redirect; a redirect is answered as the status it is.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(ClientError::Http)?;
         Ok(HttpGenesysClient {
             http,
-            endpoints: Endpoints {
-                api_base: endpoints.api_base.trim_end_matches('/').to_owned(),
-                login_base: endpoints.login_base.trim_end_matches('/').to_owned(),
-            },
+            api,
+            login,
             credentials,
             limiter: settings.max_requests_per_second.map(RateLimiter::new),
             settings,
@@ -174,7 +225,7 @@ impl HttpGenesysClient {
     }
 
     async fn request_token(&self, deadline: Deadline) -> Result<TokenResponse, GenesysError> {
-        let url = format!("{}/oauth/token", self.endpoints.login_base);
+        let url = self.login.url("/oauth/token");
         let operation = Operation::Token;
         let body = Body::Form("grant_type=client_credentials");
         let mut refreshed = false;
@@ -224,7 +275,7 @@ impl HttpGenesysClient {
         &self,
         operation: &Operation,
         method: Method,
-        url: &str,
+        url: &reqwest::Url,
         body: &Body,
         deadline: Deadline,
         credential: C,
@@ -257,7 +308,10 @@ impl HttpGenesysClient {
                 }
             }
             let timeout = self.settings.request_timeout.min(deadline.remaining());
-            let mut request = self.http.request(method.clone(), url).timeout(timeout);
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .timeout(timeout);
             request = match &credential {
                 Credential::Bearer(token) => request.bearer_auth(token.value.expose()),
                 Credential::Basic(credentials) => request.basic_auth(
@@ -274,7 +328,11 @@ impl HttpGenesysClient {
                     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(*form),
             };
-            let span = http_span(operation, &method, url, attempt);
+            let server = match operation {
+                Operation::Token => &self.login,
+                _ => &self.api,
+            };
+            let span = http_span(operation, &method, url, server, attempt);
             let result = request
                 .headers(propagation::outgoing_headers(&span))
                 .send()
@@ -385,7 +443,7 @@ impl HttpGenesysClient {
         operation: Operation,
         deadline: Deadline,
     ) -> Result<T, GenesysError> {
-        let url = format!("{}{}", self.endpoints.api_base, operation.path());
+        let url = self.api.url(&operation.path());
         let response = self
             .send(
                 &operation,
@@ -409,7 +467,7 @@ impl HttpGenesysClient {
         body: &impl serde::Serialize,
         deadline: Deadline,
     ) -> Result<ApplyResult, GenesysError> {
-        let url = format!("{}{}", self.endpoints.api_base, operation.path());
+        let url = self.api.url(&operation.path());
         let method = if operation.method() == "POST" {
             Method::POST
         } else {
@@ -570,22 +628,20 @@ async fn api_failure(operation: Operation, response: Response) -> GenesysError {
 }
 
 /// One HTTP client span per attempt, after the OpenTelemetry HTTP semantic conventions.
-fn http_span(operation: &Operation, method: &Method, url: &str, attempt: u32) -> tracing::Span {
-    let parsed = reqwest::Url::parse(url).ok();
-    let host = parsed
-        .as_ref()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    let port = parsed
-        .as_ref()
-        .and_then(reqwest::Url::port_or_known_default)
-        .unwrap_or(0);
+fn http_span(
+    operation: &Operation,
+    method: &Method,
+    url: &reqwest::Url,
+    server: &Origin,
+    attempt: u32,
+) -> tracing::Span {
+    let (host, port) = (server.host.as_str(), server.port);
     let span = info_span!(
         "http",
         otel.name = %operation.route(),
         otel.kind = "client",
         http.request.method = %method,
-        url.full = url,
+        url.full = url.as_str(),
         server.address = host,
         server.port = port,
         http.request.resend_count = field::Empty,

@@ -543,7 +543,7 @@ async fn get_interaction(State(sim): State<Simulator>, Path(id): Path<String>) -
     let (answer, lag) = answer_read(&sim, &format!("interaction {id}"), |books| {
         books.interactions.get(&id)
     });
-    tokio::time::sleep(lag).await;
+    hold(lag).await;
     answer
 }
 
@@ -613,6 +613,13 @@ fn answer_read(
         return (error(status, "simulated", "simulated status"), lag);
     }
     (Json(Value::Object(found.body.clone())).into_response(), lag)
+}
+
+/// Holds an answer for `lag` (a zero-length sleep would still wait for the timer's next tick).
+async fn hold(lag: Duration) {
+    if !lag.is_zero() {
+        tokio::time::sleep(lag).await;
+    }
 }
 
 /// The answer to an applied write: `ok`, unless the seed gives a `statusAfterWrite`.
@@ -739,7 +746,7 @@ async fn get_conversation(
     let (answer, lag) = answer_read(&sim, &format!("conversation {id}"), |books| {
         books.conversations.get(&(segment, id.clone()))
     });
-    tokio::time::sleep(lag).await;
+    hold(lag).await;
     answer
 }
 

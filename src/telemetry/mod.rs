@@ -20,11 +20,11 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::time::Duration;
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
 
 /// The tracing target of this crate's spans: only these become OpenTelemetry spans.
 pub const TARGET: &str = "genesys_eventbridge";
@@ -207,6 +207,22 @@ pub fn mark_error(span: &tracing::Span, description: impl Into<std::borrow::Cow<
     span.set_status(Status::error(description));
 }
 
+/// Which logs are written: `RUST_LOG` (`level` or `target=level` directives, comma-separated),
+/// else `AWS_LAMBDA_LOG_LEVEL`, else `default_level`. A malformed value is ignored.
+fn log_filter(default_level: &str) -> Targets {
+    let parse = |text: &str| text.trim().parse::<Targets>().ok();
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| parse(&directives))
+        .or_else(|| {
+            std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                .ok()
+                .and_then(|level| parse(&level.to_ascii_lowercase()))
+        })
+        .or_else(|| parse(default_level))
+        .unwrap_or_default()
+}
+
 /// The OpenTelemetry layer over this crate's spans, as production and tests install it.
 pub fn otel_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S>
 where
@@ -241,11 +257,14 @@ pub struct TelemetryOptions {
 }
 
 impl Telemetry {
-    /// Installs the global subscriber (logs, and spans unless `OTEL_SDK_DISABLED`) and, when an
-    /// OTLP endpoint is configured, a batch exporter. With no endpoint no exporter runs.
+    /// Installs the global subscriber (logs, and OpenTelemetry spans) and, when an OTLP endpoint
+    /// is configured, a batch exporter. Spans are built only when they go somewhere (an exporter,
+    /// or `collect_spans`): with no endpoint, or with `OTEL_SDK_DISABLED`, none are, and logs
+    /// carry no trace ids.
     pub fn init(options: TelemetryOptions) -> Result<Self, TelemetryConfigError> {
         let settings = OtelSettings::from_env()?;
-        let provider = settings.enabled.then(|| {
+        let traced = settings.enabled && (settings.export || options.collect_spans);
+        let provider = traced.then(|| {
             let mut builder = SdkTracerProvider::builder().with_resource(settings.resource());
             if settings.uses_xray() {
                 builder = builder.with_id_generator(XrayIdGenerator::default());
@@ -274,14 +293,7 @@ impl Telemetry {
             None => None,
         };
 
-        let filter = EnvFilter::try_from_default_env()
-            .ok()
-            .or_else(|| {
-                std::env::var("AWS_LAMBDA_LOG_LEVEL")
-                    .ok()
-                    .and_then(|level| EnvFilter::try_new(level.to_ascii_lowercase()).ok())
-            })
-            .unwrap_or_else(|| EnvFilter::new(options.default_level));
+        let filter = log_filter(options.default_level);
         let log_layer = match options.log_target {
             LogTarget::Lambda => json_log::JsonLogLayer::new(std::io::stdout)
                 .with_filter(filter)

@@ -1,0 +1,165 @@
+//! `make bench`: the consumer against genesys-sim on loopback, each mode in its own process so its
+//! CPU time and peak RSS are the consumer's own: `invoke` one event at a time, `invoke` on SQS
+//! batches of 10, and 16 concurrent instances, with in-memory and DynamoDB dedup (DynamoDB Local
+//! behind a proxy that counts every request by kind); then the release Lambda binary's size,
+//! zip size, cold start and RSS. Prints the figures and writes `target/bench/results.json` and
+//! `target/bench/latency.svg`.
+//!
+//! Options (after `--`): `--events N` (default 20000), `--instances N` (default 16).
+//! `BENCH_BIN_DIR` names another folder holding a `genesys-eventbridge` and a
+//! `disposition-consumer` to measure (an older build), instead of `target/release/` and the
+//! Lambda `make bench` builds without the `sim` feature (`target/bench/bootstrap`).
+
+mod child;
+mod dynamo_proxy;
+mod lambda_binary;
+mod modes;
+mod sim;
+mod stats;
+mod svg;
+
+use genesys_eventbridge::dedup::DedupStore;
+use genesys_eventbridge::domain::DispositionCodeId;
+use genesys_eventbridge::genesys::{
+    ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
+};
+use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
+use genesys_eventbridge::secret::Secret;
+use modes::{Bench, Dedup, Dynamo};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+struct Options {
+    events: usize,
+    instances: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        events: 20_000,
+        instances: 16,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().and_then(|v| v.parse().ok());
+        match arg.as_str() {
+            "--events" => options.events = value().expect("--events N"),
+            "--instances" => options.instances = value().expect("--instances N"),
+            _ => {} // `cargo bench` passes --bench; other flags are not ours
+        }
+    }
+    options
+}
+
+/// One consumer (a Lambda instance) against the simulator at `url`, over `store`.
+pub fn consumer(url: &str, store: Arc<dyn DedupStore>) -> Consumer {
+    let client = HttpGenesysClient::new(
+        Endpoints {
+            api_base: url.to_owned(),
+            login_base: url.to_owned(),
+        },
+        Arc::new(StaticCredentials(ClientCredentials {
+            client_id: "demo-client".into(),
+            client_secret: Secret::new("demo-secret"),
+        })),
+        HttpSettings::default(),
+    )
+    .unwrap();
+    Consumer::new(
+        store,
+        Arc::new(client),
+        PipelineSettings::new(DispositionCodeId::parse(sim::CODE).unwrap()),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs bench targets without it,
+    // and the benchmark is not a test.
+    if !args.iter().any(|arg| arg == "--bench") {
+        println!("consumer benchmark: skipped outside `cargo bench` (run `make bench`)");
+        return;
+    }
+    if let Some(at) = args.iter().position(|arg| arg == "--worker") {
+        modes::worker(&args[at + 1..]).await;
+        return;
+    }
+    let options = options();
+    let root = PathBuf::from(sim::ROOT);
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dynamo = match (
+        std::env::var("DEDUP_TEST_TABLE"),
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
+    ) {
+        (Ok(table), Ok(endpoint)) => Some(Dynamo {
+            proxy: dynamo_proxy::CountingProxy::start(&endpoint).await,
+            table,
+        }),
+        _ => None,
+    };
+    let bench = Bench {
+        dir: dir.clone(),
+        bin_dir: std::env::var_os("BENCH_BIN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/release")),
+        dynamo,
+    };
+    println!(
+        "# {} deliveries per mode (about 20 % duplicates); genesys-sim and DynamoDB Local on loopback; \
+         measuring {}",
+        options.events,
+        bench.bin_dir.display()
+    );
+
+    let events = options.events;
+    let (sequential_memory, sequential_latencies) =
+        modes::sequential(&bench, Dedup::Memory, events).await;
+    let sqs_memory = modes::sqs_batches(&bench, Dedup::Memory, events).await;
+    let (concurrent_memory, concurrent_latencies) =
+        modes::concurrent(&bench, Dedup::Memory, events, options.instances).await;
+    let mut results = json!({
+        "events": events,
+        "instances": options.instances,
+        "modes": [sequential_memory, sqs_memory, concurrent_memory],
+    });
+    let mut series: Vec<(&str, Vec<f64>)> = vec![
+        ("sequential, in-memory dedup", sequential_latencies),
+        ("16 instances, in-memory dedup", concurrent_latencies),
+    ];
+    if bench.dynamo.is_some() {
+        let (sequential_dynamo, latencies) =
+            modes::sequential(&bench, Dedup::DynamoDb, events).await;
+        series.push(("sequential, DynamoDB dedup", latencies));
+        let (concurrent_dynamo, latencies) =
+            modes::concurrent(&bench, Dedup::DynamoDb, events, options.instances).await;
+        series.push(("16 instances, DynamoDB dedup", latencies));
+        let modes = results["modes"].as_array_mut().unwrap();
+        modes.push(sequential_dynamo);
+        modes.push(concurrent_dynamo);
+        results["dynamoDbWrites"] =
+            modes::writes_per_outcome(&bench, (events / 10).clamp(100, 2_000)).await;
+    } else {
+        println!("dynamodb: skipped (run `make bench`, which starts DynamoDB Local)");
+    }
+    // The Lambda as it ships: built without the `sim` feature (make bench copies it here).
+    let lambda = match std::env::var_os("BENCH_BIN_DIR") {
+        Some(bin_dir) => PathBuf::from(bin_dir).join("disposition-consumer"),
+        None => dir.join("bootstrap"),
+    };
+    results["lambda"] = lambda_binary::measure(&lambda, &dir).await;
+
+    let borrowed: Vec<(&str, &[f64])> = series.iter().map(|(n, l)| (*n, l.as_slice())).collect();
+    std::fs::write(dir.join("latency.svg"), svg::histogram_svg(&borrowed)).unwrap();
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&results).unwrap(),
+    )
+    .unwrap();
+    println!(
+        "# wrote {0}/results.json and {0}/latency.svg",
+        dir.display()
+    );
+}
