@@ -350,8 +350,9 @@ impl Consumer {
     }
 
     /// Ends the lease: completes the event with a terminal outcome (recording the write it made),
-    /// releases the lease after a retryable failure, or keeps it until it ends when a write may
-    /// have been applied, so no other event acts on a read taken before that write landed.
+    /// releases the lease after a retryable failure, or, when a write may have been applied,
+    /// holds it for `lease_margin` more (never longer than it was), so that no other event acts
+    /// before that write has landed and shows in Genesys' answers.
     async fn finish(
         &self,
         request: &ClaimRequest,
@@ -360,27 +361,35 @@ impl Consumer {
         steps: &mut StepTimings,
     ) {
         let key = &request.key;
-        let name = if acted.outcome.is_terminal() {
-            "complete"
+        let finish = if acted.outcome.is_terminal() {
+            Finish::Complete
         } else if acted.write_may_have_applied {
+            let settle_until = now_epoch_ms()
+                .saturating_add(self.settings.lease_margin.as_millis() as i64)
+                .min(request.lease_until_ms);
             tracing::warn!(
                 dedup.key = %key,
-                lease_until_ms = request.lease_until_ms,
-                "the write may have been applied: the lease is kept until it ends"
+                lease_until_ms = settle_until,
+                "the write may have been applied: the lease is held until it can show"
             );
-            return;
+            if settle_until >= request.lease_until_ms {
+                return; // the lease ends by then anyway
+            }
+            Finish::Hold(settle_until)
         } else {
-            "release"
+            Finish::Release
         };
-        let finish_span = info_span!("finish", otel.name = name, dedup.key = %key);
+        let finish_span = info_span!("finish", otel.name = finish.name(), dedup.key = %key);
         let result = timed(&mut steps.complete, finish_span.clone(), async {
-            if acted.outcome.is_terminal() {
-                let applied = acted.applied.as_ref();
-                self.store
-                    .complete(request, lease, acted.outcome.name(), applied)
-                    .await
-            } else {
-                self.store.release(request).await
+            match finish {
+                Finish::Complete => {
+                    let applied = acted.applied.as_ref();
+                    self.store
+                        .complete(request, lease, acted.outcome.name(), applied)
+                        .await
+                }
+                Finish::Hold(until_ms) => self.store.hold_until(request, until_ms).await,
+                Finish::Release => self.store.release(request).await,
             }
         })
         .await;
@@ -388,7 +397,7 @@ impl Consumer {
             telemetry::record_exception(&finish_span, error.kind(), &error);
             // After a complete fails, the write (if any) happened; a redelivery after the lease
             // re-reads Genesys, which then shows it, so nothing is applied twice. After a
-            // release fails, a redelivery waits for the lease to end.
+            // release or hold fails, a redelivery waits for the lease to end.
             tracing::warn!(%error, dedup.key = %key, "could not finish the dedup claim");
         }
     }
@@ -551,6 +560,28 @@ impl Consumer {
 /// [`LEASE_POLL_MAX`].
 const LEASE_POLL_FIRST: Duration = Duration::from_millis(20);
 const LEASE_POLL_MAX: Duration = Duration::from_millis(200);
+
+/// How an event's lease ends.
+#[derive(Debug, Clone, Copy)]
+enum Finish {
+    /// A terminal outcome: the event is recorded and the lease freed.
+    Complete,
+    /// A write may have been applied: the lease is kept until then (epoch ms).
+    Hold(i64),
+    /// A retryable failure before any write could land: the lease is freed.
+    Release,
+}
+
+impl Finish {
+    /// The name of the step's span.
+    fn name(self) -> &'static str {
+        match self {
+            Finish::Complete => "complete",
+            Finish::Hold(_) => "hold",
+            Finish::Release => "release",
+        }
+    }
+}
 
 /// What acting on an event under its lease came to.
 #[derive(Debug)]

@@ -473,6 +473,33 @@ impl DedupStore for DynamoDbDedupStore {
         }
     }
 
+    async fn hold_until(
+        &self,
+        request: &ClaimRequest,
+        until_ms: EpochMillis,
+    ) -> Result<(), DedupError> {
+        let span = self.client_span("UpdateItem");
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::KEY, s(request.key.target.as_str()))
+            .update_expression("SET #lease_until = :until")
+            .condition_expression(OWNER_CONDITION)
+            .expression_attribute_names("#lease_owner", attr::LEASE_OWNER)
+            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
+            .expression_attribute_values(":owner", s(request.owner.as_str()))
+            .expression_attribute_values(":until", n(until_ms))
+            .send()
+            .instrument(span.clone())
+            .await;
+        self.record_result(&span, &result);
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.fenced_write_error(request, error)),
+        }
+    }
+
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError> {
         let span = self.client_span("GetItem");
         let result = self

@@ -248,6 +248,25 @@ impl DedupStore for InMemoryDedupStore {
         Ok(())
     }
 
+    async fn hold_until(
+        &self,
+        request: &ClaimRequest,
+        until_ms: EpochMillis,
+    ) -> Result<(), DedupError> {
+        let mut inner = self.lock();
+        match inner
+            .records
+            .get_mut(&request.key.target)
+            .filter(|record| record.is_held_by(&request.owner))
+        {
+            Some(record) => {
+                record.lease = Some((request.owner.clone(), until_ms));
+                Ok(())
+            }
+            None => Err(Inner::lease_lost(request)),
+        }
+    }
+
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError> {
         let now_ms = now_epoch_ms();
         Ok(self

@@ -143,6 +143,15 @@ pub trait DedupStore: Send + Sync {
     /// fails with `LeaseLost` if the lease is no longer the owner's.
     async fn release(&self, request: &ClaimRequest) -> Result<(), DedupError>;
 
+    /// Keeps the owner's lease until `until_ms` (shortening it) without recording the event: no
+    /// other event acts on the target before then; fails with `LeaseLost` if the lease is no
+    /// longer the owner's.
+    async fn hold_until(
+        &self,
+        request: &ClaimRequest,
+        until_ms: EpochMillis,
+    ) -> Result<(), DedupError>;
+
     /// When the unexpired lease on `target` ends, or `None` when the target is free: a cheap
     /// read for an event waiting its turn.
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError>;

@@ -213,6 +213,38 @@ pub async fn a_released_event_can_be_claimed_again(store: Arc<dyn DedupStore>) {
     assert_eq!(again, ClaimOutcome::Claimed(Lease::default()));
 }
 
+pub async fn a_held_lease_keeps_other_events_out_until_its_new_end(store: Arc<dyn DedupStore>) {
+    let target = unique_target("held");
+    let first = claim(&key(&target, "e1"), "a", LONG);
+    leased(&store, &first).await;
+    let until = now_epoch_ms() + SHORT.as_millis() as i64;
+
+    store.hold_until(&first, until).await.unwrap();
+
+    assert_eq!(store.lease_end(&target).await.unwrap(), Some(until));
+    let during = store
+        .claim(&claim(&key(&target, "e2"), "b", LONG))
+        .await
+        .unwrap();
+    assert_eq!(
+        during,
+        ClaimOutcome::Leased {
+            lease_until_ms: until
+        }
+    );
+    tokio::time::sleep(SHORT + Duration::from_millis(200)).await;
+    let after = store.claim(&claim(&first.key, "c", LONG)).await.unwrap();
+    assert!(
+        matches!(&after, ClaimOutcome::Claimed(lease) if lease.took_over),
+        "the held event is processed again after the hold: {after:?}"
+    );
+    let late = store.hold_until(&first, until).await;
+    assert!(
+        matches!(late, Err(DedupError::LeaseLost { .. })),
+        "{late:?}"
+    );
+}
+
 pub async fn a_completed_event_cannot_be_released(store: Arc<dyn DedupStore>) {
     let target = unique_target("completed-release");
     let first = claim(&key(&target, "e1"), "a", LONG);
@@ -289,6 +321,7 @@ macro_rules! dedup_contract_tests {
             a_late_owner_cannot_complete_after_a_takeover,
             a_late_owner_cannot_release_after_a_takeover,
             a_released_event_can_be_claimed_again,
+            a_held_lease_keeps_other_events_out_until_its_new_end,
             a_completed_event_cannot_be_released,
             an_expired_completion_and_write_are_forgotten,
             a_different_payload_under_a_completed_key_is_reported,

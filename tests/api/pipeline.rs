@@ -344,3 +344,32 @@ async fn the_report_serialises_to_the_invoke_contract() {
     assert_eq!(keys_sorted, expected);
     assert!(value["latencyMs"].is_number());
 }
+
+#[tokio::test]
+async fn a_write_that_may_have_been_applied_holds_the_lease_for_the_settle_time() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+    mount_patch(&server, 502, 1).await;
+    let store = Arc::new(InMemoryDedupStore::default());
+    let mut settings = PipelineSettings::new(disposition());
+    settings.lease_margin = std::time::Duration::from_secs(3);
+    let consumer = genesys_eventbridge::pipeline::Consumer::new(
+        store.clone(),
+        Arc::new(client(&server)),
+        settings,
+    );
+
+    let report = consumer
+        .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome.name(), "failed");
+    let target =
+        genesys_eventbridge::domain::TargetKey::from_trusted(format!("target#seed#{INTERACTION}"));
+    let held_for = store.lease_end(&target).await.unwrap().expect("held") - now_epoch_ms();
+    assert!(
+        (2_000..=3_000).contains(&held_for),
+        "held {held_for} ms more, not released and not to the deadline"
+    );
+}
