@@ -5,7 +5,8 @@
 //! zip size, cold start and RSS. Prints the figures and writes `target/bench/results.json` and
 //! `target/bench/latency.svg`.
 //!
-//! Options (after `--`): `--events N` (default 20000), `--instances N` (default 16).
+//! Options (after `--`): `--events N` (default 20000), `--instances N` (default 16),
+//! `--only memory|dynamodb|lambda` (one part).
 //! `BENCH_BIN_DIR` names another folder holding a `genesys-eventbridge` and a
 //! `disposition-consumer` to measure (an older build), instead of `target/release/` and the
 //! Lambda `make bench` builds without the `sim` feature (`target/bench/bootstrap`).
@@ -33,12 +34,21 @@ use std::sync::Arc;
 struct Options {
     events: usize,
     instances: usize,
+    /// Only this part (`memory`, `dynamodb` or `lambda`), when given.
+    only: Option<String>,
+}
+
+impl Options {
+    fn runs(&self, part: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| only == part)
+    }
 }
 
 fn options() -> Options {
     let mut options = Options {
         events: 20_000,
         instances: 16,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -46,6 +56,7 @@ fn options() -> Options {
         match arg.as_str() {
             "--events" => options.events = value().expect("--events N"),
             "--instances" => options.instances = value().expect("--instances N"),
+            "--only" => options.only = args.next(),
             _ => {} // `cargo bench` passes --bench; other flags are not ours
         }
     }
@@ -115,21 +126,19 @@ async fn main() {
     );
 
     let events = options.events;
-    let (sequential_memory, sequential_latencies) =
-        modes::sequential(&bench, Dedup::Memory, events).await;
-    let sqs_memory = modes::sqs_batches(&bench, Dedup::Memory, events).await;
-    let (concurrent_memory, concurrent_latencies) =
-        modes::concurrent(&bench, Dedup::Memory, events, options.instances).await;
-    let mut results = json!({
-        "events": events,
-        "instances": options.instances,
-        "modes": [sequential_memory, sqs_memory, concurrent_memory],
-    });
-    let mut series: Vec<(&str, Vec<f64>)> = vec![
-        ("sequential, in-memory dedup", sequential_latencies),
-        ("16 instances, in-memory dedup", concurrent_latencies),
-    ];
-    if bench.dynamo.is_some() {
+    let mut results = json!({"events": events, "instances": options.instances, "modes": []});
+    let mut series: Vec<(&str, Vec<f64>)> = Vec::new();
+    if options.runs("memory") {
+        let (sequential, latencies) = modes::sequential(&bench, Dedup::Memory, events).await;
+        series.push(("sequential, in-memory dedup", latencies));
+        let sqs = modes::sqs_batches(&bench, Dedup::Memory, events).await;
+        let (concurrent, latencies) =
+            modes::concurrent(&bench, Dedup::Memory, events, options.instances).await;
+        series.push(("16 instances, in-memory dedup", latencies));
+        let modes = results["modes"].as_array_mut().unwrap();
+        modes.extend([sequential, sqs, concurrent]);
+    }
+    if options.runs("dynamodb") && bench.dynamo.is_some() {
         let (sequential_dynamo, latencies) =
             modes::sequential(&bench, Dedup::DynamoDb, events).await;
         series.push(("sequential, DynamoDB dedup", latencies));
@@ -141,7 +150,7 @@ async fn main() {
         modes.push(concurrent_dynamo);
         results["dynamoDbWrites"] =
             modes::writes_per_outcome(&bench, (events / 10).clamp(100, 2_000)).await;
-    } else {
+    } else if options.runs("dynamodb") {
         println!("dynamodb: skipped (run `make bench`, which starts DynamoDB Local)");
     }
     // The Lambda as it ships: built without the `sim` feature (make bench copies it here).
@@ -149,7 +158,9 @@ async fn main() {
         Some(bin_dir) => PathBuf::from(bin_dir).join("disposition-consumer"),
         None => dir.join("bootstrap"),
     };
-    results["lambda"] = lambda_binary::measure(&lambda, &dir).await;
+    if options.runs("lambda") {
+        results["lambda"] = lambda_binary::measure(&lambda, &dir).await;
+    }
 
     let borrowed: Vec<(&str, &[f64])> = series.iter().map(|(n, l)| (*n, l.as_slice())).collect();
     std::fs::write(dir.join("latency.svg"), svg::histogram_svg(&borrowed)).unwrap();
