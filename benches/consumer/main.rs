@@ -162,6 +162,10 @@ async fn main() {
         results["lambda"] = lambda_binary::measure(&lambda, &dir).await;
     }
 
+    // The figures of the build before the cost-floor change, for comparison (docs/performance.md).
+    if let Ok(before) = std::fs::read(root.join("docs/bench/before.json")) {
+        results["before"] = serde_json::from_slice(&before).unwrap_or_default();
+    }
     let borrowed: Vec<(&str, &[f64])> = series.iter().map(|(n, l)| (*n, l.as_slice())).collect();
     std::fs::write(dir.join("latency.svg"), svg::histogram_svg(&borrowed)).unwrap();
     std::fs::write(
