@@ -44,10 +44,12 @@ impl TargetRecord {
             .is_some_and(|(holder, _)| holder == owner)
     }
 
-    /// Drops expired events and writes, and the oldest events beyond the bound.
+    /// Drops expired events and writes (an expiry in the current second still counts, as in
+    /// the DynamoDB adapter), and the oldest events beyond the bound.
     fn prune(&mut self, now_s: i64) {
-        self.done.retain(|_, done| done.expires_at_s > now_s);
-        self.applied.retain(|_, expires_at_s| *expires_at_s > now_s);
+        self.done.retain(|_, done| done.expires_at_s >= now_s);
+        self.applied
+            .retain(|_, expires_at_s| *expires_at_s >= now_s);
         while self.done.len() > MAX_EVENTS_PER_TARGET {
             let oldest = self
                 .done
@@ -167,7 +169,7 @@ impl DedupStore for InMemoryDedupStore {
         if let Some(done) = record
             .done
             .get(&request.key.event)
-            .filter(|done| done.expires_at_s > now_s)
+            .filter(|done| done.expires_at_s >= now_s)
         {
             return Ok(ClaimOutcome::Completed {
                 outcome: done.outcome.clone(),
@@ -186,7 +188,7 @@ impl DedupStore for InMemoryDedupStore {
             applied: record
                 .applied
                 .iter()
-                .filter(|(_, expires_at_s)| **expires_at_s > now_s)
+                .filter(|(_, expires_at_s)| **expires_at_s >= now_s)
                 .map(|(effect, _)| effect.clone())
                 .collect(),
             stale_events: Vec::new(),
