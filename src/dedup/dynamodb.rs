@@ -101,6 +101,35 @@ impl DynamoDbDedupStore {
         outcome
     }
 
+    /// One `UpdateItem` of the lease (`#lease_owner`, `#lease_until`, `:until`), fenced on its
+    /// owner.
+    async fn update_lease(
+        &self,
+        request: &ClaimRequest,
+        update: &str,
+        until_ms: Option<EpochMillis>,
+    ) -> Result<(), DedupError> {
+        let span = self.client_span("UpdateItem");
+        let mut builder = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::KEY, s(request.key.target.as_str()))
+            .update_expression(update)
+            .condition_expression(OWNER_CONDITION)
+            .expression_attribute_names("#lease_owner", attr::LEASE_OWNER)
+            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
+            .expression_attribute_values(":owner", s(request.owner.as_str()));
+        if let Some(until_ms) = until_ms {
+            builder = builder.expression_attribute_values(":until", n(until_ms));
+        }
+        let result = builder.send().instrument(span.clone()).await;
+        self.record_result(&span, &result);
+        result
+            .map(|_| ())
+            .map_err(|error| self.fenced_write_error(request, error))
+    }
+
     /// A DynamoDB client span, after the OpenTelemetry AWS SDK and database conventions.
     fn client_span(&self, operation: &'static str) -> tracing::Span {
         let span = tracing::info_span!(
@@ -452,25 +481,8 @@ impl DedupStore for DynamoDbDedupStore {
     }
 
     async fn release(&self, request: &ClaimRequest) -> Result<(), DedupError> {
-        let span = self.client_span("UpdateItem");
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::KEY, s(request.key.target.as_str()))
-            .update_expression("REMOVE #lease_owner, #lease_until")
-            .condition_expression(OWNER_CONDITION)
-            .expression_attribute_names("#lease_owner", attr::LEASE_OWNER)
-            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
-            .expression_attribute_values(":owner", s(request.owner.as_str()))
-            .send()
-            .instrument(span.clone())
-            .await;
-        self.record_result(&span, &result);
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => Err(self.fenced_write_error(request, error)),
-        }
+        self.update_lease(request, "REMOVE #lease_owner, #lease_until", None)
+            .await
     }
 
     async fn hold_until(
@@ -478,26 +490,8 @@ impl DedupStore for DynamoDbDedupStore {
         request: &ClaimRequest,
         until_ms: EpochMillis,
     ) -> Result<(), DedupError> {
-        let span = self.client_span("UpdateItem");
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::KEY, s(request.key.target.as_str()))
-            .update_expression("SET #lease_until = :until")
-            .condition_expression(OWNER_CONDITION)
-            .expression_attribute_names("#lease_owner", attr::LEASE_OWNER)
-            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
-            .expression_attribute_values(":owner", s(request.owner.as_str()))
-            .expression_attribute_values(":until", n(until_ms))
-            .send()
-            .instrument(span.clone())
-            .await;
-        self.record_result(&span, &result);
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => Err(self.fenced_write_error(request, error)),
-        }
+        self.update_lease(request, "SET #lease_until = :until", Some(until_ms))
+            .await
     }
 
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError> {

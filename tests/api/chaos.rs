@@ -17,8 +17,19 @@ const INSTANCES: usize = 8;
 
 /// One Lambda instance: its own HTTP client (short timeouts, fast retries) over `store`.
 fn instance(base_url: &str, store: Arc<dyn DedupStore>) -> Consumer {
-    let settings = HttpSettings {
-        request_timeout: Duration::from_millis(150),
+    let settings = PipelineSettings::new(DispositionCodeId::parse("chaos-code").unwrap());
+    consumer_over(base_url, store, settings, Duration::from_millis(150))
+}
+
+/// A consumer over `store` whose client times out after `request_timeout` and retries fast.
+fn consumer_over(
+    base_url: &str,
+    store: Arc<dyn DedupStore>,
+    settings: PipelineSettings,
+    request_timeout: Duration,
+) -> Consumer {
+    let http = HttpSettings {
+        request_timeout,
         max_requests_per_second: None,
         token_refresh_margin: Duration::from_secs(30),
         retry: RetryPolicy {
@@ -27,12 +38,7 @@ fn instance(base_url: &str, store: Arc<dyn DedupStore>) -> Consumer {
             ..RetryPolicy::default()
         },
     };
-    let client = sim_client(base_url, settings);
-    Consumer::new(
-        store,
-        Arc::new(client),
-        PipelineSettings::new(DispositionCodeId::parse("chaos-code").unwrap()),
-    )
+    Consumer::new(store, Arc::new(sim_client(base_url, http)), settings)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -180,8 +186,14 @@ async fn run_race(stores: [Arc<dyn DedupStore>; 2], prefix: &str, targets: usize
         .unwrap();
     let mut settings = PipelineSettings::new(DispositionCodeId::parse("race-code").unwrap());
     settings.lease_margin = Duration::from_millis(200);
-    let [first, second] =
-        stores.map(|store| consumer_over(&sim.base_url(), store, settings.clone()));
+    let [first, second] = stores.map(|store| {
+        consumer_over(
+            &sim.base_url(),
+            store,
+            settings.clone(),
+            Duration::from_millis(400),
+        )
+    });
     let mut pairs: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for event in &workload.deliveries {
         let target = genesys_eventbridge::parse::ordering_key(event).unwrap();
@@ -216,25 +228,6 @@ async fn run_race(stores: [Arc<dyn DedupStore>; 2], prefix: &str, targets: usize
         let count = counts.get(key).copied().unwrap_or_default();
         assert_eq!(count.applied, 1, "{key}: {count:?}");
     }
-}
-
-/// A consumer whose client answers fast and never retries a write the server may have applied.
-fn consumer_over(
-    base_url: &str,
-    store: Arc<dyn DedupStore>,
-    settings: PipelineSettings,
-) -> Consumer {
-    let http = HttpSettings {
-        request_timeout: Duration::from_millis(400),
-        max_requests_per_second: None,
-        token_refresh_margin: Duration::from_secs(30),
-        retry: RetryPolicy {
-            backoff_base: Duration::from_millis(5),
-            backoff_max: Duration::from_millis(20),
-            ..RetryPolicy::default()
-        },
-    };
-    Consumer::new(store, Arc::new(sim_client(base_url, http)), settings)
 }
 
 /// Processes `event` until its outcome is terminal (at most 20 deliveries, 150 ms apart).
