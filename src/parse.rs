@@ -220,27 +220,10 @@ fn optional_text(detail: &Value, name: &str) -> Option<String> {
 /// the dedup record to notice a different event arriving under an already-used key.
 pub fn payload_fingerprint(event: &Value) -> String {
     let payload = event.get("detail").unwrap_or(event);
-    let mut hasher = Fnv1a(0xcbf2_9ce4_8422_2325);
+    let mut hasher = crate::domain::fingerprint::Fnv1a::default();
     // Hashed as it is serialised, without building the text.
     let _ = serde_json::to_writer(&mut hasher, payload);
-    format!("{:016x}", hasher.0)
-}
-
-/// FNV-1a, 64 bit, over the bytes written to it: stable across processes and versions, unlike
-/// std's hasher.
-struct Fnv1a(u64);
-
-impl std::io::Write for Fnv1a {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    hasher.hex()
 }
 
 /// A short name of a JSON value's kind, for error messages.

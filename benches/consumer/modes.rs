@@ -110,7 +110,12 @@ fn figures(name: &str, dedup: Dedup, deliveries: usize, usage: &Usage, counts: &
     })
 }
 
-fn print(figures: &Value, extra: &str) {
+fn print(figures: &Value) {
+    let latency = &figures["latencyMs"];
+    let extra = match (latency["p50"].as_f64(), latency["p99"].as_f64()) {
+        (Some(p50), Some(p99)) => format!(", latency p50 {p50:.2} ms, p99 {p99:.2} ms"),
+        _ => String::new(),
+    };
     let requests = figures["dynamoDbRequestsPerEvent"]
         .as_object()
         .filter(|r| !r.is_empty())
@@ -134,6 +139,12 @@ fn print(figures: &Value, extra: &str) {
         figures["cpuMicrosPerEvent"].as_f64().unwrap(),
         figures["peakRssBytes"].as_f64().unwrap() / 1_048_576.0,
     );
+}
+
+/// p50, p99 and max of sorted latencies (ms).
+fn latency_figures(sorted: &[f64]) -> Value {
+    json!({"p50": percentile(sorted, 50.0), "p99": percentile(sorted, 99.0),
+           "max": sorted.last().copied().unwrap_or(0.0)})
 }
 
 /// Checks, from the simulator's own counts, that every eligible target got one write.
@@ -182,17 +193,9 @@ pub async fn sequential(bench: &Bench, dedup: Dedup, deliveries: usize) -> (Valu
         &usage,
         &counts,
     );
-    figures["latencyMs"] = json!({"p50": percentile(&latencies, 50.0),
-        "p99": percentile(&latencies, 99.0), "max": latencies.last().copied().unwrap_or(0.0)});
+    figures["latencyMs"] = latency_figures(&latencies);
     figures["dispositionsApplied"] = json!(applied);
-    print(
-        &figures,
-        &format!(
-            ", latency p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&latencies, 50.0),
-            percentile(&latencies, 99.0)
-        ),
-    );
+    print(&figures);
     (figures, latencies)
 }
 
@@ -245,7 +248,7 @@ pub async fn sqs_batches(bench: &Bench, dedup: Dedup, deliveries: usize) -> Valu
         &counts,
     );
     figures["dispositionsApplied"] = json!(applied);
-    print(&figures, "");
+    print(&figures);
     figures
 }
 
@@ -287,18 +290,10 @@ pub async fn concurrent(
     figures["seconds"] = worker["seconds"].clone();
     figures["eventsPerSecond"] =
         json!(workload.deliveries.len() as f64 / worker["seconds"].as_f64().unwrap());
-    figures["latencyMs"] = json!({"p50": percentile(&latencies, 50.0),
-        "p99": percentile(&latencies, 99.0), "max": latencies.last().copied().unwrap_or(0.0)});
+    figures["latencyMs"] = latency_figures(&latencies);
     figures["dispositionsApplied"] = json!(applied);
     figures["deadLettered"] = worker["deadLettered"].clone();
-    print(
-        &figures,
-        &format!(
-            ", latency p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&latencies, 50.0),
-            percentile(&latencies, 99.0)
-        ),
-    );
+    print(&figures);
     (figures, latencies)
 }
 

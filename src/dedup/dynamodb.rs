@@ -90,11 +90,9 @@ impl DynamoDbDedupStore {
         request: &ClaimRequest,
         now_ms: EpochMillis,
     ) -> ClaimOutcome {
-        let item = item.cloned().unwrap_or_default();
-        let outcome = refused_claim(&item, request, now_ms);
-        if let ClaimOutcome::Completed { outcome, .. } = &outcome
-            && let Some(done) = done_entries(&item).remove(request.key.event.as_str())
-        {
+        let empty = HashMap::new();
+        let (outcome, done) = refused_claim(item.unwrap_or(&empty), request, now_ms);
+        if let (ClaimOutcome::Completed { outcome, .. }, Some(done)) = (&outcome, done) {
             self.completed
                 .insert(&request.key, outcome, &done.payload_hash, done.expires_at_s);
         }
@@ -303,20 +301,25 @@ fn done_entries(item: &HashMap<String, AttributeValue>) -> HashMap<String, DoneE
         .collect()
 }
 
-/// What a claim refused by its condition means, from the item returned as ALL_OLD.
+/// What a claim refused by its condition means, from the item returned as ALL_OLD; with the
+/// event's completion when that is why.
 fn refused_claim(
     item: &HashMap<String, AttributeValue>,
     request: &ClaimRequest,
     now_ms: EpochMillis,
-) -> ClaimOutcome {
+) -> (ClaimOutcome, Option<DoneEntry>) {
     match done_entries(item).remove(request.key.event.as_str()) {
-        Some(done) if done.expires_at_s >= now_ms / 1_000 => ClaimOutcome::Completed {
-            same_payload: done.payload_hash == request.payload_hash,
-            outcome: done.outcome,
-        },
-        _ => ClaimOutcome::Leased {
-            lease_until_ms: number(item, attr::LEASE_UNTIL).unwrap_or(request.lease_until_ms),
-        },
+        Some(done) if done.expires_at_s >= now_ms / 1_000 => {
+            let outcome = ClaimOutcome::Completed {
+                same_payload: done.payload_hash == request.payload_hash,
+                outcome: done.outcome.clone(),
+            };
+            (outcome, Some(done))
+        }
+        _ => {
+            let lease_until_ms = number(item, attr::LEASE_UNTIL).unwrap_or(request.lease_until_ms);
+            (ClaimOutcome::Leased { lease_until_ms }, None)
+        }
     }
 }
 
@@ -558,14 +561,14 @@ mod tests {
             AttributeValue::M(item(&[("seq#1", done("patched", "h1", later))])),
         )]);
         assert_eq!(
-            refused_claim(&old, &request("seq#1", "h1"), NOW_MS),
+            refused_claim(&old, &request("seq#1", "h1"), NOW_MS).0,
             ClaimOutcome::Completed {
                 outcome: "patched".into(),
                 same_payload: true
             }
         );
         assert_eq!(
-            refused_claim(&old, &request("seq#1", "h2"), NOW_MS),
+            refused_claim(&old, &request("seq#1", "h2"), NOW_MS).0,
             ClaimOutcome::Completed {
                 outcome: "patched".into(),
                 same_payload: false
@@ -580,7 +583,7 @@ mod tests {
             (attr::LEASE_UNTIL, n(NOW_MS + 1234)),
         ]);
         assert_eq!(
-            refused_claim(&old, &request("seq#2", "h"), NOW_MS),
+            refused_claim(&old, &request("seq#2", "h"), NOW_MS).0,
             ClaimOutcome::Leased {
                 lease_until_ms: NOW_MS + 1234
             }

@@ -87,10 +87,9 @@ impl EventKey {
         if text.len() <= Self::MAX_LEN {
             return EventKey(text);
         }
-        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        EventKey(format!("h:{hash:016x}"))
+        let mut hash = super::fingerprint::Fnv1a::default();
+        hash.update(text.as_bytes());
+        EventKey(format!("h:{}", hash.hex()))
     }
 
     /// Wraps a key read back from a store.

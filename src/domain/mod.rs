@@ -3,6 +3,7 @@
 pub mod conversation;
 pub mod eligibility;
 pub mod event;
+pub mod fingerprint;
 pub mod ids;
 pub mod interaction;
 pub mod outcome;

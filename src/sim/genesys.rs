@@ -181,24 +181,19 @@ impl Injector {
             roll -= share;
             None
         };
+        // Faults of writes only have no share of reads.
+        let write_only = |share: f64| if write { share } else { 0.0 };
         let fault = pick(f.rate_limited, Fault::RateLimited)
             .or_else(|| pick(f.server_error, Fault::ServerError))
             .or_else(|| pick(f.token_revoked, Fault::TokenRevoked))
-            .or_else(|| {
-                if write {
-                    pick(f.conflict, Fault::Conflict)
-                } else {
-                    None
-                }
-            })
+            .or_else(|| pick(write_only(f.conflict), Fault::Conflict))
             .or_else(|| pick(f.slow, Fault::Slow))
             .or_else(|| pick(f.timeout, Fault::Timeout))
             .or_else(|| {
-                if write {
-                    pick(f.bad_gateway_after_write, Fault::BadGatewayAfterWrite)
-                } else {
-                    None
-                }
+                pick(
+                    write_only(f.bad_gateway_after_write),
+                    Fault::BadGatewayAfterWrite,
+                )
             })?;
         let name = match fault {
             Fault::RateLimited => "rateLimited",
