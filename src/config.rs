@@ -55,6 +55,9 @@ pub struct Config {
     pub http: HttpSettings,
     /// `DEDUP_TABLE_NAME`: dedup in DynamoDB when set, in memory otherwise.
     pub dedup_table: Option<String>,
+    /// `FUNCTION_TIMEOUT_SECONDS` (or `AWS_LAMBDA_FUNCTION_TIMEOUT`, which SAM local and moto
+    /// set): the longest invocation, checked against the lease at start when known.
+    pub function_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -128,6 +131,8 @@ impl Config {
             };
         }
         pipeline.wrapup_notes = get("WRAPUP_NOTES");
+        let function_timeout = function_timeout(&get)?;
+        check_lease_covers_invocations(&pipeline, function_timeout)?;
         let dedup_table = get("DEDUP_TABLE_NAME")
             .map(|name| table_name("DEDUP_TABLE_NAME", name))
             .transpose()?;
@@ -138,8 +143,57 @@ impl Config {
             pipeline,
             http,
             dedup_table,
+            function_timeout,
         })
     }
+}
+
+/// The function's timeout, when the deployment says it.
+fn function_timeout(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, ConfigError> {
+    let name = if get("FUNCTION_TIMEOUT_SECONDS").is_some() {
+        "FUNCTION_TIMEOUT_SECONDS"
+    } else {
+        "AWS_LAMBDA_FUNCTION_TIMEOUT"
+    };
+    Ok(number(get, name, 1, 900)?.map(Duration::from_secs))
+}
+
+/// Refuses settings under which one event's lease could end while an invocation still works on
+/// it (two invocations would then act on one target), or its record be forgotten before that.
+fn check_lease_covers_invocations(
+    pipeline: &PipelineSettings,
+    function_timeout: Option<Duration>,
+) -> Result<(), ConfigError> {
+    let margin = pipeline.lease_margin;
+    if let Some(timeout) = function_timeout
+        && pipeline.max_lease < timeout + margin
+    {
+        return Err(ConfigError::Invalid {
+            name: "DEDUP_LEASE_MAX_SECONDS",
+            problem: format!(
+                "{} s is below the function timeout ({} s) plus the {} s lease margin: a lease \
+                 would end while its invocation still works; raise it to at least {} s",
+                pipeline.max_lease.as_secs(),
+                timeout.as_secs(),
+                margin.as_secs(),
+                (timeout + margin).as_secs()
+            ),
+        });
+    }
+    if pipeline.dedup_ttl < pipeline.max_lease {
+        return Err(ConfigError::Invalid {
+            name: "DEDUP_TTL_SECONDS",
+            problem: format!(
+                "{} s is below the lease cap DEDUP_LEASE_MAX_SECONDS ({} s): a record would \
+                 expire while its lease still holds",
+                pipeline.dedup_ttl.as_secs(),
+                pipeline.max_lease.as_secs()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The credentials settings: a secret ARN, or an id and secret (not both).
@@ -242,6 +296,21 @@ fn base_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
     if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(
             "must be a base URL such as https://api.mypurecloud.ie",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Userinfo would be sent along and land in spans and logs; credentials have their own settings.
+        return Err(ConfigError::Invalid {
+            name,
+            problem: "must not carry a user name or password (set the OAuth client with \
+                      GENESYS_CLOUD_CLIENT_ID / GENESYS_CLOUD_CREDENTIALS_SECRET_ARN)"
+                .into(),
+        });
+    }
+    if url.path() != "/" {
+        return Err(invalid(
+            "must have no path: the client adds /api/v2/... and /oauth/token itself \
+             (use e.g. https://api.mypurecloud.ie)",
         ));
     }
     Ok(value.trim_end_matches('/').to_owned())
@@ -420,6 +489,100 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_base_url_with_a_path_is_refused() {
+        let err = config(&with(&[(
+            "GENESYS_CLOUD_BASE_URL",
+            "https://api.mypurecloud.ie/api/v2",
+        )]))
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { name: "GENESYS_CLOUD_BASE_URL", problem } if problem.contains("no path")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_login_url_with_userinfo_is_refused_without_echoing_it() {
+        let err = config(&with(&[(
+            "GENESYS_CLOUD_LOGIN_URL",
+            "https://me:hunter2@login.mypurecloud.ie",
+        )]))
+        .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ConfigError::Invalid {
+                    name: "GENESYS_CLOUD_LOGIN_URL",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_lease_cap_below_the_function_timeout_is_refused() {
+        let err = config(&with(&[
+            ("FUNCTION_TIMEOUT_SECONDS", "300"),
+            ("DEDUP_LEASE_MAX_SECONDS", "120"),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { name: "DEDUP_LEASE_MAX_SECONDS", problem } if problem.contains("310 s")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_timeout_sam_local_sets_is_checked_too() {
+        let err = config(&with(&[
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "60"),
+            ("DEDUP_LEASE_MAX_SECONDS", "30"),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    name: "DEDUP_LEASE_MAX_SECONDS",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_lease_cap_covering_the_timeout_is_accepted() {
+        let config = config(&with(&[
+            ("FUNCTION_TIMEOUT_SECONDS", "300"),
+            ("DEDUP_LEASE_MAX_SECONDS", "310"),
+        ]))
+        .unwrap();
+        assert_eq!(config.function_timeout, Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn a_ttl_below_the_lease_cap_is_refused() {
+        let err = config(&with(&[
+            ("DEDUP_LEASE_MAX_SECONDS", "3600"),
+            ("DEDUP_TTL_SECONDS", "600"),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    name: "DEDUP_TTL_SECONDS",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

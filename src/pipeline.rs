@@ -255,11 +255,18 @@ impl Consumer {
 
         let request = self.claim_request(work.dedup_key(), payload_fingerprint(event), invocation);
         let key = &request.key;
+        // The work ends the reserve before the invocation's deadline, and a lease margin before
+        // the lease (shorter than the invocation when DEDUP_LEASE_MAX_SECONDS caps it).
+        let margin_ms = self.settings.lease_margin.as_millis() as i64;
+        let work_deadline = invocation
+            .deadline
+            .for_work()
+            .no_later_than_epoch_ms(request.lease_until_ms.saturating_sub(margin_ms));
         let claim_span = info_span!("claim", dedup.key = %key, dedup.result = field::Empty);
         let claimed = timed(
             &mut steps.claim,
             claim_span.clone(),
-            self.claim_in_turn(&request, invocation.deadline),
+            within(work_deadline, self.claim_in_turn(&request, work_deadline)),
         )
         .await;
         let dedup_result = match &claimed {
@@ -302,27 +309,30 @@ impl Consumer {
             }
             Err(error) => {
                 telemetry::record_exception(&claim_span, error.kind(), &error);
-                if !error.is_retryable() {
-                    tracing::error!(%error, "the dedup store is misconfigured");
-                }
                 let reason = format!("dedup claim failed: {error}");
-                return (Outcome::Failed { reason }, Some(work));
+                if error.is_retryable() {
+                    return (Outcome::Failed { reason }, Some(work));
+                }
+                tracing::error!(%error, "the dedup store is misconfigured");
+                return (Outcome::Misconfigured { reason }, Some(work));
             }
         };
 
         let acted = match &work {
-            Work::Seed(update) => self.act_seed(update, &lease, invocation, steps).await,
+            Work::Seed(update) => self.act_seed(update, &lease, work_deadline, steps).await,
             Work::Native(conversation) => {
-                self.act_native(conversation, &lease, invocation, steps)
+                self.act_native(conversation, &lease, work_deadline, steps)
                     .await
             }
         };
-        self.finish(&request, &lease, &acted, steps).await;
+        let finish_deadline = invocation.deadline.earlier_by(ANSWER_TIME);
+        self.finish(&request, &lease, &acted, finish_deadline, steps)
+            .await;
         (acted.outcome, Some(work))
     }
 
     /// Claims the event's target, waiting while another event holds its lease: briefly (at most
-    /// `lease_wait`, and half the time left), polling with cheap reads; then gives up `Leased`.
+    /// `lease_wait`, and half the work's time left), polling with cheap reads; then gives up `Leased`.
     async fn claim_in_turn(
         &self,
         request: &ClaimRequest,
@@ -358,6 +368,7 @@ impl Consumer {
         request: &ClaimRequest,
         lease: &Lease,
         acted: &Acted,
+        deadline: Deadline,
         steps: &mut StepTimings,
     ) {
         let key = &request.key;
@@ -380,18 +391,22 @@ impl Consumer {
             Finish::Release
         };
         let finish_span = info_span!("finish", otel.name = finish.name(), dedup.key = %key);
-        let result = timed(&mut steps.complete, finish_span.clone(), async {
-            match finish {
-                Finish::Complete => {
-                    let applied = acted.applied.as_ref();
-                    self.store
-                        .complete(request, lease, acted.outcome.name(), applied)
-                        .await
+        let result = timed(
+            &mut steps.complete,
+            finish_span.clone(),
+            within(deadline, async {
+                match finish {
+                    Finish::Complete => {
+                        let applied = acted.applied.as_ref();
+                        self.store
+                            .complete(request, lease, acted.outcome.name(), applied)
+                            .await
+                    }
+                    Finish::Hold(until_ms) => self.store.hold_until(request, until_ms).await,
+                    Finish::Release => self.store.release(request).await,
                 }
-                Finish::Hold(until_ms) => self.store.hold_until(request, until_ms).await,
-                Finish::Release => self.store.release(request).await,
-            }
-        })
+            }),
+        )
         .await;
         if let Err(error) = result {
             telemetry::record_exception(&finish_span, error.kind(), &error);
@@ -415,8 +430,8 @@ impl Consumer {
             .saturating_add(self.settings.lease_margin.as_millis() as i64);
         let lease_cap = now_ms.saturating_add(self.settings.max_lease.as_millis() as i64);
         ClaimRequest {
+            owner: invocation.owner.for_event(&key.event),
             key,
-            owner: invocation.owner.clone(),
             lease_until_ms: lease_end.min(lease_cap),
             expires_at_s: (now_ms / 1_000).saturating_add(self.settings.dedup_ttl.as_secs() as i64),
             payload_hash,
@@ -428,7 +443,7 @@ impl Consumer {
         &self,
         update: &InteractionUpdate,
         lease: &Lease,
-        invocation: &Invocation,
+        deadline: Deadline,
         steps: &mut StepTimings,
     ) -> Acted {
         let effect = EffectKey::interaction();
@@ -439,7 +454,6 @@ impl Consumer {
             });
         }
         let id = &update.interaction_id;
-        let deadline = invocation.deadline;
         let fetch_span = info_span!("fetch", interaction.id = %id);
         let fetched = timed(
             &mut steps.fetch,
@@ -475,7 +489,7 @@ impl Consumer {
         &self,
         event: &ConversationEvent,
         lease: &Lease,
-        invocation: &Invocation,
+        deadline: Deadline,
         steps: &mut StepTimings,
     ) -> Acted {
         let segment = match event.media_type.api_segment() {
@@ -491,7 +505,6 @@ impl Consumer {
             return Acted::answer(patched_by_another_event("participant"));
         }
         let id = &event.conversation_id;
-        let deadline = invocation.deadline;
         let fetch_span = info_span!("fetch", conversation.id = %id);
         let fetched = timed(
             &mut steps.fetch,
@@ -553,6 +566,24 @@ impl Consumer {
         steps.decide = Some(started.elapsed());
         Span::current().record("eligibility.reason", reason);
         verdict
+    }
+}
+
+/// Time kept after the dedup store's last call for the span flush and the answer to Lambda.
+const ANSWER_TIME: Duration = Duration::from_millis(500);
+
+/// Runs a dedup store call, giving up when `deadline` comes first (the SDK's own timeouts and
+/// retries know nothing of the invocation's deadline).
+async fn within<T>(
+    deadline: Deadline,
+    call: impl Future<Output = Result<T, DedupError>>,
+) -> Result<T, DedupError> {
+    match tokio::time::timeout_at(deadline.instant(), call).await {
+        Ok(result) => result,
+        Err(_) => Err(DedupError::Unavailable {
+            message: "no answer before the invocation's deadline".into(),
+            source: None,
+        }),
     }
 }
 
@@ -684,23 +715,24 @@ impl Work {
     }
 }
 
-/// The outcome a Genesys error stands for: `failed` when a retry can help, else terminal. The
-/// step's span records the exception (once) and turns ERROR; a 404 is an answer, not an error.
+/// The outcome a Genesys error stands for: `failed` when a retry or a configuration fix can
+/// help (the latter logged at error level with what to fix), else terminal. The step's span
+/// records the exception (once) and turns ERROR; a 404 is an answer, not an error.
 fn outcome_of_error(step_span: &Span, error: &GenesysError) -> Outcome {
     if let GenesysError::NotFound { .. } = error {
         return Outcome::NotFound;
     }
     telemetry::record_exception(step_span, error.kind(), error);
-    if error.is_retryable() {
+    let reason = error.to_string();
+    if error.needs_configuration_fix() {
+        tracing::error!(%error, "Genesys Cloud access needs a configuration fix; the event will be delivered again");
+        Outcome::Misconfigured { reason }
+    } else if error.is_retryable() {
         tracing::warn!(%error, "retryable Genesys Cloud failure");
-        Outcome::Failed {
-            reason: error.to_string(),
-        }
+        Outcome::Failed { reason }
     } else {
         tracing::warn!(%error, "Genesys Cloud refused the request; not retrying");
-        Outcome::Rejected {
-            reason: error.to_string(),
-        }
+        Outcome::Rejected { reason }
     }
 }
 

@@ -40,9 +40,10 @@ pub mod attr {
 }
 
 /// A claim succeeds when the event is not among the target's unexpired completed events and
-/// the target's lease is free or ran out.
+/// the target's lease is free, ran out, or is already this owner's (the SDK retried a claim
+/// whose answer was lost).
 const CLAIM_CONDITION: &str = "(attribute_not_exists(#done.#event) OR #done.#event.#x < :now_s) \
-     AND (attribute_not_exists(#lease_until) OR #lease_until < :now_ms)";
+     AND (attribute_not_exists(#lease_until) OR #lease_until < :now_ms OR #lease_owner = :owner)";
 const CLAIM_UPDATE: &str = "SET #lease_owner = :owner, #lease_until = :lease_until, \
      #done = if_not_exists(#done, :empty), #applied = if_not_exists(#applied, :empty), \
      #expiry = :expiry";
@@ -368,8 +369,9 @@ fn granted_lease(
             .take(excess)
             .map(|(key, _)| EventKey::from_trusted(key)),
     );
+    let previous_owner = old.get(attr::LEASE_OWNER).and_then(|v| v.as_s().ok());
     Lease {
-        took_over: old.contains_key(attr::LEASE_OWNER),
+        took_over: previous_owner.is_some_and(|owner| owner != request.owner.as_str()),
         applied,
         stale_events,
     }

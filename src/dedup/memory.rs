@@ -176,10 +176,11 @@ impl DedupStore for InMemoryDedupStore {
                 same_payload: done.payload_hash == request.payload_hash,
             });
         }
-        if let Some(lease_until_ms) = record.live_lease(now_ms) {
+        let own = record.is_held_by(&request.owner);
+        if let Some(lease_until_ms) = record.live_lease(now_ms).filter(|_| !own) {
             return Ok(ClaimOutcome::Leased { lease_until_ms });
         }
-        let took_over = record.lease.is_some();
+        let took_over = record.lease.is_some() && !own;
         record.lease = Some((request.owner.clone(), request.lease_until_ms));
         record.expires_at_s = record.expires_at_s.max(request.expires_at_s);
         record.generation = generation;

@@ -24,6 +24,12 @@ impl OwnerToken {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The owner of one event's claim within this invocation: claims are re-entrant for their
+    /// owner (a retried request), so no two events may share one.
+    pub fn for_event(&self, event: &EventKey) -> OwnerToken {
+        OwnerToken(format!("{}/{}", self.0, event.as_str()))
+    }
 }
 
 impl fmt::Display for OwnerToken {

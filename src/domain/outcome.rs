@@ -26,6 +26,10 @@ pub enum Outcome {
     NotFound,
     /// A retryable failure outlived its retries: the platform must deliver the event again.
     Failed { reason: String },
+    /// A failure that a configuration fix heals (credentials, secret, permissions): reported as
+    /// `failed` and delivered again (then dead-lettered), never completed; the reason says what
+    /// to fix. Counted apart (`ConfigurationFailures`) so that an alarm fires at once.
+    Misconfigured { reason: String },
 }
 
 impl Outcome {
@@ -38,7 +42,7 @@ impl Outcome {
             Outcome::Rejected { .. } => "rejected",
             Outcome::Conflict => "conflict",
             Outcome::NotFound => "not-found",
-            Outcome::Failed { .. } => "failed",
+            Outcome::Failed { .. } | Outcome::Misconfigured { .. } => "failed",
         }
     }
 
@@ -64,6 +68,7 @@ impl Outcome {
             Outcome::Ignored { reason }
             | Outcome::Rejected { reason }
             | Outcome::Failed { reason } => Some(reason.clone()),
+            Outcome::Misconfigured { reason } => Some(format!("configuration: {reason}")),
             Outcome::Conflict => Some("interaction changed concurrently (409)".into()),
             Outcome::NotFound => Some("interaction not found (404)".into()),
         }
@@ -71,7 +76,12 @@ impl Outcome {
 
     /// False only for `failed`: the event has not reached a final state and must be delivered again.
     pub fn is_terminal(&self) -> bool {
-        !matches!(self, Outcome::Failed { .. })
+        !matches!(self, Outcome::Failed { .. } | Outcome::Misconfigured { .. })
+    }
+
+    /// True when fixing the configuration (not waiting) is what lets the event succeed.
+    pub fn needs_configuration_fix(&self) -> bool {
+        matches!(self, Outcome::Misconfigured { .. })
     }
 }
 
@@ -133,6 +143,19 @@ mod tests {
         assert_eq!(
             outcome.reason().as_deref(),
             Some("duration-below-threshold")
+        );
+    }
+
+    #[test]
+    fn a_configuration_failure_is_reported_failed_and_delivered_again() {
+        let outcome = Outcome::Misconfigured {
+            reason: "the token request was refused".into(),
+        };
+        assert_eq!(outcome.name(), "failed");
+        assert!(!outcome.is_terminal());
+        assert_eq!(
+            outcome.reason().as_deref(),
+            Some("configuration: the token request was refused")
         );
     }
 

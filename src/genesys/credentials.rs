@@ -34,13 +34,15 @@ pub enum CredentialsError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// The secret is missing, not readable by the function, or malformed; a retry cannot help.
+    /// The secret is missing, not readable by the function, or malformed: a fix of the secret
+    /// or the function's role heals it (the event is delivered again meanwhile).
     #[error("the Genesys credentials secret {arn} cannot be used: {problem}")]
     Unusable { arn: String, problem: String },
 }
 
 impl CredentialsError {
-    pub fn is_retryable(&self) -> bool {
+    /// True when the next read may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
         matches!(self, CredentialsError::Unavailable { .. })
     }
 }

@@ -18,7 +18,7 @@ use crate::telemetry::{self, propagation};
 use async_trait::async_trait;
 use reqwest::{Method, Response, StatusCode, header};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{Instrument, field, info_span};
@@ -27,6 +27,8 @@ use tracing::{Instrument, field, info_span};
 const MIN_REQUEST_TIME: Duration = Duration::from_millis(50);
 /// How much of a refused response body is quoted in the error message.
 const BODY_EXCERPT_CHARS: usize = 300;
+/// How much of a refused response body is read at most.
+const BODY_READ_LIMIT: usize = 4 * 1024;
 
 /// Where the API and the login service live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,8 @@ struct CachedToken {
 struct TokenSlot {
     current: Option<CachedToken>,
     generation: u64,
+    /// When the last token request failed, and how: shared with the callers that waited for it.
+    last_failure: Option<(Instant, Arc<GenesysError>)>,
 }
 
 /// How one attempt authenticates.
@@ -174,10 +178,12 @@ impl HttpGenesysClient {
         })
     }
 
-    /// A valid bearer token: the cached one, or a fresh one fetched by exactly one caller.
+    /// A valid bearer token: the cached one, or a fresh one fetched by exactly one caller. The
+    /// callers that waited for a refresh that failed get its error, without asking again.
     async fn bearer(&self, deadline: Deadline) -> Result<CachedToken, GenesysError> {
         let span = info_span!("token", cache = field::Empty);
         async {
+            let asked_at = Instant::now();
             let mut slot = self.token.lock().await;
             if let Some(token) = slot
                 .current
@@ -187,12 +193,26 @@ impl HttpGenesysClient {
                 tracing::Span::current().record("cache", "hit");
                 return Ok(token.clone());
             }
+            if let Some((failed_at, error)) = &slot.last_failure
+                && *failed_at >= asked_at
+            {
+                tracing::Span::current().record("cache", "failed");
+                return Err(GenesysError::Shared(error.clone()));
+            }
             tracing::Span::current().record("cache", "miss");
-            let fresh = self.request_token(deadline).await?;
+            let fresh = match self.request_token(deadline).await {
+                Ok(fresh) => fresh,
+                Err(error) => {
+                    let error = Arc::new(error);
+                    slot.last_failure = Some((Instant::now(), error.clone()));
+                    return Err(GenesysError::Shared(error));
+                }
+            };
             slot.generation += 1;
+            slot.last_failure = None;
             let token = CachedToken {
+                refresh_at: self.refresh_time(fresh.lifetime()),
                 value: Secret::new(fresh.access_token),
-                refresh_at: self.refresh_time(fresh.expires_in.unwrap_or(86_400)),
                 generation: slot.generation,
             };
             slot.current = Some(token.clone());
@@ -206,10 +226,12 @@ impl HttpGenesysClient {
         self.bearer(deadline).await.map(Credential::Bearer)
     }
 
-    /// When a token that lives `expires_in_s` seconds is replaced: `token_refresh_margin` early.
-    fn refresh_time(&self, expires_in_s: u64) -> Instant {
-        let lifetime = Duration::from_secs(expires_in_s);
-        Instant::now() + lifetime.saturating_sub(self.settings.token_refresh_margin)
+    /// When a token that lives `lifetime` (bounded by the wire type) is replaced:
+    /// `token_refresh_margin` early.
+    fn refresh_time(&self, lifetime: Duration) -> Instant {
+        let now = Instant::now();
+        let early = lifetime.saturating_sub(self.settings.token_refresh_margin);
+        now.checked_add(early).unwrap_or(now)
     }
 
     /// Forgets the token that got a 401, unless another caller already replaced it.
@@ -395,7 +417,7 @@ impl HttpGenesysClient {
                         .headers()
                         .get(header::RETRY_AFTER)
                         .and_then(|value| value.to_str().ok())
-                        .and_then(parse_retry_after);
+                        .and_then(|value| parse_retry_after(value, SystemTime::now()));
                     let error = GenesysError::RateLimited {
                         operation: operation.clone(),
                         retry_after,
@@ -683,14 +705,23 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// `hint`, followed by the start of what Genesys said in `response`.
-async fn with_excerpt(hint: &str, response: Response) -> String {
-    let said = response.text().await.unwrap_or_default();
-    let said: String = said.chars().take(BODY_EXCERPT_CHARS).collect();
-    if said.trim().is_empty() {
+/// `hint`, followed by the start of what Genesys said in `response` (at most
+/// [`BODY_READ_LIMIT`] bytes of it are read, however long it is).
+async fn with_excerpt(hint: &str, mut response: Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < BODY_READ_LIMIT {
+        let Ok(Some(chunk)) = response.chunk().await else {
+            break;
+        };
+        let room = BODY_READ_LIMIT - bytes.len();
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    let said = String::from_utf8_lossy(&bytes);
+    let said: String = said.trim().chars().take(BODY_EXCERPT_CHARS).collect();
+    if said.is_empty() {
         hint.to_owned()
     } else {
-        format!("{hint}; Genesys Cloud said: {}", said.trim())
+        format!("{hint}; Genesys Cloud said: {said}")
     }
 }
 

@@ -249,7 +249,8 @@ pub enum GenesysError {
         hint: String,
         correlation_id: Option<String>,
     },
-    /// A refusal that a retry cannot change (400, 403, other 4xx, 501).
+    /// A refusal: of the token request (any status), 403 (both healed by a configuration fix),
+    /// or of our request itself (400, other 4xx, 501), which no retry or fix changes.
     #[error(
         "{operation}: refused with {status}: {hint}{}",
         Correlation(correlation_id)
@@ -266,6 +267,9 @@ pub enum GenesysError {
         #[source]
         source: credentials::CredentialsError,
     },
+    /// A failure shared by the callers that waited for the same token request.
+    #[error(transparent)]
+    Shared(std::sync::Arc<GenesysError>),
     /// A success status whose body is not what the API documents.
     #[error(
         "{operation}: unexpected response body: {source}{}",
@@ -295,6 +299,7 @@ impl GenesysError {
             GenesysError::Unauthorized { .. } => "genesys.Unauthorized",
             GenesysError::InvalidResponse { .. } => "genesys.InvalidResponse",
             GenesysError::Credentials { .. } => "genesys.Credentials",
+            GenesysError::Shared(error) => error.kind(),
         }
     }
 
@@ -313,16 +318,40 @@ impl GenesysError {
         }
     }
 
-    /// True when the same request may succeed later (rate limits, 5xx, timeouts, no time left).
+    /// True when a fix of the configuration (the OAuth client, its secret, its role's
+    /// permissions, the login URL) would make the same request succeed: every refusal of the
+    /// token service, an unusable credentials secret, a 401 with a fresh token and a 403.
+    pub fn needs_configuration_fix(&self) -> bool {
+        match self {
+            GenesysError::Refused {
+                operation: Operation::Token,
+                ..
+            }
+            | GenesysError::Unauthorized { .. } => true,
+            GenesysError::Credentials { source } => !source.is_transient(),
+            GenesysError::Refused { status, .. } => *status == 403,
+            // A token answer that is not JSON comes from a wrong login URL.
+            GenesysError::InvalidResponse {
+                operation: Operation::Token,
+                ..
+            } => true,
+            GenesysError::Shared(error) => error.needs_configuration_fix(),
+            _ => false,
+        }
+    }
+
+    /// True when the same request may succeed later: rate limits, 5xx, timeouts, no time left,
+    /// and every failure a configuration fix heals (so the event is delivered again, never
+    /// completed). Only a 404 or a refusal of our own request (400, other 4xx, 501) is final.
     pub fn is_retryable(&self) -> bool {
         match self {
             GenesysError::RateLimited { .. }
             | GenesysError::Server { .. }
             | GenesysError::Transport { .. }
             | GenesysError::DeadlineExceeded { .. }
-            | GenesysError::Unauthorized { .. } => true,
-            GenesysError::Credentials { source } => source.is_retryable(),
-            _ => false,
+            | GenesysError::Credentials { .. } => true,
+            GenesysError::Shared(error) => error.is_retryable(),
+            _ => self.needs_configuration_fix(),
         }
     }
 }
@@ -352,11 +381,31 @@ mod tests {
     }
 
     #[test]
-    fn refusals_and_not_found_are_permanent() {
-        let refused = GenesysError::Refused {
+    fn a_forbidden_request_or_refused_token_waits_for_a_configuration_fix() {
+        let forbidden = GenesysError::Refused {
             operation: fetch_op(),
             status: 403,
             hint: "check scopes".into(),
+            correlation_id: None,
+        };
+        let wrong_login_url = GenesysError::Refused {
+            operation: Operation::Token,
+            status: 404,
+            hint: "unexpected answer".into(),
+            correlation_id: None,
+        };
+        for error in [forbidden, wrong_login_url] {
+            assert!(error.needs_configuration_fix(), "{error}");
+            assert!(error.is_retryable(), "{error}");
+        }
+    }
+
+    #[test]
+    fn refusals_of_our_request_and_not_found_are_permanent() {
+        let refused = GenesysError::Refused {
+            operation: fetch_op(),
+            status: 400,
+            hint: "bad request".into(),
             correlation_id: Some("c-1".into()),
         };
         let missing = GenesysError::NotFound {

@@ -7,13 +7,45 @@ use crate::domain::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::Duration;
 
-/// `POST /oauth/token` response.
-#[derive(Debug, Deserialize)]
+/// `POST /oauth/token` response. Its `Debug` never shows the token.
+#[derive(Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
-    /// Seconds; Genesys Cloud's default is 86400.
-    pub expires_in: Option<u64>,
+    /// Seconds, as the login service sent them (Genesys Cloud's default is 86400); read with
+    /// [`TokenResponse::lifetime`].
+    #[serde(default)]
+    expires_in: Option<Value>,
+}
+
+impl TokenResponse {
+    /// The longest lifetime a token is trusted for, whatever `expires_in` says.
+    pub const MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+    /// The lifetime assumed when `expires_in` is missing or unreadable (Genesys' default).
+    pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(86_400);
+
+    /// How long the token lives: `expires_in` (a number of seconds, clamped to
+    /// [`Self::MAX_LIFETIME`]; negative is zero), or the default when it is absent or not a number.
+    pub fn lifetime(&self) -> Duration {
+        match self.expires_in.as_ref().and_then(Value::as_f64) {
+            Some(seconds) if seconds.is_nan() => Self::DEFAULT_LIFETIME,
+            Some(seconds) => {
+                let max = Self::MAX_LIFETIME.as_secs_f64();
+                Duration::from_secs_f64(seconds.clamp(0.0, max))
+            }
+            None => Self::DEFAULT_LIFETIME,
+        }
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,6 +233,44 @@ pub fn epoch_millis(value: &Value) -> Option<EpochMillis> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn token(expires_in: Value) -> TokenResponse {
+        serde_json::from_value(json!({"access_token": "t0ken", "expires_in": expires_in})).unwrap()
+    }
+
+    #[test]
+    fn a_token_lifetime_is_clamped_and_never_overflows() {
+        assert_eq!(token(json!(3600)).lifetime(), Duration::from_secs(3600));
+        assert_eq!(
+            token(json!(u64::MAX)).lifetime(),
+            TokenResponse::MAX_LIFETIME
+        );
+        assert_eq!(token(json!(1e300)).lifetime(), TokenResponse::MAX_LIFETIME);
+        assert_eq!(token(json!(-5)).lifetime(), Duration::ZERO);
+        assert_eq!(
+            token(json!("soon")).lifetime(),
+            TokenResponse::DEFAULT_LIFETIME
+        );
+        assert_eq!(
+            token(Value::Null).lifetime(),
+            TokenResponse::DEFAULT_LIFETIME
+        );
+    }
+
+    #[test]
+    fn a_token_response_debug_output_hides_the_token() {
+        assert!(!format!("{:?}", token(json!(60))).contains("t0ken"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_numeric_expires_in_gives_a_bounded_lifetime(seconds in proptest::num::f64::ANY) {
+            let lifetime = token(json!(seconds)).lifetime();
+            proptest::prop_assert!(lifetime <= TokenResponse::MAX_LIFETIME);
+            // The refresh instant is computed without overflow.
+            let _ = tokio::time::Instant::now() + lifetime;
+        }
+    }
 
     #[test]
     fn an_interaction_body_maps_to_a_snapshot() {

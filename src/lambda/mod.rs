@@ -128,6 +128,9 @@ pub async fn handle(consumer: &Consumer, payload: Value, invocation: &Invocation
     }
     let concurrency = consumer.settings().batch_concurrency.max(1);
     let items = &items;
+    // Whatever happens, the response goes out: an event still running then is reported failed
+    // (its lease, held to the deadline plus a margin, keeps others out until it ends).
+    let cutoff = invocation.deadline.earlier_by(RESPONSE_TIME);
     let mut finished: Vec<(usize, Report)> = stream::iter(groups)
         .map(|group| async move {
             let mut reports = Vec::with_capacity(group.len());
@@ -135,7 +138,15 @@ pub async fn handle(consumer: &Consumer, payload: Value, invocation: &Invocation
             for index in group {
                 let item = &items[index];
                 let report = match (&item.event, failed) {
-                    (Ok(event), false) => consumer.process_linked(event, invocation, item.link.clone()).await,
+                    (Ok(event), false) => {
+                        let processing = consumer.process_linked(event, invocation, item.link.clone());
+                        match tokio::time::timeout_at(cutoff.instant(), processing).await {
+                            Ok(report) => report,
+                            Err(_) => Report::unprocessed(event, Outcome::Failed {
+                                reason: "the invocation's deadline came before the event finished".into(),
+                            }),
+                        }
+                    }
                     (Ok(event), true) => Report::unprocessed(
                         event,
                         Outcome::Failed {
@@ -169,6 +180,11 @@ pub async fn handle(consumer: &Consumer, payload: Value, invocation: &Invocation
         message_ids: items.iter().map(|item| item.message_id.clone()).collect(),
     }
 }
+
+/// Time kept at the end of an invocation for the span flush and the response.
+const RESPONSE_TIME: Duration = Duration::from_millis(400);
+/// The longest wait for the span flush: a slow collector must not eat the invocation.
+const FLUSH_BUDGET: Duration = Duration::from_millis(300);
 
 /// What the runtime tells about one invocation, for its span.
 #[derive(Debug, Clone)]
@@ -230,8 +246,8 @@ pub async fn invoke(
     let budget = invocation
         .deadline
         .remaining()
-        .saturating_sub(Duration::from_millis(200))
-        .min(Duration::from_secs(5));
+        .saturating_sub(Duration::from_millis(100))
+        .min(FLUSH_BUDGET);
     telemetry.flush(budget).await;
     handled
 }

@@ -9,7 +9,8 @@ pub const DEFAULT_NAMESPACE: &str = "GenesysEventBridge";
 /// The EMF line for one event's report: metric `Events` (1) with dimension `Outcome`, and the
 /// latencies in milliseconds of the whole event and of each step that ran (`ClaimMs`, `FetchMs`,
 /// `DecideMs`, `ApplyMs`, `CompleteMs`), plus `PayloadMismatch` when a duplicate carried another
-/// payload. `eventId`, `interactionId` and `traceId` ride along as searchable properties.
+/// payload, and `ConfigurationFailures` when the event failed for want of a configuration fix.
+/// `eventId`, `interactionId` and `traceId` ride along as searchable properties.
 pub fn emf_line(
     report: &Report,
     namespace: &str,
@@ -44,6 +45,10 @@ pub fn emf_line(
     {
         metrics.push(json!({"Name": "PayloadMismatch", "Unit": "Count"}));
         line.insert("PayloadMismatch".into(), Value::from(1));
+    }
+    if report.outcome.needs_configuration_fix() {
+        metrics.push(json!({"Name": "ConfigurationFailures", "Unit": "Count"}));
+        line.insert("ConfigurationFailures".into(), Value::from(1));
     }
     line.insert(
         "_aws".into(),
@@ -146,5 +151,29 @@ mod tests {
             assert!(line.get(name).is_some(), "{name} is missing");
         }
         assert_eq!(line["PayloadMismatch"], 1);
+    }
+
+    #[test]
+    fn a_failure_that_needs_a_configuration_fix_is_counted_apart() {
+        let outcome = Outcome::Misconfigured {
+            reason: "403".into(),
+        };
+
+        let line: Value = serde_json::from_str(&emf_line(
+            &report(outcome, StepTimings::default()),
+            "NS",
+            0,
+            None,
+        ))
+        .unwrap();
+
+        assert_eq!(line["Outcome"], "failed");
+        assert_eq!(line["ConfigurationFailures"], 1);
+        let named = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|metric| metric["Name"] == "ConfigurationFailures");
+        assert!(named);
     }
 }

@@ -17,6 +17,8 @@ use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -244,6 +246,8 @@ pub struct Telemetry {
     exporting: bool,
     xray_parent: bool,
     collector: Option<tree::SpanCollector>,
+    /// True while a flush runs (it may outlive the wait for it).
+    flushing: Arc<AtomicBool>,
 }
 
 /// What to set up besides the standard variables.
@@ -315,6 +319,7 @@ impl Telemetry {
             exporting: settings.export,
             xray_parent: settings.uses_xray(),
             collector,
+            flushing: Arc::default(),
         })
     }
 
@@ -325,6 +330,7 @@ impl Telemetry {
             exporting: false,
             xray_parent: false,
             collector: None,
+            flushing: Arc::default(),
         }
     }
 
@@ -335,6 +341,7 @@ impl Telemetry {
             exporting: true,
             xray_parent: false,
             collector: Some(collector),
+            flushing: Arc::default(),
         }
     }
 
@@ -350,12 +357,22 @@ impl Telemetry {
     }
 
     /// Exports every finished span now. Runs the blocking flush off the async threads, so it
-    /// cannot stall the runtime, even a current-thread one. Waits at most `timeout`.
+    /// cannot stall the runtime, even a current-thread one. Waits at most `timeout`; while an
+    /// earlier flush still runs (a slow or unreachable collector), skips this one.
     pub async fn flush(&self, timeout: Duration) {
         let Some(provider) = self.provider.clone().filter(|_| self.exporting) else {
             return;
         };
-        let flush = tokio::task::spawn_blocking(move || provider.force_flush());
+        if self.flushing.swap(true, Ordering::AcqRel) {
+            tracing::debug!("an earlier span flush is still running; not flushing again");
+            return;
+        }
+        let flushing = self.flushing.clone();
+        let flush = tokio::task::spawn_blocking(move || {
+            let result = provider.force_flush();
+            flushing.store(false, Ordering::Release);
+            result
+        });
         match tokio::time::timeout(timeout, flush).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(error))) => tracing::warn!(%error, "exporting spans failed"),

@@ -153,6 +153,25 @@ pub async fn an_expired_lease_is_taken_over(store: Arc<dyn DedupStore>) {
     );
 }
 
+pub async fn a_claim_repeated_by_its_owner_is_granted_again(store: Arc<dyn DedupStore>) {
+    let target = unique_target("repeated-claim");
+    let request = claim(&key(&target, "e1"), "owner-1", LONG);
+    leased(&store, &request).await;
+
+    // The SDK sent the claim again after its first answer was lost.
+    let repeated = store.claim(&request).await.unwrap();
+    let other = store
+        .claim(&claim(&key(&target, "e2"), "owner-2", LONG))
+        .await
+        .unwrap();
+
+    assert!(
+        matches!(&repeated, ClaimOutcome::Claimed(lease) if !lease.took_over),
+        "{repeated:?}"
+    );
+    assert!(matches!(other, ClaimOutcome::Leased { .. }), "{other:?}");
+}
+
 pub async fn a_late_owner_cannot_complete_after_a_takeover(store: Arc<dyn DedupStore>) {
     let target = unique_target("fenced-complete");
     let late = claim(&key(&target, "e1"), "late", SHORT);
@@ -318,6 +337,7 @@ macro_rules! dedup_contract_tests {
             another_event_of_a_leased_target_is_told_when_the_lease_ends,
             a_completed_target_is_leased_to_its_next_event_with_the_writes_made,
             an_expired_lease_is_taken_over,
+            a_claim_repeated_by_its_owner_is_granted_again,
             a_late_owner_cannot_complete_after_a_takeover,
             a_late_owner_cannot_release_after_a_takeover,
             a_released_event_can_be_claimed_again,

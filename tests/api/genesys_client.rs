@@ -162,7 +162,7 @@ async fn a_second_401_fails_retryably_and_names_what_to_check() {
 }
 
 #[tokio::test]
-async fn a_refused_token_request_names_the_credential_settings() {
+async fn a_refused_token_request_names_the_credential_settings_and_awaits_a_fix() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
@@ -178,10 +178,64 @@ async fn a_refused_token_request_names_the_credential_settings() {
         .unwrap_err();
 
     let message = error.to_string();
-    assert!(!error.is_retryable());
+    assert!(error.needs_configuration_fix());
     assert!(message.contains("GENESYS_CLOUD_CLIENT_ID"), "{message}");
     assert!(message.contains("invalid_client"), "{message}");
     assert!(!message.contains(CLIENT_SECRET), "{message}");
+}
+
+#[tokio::test]
+async fn callers_waiting_for_a_refused_token_share_its_refusal_instead_of_asking_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_delay(Duration::from_millis(100))
+                .set_body_json(json!({"error": "invalid_client"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_get(&server, ResponseTemplate::new(200), 0).await;
+    let client = client(&server);
+
+    let id = interaction_id();
+    let fetches = (0..8).map(|_| client.fetch_interaction(&id, deadline()));
+    let results = futures_util::future::join_all(fetches).await;
+
+    for result in results {
+        let error = result.unwrap_err();
+        assert!(error.needs_configuration_fix(), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_hostile_retry_after_is_not_waited_for_and_does_not_panic() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    for retry_after in ["1e20", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+        Mock::given(method("GET"))
+            .and(path(interaction_path(INTERACTION)))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", retry_after))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let client = client(&server);
+
+    for _ in 0..2 {
+        let started = Instant::now();
+        let error = client
+            .fetch_interaction(&interaction_id(), deadline())
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, GenesysError::RateLimited { .. }), "{error}");
+        assert!(error.is_retryable());
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
 }
 
 #[tokio::test]

@@ -267,7 +267,7 @@ async fn a_409_on_the_wrapup_is_a_conflict() {
 }
 
 #[tokio::test]
-async fn a_403_on_the_wrapup_says_it_may_need_a_user_context_grant() {
+async fn a_403_on_the_wrapup_fails_saying_it_may_need_a_user_context_grant() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
@@ -282,7 +282,8 @@ async fn a_403_on_the_wrapup_says_it_may_need_a_user_context_grant() {
         .process(&user_end("n-1"), &invocation("r"))
         .await;
 
-    assert_eq!(report.outcome.name(), "rejected");
+    assert_eq!(report.outcome.name(), "failed");
+    assert!(report.outcome.needs_configuration_fix());
     let reason = report.outcome.reason().unwrap();
     assert!(reason.contains("user-context grant"), "{reason}");
     assert!(reason.contains("wrap-up permission"), "{reason}");

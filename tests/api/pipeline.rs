@@ -141,11 +141,11 @@ async fn a_terminal_outcome_is_the_lambda_response() {
 }
 
 #[tokio::test]
-async fn a_permanent_refusal_is_completed_so_the_redelivery_is_a_duplicate() {
+async fn a_refusal_of_our_request_is_completed_so_the_redelivery_is_a_duplicate() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-    mount_patch(&server, 403, 1).await;
+    mount_patch(&server, 400, 1).await;
     let consumer = consumer(&server);
     let event = seed_event("evt-1", INTERACTION, "17");
 
@@ -158,7 +158,7 @@ async fn a_permanent_refusal_is_completed_so_the_redelivery_is_a_duplicate() {
             .outcome
             .reason()
             .unwrap()
-            .contains("interaction:write")
+            .contains("DISPOSITION_CODE_ID")
     );
     assert_eq!(
         redelivered.outcome,
@@ -167,6 +167,56 @@ async fn a_permanent_refusal_is_completed_so_the_redelivery_is_a_duplicate() {
             same_payload: true,
         }
     );
+}
+
+#[tokio::test]
+async fn a_403_fails_the_event_so_its_redelivery_patches_once_the_role_is_fixed() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
+    Mock::given(method("PATCH"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(403))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_patch(&server, 200, 1).await;
+    let consumer = consumer(&server);
+    let event = seed_event("evt-1", INTERACTION, "17");
+
+    let forbidden = consumer.process(&event, &invocation("req-1")).await;
+    let redelivered = consumer.process(&event, &invocation("req-2")).await;
+
+    assert_eq!(forbidden.outcome.name(), "failed");
+    assert!(forbidden.outcome.needs_configuration_fix());
+    let reason = forbidden.outcome.reason().unwrap();
+    assert!(reason.contains("interaction:write"), "{reason}");
+    assert_eq!(redelivered.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn a_token_service_at_a_wrong_login_url_fails_the_event_until_the_url_is_fixed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(404))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_token(&server, 86_400, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+    mount_patch(&server, 200, 1).await;
+    let consumer = consumer(&server);
+    let event = seed_event("evt-1", INTERACTION, "17");
+
+    let refused = consumer.process(&event, &invocation("req-1")).await;
+    let redelivered = consumer.process(&event, &invocation("req-2")).await;
+
+    assert_eq!(refused.outcome.name(), "failed");
+    assert!(refused.outcome.needs_configuration_fix());
+    assert_eq!(redelivered.outcome, Outcome::Patched);
 }
 
 #[tokio::test]

@@ -98,7 +98,7 @@ async fn a_missing_secret_is_a_configuration_error_naming_it() {
         matches!(error, CredentialsError::Unusable { .. }),
         "{error:?}"
     );
-    assert!(!error.is_retryable());
+    assert!(!error.is_transient());
     assert!(error.to_string().contains(arn), "{error}");
 }
 
