@@ -44,6 +44,8 @@ def aws(genesys_sim, monkeypatch):
             "MapMaxConcurrency": "2",
             "RetryIntervalSeconds": "1",
             "RetryMaxAttempts": "2",
+            "TimeoutRetryIntervalSeconds": "1",
+            "TimeoutRetryMaxAttempts": "1",
             "DispositionFunctionArn": function["FunctionArn"],
             "DeadLetterQueueUrl": dlq,
         }.items():

@@ -32,11 +32,24 @@ def native_event(topic_suffix, source="aws.partner/genesys.com/cloud/0ab1c2d3-or
     }
 
 
+def with_parameter_defaults(template, node):
+    """`node` with every {"Ref": parameter} replaced by the parameter's default (lists split)."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in template["Parameters"]:
+            parameter = template["Parameters"][node["Ref"]]
+            default = parameter["Default"]
+            return default.split(",") if parameter["Type"] == "CommaDelimitedList" else default
+        return {key: with_parameter_defaults(template, value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [with_parameter_defaults(template, value) for value in node]
+    return node
+
+
 def test_the_rule_matches_the_genesys_events_we_handle_and_nothing_else(template, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    pattern = template["Resources"]["GenesysEventsRule"]["Properties"]["EventPattern"]
+    pattern = with_parameter_defaults(template, template["Resources"]["GenesysEventsRule"]["Properties"]["EventPattern"])
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         queue = sqs.create_queue(QueueName="matched")["QueueUrl"]
@@ -47,6 +60,9 @@ def test_the_rule_matches_the_genesys_events_we_handle_and_nothing_else(template
         candidates = {
             "tutorial": {"Source": "com.genesys.interaction", "DetailType": "purecloud:v2:interaction:update",
                          "Detail": json.dumps({"interactionId": "i", "sequenceId": "1"})},
+            "tutorial from an unconfigured source": {
+                "Source": "com.example.forged", "DetailType": "purecloud:v2:interaction:update",
+                "Detail": json.dumps({"interactionId": "i", "sequenceId": "1"})},
             "user.end": native_event("user.end"),
             "customer.end": native_event("customer.end"),
             "acw": native_event("acw"),
@@ -96,3 +112,57 @@ def test_the_function_may_only_touch_items_of_its_own_table(template):
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert not any(action.endswith("*") for action in actions), statement
+
+
+def test_express_state_machines_are_refused_with_timeouts_beyond_their_five_minutes(template):
+    rule = template["Rules"]["ExpressExecutionsFitInFiveMinutes"]
+    allowed = rule["Assertions"][0]["Assert"]["Contains"][0]
+    substitutions = template["Resources"]["DispositionStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    express_retries = substitutions["RetryMaxAttempts"]["If"][1]
+    express_timeout_retries = substitutions["TimeoutRetryMaxAttempts"]["If"][1]
+    first_interval = substitutions["RetryIntervalSeconds"]
+    timeout_interval = substitutions["TimeoutRetryIntervalSeconds"]
+    for timeout in template["Parameters"]["FunctionTimeoutSeconds"]["AllowedValues"]:
+        attempts = 1 + express_retries + express_timeout_retries
+        intervals = sum(first_interval * 2 ** n for n in range(express_retries)) \
+            + sum(timeout_interval * 2 ** n for n in range(express_timeout_retries))
+        worst_case = attempts * timeout + intervals
+        assert (str(timeout) in allowed) == (worst_case < 300), (timeout, worst_case)
+
+
+def test_a_timed_out_invocation_is_retried_after_its_lease_has_ended(template):
+    definition = (ROOT / "statemachine" / "disposition.asl.json").read_text()
+    substitutions = template["Resources"]["DispositionStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    lease_margin_seconds = 10
+    assert '"ErrorEquals": ["Sandbox.Timedout", "Lambda.Unknown", "States.Timeout"]' in definition
+    assert substitutions["TimeoutRetryIntervalSeconds"] > lease_margin_seconds
+
+
+def test_the_state_machine_logs_its_errors(template):
+    logging = template["Resources"]["DispositionStateMachine"]["Properties"]["Logging"]
+    assert logging["Level"] in ("ERROR", "ALL")
+    assert logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
+        "GetAtt": "StateMachineLogGroup.Arn"}
+
+
+def test_the_function_may_read_the_secret_by_a_partial_arn_and_decrypt_it_with_its_key(template):
+    policies = template["Resources"]["DispositionConsumerFunction"]["Properties"]["Policies"]
+    read = next(s for s in policies[0]["Statement"] if s["Sid"] == "ReadGenesysCredentials")
+    assert {"Sub": "${GenesysCredentialsSecretArn}-??????"} in read["Resource"]
+    decrypt = next(p for p in policies[1:] if p["If"][0] == "HasCredentialsKmsKey")["If"][1]
+    statement = decrypt["Statement"][0]
+    assert statement["Action"] == "kms:Decrypt"
+    assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+
+
+def test_the_default_genesys_rate_fits_one_default_oauth_client(template):
+    per_instance = template["Parameters"]["GenesysMaxRequestsPerSecond"]["Default"]
+    instances = template["Parameters"]["QueueMaximumConcurrency"]["Default"]
+    default_client_per_second = 300 / 60
+    assert per_instance * instances <= default_client_per_second
+
+
+def test_configuration_failures_raise_an_alarm_at_once(template):
+    alarm = template["Resources"]["ConfigurationFailuresAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ConfigurationFailures"
+    assert alarm["Threshold"] == 1
