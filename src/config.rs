@@ -1,6 +1,6 @@
 //! Settings read from the environment at start-up; a missing or malformed one is named in a one-line error.
 
-use crate::domain::{DispositionCodeId, MediaType};
+use crate::domain::{DispositionCodeId, MediaType, WrapupTrigger};
 use crate::genesys::{ClientCredentials, Endpoints, HttpSettings, WrapupStyle};
 use crate::pipeline::PipelineSettings;
 use crate::secret::Secret;
@@ -126,6 +126,18 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         name: "WRAPUP_APPLY_STYLE",
                         problem: format!("{style:?} is neither participant nor communication"),
+                    });
+                }
+            };
+        }
+        if let Some(trigger) = get("WRAPUP_TRIGGER") {
+            pipeline.wrapup_trigger = match trigger.to_ascii_lowercase().as_str() {
+                "after-acw" => WrapupTrigger::AfterAfterCallWork,
+                "call-end" => WrapupTrigger::CallEnd,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "WRAPUP_TRIGGER",
+                        problem: format!("{trigger:?} is neither after-acw nor call-end"),
                     });
                 }
             };
@@ -489,6 +501,28 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_wrapup_trigger_defaults_to_after_acw_and_call_end_keeps_the_old_behaviour() {
+        let default = config(MINIMAL).unwrap();
+        let legacy = config(&with(&[("WRAPUP_TRIGGER", "call-end")])).unwrap();
+        let bad = config(&with(&[("WRAPUP_TRIGGER", "soon")])).unwrap_err();
+        assert_eq!(
+            default.pipeline.wrapup_trigger,
+            WrapupTrigger::AfterAfterCallWork
+        );
+        assert_eq!(legacy.pipeline.wrapup_trigger, WrapupTrigger::CallEnd);
+        assert!(
+            matches!(
+                bad,
+                ConfigError::Invalid {
+                    name: "WRAPUP_TRIGGER",
+                    ..
+                }
+            ),
+            "{bad}"
+        );
     }
 
     #[test]

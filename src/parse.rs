@@ -1,5 +1,6 @@
 //! The edge where EventBridge JSON becomes domain events: field lookup, id validation, clear rejections.
 
+use crate::domain::ids::validate_path_segment;
 use crate::domain::{
     ConversationEvent, ConversationId, ConversationTopic, InteractionId, InteractionUpdate,
     MediaType, ParsedEvent, ParticipantId, SequenceId,
@@ -161,7 +162,13 @@ fn conversation_event(
         .pointer("/metadata/CorrelationId")
         .and_then(Value::as_str)
         .filter(|id| !id.is_empty())
-        .map(str::to_owned);
+        .map(|id| {
+            // It may become part of the dedup key: only a bounded, key-safe id is used.
+            validate_path_segment(id)
+                .map(|()| id.to_owned())
+                .map_err(|problem| Rejection::new("detail.metadata.CorrelationId", problem))
+        })
+        .transpose()?;
     if event_time_ms.is_none() && correlation_id.is_none() {
         return Err(Rejection::new(
             "detail.eventBody.eventTime",
@@ -172,8 +179,30 @@ fn conversation_event(
         .get("topicName")
         .and_then(Value::as_str)
         .filter(|name| !name.is_empty())
-        .unwrap_or(detail_type)
-        .to_owned();
+        .unwrap_or(detail_type);
+    if topic_name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(Rejection::new(
+            "detail.topicName",
+            format!(
+                "is {} bytes long; at most {MAX_TOPIC_NAME_LEN} are allowed",
+                topic_name.len()
+            ),
+        ));
+    }
+    if ConversationTopic::from_suffix(topic_name) != Some(topic) {
+        return Err(Rejection::new(
+            "detail.topicName",
+            format!(
+                "is not a {} topic, unlike the event's detail-type",
+                topic.as_str()
+            ),
+        ));
+    }
+    let topic_name = topic_name.to_owned();
+    let wrapup_code = match body.get("wrapupCode") {
+        Some(Value::String(code)) if !code.trim().is_empty() => Some(code.clone()),
+        _ => None,
+    };
     Ok(ConversationEvent {
         topic,
         topic_name,
@@ -182,8 +211,12 @@ fn conversation_event(
         media_type,
         event_time_ms,
         correlation_id,
+        wrapup_code,
     })
 }
+
+/// Longest `detail.topicName` accepted (`v2.detail.events.conversation.{uuid}.customer.end` is 73).
+const MAX_TOPIC_NAME_LEN: usize = 256;
 
 /// Reads `detail.{name}` as non-empty text; integers are accepted as their decimal text when
 /// `integers_allowed`.
@@ -431,6 +464,57 @@ mod tests {
             "v2.detail.events.conversation.c-1.user.end"
         );
         assert_eq!(event.correlation_id.as_deref(), Some("corr-1"));
+    }
+
+    fn rejected_field(parsed: ParsedEvent) -> String {
+        match parsed {
+            ParsedEvent::Rejected { field, .. } => field,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_acw_event_carries_the_agents_wrapup_code() {
+        let parsed = parse_event(&native_event(
+            "acw",
+            json!({"conversationId": "c-1", "participantId": "p-1", "mediaType": "VOICE",
+                   "eventTime": 1, "wrapupCode": "w-1"}),
+        ));
+        let ParsedEvent::Conversation(event) = parsed else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(event.wrapup_code.as_deref(), Some("w-1"));
+    }
+
+    #[test]
+    fn a_correlation_id_that_is_not_key_safe_is_rejected_naming_it() {
+        let mut event = native_event(
+            "user.end",
+            json!({"conversationId": "c-1", "mediaType": "VOICE"}),
+        );
+        event["detail"]["metadata"]["CorrelationId"] = json!("x".repeat(500));
+
+        assert_eq!(
+            rejected_field(parse_event(&event)),
+            "detail.metadata.CorrelationId"
+        );
+    }
+
+    #[test]
+    fn a_topic_name_of_another_topic_or_too_long_is_rejected_naming_it() {
+        let mut other_topic = native_event(
+            "user.end",
+            json!({"conversationId": "c-1", "mediaType": "VOICE", "eventTime": 1}),
+        );
+        other_topic["detail"]["topicName"] = json!("v2.detail.events.conversation.c-1.acw");
+        let mut huge = other_topic.clone();
+        huge["detail"]["topicName"] = json!(format!("{}.user.end", "x".repeat(300)));
+
+        assert_eq!(
+            rejected_field(parse_event(&other_topic)),
+            "detail.topicName"
+        );
+        assert_eq!(rejected_field(parse_event(&huge)), "detail.topicName");
     }
 
     #[test]

@@ -4,7 +4,8 @@ use crate::deadline::{Deadline, now_epoch_ms};
 use crate::dedup::{ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease, OwnerToken};
 use crate::domain::{
     ConversationEvent, DedupKey, DispositionCodeId, EffectKey, Eligibility, IneligibleReason,
-    InteractionUpdate, MediaType, Outcome, ParsedEvent, WrapupVerdict, decide, decide_wrapup,
+    InteractionUpdate, MediaType, Outcome, ParsedEvent, WrapupTrigger, WrapupVerdict, decide,
+    decide_wrapup,
 };
 use crate::genesys::{ApplyResult, GenesysApi, GenesysError, WrapupRequest, WrapupStyle};
 use crate::parse::{event_id, parse_event, payload_fingerprint};
@@ -36,6 +37,9 @@ pub struct PipelineSettings {
     pub batch_concurrency: usize,
     /// Native dialect: the media types acted on (`VOICE` unless configured otherwise).
     pub native_media_types: Vec<MediaType>,
+    /// Native dialect: when the default wrap-up is applied (after the agent's after-call work,
+    /// or as soon as the call ends).
+    pub wrapup_trigger: WrapupTrigger,
     /// Native dialect: how the wrap-up is applied, and its optional notes.
     pub wrapup_style: WrapupStyle,
     pub wrapup_notes: Option<String>,
@@ -59,6 +63,7 @@ impl PipelineSettings {
             lease_wait: Self::DEFAULT_LEASE_WAIT,
             batch_concurrency: Self::DEFAULT_BATCH_CONCURRENCY,
             native_media_types: vec![MediaType::voice()],
+            wrapup_trigger: WrapupTrigger::default(),
             wrapup_style: WrapupStyle::default(),
             wrapup_notes: None,
         }
@@ -454,33 +459,39 @@ impl Consumer {
             });
         }
         let id = &update.interaction_id;
-        let fetch_span = info_span!("fetch", interaction.id = %id);
-        let fetched = timed(
-            &mut steps.fetch,
-            fetch_span.clone(),
-            self.genesys.fetch_interaction(id, deadline),
-        )
-        .await;
-        let interaction = match fetched {
-            Ok(interaction) => interaction,
-            Err(error) => return Acted::answer(outcome_of_error(&fetch_span, &error)),
-        };
-        let verdict = self.decided(steps, || {
-            let verdict = decide(&interaction, self.settings.duration_threshold_ms);
-            (verdict.reason(), verdict)
-        });
-        if let Eligibility::Ineligible(reason) = verdict {
-            return Acted::answer(Outcome::Ineligible(reason));
+        let mut conflicted = false;
+        loop {
+            let fetch_span = info_span!("fetch", interaction.id = %id);
+            let fetched = timed(
+                &mut steps.fetch,
+                fetch_span.clone(),
+                self.genesys.fetch_interaction(id, deadline),
+            )
+            .await;
+            let interaction = match fetched {
+                Ok(interaction) => interaction,
+                Err(error) => return Acted::answer(outcome_of_error(&fetch_span, &error)),
+            };
+            let verdict = self.decided(steps, || {
+                let verdict = decide(&interaction, self.settings.duration_threshold_ms);
+                (verdict.reason(), verdict)
+            });
+            if let Eligibility::Ineligible(reason) = verdict {
+                return Acted::answer(Outcome::Ineligible(reason));
+            }
+            let code = &self.settings.disposition_code;
+            let apply_span = info_span!("apply", interaction.id = %id, disposition.code = %code);
+            let applied = timed(
+                &mut steps.apply,
+                apply_span.clone(),
+                self.genesys.apply_disposition(id, code, deadline),
+            )
+            .await;
+            if again_after_conflict(&applied, &mut conflicted) {
+                continue;
+            }
+            return Acted::of_write(applied, effect, &apply_span);
         }
-        let code = &self.settings.disposition_code;
-        let apply_span = info_span!("apply", interaction.id = %id, disposition.code = %code);
-        let applied = timed(
-            &mut steps.apply,
-            apply_span.clone(),
-            self.genesys.apply_disposition(id, code, deadline),
-        )
-        .await;
-        Acted::of_write(applied, effect, &apply_span)
     }
 
     /// Native dialect, under the conversation's lease: fetch it, decide on the agent's
@@ -498,6 +509,10 @@ impl Consumer {
             }
             _ => return Acted::answer(Outcome::Ineligible(IneligibleReason::NonVoiceInteraction)),
         };
+        // An `acw` event that carries a code: the agent chose one, nothing to fetch or do.
+        if event.wrapup_code.is_some() {
+            return Acted::answer(Outcome::Ineligible(IneligibleReason::WrapUpAlreadySet));
+        }
         // Only agents are ever wrapped up: an event about one already done needs no fetch.
         if let Some(participant) = &event.participant_id
             && lease.has_applied(&EffectKey::participant(participant))
@@ -505,53 +520,62 @@ impl Consumer {
             return Acted::answer(patched_by_another_event("participant"));
         }
         let id = &event.conversation_id;
-        let fetch_span = info_span!("fetch", conversation.id = %id);
-        let fetched = timed(
-            &mut steps.fetch,
-            fetch_span.clone(),
-            self.genesys.fetch_conversation(segment, id, deadline),
-        )
-        .await;
-        let conversation = match fetched {
-            Ok(conversation) => conversation,
-            Err(error) => return Acted::answer(outcome_of_error(&fetch_span, &error)),
-        };
-        let verdict = self.decided(steps, || {
-            let verdict = decide_wrapup(
-                &conversation,
-                event.participant_id.as_ref(),
-                self.settings.duration_threshold_ms,
+        let mut conflicted = false;
+        loop {
+            let fetch_span = info_span!("fetch", conversation.id = %id);
+            let fetched = timed(
+                &mut steps.fetch,
+                fetch_span.clone(),
+                self.genesys.fetch_conversation(id, deadline),
+            )
+            .await;
+            let conversation = match fetched {
+                Ok(conversation) => conversation,
+                Err(error) => return Acted::answer(outcome_of_error(&fetch_span, &error)),
+            };
+            let verdict = self.decided(steps, || {
+                let verdict = decide_wrapup(
+                    &conversation,
+                    event.participant_id.as_ref(),
+                    self.settings.duration_threshold_ms,
+                    self.settings.wrapup_trigger,
+                );
+                (verdict.reason(), verdict)
+            });
+            let target = match verdict {
+                WrapupVerdict::Eligible(target) => target,
+                WrapupVerdict::Ineligible(reason) => {
+                    return Acted::answer(Outcome::Ineligible(reason));
+                }
+            };
+            Span::current().record("participant.id", target.participant_id.as_str());
+            let effect = EffectKey::participant(&target.participant_id);
+            if lease.has_applied(&effect) {
+                return Acted::answer(patched_by_another_event("participant"));
+            }
+            let request = WrapupRequest {
+                code: self.settings.disposition_code.clone(),
+                notes: self.settings.wrapup_notes.clone(),
+                style: self.settings.wrapup_style,
+            };
+            let apply_span = info_span!(
+                "apply",
+                conversation.id = %id,
+                participant.id = %target.participant_id,
+                wrapup.code = %request.code
             );
-            (verdict.reason(), verdict)
-        });
-        let target = match verdict {
-            WrapupVerdict::Eligible(target) => target,
-            WrapupVerdict::Ineligible(reason) => return Acted::answer(Outcome::Ineligible(reason)),
-        };
-        Span::current().record("participant.id", target.participant_id.as_str());
-        let effect = EffectKey::participant(&target.participant_id);
-        if lease.has_applied(&effect) {
-            return Acted::answer(patched_by_another_event("participant"));
+            let applied = timed(
+                &mut steps.apply,
+                apply_span.clone(),
+                self.genesys
+                    .apply_wrapup(segment, id, &target, &request, deadline),
+            )
+            .await;
+            if again_after_conflict(&applied, &mut conflicted) {
+                continue;
+            }
+            return Acted::of_write(applied, effect, &apply_span);
         }
-        let request = WrapupRequest {
-            code: self.settings.disposition_code.clone(),
-            notes: self.settings.wrapup_notes.clone(),
-            style: self.settings.wrapup_style,
-        };
-        let apply_span = info_span!(
-            "apply",
-            conversation.id = %id,
-            participant.id = %target.participant_id,
-            wrapup.code = %request.code
-        );
-        let applied = timed(
-            &mut steps.apply,
-            apply_span.clone(),
-            self.genesys
-                .apply_wrapup(segment, id, &target, &request, deadline),
-        )
-        .await;
-        Acted::of_write(applied, effect, &apply_span)
     }
 
     /// Runs the business rules in a `decide` span, timing them.
@@ -653,6 +677,20 @@ impl Acted {
             },
         }
     }
+}
+
+/// True, once, after a 409: someone changed the target while we decided, so it is fetched and
+/// decided again (a second 409 is the outcome `conflict`).
+fn again_after_conflict(
+    applied: &Result<ApplyResult, GenesysError>,
+    conflicted: &mut bool,
+) -> bool {
+    if !matches!(applied, Ok(ApplyResult::Conflict)) || *conflicted {
+        return false;
+    }
+    *conflicted = true;
+    tracing::info!("409 on the write: fetching and deciding again, once");
+    true
 }
 
 fn patched_by_another_event(target: &str) -> Outcome {

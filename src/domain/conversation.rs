@@ -94,6 +94,8 @@ pub struct ConversationEvent {
     pub event_time_ms: Option<EpochMillis>,
     /// `metadata.CorrelationId`.
     pub correlation_id: Option<String>,
+    /// `eventBody.wrapupCode` of an `acw` event: the code the agent chose, if any.
+    pub wrapup_code: Option<String>,
 }
 
 impl ConversationEvent {
@@ -128,8 +130,10 @@ pub struct ParticipantSnapshot {
     pub state: String,
     pub connected: Option<EpochMillis>,
     pub ended: Option<EpochMillis>,
-    /// `afterCallWork.state` is `pending`.
-    pub in_after_call_work: bool,
+    /// Where the participant's after-call work stands.
+    pub after_call_work: AfterCallWork,
+    /// `wrapupRequired`, when the API said.
+    pub wrapup_required: Option<bool>,
     /// `wrapup.code`, when a wrap-up was applied.
     pub wrapup_code: Option<String>,
     /// The last communication (`calls[]`) of the participant.
@@ -156,7 +160,34 @@ impl ParticipantSnapshot {
     }
 }
 
-/// A conversation as `GET /api/v2/conversations/calls/{id}` describes it.
+/// Where a participant's after-call work (ACW) stands, from its communication's
+/// `afterCallWork.state` or, failing that, the participant's `startAcwTime` / `endAcwTime`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AfterCallWork {
+    /// Nothing said.
+    #[default]
+    Unknown,
+    /// `notApplicable`: no after-call work for this communication.
+    NotRequired,
+    /// `pending`, or started and not ended: the agent is choosing a code.
+    Pending,
+    /// `complete` or `skipped`, or ended (by the agent or its timeout).
+    Ended,
+}
+
+/// When the native dialect applies the default wrap-up (`WRAPUP_TRIGGER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WrapupTrigger {
+    /// `after-acw` (default): once the agent's after-call work ended without a code, or at the
+    /// end of a call that needs no wrap-up; while it is pending, the agent's own choice wins.
+    #[default]
+    AfterAfterCallWork,
+    /// `call-end`: as soon as the agent's call ended, even during after-call work (pre-empting
+    /// the agent's choice).
+    CallEnd,
+}
+
+/// A conversation as `GET /api/v2/conversations/{id}` describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationSnapshot {
     pub participants: Vec<ParticipantSnapshot>,
@@ -204,20 +235,28 @@ pub fn agent_participant<'a>(
 }
 
 /// The wrap-up rules on the agent's participant, in order; the first that fails names the reason:
-/// an agent participant exists (`no-agent-participant`), its call ended or it is in after-call
-/// work (`interaction-not-completed`), it has no wrap-up (`wrap-up-already-set`), and it was
-/// connected for at least the threshold (`duration-below-threshold`).
+/// an agent participant exists (`no-agent-participant`); its call ended, or it is in after-call
+/// work (`interaction-not-completed`); with the default trigger, its after-call work is not
+/// pending, nor unknown while a wrap-up is required (`agent-in-after-call-work`); it has no
+/// wrap-up (`wrap-up-already-set`); and it was connected for at least the threshold
+/// (`duration-below-threshold`).
 pub fn decide_wrapup(
     conversation: &ConversationSnapshot,
     event_participant: Option<&ParticipantId>,
     duration_threshold_ms: i64,
+    trigger: WrapupTrigger,
 ) -> WrapupVerdict {
     use IneligibleReason::*;
     let Some(agent) = agent_participant(conversation, event_participant) else {
         return WrapupVerdict::Ineligible(NoAgentParticipant);
     };
-    let failed = if !(agent.has_ended() || agent.in_after_call_work) {
+    let acw = agent.after_call_work;
+    let acw_pending = acw == AfterCallWork::Pending
+        || (acw == AfterCallWork::Unknown && agent.wrapup_required == Some(true));
+    let failed = if !(agent.has_ended() || acw == AfterCallWork::Pending) {
         Some(InteractionNotCompleted)
+    } else if trigger == WrapupTrigger::AfterAfterCallWork && acw_pending {
+        Some(AgentInAfterCallWork)
     } else if agent
         .wrapup_code
         .as_deref()
@@ -242,6 +281,9 @@ pub fn decide_wrapup(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const CALL_END: WrapupTrigger = WrapupTrigger::CallEnd;
+    const AFTER_ACW: WrapupTrigger = WrapupTrigger::AfterAfterCallWork;
 
     fn pid(id: &str) -> ParticipantId {
         ParticipantId::parse(id).unwrap()
@@ -283,7 +325,7 @@ mod tests {
     fn an_ended_long_call_without_wrapup_is_eligible_for_the_agent() {
         let call = conversation(vec![customer(), agent("a-1", 1_000, Some(61_000))]);
         assert_eq!(
-            decide_wrapup(&call, Some(&pid("a-1")), 30_000),
+            decide_wrapup(&call, Some(&pid("a-1")), 30_000, CALL_END),
             WrapupVerdict::Eligible(WrapupTarget {
                 participant_id: pid("a-1"),
                 communication_id: Some(CommunicationId::parse("a-1-call").unwrap()),
@@ -298,7 +340,7 @@ mod tests {
             agent("first", 1_000, Some(20_000)),
             agent("second", 20_000, Some(90_000)),
         ]);
-        let verdict = decide_wrapup(&call, Some(&pid("customer-1")), 30_000);
+        let verdict = decide_wrapup(&call, Some(&pid("customer-1")), 30_000, CALL_END);
         let WrapupVerdict::Eligible(target) = verdict else {
             panic!("{verdict:?}")
         };
@@ -310,7 +352,7 @@ mod tests {
         let mut user = agent("u-1", 0, Some(40_000));
         user.purpose = "user".into();
         assert_eq!(
-            decide_wrapup(&conversation(vec![user]), None, 30_000).reason(),
+            decide_wrapup(&conversation(vec![user]), None, 30_000, CALL_END).reason(),
             "eligible"
         );
     }
@@ -322,7 +364,7 @@ mod tests {
             ..customer()
         };
         assert_eq!(
-            decide_wrapup(&conversation(vec![customer(), ivr]), None, 30_000).reason(),
+            decide_wrapup(&conversation(vec![customer(), ivr]), None, 30_000, CALL_END).reason(),
             "no-agent-participant"
         );
     }
@@ -331,18 +373,60 @@ mod tests {
     fn an_agent_still_connected_is_not_completed() {
         let call = conversation(vec![agent("a-1", 0, None)]);
         assert_eq!(
-            decide_wrapup(&call, None, 30_000).reason(),
+            decide_wrapup(&call, None, 30_000, CALL_END).reason(),
             "interaction-not-completed"
         );
     }
 
     #[test]
-    fn an_agent_in_after_call_work_is_eligible_before_the_call_record_ends() {
+    fn with_the_call_end_trigger_an_agent_in_after_call_work_is_eligible() {
         let mut in_acw = agent("a-1", 0, None);
-        in_acw.in_after_call_work = true;
+        in_acw.after_call_work = AfterCallWork::Pending;
         in_acw.ended = Some(45_000);
         assert_eq!(
-            decide_wrapup(&conversation(vec![in_acw]), None, 30_000).reason(),
+            decide_wrapup(&conversation(vec![in_acw]), None, 30_000, CALL_END).reason(),
+            "eligible"
+        );
+    }
+
+    #[test]
+    fn by_default_an_agent_in_after_call_work_keeps_its_own_choice() {
+        let mut in_acw = agent("a-1", 0, Some(45_000));
+        in_acw.after_call_work = AfterCallWork::Pending;
+        assert_eq!(
+            decide_wrapup(&conversation(vec![in_acw]), None, 30_000, AFTER_ACW).reason(),
+            "agent-in-after-call-work"
+        );
+    }
+
+    #[test]
+    fn by_default_a_required_wrapup_with_unknown_after_call_work_waits_for_the_acw_event() {
+        let mut ended = agent("a-1", 0, Some(45_000));
+        ended.wrapup_required = Some(true);
+        assert_eq!(
+            decide_wrapup(&conversation(vec![ended]), None, 30_000, AFTER_ACW).reason(),
+            "agent-in-after-call-work"
+        );
+    }
+
+    #[test]
+    fn by_default_after_call_work_ended_without_a_code_is_eligible() {
+        let mut done = agent("a-1", 0, Some(45_000));
+        done.wrapup_required = Some(true);
+        done.after_call_work = AfterCallWork::Ended;
+        assert_eq!(
+            decide_wrapup(&conversation(vec![done]), None, 30_000, AFTER_ACW).reason(),
+            "eligible"
+        );
+    }
+
+    #[test]
+    fn by_default_a_call_that_needs_no_wrapup_is_eligible_at_its_end() {
+        let mut no_acw = agent("a-1", 0, Some(45_000));
+        no_acw.wrapup_required = Some(false);
+        no_acw.after_call_work = AfterCallWork::NotRequired;
+        assert_eq!(
+            decide_wrapup(&conversation(vec![no_acw]), None, 30_000, AFTER_ACW).reason(),
             "eligible"
         );
     }
@@ -352,7 +436,7 @@ mod tests {
         let mut gone = agent("a-1", 0, None);
         gone.state = "terminated".into();
         assert_eq!(
-            decide_wrapup(&conversation(vec![gone]), None, 30_000).reason(),
+            decide_wrapup(&conversation(vec![gone]), None, 30_000, CALL_END).reason(),
             "duration-below-threshold"
         );
     }
@@ -362,7 +446,7 @@ mod tests {
         let mut wrapped = agent("a-1", 0, Some(60_000));
         wrapped.wrapup_code = Some("w-1".into());
         assert_eq!(
-            decide_wrapup(&conversation(vec![wrapped]), None, 30_000).reason(),
+            decide_wrapup(&conversation(vec![wrapped]), None, 30_000, CALL_END).reason(),
             "wrap-up-already-set"
         );
     }
@@ -371,10 +455,13 @@ mod tests {
     fn a_short_connection_is_below_the_threshold() {
         let call = conversation(vec![agent("a-1", 0, Some(29_999))]);
         assert_eq!(
-            decide_wrapup(&call, None, 30_000).reason(),
+            decide_wrapup(&call, None, 30_000, CALL_END).reason(),
             "duration-below-threshold"
         );
-        assert_eq!(decide_wrapup(&call, None, 29_999).reason(), "eligible");
+        assert_eq!(
+            decide_wrapup(&call, None, 29_999, CALL_END).reason(),
+            "eligible"
+        );
     }
 
     #[test]
@@ -415,6 +502,7 @@ mod tests {
             media_type: MediaType::voice(),
             event_time_ms: Some(1_700_000_000_000),
             correlation_id: Some("x".into()),
+            wrapup_code: None,
         };
         let later = ConversationEvent {
             event_time_ms: Some(1_700_000_000_001),

@@ -15,6 +15,9 @@ pub enum IneligibleReason {
     DurationBelowThreshold,
     /// Native dialect: the conversation has no agent (`agent` or `user`) participant to wrap up.
     NoAgentParticipant,
+    /// Native dialect: the agent is still in after-call work, choosing a code; the `acw` event
+    /// that ends it decides.
+    AgentInAfterCallWork,
 }
 
 impl IneligibleReason {
@@ -26,6 +29,7 @@ impl IneligibleReason {
             IneligibleReason::WrapUpAlreadySet => "wrap-up-already-set",
             IneligibleReason::DurationBelowThreshold => "duration-below-threshold",
             IneligibleReason::NoAgentParticipant => "no-agent-participant",
+            IneligibleReason::AgentInAfterCallWork => "agent-in-after-call-work",
         }
     }
 }

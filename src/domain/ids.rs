@@ -19,7 +19,7 @@ pub enum IdError {
 }
 
 /// Checks that `text` is safe as one URL path segment and as a DynamoDB key part.
-fn validate_path_segment(text: &str) -> Result<(), IdError> {
+pub fn validate_path_segment(text: &str) -> Result<(), IdError> {
     if text.is_empty() {
         return Err(IdError::Empty);
     }

@@ -9,8 +9,8 @@ pub mod interaction;
 pub mod outcome;
 
 pub use conversation::{
-    ConversationEvent, ConversationSnapshot, ConversationTopic, MediaType, ParticipantSnapshot,
-    WrapupTarget, WrapupVerdict, decide_wrapup,
+    AfterCallWork, ConversationEvent, ConversationSnapshot, ConversationTopic, MediaType,
+    ParticipantSnapshot, WrapupTarget, WrapupTrigger, WrapupVerdict, decide_wrapup,
 };
 pub use eligibility::{Eligibility, IneligibleReason, decide};
 pub use event::{DedupKey, EffectKey, EventKey, InteractionUpdate, ParsedEvent, TargetKey};

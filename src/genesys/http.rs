@@ -549,14 +549,10 @@ impl GenesysApi for HttpGenesysClient {
 
     async fn fetch_conversation(
         &self,
-        segment: &'static str,
         id: &ConversationId,
         deadline: Deadline,
     ) -> Result<ConversationSnapshot, GenesysError> {
-        let operation = Operation::FetchConversation {
-            segment,
-            id: id.clone(),
-        };
+        let operation = Operation::FetchConversation(id.clone());
         let body: ConversationBody = self.get_json(operation, deadline).await?;
         Ok(body.into_snapshot())
     }
@@ -572,10 +568,13 @@ impl GenesysApi for HttpGenesysClient {
         let communication = match (wrapup.style, &target.communication_id) {
             (WrapupStyle::Communication, Some(communication)) => Some(communication.clone()),
             (WrapupStyle::Communication, None) => {
-                tracing::warn!(
-                    "the participant has no communication id; applying the wrap-up on the participant"
-                );
-                None
+                let operation = Operation::ApplyWrapup {
+                    segment,
+                    id: id.clone(),
+                    participant: target.participant_id.clone(),
+                    communication: None,
+                };
+                return Err(GenesysError::NoCommunication { operation });
             }
             (WrapupStyle::Participant, _) => None,
         };

@@ -66,10 +66,10 @@ pub trait GenesysApi: Send + Sync {
         deadline: Deadline,
     ) -> Result<ApplyResult, GenesysError>;
 
-    /// `GET /api/v2/conversations/{segment}/{id}` (`calls` for voice).
+    /// `GET /api/v2/conversations/{id}`: every participant with its communications (of any
+    /// media), whose ids and after-call work the media-specific GET does not list.
     async fn fetch_conversation(
         &self,
-        segment: &'static str,
         id: &ConversationId,
         deadline: Deadline,
     ) -> Result<ConversationSnapshot, GenesysError>;
@@ -92,10 +92,7 @@ pub enum Operation {
     Token,
     FetchInteraction(InteractionId),
     ApplyDisposition(InteractionId),
-    FetchConversation {
-        segment: &'static str,
-        id: ConversationId,
-    },
+    FetchConversation(ConversationId),
     ApplyWrapup {
         segment: &'static str,
         id: ConversationId,
@@ -112,9 +109,7 @@ impl Operation {
             Operation::Token => "POST /oauth/token".into(),
             Operation::FetchInteraction(_) => "GET /api/v2/interactions/{interactionId}".into(),
             Operation::ApplyDisposition(_) => "PATCH /api/v2/interactions/{interactionId}".into(),
-            Operation::FetchConversation { segment, .. } => {
-                format!("GET /api/v2/conversations/{segment}/{{conversationId}}")
-            }
+            Operation::FetchConversation(_) => "GET /api/v2/conversations/{conversationId}".into(),
             Operation::ApplyWrapup {
                 segment,
                 communication: None,
@@ -135,9 +130,7 @@ impl Operation {
             Operation::FetchInteraction(id) | Operation::ApplyDisposition(id) => {
                 format!("/api/v2/interactions/{id}")
             }
-            Operation::FetchConversation { segment, id } => {
-                format!("/api/v2/conversations/{segment}/{id}")
-            }
+            Operation::FetchConversation(id) => format!("/api/v2/conversations/{id}"),
             Operation::ApplyWrapup {
                 segment,
                 id,
@@ -159,7 +152,7 @@ impl Operation {
     pub fn method(&self) -> &'static str {
         match self {
             Operation::Token => "POST",
-            Operation::FetchInteraction(_) | Operation::FetchConversation { .. } => "GET",
+            Operation::FetchInteraction(_) | Operation::FetchConversation(_) => "GET",
             Operation::ApplyDisposition(_) => "PATCH",
             Operation::ApplyWrapup {
                 communication: None,
@@ -270,6 +263,14 @@ pub enum GenesysError {
     /// A failure shared by the callers that waited for the same token request.
     #[error(transparent)]
     Shared(std::sync::Arc<GenesysError>),
+    /// The communication-level wrap-up was asked for, but the conversation lists no
+    /// communication for the agent: nothing is applied (WRAPUP_APPLY_STYLE=participant heals it).
+    #[error(
+        "{operation}: the agent participant has no communication id in GET \
+         /api/v2/conversations/{{conversationId}}, so the communication wrap-up cannot be posted; \
+         set WRAPUP_APPLY_STYLE=participant"
+    )]
+    NoCommunication { operation: Operation },
     /// A success status whose body is not what the API documents.
     #[error(
         "{operation}: unexpected response body: {source}{}",
@@ -300,6 +301,7 @@ impl GenesysError {
             GenesysError::InvalidResponse { .. } => "genesys.InvalidResponse",
             GenesysError::Credentials { .. } => "genesys.Credentials",
             GenesysError::Shared(error) => error.kind(),
+            GenesysError::NoCommunication { .. } => "genesys.NoCommunication",
         }
     }
 
@@ -327,7 +329,8 @@ impl GenesysError {
                 operation: Operation::Token,
                 ..
             }
-            | GenesysError::Unauthorized { .. } => true,
+            | GenesysError::Unauthorized { .. }
+            | GenesysError::NoCommunication { .. } => true,
             GenesysError::Credentials { source } => !source.is_transient(),
             GenesysError::Refused { status, .. } => *status == 403,
             // A token answer that is not JSON comes from a wrong login URL.

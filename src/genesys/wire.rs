@@ -2,8 +2,8 @@
 
 use super::WrapupRequest;
 use crate::domain::{
-    CommunicationId, ConversationSnapshot, EpochMillis, InteractionSnapshot, ParticipantId,
-    ParticipantSnapshot, TimelineEntry,
+    AfterCallWork, CommunicationId, ConversationSnapshot, EpochMillis, InteractionSnapshot,
+    ParticipantId, ParticipantSnapshot, TimelineEntry,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -120,16 +120,22 @@ struct WrapupState {
     code: Option<String>,
 }
 
+/// `AfterCallWork`: `state` is `unknown`, `notApplicable`, `skipped`, `pending` or `complete`.
 #[derive(Debug, Default, Deserialize)]
-struct AfterCallWork {
+struct AfterCallWorkBody {
     state: Option<String>,
 }
 
+/// One communication of a participant (`Call`, `Callback`, `ConversationChat`, ...).
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Communication {
     id: Option<String>,
+    after_call_work: Option<AfterCallWorkBody>,
 }
 
+/// A `Participant` of `GET /api/v2/conversations/{id}`: its communications are listed per
+/// media (`calls`, `callbacks`, ...), each with its own id and after-call work.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ParticipantBody {
@@ -139,7 +145,9 @@ struct ParticipantBody {
     connected_time: Option<Value>,
     end_time: Option<Value>,
     wrapup: Option<WrapupState>,
-    after_call_work: Option<AfterCallWork>,
+    wrapup_required: Option<bool>,
+    start_acw_time: Option<Value>,
+    end_acw_time: Option<Value>,
     #[serde(default)]
     calls: Vec<Communication>,
     #[serde(default)]
@@ -152,7 +160,45 @@ struct ParticipantBody {
     messages: Vec<Communication>,
 }
 
-/// `GET /api/v2/conversations/calls/{id}` response; only what the wrap-up rules read.
+impl ParticipantBody {
+    /// The participant's last communication, of whichever media.
+    fn last_communication(&self) -> Option<&Communication> {
+        [
+            &self.calls,
+            &self.callbacks,
+            &self.chats,
+            &self.emails,
+            &self.messages,
+        ]
+        .into_iter()
+        .flatten()
+        .rfind(|c| c.id.is_some())
+    }
+
+    /// The communication's `afterCallWork.state` when it says; else the participant's ACW times.
+    fn after_call_work(&self) -> AfterCallWork {
+        let state = self
+            .last_communication()
+            .and_then(|c| c.after_call_work.as_ref())
+            .and_then(|acw| acw.state.as_deref());
+        match state.map(str::to_ascii_lowercase).as_deref() {
+            Some("pending") => return AfterCallWork::Pending,
+            Some("complete" | "skipped") => return AfterCallWork::Ended,
+            Some("notapplicable") => return AfterCallWork::NotRequired,
+            _ => {}
+        }
+        let known = |time: &Option<Value>| time.as_ref().and_then(epoch_millis).is_some();
+        match (known(&self.start_acw_time), known(&self.end_acw_time)) {
+            (_, true) => AfterCallWork::Ended,
+            (true, false) => AfterCallWork::Pending,
+            (false, false) => AfterCallWork::Unknown,
+        }
+    }
+}
+
+/// `GET /api/v2/conversations/{conversationId}` response (`Conversation`); only what the
+/// wrap-up rules read. (The media-specific `GET /api/v2/conversations/calls/{id}` lists
+/// flattened participants without their communications, so it cannot name the one to wrap up.)
 #[derive(Debug, Default, Deserialize)]
 pub struct ConversationBody {
     #[serde(default)]
@@ -165,27 +211,20 @@ impl ConversationBody {
             participants: self
                 .participants
                 .into_iter()
-                .map(|p| {
-                    let communication = [&p.calls, &p.callbacks, &p.chats, &p.emails, &p.messages]
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|c| c.id.as_deref())
-                        .next_back()
-                        .and_then(|id| CommunicationId::parse(id).ok());
-                    ParticipantSnapshot {
-                        // An id that is not path-safe cannot be addressed: treat it as absent.
-                        id: p.id.as_deref().and_then(|id| ParticipantId::parse(id).ok()),
-                        purpose: p.purpose.unwrap_or_default(),
-                        state: p.state.unwrap_or_default(),
-                        connected: p.connected_time.as_ref().and_then(epoch_millis),
-                        ended: p.end_time.as_ref().and_then(epoch_millis),
-                        in_after_call_work: p
-                            .after_call_work
-                            .and_then(|acw| acw.state)
-                            .is_some_and(|state| state.eq_ignore_ascii_case("pending")),
-                        wrapup_code: p.wrapup.and_then(|w| w.code).filter(|c| !c.is_empty()),
-                        communication_id: communication,
-                    }
+                .map(|p| ParticipantSnapshot {
+                    communication_id: p
+                        .last_communication()
+                        .and_then(|c| c.id.as_deref())
+                        .and_then(|id| CommunicationId::parse(id).ok()),
+                    after_call_work: p.after_call_work(),
+                    // An id that is not path-safe cannot be addressed: treat it as absent.
+                    id: p.id.as_deref().and_then(|id| ParticipantId::parse(id).ok()),
+                    purpose: p.purpose.unwrap_or_default(),
+                    state: p.state.unwrap_or_default(),
+                    connected: p.connected_time.as_ref().and_then(epoch_millis),
+                    ended: p.end_time.as_ref().and_then(epoch_millis),
+                    wrapup_required: p.wrapup_required,
+                    wrapup_code: p.wrapup.and_then(|w| w.code).filter(|c| !c.is_empty()),
                 })
                 .collect(),
         }
@@ -317,8 +356,9 @@ mod tests {
                 {"id": "p-cust", "purpose": "customer", "state": "disconnected"},
                 {"id": "p-agent", "purpose": "agent", "state": "disconnected",
                  "connectedTime": "2026-11-23T10:00:05.000Z", "endTime": "2026-11-23T10:01:05.000Z",
-                 "afterCallWork": {"state": "pending"}, "wrapupRequired": true,
-                 "calls": [{"id": "call-1", "state": "disconnected"}]},
+                 "wrapupRequired": true,
+                 "calls": [{"id": "call-1", "state": "disconnected",
+                            "afterCallWork": {"state": "pending"}}]},
                 {"id": "bad/id", "purpose": "agent", "wrapup": {"code": "w-1"}}
             ]
         }))
@@ -327,10 +367,36 @@ mod tests {
         let agent = &snapshot.participants[1];
         assert!(agent.is_agent());
         assert_eq!(agent.duration_ms(), 60_000);
-        assert!(agent.in_after_call_work);
+        assert_eq!(agent.after_call_work, AfterCallWork::Pending);
+        assert_eq!(agent.wrapup_required, Some(true));
         assert_eq!(agent.communication_id.as_ref().unwrap().as_str(), "call-1");
         assert_eq!(snapshot.participants[2].id, None);
         assert_eq!(snapshot.participants[2].wrapup_code.as_deref(), Some("w-1"));
+    }
+
+    fn acw_of(participant: Value) -> AfterCallWork {
+        let body: ConversationBody =
+            serde_json::from_value(json!({"participants": [participant]})).unwrap();
+        body.into_snapshot().participants[0].after_call_work
+    }
+
+    #[test]
+    fn after_call_work_is_read_from_the_communication_first_then_the_acw_times() {
+        let call = |state: &str| json!({"calls": [{"id": "c", "afterCallWork": {"state": state}}]});
+        assert_eq!(acw_of(call("complete")), AfterCallWork::Ended);
+        assert_eq!(acw_of(call("skipped")), AfterCallWork::Ended);
+        assert_eq!(acw_of(call("notApplicable")), AfterCallWork::NotRequired);
+        assert_eq!(
+            acw_of(json!({"startAcwTime": "2026-11-23T10:02:05Z"})),
+            AfterCallWork::Pending
+        );
+        assert_eq!(
+            acw_of(
+                json!({"startAcwTime": "2026-11-23T10:02:05Z", "endAcwTime": "2026-11-23T10:02:35Z"})
+            ),
+            AfterCallWork::Ended
+        );
+        assert_eq!(acw_of(json!({})), AfterCallWork::Unknown);
     }
 
     #[test]

@@ -388,7 +388,8 @@ impl Simulator {
                 "/api/v2/interactions/{id}",
                 get(get_interaction).patch(patch_interaction),
             )
-            .route("/api/v2/conversations/{segment}/{id}", get(get_conversation))
+            .route("/api/v2/conversations/{id}", get(get_conversation))
+            .route("/api/v2/conversations/{segment}/{id}", get(get_media_conversation))
             .route(
                 "/api/v2/conversations/{segment}/{id}/participants/{participant}",
                 patch(patch_participant),
@@ -535,9 +536,12 @@ async fn issue_token(
 }
 
 async fn get_interaction(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
-    let (answer, lag) = answer_read(&sim, &format!("interaction {id}"), |books| {
-        books.interactions.get(&id)
-    });
+    let (answer, lag) = answer_read(
+        &sim,
+        &format!("interaction {id}"),
+        |books| books.interactions.get(&id),
+        as_stored,
+    );
     hold(lag).await;
     answer
 }
@@ -589,6 +593,7 @@ fn answer_read(
     sim: &Simulator,
     what: &str,
     find: impl FnOnce(&Books) -> Option<&SimInteraction>,
+    view: impl FnOnce(&Map<String, Value>) -> Value,
 ) -> (Response, Duration) {
     let books = sim.books();
     let Some(found) = find(&books) else {
@@ -607,7 +612,17 @@ fn answer_read(
     {
         return (error(status, "simulated", "simulated status"), lag);
     }
-    (Json(Value::Object(found.body.clone())).into_response(), lag)
+    (Json(view(&found.body)).into_response(), lag)
+}
+
+/// A body as stored.
+fn as_stored(body: &Map<String, Value>) -> Value {
+    Value::Object(body.clone())
+}
+
+/// Now as the API writes times: RFC 3339 in UTC with milliseconds.
+fn chrono_now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Holds an answer for `lag` (a zero-length sleep would still wait for the timer's next tick).
@@ -734,16 +749,56 @@ async fn put_interaction(
     }
 }
 
-async fn get_conversation(
-    State(sim): State<Simulator>,
-    Path((segment, id)): Path<(String, String)>,
-) -> Response {
-    let (answer, lag) = answer_read(&sim, &format!("conversation {id}"), |books| {
-        books.conversations.get(&(segment, id.clone()))
-    });
+/// `GET /api/v2/conversations/{id}` (`Conversation`): participants with their communications
+/// (`calls`, `callbacks`, ...), as seeded.
+async fn get_conversation(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
+    let (answer, lag) = answer_read(
+        &sim,
+        &format!("conversation {id}"),
+        |books| {
+            books
+                .conversations
+                .iter()
+                .find(|((_, conversation), _)| *conversation == id)
+                .map(|(_, found)| found)
+        },
+        as_stored,
+    );
     hold(lag).await;
     answer
 }
+
+/// `GET /api/v2/conversations/{media}/{id}` (`CallConversation`, ...): the participants
+/// flattened as `CallMediaParticipant`s, without their communications' ids and after-call work.
+async fn get_media_conversation(
+    State(sim): State<Simulator>,
+    Path((segment, id)): Path<(String, String)>,
+) -> Response {
+    let (answer, lag) = answer_read(
+        &sim,
+        &format!("conversation {id}"),
+        |books| books.conversations.get(&(segment, id.clone())),
+        flattened,
+    );
+    hold(lag).await;
+    answer
+}
+
+/// The media-specific view of a stored conversation.
+fn flattened(body: &Map<String, Value>) -> Value {
+    let mut body = body.clone();
+    if let Some(Value::Array(participants)) = body.get_mut("participants") {
+        for participant in participants.iter_mut().filter_map(Value::as_object_mut) {
+            for media in MEDIA_LISTS {
+                participant.remove(media);
+            }
+        }
+    }
+    Value::Object(body)
+}
+
+/// Where a `Participant` lists its communications, per media.
+const MEDIA_LISTS: [&str; 5] = ["calls", "callbacks", "chats", "emails", "messages"];
 
 /// Checks a wrap-up object: `code` (non-empty string) and optional `notes`, nothing else.
 fn wrapup_of(value: &Value, path: &str) -> Result<Map<String, Value>, String> {
@@ -804,17 +859,15 @@ fn apply_wrapup(
         );
     };
     if let Some(communication) = communication {
-        let known = ["calls", "callbacks", "chats", "emails", "messages"]
-            .iter()
-            .any(|kind| {
-                target
-                    .get(*kind)
-                    .and_then(Value::as_array)
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c.get("id").and_then(Value::as_str) == Some(communication))
-                    })
-            });
+        let known = MEDIA_LISTS.iter().any(|kind| {
+            target
+                .get(*kind)
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.get("id").and_then(Value::as_str) == Some(communication))
+                })
+        });
         if !known {
             return error(
                 StatusCode::NOT_FOUND,
@@ -836,10 +889,24 @@ fn apply_wrapup(
         Err(problem) => return error(StatusCode::BAD_REQUEST, "bad.request", problem),
     };
     if let Some(target) = target.as_object_mut() {
-        target.insert("wrapup".into(), Value::Object(wrapup));
-        if let Some(Value::Object(acw)) = target.get_mut("afterCallWork") {
-            acw.insert("state".into(), json!("complete"));
+        // The wrap-up ends the agent's after-call work, on the participant and its communications.
+        for media in MEDIA_LISTS {
+            let communications = target.get_mut(media).and_then(Value::as_array_mut);
+            for communication in communications.into_iter().flatten() {
+                if let Some(Value::Object(acw)) = communication.get_mut("afterCallWork")
+                    && acw.get("state") == Some(&json!("pending"))
+                {
+                    acw.insert("state".into(), json!("complete"));
+                }
+                if let Some(communication) = communication.as_object_mut() {
+                    communication.insert("wrapup".into(), Value::Object(wrapup.clone()));
+                }
+            }
         }
+        if target.contains_key("startAcwTime") && !target.contains_key("endAcwTime") {
+            target.insert("endAcwTime".into(), json!(chrono_now_rfc3339()));
+        }
+        target.insert("wrapup".into(), Value::Object(wrapup));
     }
     count.applied += 1;
     answer_applied_write(

@@ -54,7 +54,8 @@ fn conversation(id: &str) -> Map<String, Value> {
             {"id": format!("{id}-cust"), "purpose": "customer", "state": "disconnected"},
             {"id": format!("{id}-agent"), "purpose": "agent", "state": "disconnected",
              "connectedTime": "2026-11-23T10:00:00.000Z", "endTime": "2026-11-23T10:01:00.000Z",
-             "afterCallWork": {"state": "pending"}, "calls": [{"id": format!("{id}-call")}]}
+             "wrapupRequired": true, "endAcwTime": "2026-11-23T10:01:30.000Z",
+             "calls": [{"id": format!("{id}-call"), "afterCallWork": {"state": "complete"}}]}
         ]
     });
     body.as_object().cloned().unwrap_or_default()

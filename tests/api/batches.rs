@@ -163,7 +163,6 @@ impl GenesysApi for CountingGenesys {
 
     async fn fetch_conversation(
         &self,
-        _: &'static str,
         _: &ConversationId,
         _: Deadline,
     ) -> Result<ConversationSnapshot, GenesysError> {

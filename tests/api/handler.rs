@@ -10,6 +10,9 @@ use genesys_eventbridge::sim::RunningSim;
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
 const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
 const NATIVE_ELIGIBLE: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001";
+/// The conversation whose agent's after-call work ended without a code (event 30).
+const NATIVE_ACW_ENDED: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c008";
+const NATIVE_ACW_ENDED_AGENT: &str = "7a2e9c41-agnt-4c5d-9e8f-00000000p008";
 const NATIVE_AGENT: &str = "7a2e9c41-agnt-4c5d-9e8f-00000000p001";
 
 fn consumer_for(sim: &RunningSim) -> Consumer {
@@ -109,6 +112,16 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "rejected",
         "detail.eventBody.conversationId is missing",
     ),
+    (
+        "29-native-user-end-during-acw.json",
+        "ineligible",
+        "agent-in-after-call-work",
+    ),
+    (
+        "30-native-acw-ended-without-code.json",
+        "patched",
+        "eligible",
+    ),
 ];
 
 fn sample_files() -> Vec<String> {
@@ -183,9 +196,10 @@ async fn the_simulator_shows_the_disposition_after_the_demo_and_one_patch_per_in
         applied,
         [
             (&eligible.to_owned(), 1),
-            (&format!("{NATIVE_ELIGIBLE}/{NATIVE_AGENT}"), 1)
+            (&format!("{NATIVE_ELIGIBLE}/{NATIVE_AGENT}"), 1),
+            (&format!("{NATIVE_ACW_ENDED}/{NATIVE_ACW_ENDED_AGENT}"), 1)
         ],
-        "only the eligible call and the eligible conversation's agent are changed, once each"
+        "only the eligible call and the eligible conversations' agents are changed, once each"
     );
 }
 
@@ -228,17 +242,15 @@ async fn the_simulator_applies_a_communication_level_wrapup() {
         DISPOSITION
     );
     assert_eq!(
-        conversation["participants"][1]["afterCallWork"]["state"],
-        "complete"
+        conversation["participants"][1]["calls"][0]["wrapup"]["code"],
+        DISPOSITION
     );
 }
 
-#[tokio::test]
-async fn the_simulator_refuses_a_participant_patch_with_more_than_the_wrapup() {
-    let sim = demo_sim().await;
-    let http = reqwest::Client::new();
+/// A bearer token from the simulator's token endpoint, for raw requests.
+async fn sim_token(http: &reqwest::Client, base_url: &str) -> String {
     let token: serde_json::Value = http
-        .post(format!("{}/oauth/token", sim.base_url()))
+        .post(format!("{base_url}/oauth/token"))
         .basic_auth("demo-client", Some("demo-secret"))
         .form(&[("grant_type", "client_credentials")])
         .send()
@@ -247,6 +259,43 @@ async fn the_simulator_refuses_a_participant_patch_with_more_than_the_wrapup() {
         .json()
         .await
         .unwrap();
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_simulator_lists_communications_only_in_the_generic_conversation() {
+    let sim = demo_sim().await;
+    let http = reqwest::Client::new();
+    let token = sim_token(&http, &sim.base_url()).await;
+    let get = |path: String| {
+        http.get(format!("{}{path}", sim.base_url()))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    let generic: serde_json::Value = get(format!("/api/v2/conversations/{NATIVE_ELIGIBLE}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let media: serde_json::Value = get(format!("/api/v2/conversations/calls/{NATIVE_ELIGIBLE}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert!(generic["participants"][1]["calls"][0]["id"].is_string());
+    assert!(media["participants"][1].get("calls").is_none());
+    assert_eq!(media["participants"][1]["id"], NATIVE_AGENT);
+}
+
+#[tokio::test]
+async fn the_simulator_refuses_a_participant_patch_with_more_than_the_wrapup() {
+    let sim = demo_sim().await;
+    let http = reqwest::Client::new();
+    let token = sim_token(&http, &sim.base_url()).await;
     let url = format!(
         "{}/api/v2/conversations/calls/{NATIVE_ELIGIBLE}/participants/{NATIVE_AGENT}",
         sim.base_url()
@@ -254,7 +303,7 @@ async fn the_simulator_refuses_a_participant_patch_with_more_than_the_wrapup() {
 
     let response = http
         .patch(url)
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(&token)
         .json(&serde_json::json!({"wrapup": {"code": "x"}, "state": "disconnected"}))
         .send()
         .await

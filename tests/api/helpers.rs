@@ -272,8 +272,9 @@ pub fn native_event(event_id: &str, topic: &str, participant: &str, event_time: 
     })
 }
 
-/// A call as `GET /api/v2/conversations/calls/{id}` returns it: a customer and an agent, the
-/// agent connected for 60 s and in after-call work without a wrap-up, unless `agent` says otherwise.
+/// A call as `GET /api/v2/conversations/{id}` returns it: a customer and an agent, the agent
+/// connected for 60 s, its after-call work ended (timed out) without a wrap-up, unless `agent`
+/// says otherwise.
 pub fn conversation_json(agent: Value) -> Value {
     let mut agent_participant = json!({
         "id": AGENT,
@@ -281,9 +282,10 @@ pub fn conversation_json(agent: Value) -> Value {
         "state": "disconnected",
         "connectedTime": "2026-11-23T10:00:00.000Z",
         "endTime": "2026-11-23T10:01:00.000Z",
-        "afterCallWork": {"state": "pending"},
         "wrapupRequired": true,
-        "calls": [{"id": AGENT_CALL, "state": "disconnected"}]
+        "startAcwTime": "2026-11-23T10:01:00.000Z",
+        "endAcwTime": "2026-11-23T10:01:30.000Z",
+        "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "complete"}}]
     });
     if let (Some(target), Some(changes)) = (agent_participant.as_object_mut(), agent.as_object()) {
         for (key, value) in changes {

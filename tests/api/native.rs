@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use genesys_eventbridge::dedup::InMemoryDedupStore;
-use genesys_eventbridge::domain::{IneligibleReason, MediaType, Outcome};
+use genesys_eventbridge::domain::{IneligibleReason, MediaType, Outcome, WrapupTrigger};
 use genesys_eventbridge::genesys::WrapupStyle;
 use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
 use serde_json::{Value, json};
@@ -11,7 +11,7 @@ use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn conversation_path() -> String {
-    format!("/api/v2/conversations/calls/{CONVERSATION}")
+    format!("/api/v2/conversations/{CONVERSATION}")
 }
 
 fn participant_path() -> String {
@@ -174,7 +174,8 @@ async fn the_communication_style_posts_the_wrapup_to_the_agents_call() {
 async fn each_wrapup_rule_has_its_reason_and_no_write() {
     let cases = [
         (
-            json!({"state": "connected", "endTime": null, "afterCallWork": null}),
+            json!({"state": "connected", "endTime": null, "startAcwTime": null, "endAcwTime": null,
+                   "calls": [{"id": AGENT_CALL, "state": "connected"}]}),
             "interaction-not-completed",
         ),
         (json!({"wrapup": {"code": "w-1"}}), "wrap-up-already-set"),
@@ -206,7 +207,7 @@ async fn a_chat_is_not_fetched_unless_chats_are_configured() {
     let mut chat = user_end("n-chat");
     chat["detail"]["eventBody"]["mediaType"] = json!("CHAT");
     Mock::given(method("GET"))
-        .and(path(format!("/api/v2/conversations/chats/{CONVERSATION}")))
+        .and(path(format!("/api/v2/conversations/{CONVERSATION}")))
         .respond_with(ResponseTemplate::new(200).set_body_json(conversation_json(json!({}))))
         .expect(1)
         .mount(&server)
@@ -253,17 +254,145 @@ async fn an_unknown_conversation_is_not_found() {
 }
 
 #[tokio::test]
-async fn a_409_on_the_wrapup_is_a_conflict() {
+async fn a_409_on_the_wrapup_fetches_and_decides_again_once() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(409), 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 2).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(409), 2).await;
 
     let report = consumer(&server)
         .process(&user_end("n-1"), &invocation("r"))
         .await;
 
     assert_eq!(report.outcome, Outcome::Conflict);
+}
+
+#[tokio::test]
+async fn after_a_409_a_wrapup_someone_else_applied_is_left_alone() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(conversation_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(conversation_json(json!({}))))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let wrapped_up = conversation_json(json!({"wrapup": {"code": "agent-choice"}}));
+    mount_conversation(&server, wrapped_up, 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(409), 1).await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(
+        report.outcome,
+        Outcome::Ineligible(IneligibleReason::WrapUpAlreadySet)
+    );
+}
+
+#[tokio::test]
+async fn by_default_a_user_end_during_after_call_work_leaves_the_choice_to_the_agent() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    let in_acw = json!({"endAcwTime": null,
+        "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "pending"}}]});
+    mount_conversation(&server, conversation_json(in_acw), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(
+        report.outcome,
+        Outcome::Ineligible(IneligibleReason::AgentInAfterCallWork)
+    );
+    assert!(report.outcome.is_terminal());
+}
+
+#[tokio::test]
+async fn the_call_end_trigger_wraps_up_during_after_call_work_as_before() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    let in_acw = json!({"endAcwTime": null,
+        "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "pending"}}]});
+    mount_conversation(&server, conversation_json(in_acw), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+    let consumer = consumer_with_settings(&server, |s| s.wrapup_trigger = WrapupTrigger::CallEnd);
+
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
+
+    assert_eq!(report.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn an_acw_event_without_a_code_applies_the_default_wrapup() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({})), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+
+    let report = consumer(&server)
+        .process(
+            &native_event("n-1", "acw", AGENT, 1_795_428_090_000),
+            &invocation("r"),
+        )
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn an_acw_event_with_the_agents_code_is_left_alone_without_a_fetch() {
+    let server = MockServer::start().await;
+    mount_conversation(&server, conversation_json(json!({})), 0).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
+    let mut event = native_event("n-1", "acw", AGENT, 1_795_428_090_000);
+    event["detail"]["eventBody"]["wrapupCode"] = json!("agent-choice");
+
+    let report = consumer(&server).process(&event, &invocation("r")).await;
+
+    assert_eq!(
+        report.outcome,
+        Outcome::Ineligible(IneligibleReason::WrapUpAlreadySet)
+    );
+}
+
+#[tokio::test]
+async fn a_call_that_needs_no_wrapup_is_wrapped_up_at_its_end() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    let no_acw = json!({"wrapupRequired": false, "startAcwTime": null, "endAcwTime": null,
+        "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "notApplicable"}}]});
+    mount_conversation(&server, conversation_json(no_acw), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+
+    let report = consumer(&server)
+        .process(&user_end("n-1"), &invocation("r"))
+        .await;
+
+    assert_eq!(report.outcome, Outcome::Patched);
+}
+
+#[tokio::test]
+async fn the_communication_style_without_a_communication_fails_loudly_and_writes_nothing() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    mount_conversation(&server, conversation_json(json!({"calls": []})), 1).await;
+    mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
+    let consumer = consumer_with_settings(&server, |s| s.wrapup_style = WrapupStyle::Communication);
+
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
+
+    assert_eq!(report.outcome.name(), "failed");
+    assert!(report.outcome.needs_configuration_fix());
+    let reason = report.outcome.reason().unwrap();
+    assert!(
+        reason.contains("WRAPUP_APPLY_STYLE=participant"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -410,7 +539,7 @@ async fn end_events_racing_on_eight_instances_wrap_the_agent_up_once() {
     let mut body = conversation_json(json!({}));
     body["id"] = json!(conversation);
     Mock::given(method("GET"))
-        .and(path(format!("/api/v2/conversations/calls/{conversation}")))
+        .and(path(format!("/api/v2/conversations/{conversation}")))
         .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .mount(&server)
         .await;

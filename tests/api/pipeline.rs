@@ -261,11 +261,11 @@ async fn a_missing_interaction_is_not_found_and_not_patched() {
 }
 
 #[tokio::test]
-async fn a_409_on_patch_is_acknowledged_as_a_conflict() {
+async fn a_409_on_patch_is_decided_again_once_then_acknowledged_as_a_conflict() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-    mount_patch(&server, 409, 1).await;
+    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
+    mount_patch(&server, 409, 2).await;
 
     let report = consumer(&server)
         .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
