@@ -329,6 +329,13 @@ impl HttpGenesysClient {
                     });
                 }
             }
+            // Getting the token or a rate-limiter slot may have taken the time: nothing is sent
+            // (above all no write) once the deadline is too close.
+            if deadline.remaining() < MIN_REQUEST_TIME {
+                return Err(GenesysError::DeadlineExceeded {
+                    operation: operation.clone(),
+                });
+            }
             let timeout = self.settings.request_timeout.min(deadline.remaining());
             let mut request = self
                 .http

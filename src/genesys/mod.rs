@@ -404,6 +404,25 @@ mod tests {
     }
 
     #[test]
+    fn an_unusable_secret_awaits_a_fix_and_an_unreachable_one_a_retry() {
+        let unusable = GenesysError::Credentials {
+            source: credentials::CredentialsError::Unusable {
+                arn: "arn:aws:secretsmanager:eu-west-1:1:secret:x".into(),
+                problem: "its JSON has no clientSecret".into(),
+            },
+        };
+        let unreachable = GenesysError::Credentials {
+            source: credentials::CredentialsError::Unavailable {
+                arn: "arn:aws:secretsmanager:eu-west-1:1:secret:x".into(),
+                message: "throttled".into(),
+                source: None,
+            },
+        };
+        assert!(unusable.needs_configuration_fix() && unusable.is_retryable());
+        assert!(!unreachable.needs_configuration_fix() && unreachable.is_retryable());
+    }
+
+    #[test]
     fn refusals_of_our_request_and_not_found_are_permanent() {
         let refused = GenesysError::Refused {
             operation: fetch_op(),

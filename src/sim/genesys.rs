@@ -101,6 +101,11 @@ pub struct Faults {
     pub timeout_ms: u64,
     /// Writes only: the write is applied, then answered 502 (a gateway lost the answer).
     pub bad_gateway_after_write: f64,
+    /// Writes only: the write is applied, then answered 500 or 504 (drawn half and half).
+    pub server_error_after_write: f64,
+    /// The token service refuses every client (401 `invalid_client`) for this long after the
+    /// faults are set: a credentials outage (not a share; requests of valid tokens still pass).
+    pub token_refused_ms: u64,
 }
 
 impl Faults {
@@ -116,7 +121,10 @@ impl Faults {
                 .trim()
                 .parse()
                 .map_err(|_| format!("{key}: {value:?} is not a number"))?;
-            let value = if matches!(key.trim(), "seed" | "slowMs" | "timeoutMs") {
+            let value = if matches!(
+                key.trim(),
+                "seed" | "slowMs" | "timeoutMs" | "tokenRefusedMs"
+            ) {
                 json!(number as u64)
             } else {
                 json!(number)
@@ -131,7 +139,8 @@ impl Faults {
             + faults.conflict
             + faults.slow
             + faults.timeout
-            + faults.bad_gateway_after_write;
+            + faults.bad_gateway_after_write
+            + faults.server_error_after_write;
         if !(0.0..=1.0).contains(&total) {
             return Err(format!("the shares add up to {total}, outside 0..=1"));
         }
@@ -149,6 +158,8 @@ enum Fault {
     Slow,
     Timeout,
     BadGatewayAfterWrite,
+    /// Applied, then answered with this status (500 or 504).
+    ServerErrorAfterWrite(StatusCode),
 }
 
 /// Marks a write request on which a concurrent writer wins (set by the fault layer).
@@ -160,6 +171,8 @@ struct Injector {
     faults: Faults,
     rng: fastrand::Rng,
     injected: BTreeMap<&'static str, u64>,
+    /// When the faults were set (the token outage runs from then).
+    since: Instant,
 }
 
 impl Injector {
@@ -168,7 +181,18 @@ impl Injector {
             rng: fastrand::Rng::with_seed(faults.seed),
             faults,
             injected: BTreeMap::new(),
+            since: Instant::now(),
         }
+    }
+
+    /// True, counting it, while the configured token outage lasts.
+    fn refuses_tokens(&mut self) -> bool {
+        let outage = Duration::from_millis(self.faults.token_refused_ms);
+        if self.since.elapsed() >= outage {
+            return false;
+        }
+        *self.injected.entry("tokenRefused").or_default() += 1;
+        true
     }
 
     fn draw(&mut self, write: bool) -> Option<Fault> {
@@ -194,6 +218,17 @@ impl Injector {
                     write_only(f.bad_gateway_after_write),
                     Fault::BadGatewayAfterWrite,
                 )
+            })
+            .or_else(|| {
+                let status = if self.rng.bool() {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::GATEWAY_TIMEOUT
+                };
+                pick(
+                    write_only(f.server_error_after_write),
+                    Fault::ServerErrorAfterWrite(status),
+                )
             })?;
         let name = match fault {
             Fault::RateLimited => "rateLimited",
@@ -203,6 +238,7 @@ impl Injector {
             Fault::Slow => "slow",
             Fault::Timeout => "timeout",
             Fault::BadGatewayAfterWrite => "badGatewayAfterWrite",
+            Fault::ServerErrorAfterWrite(_) => "serverErrorAfterWrite",
         };
         *self.injected.entry(name).or_default() += 1;
         Some(fault)
@@ -515,7 +551,7 @@ async fn issue_token(
             "grant_type must be client_credentials",
         );
     }
-    if !sim.credentials_match(&headers) {
+    if !sim.credentials_match(&headers) || sim.books().injector.refuses_tokens() {
         return error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -1009,17 +1045,18 @@ async fn inject_faults(
             response
         }
         Some(Fault::BadGatewayAfterWrite) => {
-            let response = next.run(request).await;
-            if !response.status().is_success() {
-                return response;
-            }
-            error(
-                StatusCode::BAD_GATEWAY,
-                "bad.gateway",
-                "simulated lost answer",
-            )
+            lost_answer(next.run(request).await, StatusCode::BAD_GATEWAY)
         }
+        Some(Fault::ServerErrorAfterWrite(status)) => lost_answer(next.run(request).await, status),
     }
+}
+
+/// A write's answer replaced by `status` once it was applied (an error answer stays as it is).
+fn lost_answer(response: Response, status: StatusCode) -> Response {
+    if !response.status().is_success() {
+        return response;
+    }
+    error(status, "simulated", "simulated lost answer")
 }
 
 async fn get_faults(State(sim): State<Simulator>) -> Response {

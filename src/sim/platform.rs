@@ -1,5 +1,6 @@
 //! A stand-in for the delivering platform: instances take deliveries one at a time, failed ones
-//! are delivered again after a growing delay, and dead-lettered after a limit.
+//! are delivered again after a growing delay, and dead-lettered after a limit; some invocations
+//! are frozen mid-flight and wake as zombies after their lease.
 
 use crate::deadline::Deadline;
 use crate::dedup::OwnerToken;
@@ -20,6 +21,8 @@ pub struct DeliveryOptions {
     pub redelivery_delay: Duration,
     /// Each invocation's time budget (the function timeout).
     pub invocation_budget: Duration,
+    /// Invocations to freeze mid-flight, if any.
+    pub freeze: Option<Freeze>,
 }
 
 impl Default for DeliveryOptions {
@@ -28,8 +31,20 @@ impl Default for DeliveryOptions {
             max_deliveries: 12,
             redelivery_delay: Duration::from_millis(50),
             invocation_budget: Duration::from_secs(5),
+            freeze: None,
         }
     }
+}
+
+/// Freezing invocations: one still running `after` its start is, with probability `share`,
+/// stopped there as if killed at its deadline (the platform delivers its event again once the
+/// budget has passed), and resumed `wake_after` its start, a zombie that must change nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Freeze {
+    pub share: f64,
+    pub after: Duration,
+    pub wake_after: Duration,
+    pub seed: u64,
 }
 
 /// What a run delivered.
@@ -39,8 +54,10 @@ pub struct DeliveryRun {
     pub reports: Vec<Report>,
     /// Events that outlived `max_deliveries`.
     pub dead_letters: Vec<Value>,
-    /// Deliveries made again after a `failed` outcome.
+    /// Deliveries made again after a `failed` outcome (or a freeze).
     pub redeliveries: usize,
+    /// Frozen invocations that woke up and ran to their end.
+    pub zombies: usize,
     pub elapsed: Duration,
 }
 
@@ -49,6 +66,8 @@ struct Shared {
     /// Deliveries taken or waiting to be delivered again.
     pending: AtomicUsize,
     run: Mutex<DeliveryRun>,
+    /// The frozen invocations, to be awaited before the run ends.
+    zombies: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Delivers `events` through one worker per consumer (each a Lambda instance) until every
@@ -63,6 +82,7 @@ pub async fn deliver(
         pending: AtomicUsize::new(events.len()),
         queue: Mutex::new(events.into_iter().map(|event| (event, 1)).collect()),
         run: Mutex::new(DeliveryRun::default()),
+        zombies: Mutex::default(),
     });
     let workers: Vec<_> = consumers
         .into_iter()
@@ -72,6 +92,10 @@ pub async fn deliver(
     for worker in workers {
         let _ = worker.await;
     }
+    let zombies = std::mem::take(&mut *shared.zombies.lock().unwrap_or_else(|p| p.into_inner()));
+    for zombie in zombies {
+        let _ = zombie.await;
+    }
     let mut run = std::mem::take(&mut *shared.run.lock().unwrap_or_else(|p| p.into_inner()));
     run.elapsed = started.elapsed();
     run
@@ -79,6 +103,7 @@ pub async fn deliver(
 
 async fn work(worker: usize, consumer: Consumer, shared: Arc<Shared>, options: DeliveryOptions) {
     let mut request = 0u64;
+    let mut rng = fastrand::Rng::with_seed(options.freeze.map_or(0, |f| f.seed) + worker as u64);
     loop {
         let next = shared
             .queue
@@ -97,23 +122,29 @@ async fn work(worker: usize, consumer: Consumer, shared: Arc<Shared>, options: D
             owner: OwnerToken::new(format!("instance-{worker}-request-{request}")),
             deadline: Deadline::after(options.invocation_budget),
         };
-        let handled = lambda::handle(&consumer, event.clone(), &invocation).await;
+        let (consumer_copy, payload) = (consumer.clone(), event.clone());
+        let mut running =
+            Box::pin(async move { lambda::handle(&consumer_copy, payload, &invocation).await });
+        let handled = match options.freeze.filter(|freeze| rng.f64() < freeze.share) {
+            Some(freeze) => match tokio::time::timeout(freeze.after, running.as_mut()).await {
+                Ok(handled) => handled,
+                Err(_) => {
+                    freeze_until_after_its_lease(&shared, running, freeze);
+                    // Killed at its deadline: delivered again once the budget has passed.
+                    redeliver(&shared, event, delivery, options.invocation_budget);
+                    continue;
+                }
+            },
+            None => running.await,
+        };
         let failed = handled.has_failures();
         if failed && delivery < options.max_deliveries {
-            let shared = shared.clone();
-            shared
-                .run
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .redeliveries += 1;
-            tokio::spawn(async move {
-                tokio::time::sleep(options.redelivery_delay * delivery).await;
-                shared
-                    .queue
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push_back((event, delivery + 1));
-            });
+            redeliver(
+                &shared,
+                event,
+                delivery,
+                options.redelivery_delay * delivery,
+            );
             continue;
         }
         {
@@ -126,4 +157,43 @@ async fn work(worker: usize, consumer: Consumer, shared: Arc<Shared>, options: D
         }
         shared.pending.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Queues `event` for its next delivery after `delay`.
+fn redeliver(shared: &Arc<Shared>, event: Value, delivery: u32, delay: Duration) {
+    shared
+        .run
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .redeliveries += 1;
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        shared
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back((event, delivery + 1));
+    });
+}
+
+/// Leaves `invocation` unpolled (frozen) until `wake_after` its start, then runs it to its end.
+fn freeze_until_after_its_lease(
+    shared: &Arc<Shared>,
+    invocation: std::pin::Pin<
+        Box<impl std::future::Future<Output = lambda::Handled> + Send + 'static>,
+    >,
+    freeze: Freeze,
+) {
+    let woken = shared.clone();
+    let zombie = tokio::spawn(async move {
+        tokio::time::sleep(freeze.wake_after.saturating_sub(freeze.after)).await;
+        let _ = invocation.await;
+        woken.run.lock().unwrap_or_else(|p| p.into_inner()).zombies += 1;
+    });
+    shared
+        .zombies
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(zombie);
 }

@@ -1,12 +1,13 @@
-//! Chaos: duplicate deliveries, redeliveries of failed events and injected Genesys faults, with the
-//! result checked from the simulator's own write counts.
+//! Chaos: duplicate deliveries, redeliveries of failed events, injected Genesys faults, a token
+//! outage and invocations frozen at their deadline that wake as zombies, with the result checked
+//! from the simulator's own write counts.
 
 use crate::helpers::{dynamodb_store, sim_client};
 use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore};
 use genesys_eventbridge::domain::DispositionCodeId;
 use genesys_eventbridge::genesys::{HttpSettings, RetryPolicy};
 use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
-use genesys_eventbridge::sim::platform::{DeliveryOptions, deliver};
+use genesys_eventbridge::sim::platform::{DeliveryOptions, Freeze, deliver};
 use genesys_eventbridge::sim::workload::WorkloadSpec;
 use genesys_eventbridge::sim::{Faults, SimConfig, Simulator};
 use std::collections::BTreeMap;
@@ -15,9 +16,15 @@ use std::time::Duration;
 
 const INSTANCES: usize = 8;
 
+/// Each invocation's budget (the function timeout) in the chaos runs.
+const BUDGET: Duration = Duration::from_secs(1);
+/// The lease margin past the deadline in the chaos runs (10 s in production).
+const LEASE_MARGIN: Duration = Duration::from_millis(300);
+
 /// One Lambda instance: its own HTTP client (short timeouts, fast retries) over `store`.
 fn instance(base_url: &str, store: Arc<dyn DedupStore>) -> Consumer {
-    let settings = PipelineSettings::new(DispositionCodeId::parse("chaos-code").unwrap());
+    let mut settings = PipelineSettings::new(DispositionCodeId::parse("chaos-code").unwrap());
+    settings.lease_margin = LEASE_MARGIN;
     consumer_over(base_url, store, settings, Duration::from_millis(150))
 }
 
@@ -78,19 +85,6 @@ async fn run_chaos(stores: Vec<Arc<dyn DedupStore>>, prefix: &str, divisor: usiz
     .generate();
     let simulator = Simulator::new(SimConfig::default());
     simulator.seed(workload.seed_data.clone()).unwrap();
-    simulator.set_faults(Faults {
-        seed: 20261123,
-        rate_limited: 0.05,
-        retry_after_seconds: 0.0,
-        server_error: 0.05,
-        token_revoked: 0.01,
-        conflict: 0.03,
-        slow: 0.03,
-        slow_ms: 20,
-        timeout: 0.02,
-        timeout_ms: 400,
-        bad_gateway_after_write: 0.03,
-    });
     let sim = simulator
         .spawn("127.0.0.1:0".parse().unwrap())
         .await
@@ -100,14 +94,37 @@ async fn run_chaos(stores: Vec<Arc<dyn DedupStore>>, prefix: &str, divisor: usiz
         .map(|store| instance(&sim.base_url(), store))
         .collect();
     let deliveries = workload.deliveries.len();
+    // The faults (and the token outage's clock) start when the instances are ready.
+    sim.simulator.set_faults(Faults {
+        seed: 20261123,
+        rate_limited: 0.05,
+        retry_after_seconds: 0.0,
+        server_error: 0.05,
+        token_revoked: 0.02,
+        conflict: 0.03,
+        slow: 0.03,
+        slow_ms: 20,
+        timeout: 0.02,
+        timeout_ms: 400,
+        bad_gateway_after_write: 0.03,
+        server_error_after_write: 0.03,
+        token_refused_ms: 300,
+    });
 
     // Act
-    let run = deliver(
-        consumers,
-        workload.deliveries.clone(),
-        DeliveryOptions::default(),
-    )
-    .await;
+    let options = DeliveryOptions {
+        invocation_budget: BUDGET,
+        // Invocations still running 60 ms in (waiting on a held answer, a retry) are frozen
+        // half the time and wake after their lease has ended.
+        freeze: Some(Freeze {
+            share: 0.5,
+            after: Duration::from_millis(60),
+            wake_after: BUDGET + LEASE_MARGIN * 2,
+            seed: 5,
+        }),
+        ..DeliveryOptions::default()
+    };
+    let run = deliver(consumers, workload.deliveries.clone(), options).await;
 
     // Assert, from the simulator's counts rather than the consumer's own reports.
     let counts = sim.simulator.patch_counts();
@@ -117,9 +134,10 @@ async fn run_chaos(stores: Vec<Arc<dyn DedupStore>>, prefix: &str, divisor: usiz
         *outcomes.entry(report.outcome.name()).or_default() += 1;
     }
     eprintln!(
-        "chaos ({prefix}): {deliveries} deliveries, {} redelivered, in {:?}; outcomes {outcomes:?}; injected {injected:?}",
-        run.redeliveries, run.elapsed
+        "chaos ({prefix}): {deliveries} deliveries, {} redelivered, {} zombies, in {:?}; outcomes {outcomes:?}; injected {injected:?}",
+        run.redeliveries, run.zombies, run.elapsed
     );
+    assert!(run.zombies > 0, "no invocation was frozen");
     assert!(
         run.dead_letters.is_empty(),
         "dead-lettered: {:?}",
@@ -149,6 +167,8 @@ async fn run_chaos(stores: Vec<Arc<dyn DedupStore>>, prefix: &str, divisor: usiz
         "slow",
         "timeout",
         "badGatewayAfterWrite",
+        "serverErrorAfterWrite",
+        "tokenRefused",
     ] {
         assert!(
             injected.get(kind).copied().unwrap_or(0) > 0,

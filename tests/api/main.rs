@@ -15,3 +15,4 @@ mod pipeline;
 mod secrets;
 mod sim_faults;
 mod telemetry;
+mod time_reserve;

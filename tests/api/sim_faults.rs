@@ -246,3 +246,53 @@ async fn faults_are_counted_and_readable_over_http() {
     assert_eq!(body["injected"]["serverError"], 3);
     assert_eq!(body["faults"]["serverError"], 1.0);
 }
+
+#[tokio::test]
+async fn a_token_outage_refuses_every_client_until_it_ends() {
+    let sim = sim(Faults {
+        token_refused_ms: 300,
+        ..Default::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let ask = || {
+        http.post(format!("{}/oauth/token", sim.base_url()))
+            .basic_auth("demo-client", Some("demo-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+
+    let during = ask().await.unwrap().status();
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    let after = ask().await.unwrap().status();
+
+    assert_eq!(during, 401);
+    assert_eq!(after, 200);
+    assert_eq!(sim.simulator.faults().1.get("tokenRefused"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_server_error_after_write_fault_applies_the_write_then_answers_500_or_504() {
+    let sim = sim(Faults {
+        server_error_after_write: 1.0,
+        ..Default::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let token = token(&http, &sim).await;
+
+    let response = http
+        .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
+        .bearer_auth(token)
+        .json(&json!({"dispositionCode": {"id": "d-1"}}))
+        .send()
+        .await
+        .unwrap();
+
+    assert!(
+        [500, 504].contains(&response.status().as_u16()),
+        "{}",
+        response.status()
+    );
+    assert_eq!(sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
+}

@@ -479,3 +479,48 @@ async fn a_flush_on_a_current_thread_runtime_does_not_hang_and_delivers_the_span
     assert!(names.contains(&"event".to_owned()), "{names:?}");
     let _ = provider.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackholed_collector_costs_an_invocation_at_most_the_flush_budget() {
+    use opentelemetry_otlp::WithExportConfig;
+    // A collector that accepts connections and never answers.
+    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = blackhole.local_addr().unwrap();
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = blackhole.accept().await {
+            open.push(socket);
+        }
+    });
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("http://{address}/v1/traces"))
+        .build()
+        .unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(otel_layer(&provider));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let telemetry = Telemetry::for_tests(provider.clone(), SpanCollector::default());
+    let server = MockServer::start().await;
+    let ignored = json!({"detail-type": "Other", "id": "e"});
+
+    let mut took = Vec::new();
+    for n in 0..2 {
+        let started = std::time::Instant::now();
+        lambda::invoke(
+            &consumer(&server),
+            ignored.clone(),
+            &invocation(&format!("r-{n}")),
+            &meta(&format!("r-bh-{n}"), None),
+            &telemetry,
+        )
+        .await;
+        took.push(started.elapsed());
+    }
+
+    // The first waits for its flush at most 300 ms; the second skips the flush still running.
+    assert!(took[0] < std::time::Duration::from_millis(600), "{took:?}");
+    assert!(took[1] < std::time::Duration::from_millis(100), "{took:?}");
+}

@@ -1,0 +1,120 @@
+//! The time reserve: no request, wait or retry runs into the last part of an invocation, so the
+//! dedup claim is finished and the response returned before the deadline.
+
+use crate::helpers::*;
+use genesys_eventbridge::deadline::Deadline;
+use genesys_eventbridge::dedup::{ClaimOutcome, DedupStore, InMemoryDedupStore, OwnerToken};
+use genesys_eventbridge::genesys::HttpSettings;
+use genesys_eventbridge::lambda;
+use genesys_eventbridge::pipeline::{Consumer, Invocation, PipelineSettings};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// An invocation of `budget`, as Lambda would give it.
+fn invocation_of(budget: Duration) -> Invocation {
+    Invocation {
+        owner: OwnerToken::new(format!("req-{:08x}", fastrand::u32(..))),
+        deadline: Deadline::after(budget),
+    }
+}
+
+/// A consumer whose requests may take far longer than the invocation (30 s timeout).
+fn patient_consumer(server: &MockServer, store: Arc<InMemoryDedupStore>) -> Consumer {
+    let settings = HttpSettings {
+        request_timeout: Duration::from_secs(30),
+        ..fast_settings()
+    };
+    Consumer::new(
+        store,
+        Arc::new(client_with(&server.uri(), settings)),
+        PipelineSettings::new(disposition()),
+    )
+}
+
+#[tokio::test]
+async fn a_genesys_that_never_answers_still_lets_the_invocation_answer_in_time() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
+        .mount(&server)
+        .await;
+    let store = Arc::new(InMemoryDedupStore::default());
+    let consumer = patient_consumer(&server, store.clone());
+    let budget = Duration::from_secs(3);
+    let invocation = invocation_of(budget);
+    let event = seed_event("e-1", INTERACTION, "1");
+    let started = Instant::now();
+
+    let handled = lambda::handle(&consumer, json!([event]), &invocation).await;
+
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < budget - Duration::from_millis(500),
+        "answered after {elapsed:?}"
+    );
+    assert_eq!(handled.reports[0].outcome.name(), "failed");
+    // The lease was released in the reserve: the redelivery can claim the target at once.
+    let target =
+        genesys_eventbridge::domain::TargetKey::from_trusted(format!("target#seed#{INTERACTION}"));
+    assert_eq!(store.lease_end(&target).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_retry_after_that_reaches_into_the_reserve_is_not_waited_for() {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    Mock::given(method("GET"))
+        .and(path(interaction_path(INTERACTION)))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let consumer = consumer(&server);
+    // 3 s: the reserve is 1.5 s, so a 2 s wait cannot fit before the work's deadline.
+    let invocation = invocation_of(Duration::from_secs(3));
+    let started = Instant::now();
+
+    let report = consumer
+        .process(&seed_event("e-1", INTERACTION, "1"), &invocation)
+        .await;
+
+    assert_eq!(report.outcome.name(), "failed");
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[tokio::test]
+async fn a_claim_that_cannot_finish_in_time_leaves_the_event_failed_not_lost() {
+    let store = Arc::new(InMemoryDedupStore::default());
+    let server = MockServer::start().await;
+    let consumer = patient_consumer(&server, store.clone());
+    // No time left at all: the work's deadline has passed before the event starts.
+    let invocation = invocation_of(Duration::ZERO);
+
+    let report = consumer
+        .process(&seed_event("e-1", INTERACTION, "1"), &invocation)
+        .await;
+
+    assert_eq!(report.outcome.name(), "failed");
+    let claim = store
+        .claim(&genesys_eventbridge::dedup::ClaimRequest {
+            key: genesys_eventbridge::domain::DedupKey::from_trusted(
+                format!("target#seed#{INTERACTION}"),
+                "seq#1",
+            ),
+            owner: OwnerToken::new("next"),
+            lease_until_ms: genesys_eventbridge::deadline::now_epoch_ms() + 60_000,
+            expires_at_s: genesys_eventbridge::deadline::now_epoch_ms() / 1_000 + 3_600,
+            payload_hash: "x".into(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        !matches!(claim, ClaimOutcome::Completed { .. }),
+        "a failed event must not be recorded: {claim:?}"
+    );
+}
