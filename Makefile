@@ -1,5 +1,5 @@
 # genesys-eventbridge: the two commands are `make demo` and `make test`.
-.PHONY: demo test lint unit aws-checks template-checks sim build-debug build deploy logs bench
+.PHONY: help demo test lint unit aws-checks template-checks sim build-debug build deploy logs bench
 
 CARGO ?= cargo
 SAM ?= sam
@@ -10,8 +10,8 @@ PIP_INSTALL = --quiet --disable-pip-version-check
 demo: build-debug
 	./scripts/demo.sh
 
-## make test: formatting, clippy, every Rust test (DynamoDB Local and moto on loopback), the AWS
-## checks (Step Functions, SQS and the rule pattern in moto) and the template linters.
+## make test: fmt, clippy, every test (DynamoDB Local, moto on loopback), AWS checks, template lint.
+## (The AWS checks run Step Functions, SQS and the rule pattern in moto.)
 test: lint unit aws-checks template-checks
 
 # The simulator, the tests and the benchmark need the `sim` feature; the Lambda is built without it.
@@ -43,9 +43,9 @@ template-checks: .venv/ready .venv-sam/ready
 	.venv-sam/bin/pip install $(PIP_INSTALL) aws-sam-cli==1.170.0
 	touch $@
 
-## make bench: throughput, CPU, RSS and DynamoDB requests per event of `invoke` (one event at a
-## time, SQS batches) and of 16 concurrent instances, in-memory and DynamoDB dedup; the Lambda's
-## size, zip size and cold start. BENCH_EVENTS sets the deliveries per mode.
+## make bench: throughput, CPU, RSS, DynamoDB requests per event; Lambda size and cold start.
+## Modes: `invoke` one event at a time and in SQS batches, and 16 concurrent instances, with
+## in-memory and DynamoDB dedup. BENCH_EVENTS sets the deliveries per mode.
 BENCH_EVENTS ?= 20000
 bench: .venv/ready
 	$(CARGO) build --release --bin disposition-consumer
@@ -72,3 +72,7 @@ deploy:
 ## make logs: follow the function's logs.
 logs:
 	$(SAM) logs --stack-name $(STACK) --name DispositionConsumerFunction --tail
+
+## make help: this list of targets.
+help:
+	@sed -n 's/^## make //p' Makefile

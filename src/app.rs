@@ -1,11 +1,11 @@
 //! Builds the consumer's adapters from a `Config`: the one place the Lambda and `invoke` wire from.
 
 use crate::config::{Config, CredentialsConfig};
+use crate::consumer::Consumer;
 use crate::dedup::{DedupStore, DynamoDbDedupStore, InMemoryDedupStore};
 use crate::genesys::credentials::CredentialsError;
 use crate::genesys::{CredentialsSource, SecretsManagerCredentials, StaticCredentials};
 use crate::genesys::{GenesysApi, HttpGenesysClient};
-use crate::pipeline::Consumer;
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use std::sync::Arc;
@@ -14,10 +14,10 @@ use std::time::Duration;
 /// A failure to build the adapters.
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
-    #[error("{0}")]
-    HttpClient(#[source] crate::genesys::http::ClientError),
-    #[error("{0}")]
-    Credentials(#[source] CredentialsError),
+    #[error(transparent)]
+    HttpClient(crate::genesys::http::ClientError),
+    #[error(transparent)]
+    Credentials(CredentialsError),
 }
 
 /// The credentials source `config` asks for; a secret is read once here, so a wrong ARN or a

@@ -1,8 +1,8 @@
 //! Settings read from the environment at start-up; a missing or malformed one is named in a one-line error.
 
+use crate::consumer::PipelineSettings;
 use crate::domain::{DispositionCodeId, MediaType, WrapupTrigger};
 use crate::genesys::{ClientCredentials, Endpoints, HttpSettings, WrapupStyle};
-use crate::pipeline::PipelineSettings;
 use crate::secret::Secret;
 use std::time::Duration;
 

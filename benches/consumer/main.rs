@@ -19,12 +19,12 @@ mod sim;
 mod stats;
 mod svg;
 
+use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
 use genesys_eventbridge::dedup::DedupStore;
 use genesys_eventbridge::domain::DispositionCodeId;
 use genesys_eventbridge::genesys::{
     ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
 };
-use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
 use genesys_eventbridge::secret::Secret;
 use modes::{Bench, Dedup, Dynamo};
 use serde_json::json;

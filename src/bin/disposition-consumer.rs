@@ -4,7 +4,7 @@ use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
 use genesys_eventbridge::{app, config::Config, lambda};
 
 /// mimalloc: the consumer allocates many small, short-lived buffers per request, and measured
-/// about 15 % less CPU per event than the system allocator (README, Performance).
+/// about 15 % less CPU per event than the system allocator (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -19,14 +19,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     })
     .unwrap_or_else(|error| fail(&error));
     let config = Config::from_env().unwrap_or_else(|error| fail(&error));
-    let consumer = app::build_consumer(&config).await?;
+    let consumer = app::build_consumer(&config)
+        .await
+        .unwrap_or_else(|error| fail(&error));
     let result = lambda::run(consumer, telemetry.clone()).await;
     telemetry.shutdown();
     result
 }
 
-/// A bad setting: one line naming it, then exit before the first invocation.
-fn fail(error: &dyn std::fmt::Display) -> ! {
-    eprintln!("disposition-consumer: {error}");
+/// A bad setting: one line naming it (with its causes), then exit before the first invocation.
+fn fail(error: &(dyn std::error::Error + 'static)) -> ! {
+    eprintln!(
+        "disposition-consumer: {}",
+        genesys_eventbridge::error_chain(error)
+    );
     std::process::exit(2);
 }

@@ -7,7 +7,7 @@ use genesys_eventbridge::{app, cli::invoke, config::Config};
 use std::time::Duration;
 
 /// mimalloc: the consumer allocates many small, short-lived buffers per request, and measured
-/// about 15 % less CPU per event than the system allocator (README, Performance).
+/// about 15 % less CPU per event than the system allocator (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -60,7 +60,10 @@ async fn main() {
     let code = match run(cli, &telemetry).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("genesys-eventbridge: {error:#}");
+            eprintln!(
+                "genesys-eventbridge: {}",
+                genesys_eventbridge::error_chain(error.as_ref())
+            );
             2
         }
     };

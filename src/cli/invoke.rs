@@ -1,9 +1,9 @@
 //! `genesys-eventbridge invoke`: the Lambda's own handler over events read from files, one JSON line per event.
 
+use crate::consumer::{Consumer, Invocation};
 use crate::deadline::Deadline;
 use crate::dedup::OwnerToken;
 use crate::lambda::{self, InvocationMeta};
-use crate::pipeline::{Consumer, Invocation};
 use crate::telemetry::{Telemetry, tree};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -12,13 +12,13 @@ use std::time::Duration;
 /// An events file that cannot be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("{source_name}: cannot read: {source}")]
+    #[error("{source_name}: cannot read")]
     Read {
         source_name: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{source_name}: line {line}, column {column}: not valid JSON: {source}")]
+    #[error("{source_name}: line {line}, column {column}: not valid JSON")]
     Json {
         source_name: String,
         line: usize,

@@ -162,3 +162,23 @@ pub trait DedupStore: Send + Sync {
     /// read for an event waiting its turn.
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_store_is_printed_with_its_cause_once() {
+        let error = DedupError::Unavailable {
+            message: "UpdateItem on table \"t\" failed".into(),
+            source: Some(Box::new(std::io::Error::other(
+                "dispatch failure: timed out",
+            ))),
+        };
+
+        assert_eq!(
+            crate::error_chain(&error),
+            "dedup store unavailable: UpdateItem on table \"t\" failed: dispatch failure: timed out"
+        );
+    }
+}

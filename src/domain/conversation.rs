@@ -1,9 +1,9 @@
 //! The native Genesys Cloud dialect: conversation events, the fetched conversation, and the wrap-up rules.
 
 use super::eligibility::{IneligibleReason, is_voice};
-use super::event::{DedupKey, EventKey, TargetKey};
 use super::ids::{CommunicationId, ConversationId, ParticipantId};
 use super::interaction::EpochMillis;
+use super::keys::{DedupKey, EventKey, TargetKey};
 use std::fmt;
 
 /// The conversation topics this consumer handles (`v2.detail.events.conversation.{id}.<topic>`).

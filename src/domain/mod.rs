@@ -6,6 +6,7 @@ pub mod event;
 pub mod fingerprint;
 pub mod ids;
 pub mod interaction;
+pub mod keys;
 pub mod outcome;
 
 pub use conversation::{
@@ -13,10 +14,11 @@ pub use conversation::{
     ParticipantSnapshot, WrapupTarget, WrapupTrigger, WrapupVerdict, decide_wrapup,
 };
 pub use eligibility::{Eligibility, IneligibleReason, decide};
-pub use event::{DedupKey, EffectKey, EventKey, InteractionUpdate, ParsedEvent, TargetKey};
+pub use event::{InteractionUpdate, ParsedEvent};
 pub use ids::{
     CommunicationId, ConversationId, DispositionCodeId, IdError, InteractionId, MAX_ID_LEN,
     ParticipantId, SequenceId,
 };
 pub use interaction::{EpochMillis, InteractionSnapshot, TimelineEntry};
+pub use keys::{DedupKey, EffectKey, EventKey, TargetKey};
 pub use outcome::Outcome;

@@ -150,7 +150,7 @@ impl SecretsManagerCredentials {
                     }
                     _ => CredentialsError::Unavailable {
                         arn: arn.clone(),
-                        message: aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
+                        message: "GetSecretValue failed".into(),
                         source: Some(Box::new(error)),
                     },
                 }
@@ -214,6 +214,23 @@ mod tests {
     fn a_plain_text_secret_is_refused_without_echoing_it() {
         let problem = parse_secret("hunter2").unwrap_err();
         assert!(!problem.contains("hunter2"));
+    }
+
+    #[test]
+    fn an_unreachable_secret_is_printed_with_its_cause_once() {
+        let error = crate::genesys::GenesysError::Credentials {
+            source: CredentialsError::Unavailable {
+                arn: "arn:aws:secretsmanager:eu-west-1:1:secret:x".into(),
+                message: "GetSecretValue failed".into(),
+                source: Some(Box::new(std::io::Error::other("dns error"))),
+            },
+        };
+
+        assert_eq!(
+            crate::error_chain(&error),
+            "cannot read the Genesys credentials secret arn:aws:secretsmanager:eu-west-1:1:secret:x: \
+             GetSecretValue failed: dns error"
+        );
     }
 
     #[test]

@@ -213,7 +213,7 @@ pub enum GenesysError {
         correlation_id: Option<String>,
     },
     /// No response: connection failure or timeout.
-    #[error("{operation}: request failed{}: {source}", if *timed_out { " (timed out)" } else { "" })]
+    #[error("{operation}: request failed{}", if *timed_out { " (timed out)" } else { "" })]
     Transport {
         operation: Operation,
         timed_out: bool,
@@ -255,9 +255,8 @@ pub enum GenesysError {
         correlation_id: Option<String>,
     },
     /// The OAuth client's credentials could not be read.
-    #[error("{source}")]
+    #[error(transparent)]
     Credentials {
-        #[source]
         source: credentials::CredentialsError,
     },
     /// A failure shared by the callers that waited for the same token request.

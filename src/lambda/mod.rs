@@ -1,10 +1,10 @@
 //! The Lambda adapter: decoding invocation payloads, the invocation span and flush, the response or error, runtime wiring.
 
+use crate::consumer::{Consumer, Invocation, Report};
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::dedup::OwnerToken;
 use crate::domain::Outcome;
 use crate::parse::ordering_key;
-use crate::pipeline::{Consumer, Invocation, Report};
 use crate::telemetry::{self, Telemetry, emf, propagation};
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
@@ -275,14 +275,18 @@ pub async fn run(consumer: Consumer, telemetry: Telemetry) -> Result<(), lambda_
         };
         let handled = invoke(consumer, event.payload, &invocation, &meta, telemetry).await;
         for report in &handled.reports {
+            let steps = report.steps.named();
+            let event = emf::EmfEvent {
+                outcome: &report.outcome,
+                latency: report.latency,
+                steps: &steps,
+                event_id: report.event_id.as_deref(),
+                interaction_id: report.interaction_id.as_deref(),
+            };
+            let trace_id = report.trace_id.as_deref();
             println!(
                 "{}",
-                emf::emf_line(
-                    report,
-                    namespace,
-                    now_epoch_ms(),
-                    report.trace_id.as_deref()
-                )
+                emf::emf_line(&event, namespace, now_epoch_ms(), trace_id)
             );
         }
         handled.into_response()

@@ -2,10 +2,10 @@
 //! are delivered again after a growing delay, and dead-lettered after a limit; some invocations
 //! are frozen mid-flight and wake as zombies after their lease.
 
+use crate::consumer::{Consumer, Invocation, Report};
 use crate::deadline::Deadline;
 use crate::dedup::OwnerToken;
 use crate::lambda;
-use crate::pipeline::{Consumer, Invocation, Report};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,10 +1,22 @@
 //! CloudWatch Embedded Metric Format: one log line per event carries its outcome and step latencies.
 
-use crate::pipeline::Report;
+use crate::domain::Outcome;
 use serde_json::{Map, Value, json};
+use std::time::Duration;
 
 /// The default CloudWatch namespace (override with `METRICS_NAMESPACE`).
 pub const DEFAULT_NAMESPACE: &str = "GenesysEventBridge";
+
+/// One processed event, as far as its metrics need it.
+#[derive(Debug, Clone, Copy)]
+pub struct EmfEvent<'a> {
+    pub outcome: &'a Outcome,
+    pub latency: Duration,
+    /// Each step's metric name and duration, when the step ran.
+    pub steps: &'a [(&'static str, Option<Duration>)],
+    pub event_id: Option<&'a str>,
+    pub interaction_id: Option<&'a str>,
+}
 
 /// The EMF line for one event's report: metric `Events` (1) with dimension `Outcome`, and the
 /// latencies in milliseconds of the whole event and of each step that ran (`ClaimMs`, `FetchMs`,
@@ -12,7 +24,7 @@ pub const DEFAULT_NAMESPACE: &str = "GenesysEventBridge";
 /// payload, and `ConfigurationFailures` when the event failed for want of a configuration fix.
 /// `eventId`, `interactionId` and `traceId` ride along as searchable properties.
 pub fn emf_line(
-    report: &Report,
+    report: &EmfEvent<'_>,
     namespace: &str,
     timestamp_ms: i64,
     trace_id: Option<&str>,
@@ -33,12 +45,12 @@ pub fn emf_line(
         report.latency.as_secs_f64() * 1_000.0,
         &mut line,
     );
-    for (name, duration) in report.steps.named() {
-        if let Some(duration) = duration {
+    for (name, duration) in report.steps {
+        if let Some(duration) = *duration {
             add_ms(name, duration.as_secs_f64() * 1_000.0, &mut line);
         }
     }
-    if let crate::domain::Outcome::Duplicate {
+    if let Outcome::Duplicate {
         same_payload: false,
         ..
     } = report.outcome
@@ -61,11 +73,11 @@ pub fn emf_line(
             }]
         }),
     );
-    if let Some(id) = &report.event_id {
-        line.insert("eventId".into(), Value::from(id.as_str()));
+    if let Some(id) = report.event_id {
+        line.insert("eventId".into(), Value::from(id));
     }
-    if let Some(id) = &report.interaction_id {
-        line.insert("interactionId".into(), Value::from(id.as_str()));
+    if let Some(id) = report.interaction_id {
+        line.insert("interactionId".into(), Value::from(id));
     }
     if let Some(id) = trace_id {
         line.insert("traceId".into(), Value::from(id));
@@ -76,37 +88,33 @@ pub fn emf_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Outcome;
-    use crate::pipeline::StepTimings;
-    use std::time::Duration;
 
-    fn report(outcome: Outcome, steps: StepTimings) -> Report {
-        Report {
-            event_id: Some("e-1".into()),
+    /// The line of an event with id `e-1` about `i-1` that took 12.345 ms.
+    fn line_of(
+        outcome: &Outcome,
+        steps: &[(&'static str, Option<Duration>)],
+        trace_id: Option<&str>,
+    ) -> Value {
+        let event = EmfEvent {
             outcome,
-            interaction_id: Some("i-1".into()),
-            sequence_id: Some("1".into()),
             latency: Duration::from_micros(12_345),
             steps,
-            trace_id: None,
-        }
+            event_id: Some("e-1"),
+            interaction_id: Some("i-1"),
+        };
+        serde_json::from_str(&emf_line(&event, "NS", 1_700_000_000_000, trace_id)).unwrap()
     }
 
     #[test]
     fn a_patched_event_counts_once_under_its_outcome_with_step_latencies() {
-        let steps = StepTimings {
-            claim: Some(Duration::from_millis(2)),
-            fetch: Some(Duration::from_millis(5)),
-            apply: Some(Duration::from_millis(4)),
-            ..Default::default()
-        };
-        let line: Value = serde_json::from_str(&emf_line(
-            &report(Outcome::Patched, steps),
-            "NS",
-            1_700_000_000_000,
-            Some("abc"),
-        ))
-        .unwrap();
+        let steps = [
+            ("ClaimMs", Some(Duration::from_millis(2))),
+            ("FetchMs", Some(Duration::from_millis(5))),
+            ("DecideMs", None),
+            ("ApplyMs", Some(Duration::from_millis(4))),
+        ];
+
+        let line = line_of(&Outcome::Patched, &steps, Some("abc"));
 
         assert_eq!(line["Outcome"], "patched");
         assert_eq!(line["Events"], 1);
@@ -136,13 +144,7 @@ mod tests {
             previous: None,
             same_payload: false,
         };
-        let line: Value = serde_json::from_str(&emf_line(
-            &report(outcome, StepTimings::default()),
-            "NS",
-            0,
-            None,
-        ))
-        .unwrap();
+        let line = line_of(&outcome, &[], None);
         for metric in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap()
@@ -159,13 +161,7 @@ mod tests {
             reason: "403".into(),
         };
 
-        let line: Value = serde_json::from_str(&emf_line(
-            &report(outcome, StepTimings::default()),
-            "NS",
-            0,
-            None,
-        ))
-        .unwrap();
+        let line = line_of(&outcome, &[], None);
 
         assert_eq!(line["Outcome"], "failed");
         assert_eq!(line["ConfigurationFailures"], 1);

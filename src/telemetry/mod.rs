@@ -182,8 +182,12 @@ impl OtelSettings {
 
 /// Records `error` on `span` as one OpenTelemetry `exception` event and sets the span's status
 /// to ERROR. Call it once, on the span of the step where the error surfaced.
-pub fn record_exception(span: &tracing::Span, kind: &'static str, error: &dyn std::error::Error) {
-    let message = error.to_string();
+pub fn record_exception(
+    span: &tracing::Span,
+    kind: &'static str,
+    error: &(dyn std::error::Error + 'static),
+) {
+    let message = crate::error_chain(error);
     span.add_event(
         "exception",
         vec![
@@ -284,7 +288,7 @@ impl Telemetry {
                         .build()
                         .map_err(|error| TelemetryConfigError {
                             name: "OTEL_EXPORTER_OTLP_ENDPOINT",
-                            problem: error.to_string(),
+                            problem: crate::error_chain(&error),
                         })?;
                     builder = builder.with_batch_exporter(exporter);
                 }
@@ -375,7 +379,10 @@ impl Telemetry {
         });
         match tokio::time::timeout(timeout, flush).await {
             Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(error))) => tracing::warn!(%error, "exporting spans failed"),
+            Ok(Ok(Err(error))) => {
+                let error = crate::error_chain(&error);
+                tracing::warn!(%error, "exporting spans failed");
+            }
             Ok(Err(error)) => tracing::warn!(%error, "the span flush task failed"),
             Err(_) => tracing::warn!(?timeout, "exporting spans took too long; going on"),
         }

@@ -2,6 +2,7 @@
 
 use crate::helpers::*;
 use async_trait::async_trait;
+use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
 use genesys_eventbridge::deadline::Deadline;
 use genesys_eventbridge::dedup::InMemoryDedupStore;
 use genesys_eventbridge::domain::{
@@ -12,7 +13,6 @@ use genesys_eventbridge::genesys::{
     ApplyResult, GenesysApi, GenesysError, HttpSettings, WrapupRequest,
 };
 use genesys_eventbridge::lambda;
-use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

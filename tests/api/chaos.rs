@@ -3,10 +3,10 @@
 //! from the simulator's own write counts.
 
 use crate::helpers::{dynamodb_store, sim_client};
+use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
 use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore};
 use genesys_eventbridge::domain::DispositionCodeId;
 use genesys_eventbridge::genesys::{HttpSettings, RetryPolicy};
-use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
 use genesys_eventbridge::sim::platform::{DeliveryOptions, Freeze, deliver};
 use genesys_eventbridge::sim::workload::WorkloadSpec;
 use genesys_eventbridge::sim::{Faults, SimConfig, Simulator};
@@ -258,7 +258,7 @@ async fn deliver_until_terminal(
 ) -> genesys_eventbridge::domain::Outcome {
     let mut outcome = None;
     for delivery in 0..20 {
-        let invocation = genesys_eventbridge::pipeline::Invocation {
+        let invocation = genesys_eventbridge::consumer::Invocation {
             owner: genesys_eventbridge::dedup::OwnerToken::new(format!(
                 "race-{}-{delivery}",
                 fastrand::u64(..)

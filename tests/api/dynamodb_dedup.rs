@@ -38,7 +38,7 @@ async fn mount_patch(server: &MockServer, interaction: &str, status: u16, times:
 
 /// A consumer as one Lambda instance would have it: its own HTTP client and dedup adapter
 /// (with its own local cache), sharing the table with every other instance.
-async fn instance(server: &MockServer) -> Option<genesys_eventbridge::pipeline::Consumer> {
+async fn instance(server: &MockServer) -> Option<genesys_eventbridge::consumer::Consumer> {
     let store = dynamodb_store().await?;
     Some(consumer_with(client(server), store))
 }

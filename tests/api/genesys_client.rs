@@ -239,6 +239,28 @@ async fn a_hostile_retry_after_is_not_waited_for_and_does_not_panic() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_is_printed_with_its_cause_once() {
+    // Nothing listens on port 9 of the loopback interface.
+    let client = client_with("http://127.0.0.1:9", fast_settings());
+
+    let error = client
+        .fetch_interaction(&interaction_id(), deadline())
+        .await
+        .unwrap_err();
+
+    let printed = genesys_eventbridge::error_chain(&error);
+    assert!(
+        printed.starts_with("POST /oauth/token: request failed: "),
+        "{printed}"
+    );
+    assert!(
+        printed.to_lowercase().contains("connection refused"),
+        "{printed}"
+    );
+    assert_eq!(printed.matches("request failed").count(), 1, "{printed}");
+}
+
+#[tokio::test]
 async fn a_429_waits_for_retry_after_and_then_succeeds() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;

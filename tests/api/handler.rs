@@ -2,9 +2,9 @@
 
 use crate::helpers::{demo_sim, invocation, sim_consumer};
 use genesys_eventbridge::cli::invoke::read_events;
+use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
 use genesys_eventbridge::domain::DispositionCodeId;
 use genesys_eventbridge::lambda;
-use genesys_eventbridge::pipeline::{Consumer, PipelineSettings};
 use genesys_eventbridge::sim::RunningSim;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");

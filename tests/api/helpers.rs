@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::routing::post;
+use genesys_eventbridge::consumer::{Consumer, Invocation, PipelineSettings};
 use genesys_eventbridge::deadline::Deadline;
 use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore, OwnerToken};
 use genesys_eventbridge::domain::{DispositionCodeId, InteractionId};
@@ -9,7 +10,6 @@ use genesys_eventbridge::genesys::RetryPolicy;
 use genesys_eventbridge::genesys::{
     ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
 };
-use genesys_eventbridge::pipeline::{Consumer, Invocation, PipelineSettings};
 use genesys_eventbridge::secret::Secret;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;

@@ -156,6 +156,27 @@ fn invoke_names_the_file_and_position_of_invalid_json() {
     assert!(output.stdout.is_empty());
 }
 
+#[test]
+fn invoke_prints_an_unreadable_file_with_its_cause_once() {
+    let missing = std::env::temp_dir().join(format!("invoke-missing-{}.json", std::process::id()));
+
+    let output = invoke(
+        "http://127.0.0.1:9",
+        &["--events", missing.to_str().unwrap()],
+        None,
+    );
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.trim();
+    assert_eq!(
+        line,
+        format!(
+            "genesys-eventbridge: {}: cannot read: No such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_invoke_processes_share_dedup_through_dynamodb() {
     let Ok(table) = std::env::var("DEDUP_TEST_TABLE") else {

@@ -1,11 +1,11 @@
 //! The pipeline against wiremock: claim → fetch → decide → apply → complete, and what each failure does.
 
 use crate::helpers::*;
+use genesys_eventbridge::consumer::PipelineSettings;
 use genesys_eventbridge::deadline::now_epoch_ms;
 use genesys_eventbridge::dedup::{ClaimRequest, DedupStore, InMemoryDedupStore, OwnerToken};
 use genesys_eventbridge::domain::{DedupKey, IneligibleReason, Outcome};
 use genesys_eventbridge::lambda;
-use genesys_eventbridge::pipeline::PipelineSettings;
 use serde_json::json;
 use std::sync::Arc;
 use wiremock::matchers::{method, path};
@@ -311,10 +311,10 @@ fn patient_consumer(
     server: &MockServer,
     store: Arc<dyn DedupStore>,
     lease_wait: std::time::Duration,
-) -> genesys_eventbridge::pipeline::Consumer {
+) -> genesys_eventbridge::consumer::Consumer {
     let mut settings = PipelineSettings::new(disposition());
     settings.lease_wait = lease_wait;
-    genesys_eventbridge::pipeline::Consumer::new(store, Arc::new(client(server)), settings)
+    genesys_eventbridge::consumer::Consumer::new(store, Arc::new(client(server)), settings)
 }
 
 #[tokio::test]
@@ -404,7 +404,7 @@ async fn a_write_that_may_have_been_applied_holds_the_lease_for_the_settle_time(
     let store = Arc::new(InMemoryDedupStore::default());
     let mut settings = PipelineSettings::new(disposition());
     settings.lease_margin = std::time::Duration::from_secs(3);
-    let consumer = genesys_eventbridge::pipeline::Consumer::new(
+    let consumer = genesys_eventbridge::consumer::Consumer::new(
         store.clone(),
         Arc::new(client(&server)),
         settings,

@@ -1,8 +1,8 @@
 //! Spans, logs and propagation as users' tools see them: exact span trees from an in-memory exporter.
 
 use crate::helpers::*;
+use genesys_eventbridge::consumer::Consumer;
 use genesys_eventbridge::lambda::{self, InvocationMeta};
-use genesys_eventbridge::pipeline::Consumer;
 use genesys_eventbridge::telemetry::json_log::JsonLogLayer;
 use genesys_eventbridge::telemetry::tree::{SpanCollector, SpanNode, build_trees};
 use genesys_eventbridge::telemetry::{Telemetry, otel_layer};

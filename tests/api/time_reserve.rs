@@ -2,11 +2,11 @@
 //! dedup claim is finished and the response returned before the deadline.
 
 use crate::helpers::*;
+use genesys_eventbridge::consumer::{Consumer, Invocation, PipelineSettings};
 use genesys_eventbridge::deadline::Deadline;
 use genesys_eventbridge::dedup::{ClaimOutcome, DedupStore, InMemoryDedupStore, OwnerToken};
 use genesys_eventbridge::genesys::HttpSettings;
 use genesys_eventbridge::lambda;
-use genesys_eventbridge::pipeline::{Consumer, Invocation, PipelineSettings};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,0 +1,187 @@
+//! The consumer use case: one event, through parse → claim (its target's lease) → fetch → decide → apply → complete, to one outcome.
+
+mod acting;
+mod lease;
+mod native;
+mod report;
+mod seed;
+mod settings;
+mod work;
+
+pub use report::{Report, StepTimings};
+pub use settings::{Invocation, PipelineSettings};
+
+use crate::dedup::DedupStore;
+use crate::domain::{Outcome, ParsedEvent};
+use crate::genesys::GenesysApi;
+use crate::parse::{event_id, parse_event, payload_fingerprint};
+use crate::telemetry;
+use lease::ANSWER_TIME;
+use report::{log_report, raw_ids};
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{Instrument, Span, field, info_span};
+use work::Work;
+
+/// The consumer: its adapters and settings. Cheap to clone.
+#[derive(Clone)]
+pub struct Consumer {
+    store: Arc<dyn DedupStore>,
+    genesys: Arc<dyn GenesysApi>,
+    settings: Arc<PipelineSettings>,
+}
+
+/// Runs `future` inside `span`, writing its duration into `slot`.
+pub(super) async fn timed<T>(
+    slot: &mut Option<Duration>,
+    span: Span,
+    future: impl Future<Output = T>,
+) -> T {
+    let started = Instant::now();
+    let output = future.instrument(span).await;
+    *slot = Some(started.elapsed());
+    output
+}
+
+impl Consumer {
+    pub fn new(
+        store: Arc<dyn DedupStore>,
+        genesys: Arc<dyn GenesysApi>,
+        settings: PipelineSettings,
+    ) -> Self {
+        Consumer {
+            store,
+            genesys,
+            settings: Arc::new(settings),
+        }
+    }
+
+    pub fn settings(&self) -> &PipelineSettings {
+        &self.settings
+    }
+
+    /// Processes one EventBridge event. Never fails: a failure is the outcome `failed`, after
+    /// which the caller must make the platform deliver the event again.
+    pub async fn process(&self, event: &Value, invocation: &Invocation) -> Report {
+        self.process_linked(event, invocation, None).await
+    }
+
+    /// [`Consumer::process`], with the event's span linked to the trace context that came with
+    /// it (an SQS message's `traceparent`).
+    pub async fn process_linked(
+        &self,
+        event: &Value,
+        invocation: &Invocation,
+        link: Option<opentelemetry::trace::SpanContext>,
+    ) -> Report {
+        let started = Instant::now();
+        let span = info_span!(
+            "event",
+            event.id = field::Empty,
+            interaction.id = field::Empty,
+            sequence.id = field::Empty,
+            conversation.id = field::Empty,
+            participant.id = field::Empty,
+            dedup.result = field::Empty,
+            eligibility.reason = field::Empty,
+            outcome = field::Empty,
+            reason = field::Empty,
+        );
+        if let Some(link) = link {
+            telemetry::propagation::connect(&span, link, false);
+        }
+        let event_id = event_id(event).map(str::to_owned);
+        if let Some(id) = &event_id {
+            span.record("event.id", id.as_str());
+        }
+        let mut steps = StepTimings::default();
+        let (outcome, work) = self
+            .run(event, invocation, &mut steps)
+            .instrument(span.clone())
+            .await;
+        span.record("outcome", outcome.name());
+        if let Some(reason) = outcome.reason() {
+            span.record("reason", reason.as_str());
+        }
+        if !outcome.is_terminal() {
+            telemetry::mark_error(&span, outcome.reason().unwrap_or_default());
+        }
+        let (interaction_id, sequence_id) = match &work {
+            Some(work) => (Some(work.subject_id().to_owned()), work.sequence_label()),
+            // Rejected events still show what they carried, to help find them.
+            None => raw_ids(event),
+        };
+        let report = Report {
+            event_id,
+            interaction_id,
+            sequence_id,
+            outcome,
+            latency: started.elapsed(),
+            steps,
+            trace_id: telemetry::trace_id(&span),
+        };
+        span.in_scope(|| log_report(&report));
+        report
+    }
+
+    async fn run(
+        &self,
+        event: &Value,
+        invocation: &Invocation,
+        steps: &mut StepTimings,
+    ) -> (Outcome, Option<Work>) {
+        let parsed = info_span!("parse").in_scope(|| parse_event(event));
+        let work = match parsed {
+            ParsedEvent::Update(update) => Work::Seed(update),
+            ParsedEvent::Conversation(conversation) => Work::Native(conversation),
+            ParsedEvent::Ignored { reason } => return (Outcome::Ignored { reason }, None),
+            ParsedEvent::Rejected { reason, .. } => return (Outcome::Rejected { reason }, None),
+        };
+        let span = Span::current();
+        work.record_ids(&span);
+
+        let request = self.claim_request(work.dedup_key(), payload_fingerprint(event), invocation);
+        // The work ends the reserve before the invocation's deadline, and a lease margin before
+        // the lease (shorter than the invocation when DEDUP_LEASE_MAX_SECONDS caps it).
+        let margin_ms = self.settings.lease_margin.as_millis() as i64;
+        let work_deadline = invocation
+            .deadline
+            .for_work()
+            .no_later_than_epoch_ms(request.lease_until_ms.saturating_sub(margin_ms));
+        let lease = match self
+            .claim_target(&request, &work, work_deadline, steps)
+            .await
+        {
+            Ok(lease) => lease,
+            Err(outcome) => return (outcome, Some(work)),
+        };
+
+        let acted = match &work {
+            Work::Seed(update) => self.act_seed(update, &lease, work_deadline, steps).await,
+            Work::Native(conversation) => {
+                self.act_native(conversation, &lease, work_deadline, steps)
+                    .await
+            }
+        };
+        let finish_deadline = invocation.deadline.earlier_by(ANSWER_TIME);
+        self.finish(&request, &lease, &acted, finish_deadline, steps)
+            .await;
+        (acted.outcome, Some(work))
+    }
+
+    /// Runs the business rules in a `decide` span, timing them.
+    fn decided<V>(&self, steps: &mut StepTimings, rules: impl FnOnce() -> (&'static str, V)) -> V {
+        let started = Instant::now();
+        let (reason, verdict) =
+            info_span!("decide", eligibility.reason = field::Empty).in_scope(|| {
+                let (reason, verdict) = rules();
+                Span::current().record("eligibility.reason", reason);
+                (reason, verdict)
+            });
+        steps.decide = Some(started.elapsed());
+        Span::current().record("eligibility.reason", reason);
+        verdict
+    }
+}

@@ -1,0 +1,67 @@
+//! The consumer's business settings and the invocation an event is processed in.
+
+use crate::deadline::Deadline;
+use crate::dedup::OwnerToken;
+use crate::domain::{DispositionCodeId, MediaType, WrapupTrigger};
+use crate::genesys::WrapupStyle;
+use std::time::Duration;
+
+/// The business settings of the consumer.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// The disposition code applied to eligible interactions.
+    pub disposition_code: DispositionCodeId,
+    /// The minimum duration of an eligible call.
+    pub duration_threshold_ms: i64,
+    /// How long a dedup record is remembered.
+    pub dedup_ttl: Duration,
+    /// The claim's lease runs to the invocation deadline plus this margin...
+    pub lease_margin: Duration,
+    /// ...but never longer than this from now.
+    pub max_lease: Duration,
+    /// How long an event waits at most for another event's lease on its target to end.
+    pub lease_wait: Duration,
+    /// How many interactions of one batch (SQS) are processed at the same time.
+    pub batch_concurrency: usize,
+    /// Native dialect: the media types acted on (`VOICE` unless configured otherwise).
+    pub native_media_types: Vec<MediaType>,
+    /// Native dialect: when the default wrap-up is applied (after the agent's after-call work,
+    /// or as soon as the call ends).
+    pub wrapup_trigger: WrapupTrigger,
+    /// Native dialect: how the wrap-up is applied, and its optional notes.
+    pub wrapup_style: WrapupStyle,
+    pub wrapup_notes: Option<String>,
+}
+
+impl PipelineSettings {
+    /// Default dedup TTL: 25 hours, longer than EventBridge's 24 hours of delivery retries.
+    pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(25 * 3600);
+    pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
+    pub const DEFAULT_BATCH_CONCURRENCY: usize = 8;
+    pub const DEFAULT_MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 60);
+    pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(2);
+
+    pub fn new(disposition_code: DispositionCodeId) -> Self {
+        PipelineSettings {
+            disposition_code,
+            duration_threshold_ms: crate::domain::eligibility::DEFAULT_DURATION_THRESHOLD_MS,
+            dedup_ttl: Self::DEFAULT_DEDUP_TTL,
+            lease_margin: Self::DEFAULT_LEASE_MARGIN,
+            max_lease: Self::DEFAULT_MAX_LEASE,
+            lease_wait: Self::DEFAULT_LEASE_WAIT,
+            batch_concurrency: Self::DEFAULT_BATCH_CONCURRENCY,
+            native_media_types: vec![MediaType::voice()],
+            wrapup_trigger: WrapupTrigger::default(),
+            wrapup_style: WrapupStyle::default(),
+            wrapup_notes: None,
+        }
+    }
+}
+
+/// The invocation an event is processed in.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Owns the dedup claims made for this invocation (the Lambda request id).
+    pub owner: OwnerToken,
+    pub deadline: Deadline,
+}

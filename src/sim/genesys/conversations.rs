@@ -1,0 +1,224 @@
+//! The simulated Conversations API (native dialect): the generic and media-specific GET, and applying wrap-ups.
+
+use super::answers::{
+    answer_applied_write, answer_read, as_stored, chrono_now_rfc3339, error, gate_write, hold,
+};
+use super::faults::InjectConflict;
+use super::{Books, FOREIGN_CODE, Simulator};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+/// `GET /api/v2/conversations/{id}` (`Conversation`): participants with their communications
+/// (`calls`, `callbacks`, ...), as seeded.
+pub(super) async fn get_conversation(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+) -> Response {
+    let (answer, lag) = answer_read(
+        &sim,
+        &format!("conversation {id}"),
+        |books| {
+            books
+                .conversations
+                .iter()
+                .find(|((_, conversation), _)| *conversation == id)
+                .map(|(_, found)| found)
+        },
+        as_stored,
+    );
+    hold(lag).await;
+    answer
+}
+
+/// `GET /api/v2/conversations/{media}/{id}` (`CallConversation`, ...): the participants
+/// flattened as `CallMediaParticipant`s, without their communications' ids and after-call work.
+pub(super) async fn get_media_conversation(
+    State(sim): State<Simulator>,
+    Path((segment, id)): Path<(String, String)>,
+) -> Response {
+    let (answer, lag) = answer_read(
+        &sim,
+        &format!("conversation {id}"),
+        |books| books.conversations.get(&(segment, id.clone())),
+        flattened,
+    );
+    hold(lag).await;
+    answer
+}
+
+/// The media-specific view of a stored conversation.
+pub(super) fn flattened(body: &Map<String, Value>) -> Value {
+    let mut body = body.clone();
+    if let Some(Value::Array(participants)) = body.get_mut("participants") {
+        for participant in participants.iter_mut().filter_map(Value::as_object_mut) {
+            for media in MEDIA_LISTS {
+                participant.remove(media);
+            }
+        }
+    }
+    Value::Object(body)
+}
+
+/// Where a `Participant` lists its communications, per media.
+pub(super) const MEDIA_LISTS: [&str; 5] = ["calls", "callbacks", "chats", "emails", "messages"];
+
+/// Checks a wrap-up object: `code` (non-empty string) and optional `notes`, nothing else.
+pub(super) fn wrapup_of(value: &Value, path: &str) -> Result<Map<String, Value>, String> {
+    let object = value
+        .as_object()
+        .ok_or(format!("{path} must be an object"))?;
+    if let Some(extra) = object
+        .keys()
+        .find(|key| !matches!(key.as_str(), "code" | "notes"))
+    {
+        return Err(format!("unexpected field {path}.{extra}"));
+    }
+    match object.get("code") {
+        Some(Value::String(code)) if !code.is_empty() => {}
+        _ => return Err(format!("{path}.code must be a non-empty string")),
+    }
+    if object.get("notes").is_some_and(|notes| !notes.is_string()) {
+        return Err(format!("{path}.notes must be a string"));
+    }
+    Ok(object.clone())
+}
+
+/// Applies `body` (already a checked wrap-up) to a participant, counting the write.
+pub(super) fn apply_wrapup(
+    sim: &Simulator,
+    target: (String, &str, &str),
+    communication: Option<&str>,
+    conflict: bool,
+    wrapup: Result<Map<String, Value>, String>,
+) -> Response {
+    let (segment, id, participant) = target;
+    let mut books = sim.books();
+    let Books {
+        conversations,
+        patches,
+        ..
+    } = &mut *books;
+    let Some(conversation) = conversations.get_mut(&(segment, id.to_owned())) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("conversation {id} not found"),
+        );
+    };
+    let Some(target) = conversation
+        .body
+        .get_mut("participants")
+        .and_then(Value::as_array_mut)
+        .and_then(|ps| {
+            ps.iter_mut()
+                .find(|p| p.get("id").and_then(Value::as_str) == Some(participant))
+        })
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("participant {participant} not found"),
+        );
+    };
+    if let Some(communication) = communication {
+        let known = MEDIA_LISTS.iter().any(|kind| {
+            target
+                .get(*kind)
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.get("id").and_then(Value::as_str) == Some(communication))
+                })
+        });
+        if !known {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not.found",
+                format!("communication {communication} not found"),
+            );
+        }
+    }
+    let count = patches.entry(format!("{id}/{participant}")).or_default();
+    if let Some(answer) = gate_write(count, &conversation.behaviour, conflict, || {
+        if let Some(target) = target.as_object_mut() {
+            target.insert("wrapup".into(), json!({"code": FOREIGN_CODE}));
+        }
+    }) {
+        return answer;
+    }
+    let wrapup = match wrapup {
+        Ok(wrapup) => wrapup,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, "bad.request", problem),
+    };
+    if let Some(target) = target.as_object_mut() {
+        // The wrap-up ends the agent's after-call work, on the participant and its communications.
+        for media in MEDIA_LISTS {
+            let communications = target.get_mut(media).and_then(Value::as_array_mut);
+            for communication in communications.into_iter().flatten() {
+                if let Some(Value::Object(acw)) = communication.get_mut("afterCallWork")
+                    && acw.get("state") == Some(&json!("pending"))
+                {
+                    acw.insert("state".into(), json!("complete"));
+                }
+                if let Some(communication) = communication.as_object_mut() {
+                    communication.insert("wrapup".into(), Value::Object(wrapup.clone()));
+                }
+            }
+        }
+        if target.contains_key("startAcwTime") && !target.contains_key("endAcwTime") {
+            target.insert("endAcwTime".into(), json!(chrono_now_rfc3339()));
+        }
+        target.insert("wrapup".into(), Value::Object(wrapup));
+    }
+    count.applied += 1;
+    answer_applied_write(
+        &conversation.behaviour,
+        StatusCode::ACCEPTED.into_response(),
+    )
+}
+
+pub(super) async fn patch_participant(
+    State(sim): State<Simulator>,
+    Path((segment, id, participant)): Path<(String, String, String)>,
+    conflict: Option<axum::Extension<InjectConflict>>,
+    body: axum::body::Bytes,
+) -> Response {
+    // The only body accepted here: {"wrapup": {"code": "...", "notes"?: "..."}}.
+    let wrapup = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| format!("invalid JSON: {e}"))
+        .and_then(|value| {
+            let object = value
+                .as_object()
+                .cloned()
+                .ok_or("the body must be a JSON object")?;
+            if let Some(extra) = object.keys().find(|key| *key != "wrapup") {
+                return Err(format!(
+                    "unexpected field {extra:?}: only wrapup may be sent"
+                ));
+            }
+            wrapup_of(object.get("wrapup").unwrap_or(&Value::Null), "wrapup")
+        });
+    let target = (segment, id.as_str(), participant.as_str());
+    apply_wrapup(&sim, target, None, conflict.is_some(), wrapup)
+}
+
+pub(super) async fn post_communication_wrapup(
+    State(sim): State<Simulator>,
+    Path((segment, id, participant, communication)): Path<(String, String, String, String)>,
+    conflict: Option<axum::Extension<InjectConflict>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let wrapup = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| format!("invalid JSON: {e}"))
+        .and_then(|value| wrapup_of(&value, "body"));
+    let target = (segment, id.as_str(), participant.as_str());
+    apply_wrapup(
+        &sim,
+        target,
+        Some(&communication),
+        conflict.is_some(),
+        wrapup,
+    )
+}

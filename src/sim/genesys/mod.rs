@@ -1,0 +1,329 @@
+//! The Genesys Cloud simulator behind `genesys-sim`: tokens, interactions (tutorial dialect),
+//! conversations (native dialect), and counts of the changes each received.
+//!
+//! It checks client credentials on `POST /oauth/token`, serves interactions and conversations
+//! seeded from a file, really applies dispositions (`PATCH /api/v2/interactions/{id}`) and
+//! wrap-ups (`PATCH .../participants/{id}` or `POST .../communications/{id}/wrapup`), and counts
+//! the writes each interaction or participant received (`GET /sim/patches`).
+
+mod admin;
+mod answers;
+mod conversations;
+mod faults;
+mod interactions;
+mod oauth;
+mod seed;
+
+pub use faults::Faults;
+pub use seed::{SeedData, SeedError};
+
+use crate::domain::MediaType;
+use admin::{all_patches, one_patch_count};
+use answers::add_correlation_id;
+use axum::Router;
+use axum::http::{HeaderMap, header};
+use axum::routing::{get, patch, post, put};
+use base64::Engine;
+use conversations::{
+    get_conversation, get_media_conversation, patch_participant, post_communication_wrapup,
+};
+use faults::{Injector, get_faults, inject_faults, put_faults};
+use interactions::{get_interaction, patch_interaction, put_interaction};
+use oauth::{issue_token, require_token};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// The key of an interaction's simulator-only settings inside a seed entry.
+pub const BEHAVIOUR_KEY: &str = "x-sim";
+
+/// Credentials and token lifetime of the simulated organisation.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    pub token_lifetime: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            client_id: "demo-client".into(),
+            client_secret: "demo-secret".into(),
+            token_lifetime: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// Per-interaction simulator settings (`"x-sim"` in the seed file).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Behaviour {
+    /// Answer every PATCH with this status instead of applying it (e.g. 409).
+    pub patch_status: Option<u16>,
+    /// Answer every GET with this status instead of the interaction (e.g. 403).
+    pub get_status: Option<u16>,
+    /// Answer a GET with the state read on arrival, this many ms later (a lagging replica: a
+    /// write landing meanwhile is not in the answer).
+    pub stale_read_ms: Option<u64>,
+    /// Apply every write, then answer it with this status (e.g. 502: a gateway lost the answer).
+    pub status_after_write: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+struct SimInteraction {
+    body: Map<String, Value>,
+    behaviour: Behaviour,
+}
+
+/// How many writes an interaction (or participant) received, how many of them changed it, and
+/// how many times a simulated concurrent writer changed it instead (injected 409s).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchCount {
+    pub received: u64,
+    pub applied: u64,
+    #[serde(default)]
+    pub foreign: u64,
+}
+
+/// The code a simulated concurrent writer sets before answering 409.
+pub const FOREIGN_CODE: &str = "set-by-a-concurrent-writer";
+
+#[derive(Debug)]
+struct Books {
+    interactions: HashMap<String, SimInteraction>,
+    /// Conversations by (API path segment, id).
+    conversations: HashMap<(String, String), SimInteraction>,
+    tokens: HashMap<String, Instant>,
+    patches: BTreeMap<String, PatchCount>,
+    injector: Injector,
+}
+
+impl Default for Books {
+    fn default() -> Self {
+        Books {
+            interactions: HashMap::new(),
+            conversations: HashMap::new(),
+            tokens: HashMap::new(),
+            patches: BTreeMap::new(),
+            injector: Injector::new(Faults::default()),
+        }
+    }
+}
+
+/// The simulator's state; clone it to share.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    books: Arc<Mutex<Books>>,
+    config: Arc<SimConfig>,
+}
+
+impl Simulator {
+    pub fn new(config: SimConfig) -> Self {
+        Simulator {
+            books: Arc::default(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// Adds (or replaces) the seeded interactions.
+    pub fn seed(&self, data: SeedData) -> Result<usize, SeedError> {
+        let count = data.interactions.len() + data.conversations.len();
+        for (index, entry) in data.interactions.into_iter().enumerate() {
+            self.put_interaction(entry)
+                .map_err(|problem| SeedError::Entry { index, problem })?;
+        }
+        for (index, entry) in data.conversations.into_iter().enumerate() {
+            self.put_conversation(entry)
+                .map_err(|problem| SeedError::Entry {
+                    index,
+                    problem: format!("conversations: {problem}"),
+                })?;
+        }
+        Ok(count)
+    }
+
+    /// Adds or replaces one conversation given as the API would return it (plus `"x-sim"`).
+    pub fn put_conversation(&self, mut body: Map<String, Value>) -> Result<(), String> {
+        let id = match body.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            _ => return Err("\"id\" must be a non-empty string".into()),
+        };
+        let media = body
+            .remove("mediaType")
+            .and_then(|m| m.as_str().map(MediaType::new))
+            .unwrap_or_else(MediaType::voice);
+        let segment = media
+            .api_segment()
+            .ok_or_else(|| format!("mediaType {media} of {id} has no API path"))?;
+        let behaviour = match body.remove(BEHAVIOUR_KEY) {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| format!("\"{BEHAVIOUR_KEY}\" of {id}: {e}"))?,
+            None => Behaviour::default(),
+        };
+        self.books()
+            .conversations
+            .insert((segment.to_owned(), id), SimInteraction { body, behaviour });
+        Ok(())
+    }
+
+    /// The conversation as a GET would return it now.
+    pub fn conversation(&self, id: &str) -> Option<Value> {
+        self.books()
+            .conversations
+            .iter()
+            .find(|((_, conversation), _)| conversation == id)
+            .map(|(_, c)| Value::Object(c.body.clone()))
+    }
+
+    /// Adds or replaces one interaction given as the API would return it (plus `"x-sim"`).
+    pub fn put_interaction(&self, mut body: Map<String, Value>) -> Result<(), String> {
+        let id = match body.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            _ => return Err("\"id\" must be a non-empty string".into()),
+        };
+        let behaviour = match body.remove(BEHAVIOUR_KEY) {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| format!("\"{BEHAVIOUR_KEY}\" of {id}: {e}"))?,
+            None => Behaviour::default(),
+        };
+        self.books()
+            .interactions
+            .insert(id, SimInteraction { body, behaviour });
+        Ok(())
+    }
+
+    /// The interaction as a GET would return it now.
+    pub fn interaction(&self, id: &str) -> Option<Value> {
+        self.books()
+            .interactions
+            .get(id)
+            .map(|i| Value::Object(i.body.clone()))
+    }
+
+    /// Sets the faults to inject from now on (and reseeds their generator).
+    pub fn set_faults(&self, faults: Faults) {
+        self.books().injector = Injector::new(faults);
+    }
+
+    /// The faults configured, and how many of each were injected so far.
+    pub fn faults(&self) -> (Faults, BTreeMap<&'static str, u64>) {
+        let books = self.books();
+        (
+            books.injector.faults.clone(),
+            books.injector.injected.clone(),
+        )
+    }
+
+    /// PATCH counts per interaction id.
+    pub fn patch_counts(&self) -> BTreeMap<String, PatchCount> {
+        self.books().patches.clone()
+    }
+
+    /// The router serving the simulated API.
+    pub fn router(&self) -> Router {
+        let api = Router::new()
+            .route(
+                "/api/v2/interactions/{id}",
+                get(get_interaction).patch(patch_interaction),
+            )
+            .route("/api/v2/conversations/{id}", get(get_conversation))
+            .route("/api/v2/conversations/{segment}/{id}", get(get_media_conversation))
+            .route(
+                "/api/v2/conversations/{segment}/{id}/participants/{participant}",
+                patch(patch_participant),
+            )
+            .route(
+                "/api/v2/conversations/{segment}/{id}/participants/{participant}/communications/{communication}/wrapup",
+                post(post_communication_wrapup),
+            )
+            .route_layer(axum::middleware::from_fn_with_state(self.clone(), require_token))
+            .layer(axum::middleware::from_fn_with_state(self.clone(), inject_faults));
+        Router::new()
+            .route("/oauth/token", post(issue_token))
+            .merge(api)
+            .route("/sim/faults", get(get_faults).put(put_faults))
+            .route("/sim/patches", get(all_patches))
+            .route("/sim/patches/{id}", get(one_patch_count))
+            .route("/sim/interactions/{id}", put(put_interaction))
+            .route("/sim/health", get(|| async { "ok" }))
+            .layer(axum::middleware::map_response(add_correlation_id))
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` until the task is dropped or aborted.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+
+    /// Binds `addr` and serves in a background task; returns the bound address.
+    pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<RunningSim> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(self.clone().serve(listener));
+        Ok(RunningSim {
+            addr,
+            simulator: self,
+            task,
+        })
+    }
+
+    fn books(&self) -> MutexGuard<'_, Books> {
+        self.books
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn token_is_valid(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        self.books()
+            .tokens
+            .get(token)
+            .is_some_and(|expires| Instant::now() < *expires)
+    }
+
+    fn credentials_match(&self, headers: &HeaderMap) -> bool {
+        let decoded = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Basic "))
+            .and_then(|encoded| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+            })
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let expected = format!("{}:{}", self.config.client_id, self.config.client_secret);
+        decoded.is_some_and(|pair| pair == expected)
+    }
+}
+
+/// A simulator serving in the background (tests, benchmarks). Stops when dropped.
+#[derive(Debug)]
+pub struct RunningSim {
+    pub addr: SocketAddr,
+    pub simulator: Simulator,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningSim {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
