@@ -115,34 +115,7 @@ impl Config {
         if let Some(concurrency) = number(&get, "BATCH_CONCURRENCY", 1, 1_000)? {
             pipeline.batch_concurrency = concurrency as usize;
         }
-        if let Some(list) = get("NATIVE_MEDIA_TYPES") {
-            pipeline.native_media_types = media_types(&list)?;
-        }
-        if let Some(style) = get("WRAPUP_APPLY_STYLE") {
-            pipeline.wrapup_style = match style.to_ascii_lowercase().as_str() {
-                "participant" => WrapupStyle::Participant,
-                "communication" => WrapupStyle::Communication,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "WRAPUP_APPLY_STYLE",
-                        problem: format!("{style:?} is neither participant nor communication"),
-                    });
-                }
-            };
-        }
-        if let Some(trigger) = get("WRAPUP_TRIGGER") {
-            pipeline.wrapup_trigger = match trigger.to_ascii_lowercase().as_str() {
-                "after-acw" => WrapupTrigger::AfterAfterCallWork,
-                "call-end" => WrapupTrigger::CallEnd,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "WRAPUP_TRIGGER",
-                        problem: format!("{trigger:?} is neither after-acw nor call-end"),
-                    });
-                }
-            };
-        }
-        pipeline.wrapup_notes = get("WRAPUP_NOTES");
+        native_settings(&get, &mut pipeline)?;
         let function_timeout = function_timeout(&get)?;
         check_lease_covers_invocations(&pipeline, function_timeout)?;
         let dedup_table = get("DEDUP_TABLE_NAME")
@@ -158,6 +131,62 @@ impl Config {
             function_timeout,
         })
     }
+}
+
+/// The native dialect's settings: media types, how and when the wrap-up is applied, its notes.
+fn native_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    pipeline: &mut PipelineSettings,
+) -> Result<(), ConfigError> {
+    if let Some(list) = get("NATIVE_MEDIA_TYPES") {
+        pipeline.native_media_types = media_types(&list)?;
+    }
+    if let Some(style) = get("WRAPUP_APPLY_STYLE") {
+        pipeline.wrapup_style = one_of(
+            "WRAPUP_APPLY_STYLE",
+            &style,
+            &[
+                ("participant", WrapupStyle::Participant),
+                ("communication", WrapupStyle::Communication),
+            ],
+        )?;
+    }
+    if let Some(trigger) = get("WRAPUP_TRIGGER") {
+        pipeline.wrapup_trigger = one_of(
+            "WRAPUP_TRIGGER",
+            &trigger,
+            &[
+                ("after-acw", WrapupTrigger::AfterAfterCallWork),
+                ("call-end", WrapupTrigger::CallEnd),
+            ],
+        )?;
+    }
+    pipeline.wrapup_notes = get("WRAPUP_NOTES");
+    Ok(())
+}
+
+/// The choice `value` names (case-insensitive) among `choices`; else an error listing them.
+fn one_of<T: Copy>(
+    name: &'static str,
+    value: &str,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    let wanted = value.to_ascii_lowercase();
+    choices
+        .iter()
+        .find(|(choice, _)| *choice == wanted)
+        .map(|(_, setting)| *setting)
+        .ok_or_else(|| ConfigError::Invalid {
+            name,
+            problem: format!(
+                "{value:?} is not one of {}",
+                choices
+                    .iter()
+                    .map(|(choice, _)| *choice)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
 }
 
 /// The function's timeout, when the deployment says it.

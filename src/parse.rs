@@ -147,34 +147,66 @@ fn conversation_event(
     let media_type = text("mediaType")?
         .map(|media| MediaType::new(&media))
         .ok_or_else(|| Rejection::new("detail.eventBody.mediaType", "is missing"))?;
-    let event_time_ms = match body.get("eventTime") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(number)) if number.as_i64().is_some() => number.as_i64(),
-        Some(Value::String(text)) if text.trim().parse::<i64>().is_ok() => text.trim().parse().ok(),
-        Some(other) => {
-            return Err(Rejection::new(
-                "detail.eventBody.eventTime",
-                format!("must be epoch milliseconds, got {}", kind(other)),
-            ));
-        }
-    };
-    let correlation_id = detail
-        .pointer("/metadata/CorrelationId")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-        .map(|id| {
-            // It may become part of the dedup key: only a bounded, key-safe id is used.
-            validate_path_segment(id)
-                .map(|()| id.to_owned())
-                .map_err(|problem| Rejection::new("detail.metadata.CorrelationId", problem))
-        })
-        .transpose()?;
+    let event_time_ms = event_time(body)?;
+    let correlation_id = correlation_id(detail)?;
     if event_time_ms.is_none() && correlation_id.is_none() {
         return Err(Rejection::new(
             "detail.eventBody.eventTime",
             "is missing (and so is detail.metadata.CorrelationId): the event cannot be deduplicated",
         ));
     }
+    let topic_name = topic_name(detail, detail_type, topic)?;
+    let wrapup_code = match body.get("wrapupCode") {
+        Some(Value::String(code)) if !code.trim().is_empty() => Some(code.clone()),
+        _ => None,
+    };
+    Ok(ConversationEvent {
+        topic,
+        topic_name,
+        conversation_id,
+        participant_id,
+        media_type,
+        event_time_ms,
+        correlation_id,
+        wrapup_code,
+    })
+}
+
+/// `eventBody.eventTime`: epoch milliseconds, as a number or its decimal text; absent is `None`.
+fn event_time(body: &Value) -> Result<Option<i64>, Rejection> {
+    match body.get("eventTime") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) if number.as_i64().is_some() => Ok(number.as_i64()),
+        Some(Value::String(text)) if text.trim().parse::<i64>().is_ok() => {
+            Ok(text.trim().parse().ok())
+        }
+        Some(other) => Err(Rejection::new(
+            "detail.eventBody.eventTime",
+            format!("must be epoch milliseconds, got {}", kind(other)),
+        )),
+    }
+}
+
+/// `metadata.CorrelationId`, which may become part of the dedup key: only a bounded, key-safe id.
+fn correlation_id(detail: &Value) -> Result<Option<String>, Rejection> {
+    detail
+        .pointer("/metadata/CorrelationId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            validate_path_segment(id)
+                .map(|()| id.to_owned())
+                .map_err(|problem| Rejection::new("detail.metadata.CorrelationId", problem))
+        })
+        .transpose()
+}
+
+/// `detail.topicName` (else the detail-type): bounded, and of the event's own topic.
+fn topic_name(
+    detail: &Value,
+    detail_type: &str,
+    topic: ConversationTopic,
+) -> Result<String, Rejection> {
     let topic_name = detail
         .get("topicName")
         .and_then(Value::as_str)
@@ -198,21 +230,7 @@ fn conversation_event(
             ),
         ));
     }
-    let topic_name = topic_name.to_owned();
-    let wrapup_code = match body.get("wrapupCode") {
-        Some(Value::String(code)) if !code.trim().is_empty() => Some(code.clone()),
-        _ => None,
-    };
-    Ok(ConversationEvent {
-        topic,
-        topic_name,
-        conversation_id,
-        participant_id,
-        media_type,
-        event_time_ms,
-        correlation_id,
-        wrapup_code,
-    })
+    Ok(topic_name.to_owned())
 }
 
 /// Longest `detail.topicName` accepted (`v2.detail.events.conversation.{uuid}.customer.end` is 73).

@@ -64,23 +64,7 @@ pub async fn measure(binary: &Path, dir: &Path) -> Value {
     for round in 0..5 {
         let api = RunningLambdaApi::spawn().await.unwrap();
         let started = Instant::now();
-        let mut child = tokio::process::Command::new(binary)
-            .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "disposition-consumer")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_REGION", "us-east-1")
-            .env("RUST_LOG", "warn")
-            .env("GENESYS_CLOUD_BASE_URL", &sim.url)
-            .env("GENESYS_CLOUD_CLIENT_ID", "demo-client")
-            .env("GENESYS_CLOUD_CLIENT_SECRET", "demo-secret")
-            .env("DISPOSITION_CODE_ID", CODE)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let mut child = spawn_lambda(binary, &api.endpoint(), &sim.url);
         while api.first_next_at().is_none() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
@@ -120,12 +104,7 @@ pub async fn measure(binary: &Path, dir: &Path) -> Value {
         if round == 0
             && let Some(pid) = child.id()
         {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            peak_rss_kib = status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap_or(0);
+            peak_rss_kib = peak_rss_kib_of(pid);
         }
         let _ = child.kill().await;
     }
@@ -155,4 +134,36 @@ pub async fn measure(binary: &Path, dir: &Path) -> Value {
         peak_rss_kib as f64 / 1_024.0,
     );
     figures
+}
+
+/// The release Lambda as Lambda starts it, against the Runtime API at `runtime_api` and the
+/// simulator at `sim_url`.
+fn spawn_lambda(binary: &Path, runtime_api: &str, sim_url: &str) -> tokio::process::Child {
+    tokio::process::Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "disposition-consumer")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("RUST_LOG", "warn")
+        .env("GENESYS_CLOUD_BASE_URL", sim_url)
+        .env("GENESYS_CLOUD_CLIENT_ID", "demo-client")
+        .env("GENESYS_CLOUD_CLIENT_SECRET", "demo-secret")
+        .env("DISPOSITION_CODE_ID", CODE)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// The peak resident set (`VmHWM`) of process `pid` so far, in KiB; 0 when unknown.
+fn peak_rss_kib_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
 }

@@ -27,8 +27,8 @@ use genesys_eventbridge::genesys::{
 };
 use genesys_eventbridge::secret::Secret;
 use modes::{Bench, Dedup, Dynamo};
-use serde_json::json;
-use std::path::PathBuf;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 struct Options {
@@ -101,22 +101,12 @@ async fn main() {
     let root = PathBuf::from(sim::ROOT);
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let dynamo = match (
-        std::env::var("DEDUP_TEST_TABLE"),
-        std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
-    ) {
-        (Ok(table), Ok(endpoint)) => Some(Dynamo {
-            proxy: dynamo_proxy::CountingProxy::start(&endpoint).await,
-            table,
-        }),
-        _ => None,
-    };
     let bench = Bench {
         dir: dir.clone(),
         bin_dir: std::env::var_os("BENCH_BIN_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target/release")),
-        dynamo,
+        dynamo: local_dynamodb().await,
     };
     println!(
         "# {} deliveries per mode (about 20 % duplicates); genesys-sim and DynamoDB Local on loopback; \
@@ -162,7 +152,26 @@ async fn main() {
         results["lambda"] = lambda_binary::measure(&lambda, &dir).await;
     }
 
-    // The figures of the build before the cost-floor change, for comparison (docs/performance.md).
+    write_results(&root, &dir, results, &series);
+}
+
+/// DynamoDB Local behind a counting proxy, when `make bench` started it.
+async fn local_dynamodb() -> Option<Dynamo> {
+    match (
+        std::env::var("DEDUP_TEST_TABLE"),
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB"),
+    ) {
+        (Ok(table), Ok(endpoint)) => Some(Dynamo {
+            proxy: dynamo_proxy::CountingProxy::start(&endpoint).await,
+            table,
+        }),
+        _ => None,
+    }
+}
+
+/// Writes `results.json` (with the figures of the build before the cost-floor change, for
+/// comparison: docs/performance.md) and the latency histogram into `dir`.
+fn write_results(root: &Path, dir: &Path, mut results: Value, series: &[(&str, Vec<f64>)]) {
     if let Ok(before) = std::fs::read(root.join("docs/bench/before.json")) {
         results["before"] = serde_json::from_slice(&before).unwrap_or_default();
     }

@@ -122,23 +122,14 @@ pub(super) fn apply_wrapup(
             format!("participant {participant} not found"),
         );
     };
-    if let Some(communication) = communication {
-        let known = MEDIA_LISTS.iter().any(|kind| {
-            target
-                .get(*kind)
-                .and_then(Value::as_array)
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c.get("id").and_then(Value::as_str) == Some(communication))
-                })
-        });
-        if !known {
-            return error(
-                StatusCode::NOT_FOUND,
-                "not.found",
-                format!("communication {communication} not found"),
-            );
-        }
+    if let Some(communication) = communication
+        && !has_communication(target, communication)
+    {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("communication {communication} not found"),
+        );
     }
     let count = patches.entry(format!("{id}/{participant}")).or_default();
     if let Some(answer) = gate_write(count, &conversation.behaviour, conflict, || {
@@ -153,24 +144,7 @@ pub(super) fn apply_wrapup(
         Err(problem) => return error(StatusCode::BAD_REQUEST, "bad.request", problem),
     };
     if let Some(target) = target.as_object_mut() {
-        // The wrap-up ends the agent's after-call work, on the participant and its communications.
-        for media in MEDIA_LISTS {
-            let communications = target.get_mut(media).and_then(Value::as_array_mut);
-            for communication in communications.into_iter().flatten() {
-                if let Some(Value::Object(acw)) = communication.get_mut("afterCallWork")
-                    && acw.get("state") == Some(&json!("pending"))
-                {
-                    acw.insert("state".into(), json!("complete"));
-                }
-                if let Some(communication) = communication.as_object_mut() {
-                    communication.insert("wrapup".into(), Value::Object(wrapup.clone()));
-                }
-            }
-        }
-        if target.contains_key("startAcwTime") && !target.contains_key("endAcwTime") {
-            target.insert("endAcwTime".into(), json!(chrono_now_rfc3339()));
-        }
-        target.insert("wrapup".into(), Value::Object(wrapup));
+        wrap_up(target, wrapup);
     }
     count.applied += 1;
     answer_applied_write(
@@ -221,4 +195,38 @@ pub(super) async fn post_communication_wrapup(
         conflict.is_some(),
         wrapup,
     )
+}
+
+/// True when the participant lists `communication` among its communications of any media.
+fn has_communication(participant: &Value, communication: &str) -> bool {
+    MEDIA_LISTS.iter().any(|media| {
+        participant
+            .get(*media)
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.get("id").and_then(Value::as_str) == Some(communication))
+            })
+    })
+}
+
+/// Applies `wrapup` to a participant and its communications, which ends its after-call work.
+fn wrap_up(participant: &mut Map<String, Value>, wrapup: Map<String, Value>) {
+    for media in MEDIA_LISTS {
+        let communications = participant.get_mut(media).and_then(Value::as_array_mut);
+        for communication in communications.into_iter().flatten() {
+            if let Some(Value::Object(acw)) = communication.get_mut("afterCallWork")
+                && acw.get("state") == Some(&json!("pending"))
+            {
+                acw.insert("state".into(), json!("complete"));
+            }
+            if let Some(communication) = communication.as_object_mut() {
+                communication.insert("wrapup".into(), Value::Object(wrapup.clone()));
+            }
+        }
+    }
+    if participant.contains_key("startAcwTime") && !participant.contains_key("endAcwTime") {
+        participant.insert("endAcwTime".into(), json!(chrono_now_rfc3339()));
+    }
+    participant.insert("wrapup".into(), Value::Object(wrapup));
 }
