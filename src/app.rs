@@ -34,7 +34,7 @@ pub async fn credentials_source(
             let source =
                 SecretsManagerCredentials::new(aws_sdk_secretsmanager::Client::new(&shared), arn);
             source
-                .credentials(false)
+                .credentials(crate::genesys::Freshness::Cached)
                 .await
                 .map_err(WiringError::Credentials)?;
             Ok(Arc::new(source))

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error_chain;
 pub mod genesys;
 pub mod lambda;
+pub mod locks;
 pub mod parse;
 pub mod secret;
 #[cfg(feature = "sim")]

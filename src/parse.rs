@@ -106,8 +106,8 @@ fn object<'a>(value: Option<&'a Value>, field: &str) -> Result<&'a Value, Reject
 
 fn seed_update(event: &Value) -> Result<InteractionUpdate, Rejection> {
     let detail = object(event.get("detail"), "detail")?;
-    let interaction_id = required_text(detail, "interactionId", false)?;
-    let sequence_id = required_text(detail, "sequenceId", true)?;
+    let interaction_id = required_text(detail, "interactionId", Accept::Text)?;
+    let sequence_id = required_text(detail, "sequenceId", Accept::TextOrInteger)?;
     Ok(InteractionUpdate {
         interaction_id: InteractionId::parse(&interaction_id)
             .map_err(|problem| Rejection::new("detail.interactionId", problem))?,
@@ -236,9 +236,17 @@ fn topic_name(
 /// Longest `detail.topicName` accepted (`v2.detail.events.conversation.{uuid}.customer.end` is 73).
 const MAX_TOPIC_NAME_LEN: usize = 256;
 
-/// Reads `detail.{name}` as non-empty text; integers are accepted as their decimal text when
-/// `integers_allowed`.
-fn required_text(detail: &Value, name: &str, integers_allowed: bool) -> Result<String, Rejection> {
+/// What a required text field may also be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    Text,
+    /// An integer is read as its decimal text.
+    TextOrInteger,
+}
+
+/// Reads `detail.{name}` as non-empty text (or, as `accept` allows, an integer as its text).
+fn required_text(detail: &Value, name: &str, accept: Accept) -> Result<String, Rejection> {
+    let integers_allowed = accept == Accept::TextOrInteger;
     let field = format!("detail.{name}");
     match detail.get(name) {
         None | Some(Value::Null) => Err(Rejection::new(field, "is missing")),

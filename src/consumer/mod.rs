@@ -90,7 +90,7 @@ impl Consumer {
             reason = field::Empty,
         );
         if let Some(link) = link {
-            telemetry::propagation::connect(&span, link, false);
+            telemetry::propagation::connect(&span, link, telemetry::propagation::Incoming::Link);
         }
         let event_id = event_id(event).map(str::to_owned);
         if let Some(id) = &event_id {

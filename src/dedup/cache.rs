@@ -37,7 +37,7 @@ impl CompletedCache {
 
     /// The cached completion of `key`, unless absent or expired.
     pub fn get(&self, key: &DedupKey, payload_hash: &str) -> Option<ClaimOutcome> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = crate::locks::lock(&self.inner);
         let entry = inner.entries.get(key)?;
         (entry.expires_at_s > now_epoch_ms() / 1_000).then(|| ClaimOutcome::Completed {
             outcome: entry.outcome.clone(),
@@ -50,7 +50,7 @@ impl CompletedCache {
         if self.capacity == 0 {
             return;
         }
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = crate::locks::lock(&self.inner);
         let entry = Entry {
             outcome: outcome.to_owned(),
             payload_hash: payload_hash.to_owned(),
@@ -71,11 +71,7 @@ impl CompletedCache {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entries
-            .len()
+        crate::locks::lock(&self.inner).entries.len()
     }
 
     #[cfg(test)]

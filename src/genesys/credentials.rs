@@ -47,12 +47,23 @@ impl CredentialsError {
     }
 }
 
+/// Where credentials are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// The cached credentials, if any.
+    Cached,
+    /// Read again (after the token service refused the cached ones, e.g. a rotated secret).
+    Fresh,
+}
+
 /// A source of client credentials.
 #[async_trait]
 pub trait CredentialsSource: Send + Sync + fmt::Debug {
-    /// The credentials; with `refresh`, read again rather than from a cache (after the token
-    /// service refused the cached ones, e.g. because the secret was rotated).
-    async fn credentials(&self, refresh: bool) -> Result<ClientCredentials, CredentialsError>;
+    /// The credentials, from the cache or read again as `freshness` says.
+    async fn credentials(
+        &self,
+        freshness: Freshness,
+    ) -> Result<ClientCredentials, CredentialsError>;
 
     /// True when a refresh can give different credentials.
     fn refreshable(&self) -> bool;
@@ -64,7 +75,7 @@ pub struct StaticCredentials(pub ClientCredentials);
 
 #[async_trait]
 impl CredentialsSource for StaticCredentials {
-    async fn credentials(&self, _refresh: bool) -> Result<ClientCredentials, CredentialsError> {
+    async fn credentials(&self, _: Freshness) -> Result<ClientCredentials, CredentialsError> {
         Ok(self.0.clone())
     }
 
@@ -170,9 +181,12 @@ impl SecretsManagerCredentials {
 
 #[async_trait]
 impl CredentialsSource for SecretsManagerCredentials {
-    async fn credentials(&self, refresh: bool) -> Result<ClientCredentials, CredentialsError> {
+    async fn credentials(
+        &self,
+        freshness: Freshness,
+    ) -> Result<ClientCredentials, CredentialsError> {
         let mut cached = self.cached.lock().await;
-        if let Some(credentials) = cached.as_ref().filter(|_| !refresh) {
+        if let Some(credentials) = cached.as_ref().filter(|_| freshness == Freshness::Cached) {
             return Ok(credentials.clone());
         }
         let fresh = self.read().await?;

@@ -16,7 +16,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use credentials::{
-    ClientCredentials, CredentialsSource, SecretsManagerCredentials, StaticCredentials,
+    ClientCredentials, CredentialsSource, Freshness, SecretsManagerCredentials, StaticCredentials,
 };
 pub use http::{Endpoints, HttpGenesysClient, HttpSettings};
 pub use retry::RetryPolicy;
@@ -149,16 +149,18 @@ impl Operation {
     }
 
     /// The request's HTTP method.
-    pub fn method(&self) -> &'static str {
+    pub fn method(&self) -> reqwest::Method {
         match self {
-            Operation::Token => "POST",
-            Operation::FetchInteraction(_) | Operation::FetchConversation(_) => "GET",
-            Operation::ApplyDisposition(_) => "PATCH",
+            Operation::Token => reqwest::Method::POST,
+            Operation::FetchInteraction(_) | Operation::FetchConversation(_) => {
+                reqwest::Method::GET
+            }
+            Operation::ApplyDisposition(_) => reqwest::Method::PATCH,
             Operation::ApplyWrapup {
                 communication: None,
                 ..
-            } => "PATCH",
-            Operation::ApplyWrapup { .. } => "POST",
+            } => reqwest::Method::PATCH,
+            Operation::ApplyWrapup { .. } => reqwest::Method::POST,
         }
     }
 

@@ -33,7 +33,7 @@ impl RateLimiter {
     /// Waits for a slot. Returns false, without taking one, when the slot comes after `deadline`.
     pub async fn acquire(&self, deadline: Deadline) -> bool {
         let slot = {
-            let mut next_free = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
+            let mut next_free = crate::locks::lock(&self.next_free);
             let now = Instant::now();
             // Unused capacity accumulates up to one burst.
             let earliest = now.checked_sub(self.headroom).unwrap_or(now);

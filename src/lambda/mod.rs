@@ -6,10 +6,10 @@ use crate::dedup::OwnerToken;
 use crate::domain::Outcome;
 use crate::parse::ordering_key;
 use crate::telemetry::{self, Telemetry, emf, propagation};
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use futures_util::stream::{self, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,15 +75,15 @@ impl Handled {
     /// must be delivered again.
     pub fn into_response(self) -> Result<Value, HandlerError> {
         if self.kind == PayloadKind::Sqs {
-            let failures: Vec<Value> = self
-                .reports
-                .iter()
-                .zip(&self.message_ids)
-                .filter(|(report, _)| !report.outcome.is_terminal())
-                .filter_map(|(_, id)| id.as_ref())
-                .map(|id| json!({"itemIdentifier": id}))
-                .collect();
-            return Ok(json!({"batchItemFailures": failures}));
+            let mut response = SqsBatchResponse::default();
+            response.set_failures(
+                self.reports
+                    .iter()
+                    .zip(&self.message_ids)
+                    .filter(|(report, _)| !report.outcome.is_terminal())
+                    .filter_map(|(_, id)| id.clone()),
+            );
+            return Ok(serde_json::to_value(response).unwrap_or(Value::Null));
         }
         if self.has_failures() {
             let failed = self
@@ -221,7 +221,7 @@ pub fn invocation_span(meta: &InvocationMeta, telemetry: &Telemetry) -> tracing:
         .as_deref()
         .and_then(propagation::xray_context)
     {
-        propagation::connect(&span, incoming, telemetry.xray_as_parent());
+        propagation::connect(&span, incoming, telemetry.xray_context());
     }
     span
 }

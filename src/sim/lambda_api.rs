@@ -105,21 +105,12 @@ impl RunningLambdaApi {
 
     /// When the function first asked for an event (it is ready then), if it has.
     pub fn first_next_at(&self) -> Option<Instant> {
-        self.state
-            .books
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .first_next_at
+        crate::locks::lock(&self.state.books).first_next_at
     }
 
     /// The error the function reported while initialising, if any.
     pub fn init_error(&self) -> Option<Value> {
-        self.state
-            .books
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .init_error
-            .clone()
+        crate::locks::lock(&self.state.books).init_error.clone()
     }
 
     /// Queues `payload` for the function and waits (at most `timeout`) for its answer. The
@@ -132,10 +123,7 @@ impl RunningLambdaApi {
         trace_header: Option<&str>,
     ) -> Option<InvocationRecord> {
         let (done, answer) = oneshot::channel();
-        self.state
-            .books
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        crate::locks::lock(&self.state.books)
             .waiting
             .insert(request_id.to_owned(), (Instant::now(), done));
         let pending = Pending {
@@ -160,17 +148,14 @@ impl Drop for RunningLambdaApi {
 
 async fn next(State(state): State<ApiState>) -> Response {
     {
-        let mut books = state.books.lock().unwrap_or_else(|p| p.into_inner());
+        let mut books = crate::locks::lock(&state.books);
         books.first_next_at.get_or_insert_with(Instant::now);
     }
     let pending = state.queue.lock().await.recv().await;
     let Some(pending) = pending else {
         return StatusCode::GONE.into_response();
     };
-    if let Some((delivered, _)) = state
-        .books
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+    if let Some((delivered, _)) = crate::locks::lock(&state.books)
         .waiting
         .get_mut(&pending.request_id)
     {
@@ -197,12 +182,7 @@ async fn next(State(state): State<ApiState>) -> Response {
 
 fn finish(state: &ApiState, id: &str, result: InvocationResult) -> StatusCode {
     let answered_at = Instant::now();
-    let waiting = state
-        .books
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .waiting
-        .remove(id);
+    let waiting = crate::locks::lock(&state.books).waiting.remove(id);
     match waiting {
         Some((delivered_at, done)) => {
             let _ = done.send(InvocationRecord {
@@ -231,10 +211,6 @@ async fn fail(State(state): State<ApiState>, Path(id): Path<String>, body: Bytes
 }
 
 async fn init_error(State(state): State<ApiState>, body: Bytes) -> StatusCode {
-    state
-        .books
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .init_error = Some(json_or_text(&body));
+    crate::locks::lock(&state.books).init_error = Some(json_or_text(&body));
     StatusCode::ACCEPTED
 }

@@ -92,11 +92,11 @@ pub async fn deliver(
     for worker in workers {
         let _ = worker.await;
     }
-    let zombies = std::mem::take(&mut *shared.zombies.lock().unwrap_or_else(|p| p.into_inner()));
+    let zombies = std::mem::take(&mut *crate::locks::lock(&shared.zombies));
     for zombie in zombies {
         let _ = zombie.await;
     }
-    let mut run = std::mem::take(&mut *shared.run.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut run = std::mem::take(&mut *crate::locks::lock(&shared.run));
     run.elapsed = started.elapsed();
     run
 }
@@ -105,11 +105,7 @@ async fn work(worker: usize, consumer: Consumer, shared: Arc<Shared>, options: D
     let mut request = 0u64;
     let mut rng = fastrand::Rng::with_seed(options.freeze.map_or(0, |f| f.seed) + worker as u64);
     loop {
-        let next = shared
-            .queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front();
+        let next = crate::locks::lock(&shared.queue).pop_front();
         let Some((event, delivery)) = next else {
             if shared.pending.load(Ordering::SeqCst) == 0 {
                 return;
@@ -148,7 +144,7 @@ async fn work(worker: usize, consumer: Consumer, shared: Arc<Shared>, options: D
             continue;
         }
         {
-            let mut run = shared.run.lock().unwrap_or_else(|p| p.into_inner());
+            let mut run = crate::locks::lock(&shared.run);
             if failed {
                 run.dead_letters.push(event);
             } else {
@@ -161,19 +157,11 @@ async fn work(worker: usize, consumer: Consumer, shared: Arc<Shared>, options: D
 
 /// Queues `event` for its next delivery after `delay`.
 fn redeliver(shared: &Arc<Shared>, event: Value, delivery: u32, delay: Duration) {
-    shared
-        .run
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .redeliveries += 1;
+    crate::locks::lock(&shared.run).redeliveries += 1;
     let shared = shared.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        shared
-            .queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back((event, delivery + 1));
+        crate::locks::lock(&shared.queue).push_back((event, delivery + 1));
     });
 }
 
@@ -189,11 +177,7 @@ fn freeze_until_after_its_lease(
     let zombie = tokio::spawn(async move {
         tokio::time::sleep(freeze.wake_after.saturating_sub(freeze.after)).await;
         let _ = invocation.await;
-        woken.run.lock().unwrap_or_else(|p| p.into_inner()).zombies += 1;
+        crate::locks::lock(&woken.run).zombies += 1;
     });
-    shared
-        .zombies
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(zombie);
+    crate::locks::lock(&shared.zombies).push(zombie);
 }

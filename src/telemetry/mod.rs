@@ -215,15 +215,20 @@ impl Telemetry {
         }
     }
 
-    /// The same telemetry, taking an incoming X-Ray context as the parent (`true`) or as a link.
-    pub fn with_xray_parent(mut self, as_parent: bool) -> Self {
-        self.xray_parent = as_parent;
+    /// The same telemetry, taking an incoming X-Ray context as `relation` says.
+    pub fn with_xray_context(mut self, relation: propagation::Incoming) -> Self {
+        self.xray_parent = relation == propagation::Incoming::Parent;
         self
     }
 
-    /// Whether an incoming X-Ray context becomes the parent (`OTEL_PROPAGATORS` has `xray`) or a link.
-    pub fn xray_as_parent(&self) -> bool {
-        self.xray_parent
+    /// How an incoming X-Ray context relates to the invocation's span: the parent when
+    /// `OTEL_PROPAGATORS` has `xray`, else a link.
+    pub fn xray_context(&self) -> propagation::Incoming {
+        if self.xray_parent {
+            propagation::Incoming::Parent
+        } else {
+            propagation::Incoming::Link
+        }
     }
 
     /// Exports every finished span now. Runs the blocking flush off the async threads, so it

@@ -61,10 +61,18 @@ pub fn w3c_context(attributes: &HashMap<String, String>) -> Option<SpanContext> 
     span_context.is_valid().then_some(span_context)
 }
 
-/// Connects `span` to a context that arrived with the work: as its parent when `as_parent` (and
-/// the context is sampled, so a parent-based sampler keeps our spans), else as a link.
-pub fn connect(span: &tracing::Span, incoming: SpanContext, as_parent: bool) {
-    if as_parent && incoming.is_sampled() {
+/// How a context that arrived with the work relates to our span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incoming {
+    /// The parent, when sampled (so a parent-based sampler keeps our spans); else a link.
+    Parent,
+    /// A link only: our span starts its own trace.
+    Link,
+}
+
+/// Connects `span` to a context that arrived with the work, as `relation` says.
+pub fn connect(span: &tracing::Span, incoming: SpanContext, relation: Incoming) {
+    if relation == Incoming::Parent && incoming.is_sampled() {
         let _ = span.set_parent(Context::new().with_remote_span_context(incoming));
     } else {
         span.add_link(incoming);

@@ -18,16 +18,13 @@ pub struct SpanCollector {
 impl SpanCollector {
     /// Takes every span collected so far.
     pub fn take(&self) -> Vec<SpanData> {
-        std::mem::take(&mut *self.spans.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *crate::locks::lock(&self.spans))
     }
 }
 
 impl SpanExporter for SpanCollector {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.spans
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(batch);
+        crate::locks::lock(&self.spans).extend(batch);
         Ok(())
     }
 }

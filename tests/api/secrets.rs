@@ -38,7 +38,11 @@ async fn a_rotated_secret_is_read_again_after_the_token_service_refuses_the_old_
     .await;
     let source = Arc::new(SecretsManagerCredentials::new(secrets.clone(), &arn));
     assert_eq!(
-        source.credentials(false).await.unwrap().client_id,
+        source
+            .credentials(genesys_eventbridge::genesys::Freshness::Cached)
+            .await
+            .unwrap()
+            .client_id,
         "old-client"
     );
     secrets
@@ -92,7 +96,10 @@ async fn a_missing_secret_is_a_configuration_error_naming_it() {
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf";
     let source = SecretsManagerCredentials::new(secrets, arn);
 
-    let error = source.credentials(false).await.unwrap_err();
+    let error = source
+        .credentials(genesys_eventbridge::genesys::Freshness::Cached)
+        .await
+        .unwrap_err();
 
     assert!(
         matches!(error, CredentialsError::Unusable { .. }),
@@ -110,7 +117,10 @@ async fn a_secret_without_a_client_secret_is_refused_naming_the_field() {
     let arn = create_secret(&secrets, r#"{"clientId": "only-an-id"}"#).await;
     let source = SecretsManagerCredentials::new(secrets, &arn);
 
-    let error = source.credentials(false).await.unwrap_err();
+    let error = source
+        .credentials(genesys_eventbridge::genesys::Freshness::Cached)
+        .await
+        .unwrap_err();
 
     assert!(
         error.to_string().ends_with("its JSON has no clientSecret"),

@@ -294,7 +294,10 @@ async fn an_incoming_xray_trace_becomes_a_link_by_default_and_the_parent_when_as
     )
     .await;
     let linked = traced.collector.take();
-    let as_parent = traced.telemetry.clone().with_xray_parent(true);
+    let as_parent = traced
+        .telemetry
+        .clone()
+        .with_xray_context(genesys_eventbridge::telemetry::propagation::Incoming::Parent);
     lambda::invoke(
         &consumer,
         ignored,

@@ -23,7 +23,7 @@ use crate::genesys::{
 use answers::{api_failure, read_json};
 use async_trait::async_trait;
 use origin::Origin;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
 use token::{CachedToken, TokenSlot};
@@ -150,14 +150,9 @@ impl HttpGenesysClient {
     ) -> Result<T, GenesysError> {
         let url = self.api.url(&operation.path());
         let response = self
-            .send(
-                &operation,
-                Method::GET,
-                &url,
-                &Body::Empty,
-                deadline,
-                || self.bearer_credential(deadline),
-            )
+            .send(&operation, &url, &Body::Empty, deadline, || {
+                self.bearer_credential(deadline)
+            })
             .await?;
         if response.status().is_success() {
             return read_json(&operation, response).await;
@@ -173,14 +168,9 @@ impl HttpGenesysClient {
         deadline: Deadline,
     ) -> Result<ApplyResult, GenesysError> {
         let url = self.api.url(&operation.path());
-        let method = if operation.method() == "POST" {
-            Method::POST
-        } else {
-            Method::PATCH
-        };
         let body = Body::Json(serde_json::to_vec(body).expect("a struct of strings serialises"));
         let response = self
-            .send(&operation, method, &url, &body, deadline, || {
+            .send(&operation, &url, &body, deadline, || {
                 self.bearer_credential(deadline)
             })
             .await?;

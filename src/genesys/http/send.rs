@@ -48,7 +48,6 @@ impl HttpGenesysClient {
     pub(super) async fn send<C, F>(
         &self,
         operation: &Operation,
-        method: Method,
         url: &reqwest::Url,
         body: &Body,
         deadline: Deadline,
@@ -58,6 +57,7 @@ impl HttpGenesysClient {
         C: Fn() -> F,
         F: std::future::Future<Output = Result<Credential, GenesysError>>,
     {
+        let method = operation.method();
         let mut attempts = Attempts {
             operation,
             deadline,

@@ -3,10 +3,11 @@
 use super::answers::{correlation_id, read_json, refusal};
 use super::{Body, Credential, HttpGenesysClient};
 use crate::deadline::Deadline;
+use crate::genesys::credentials::Freshness;
 use crate::genesys::wire::TokenResponse;
 use crate::genesys::{GenesysError, Operation};
 use crate::secret::Secret;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -106,15 +107,15 @@ impl HttpGenesysClient {
         let url = self.login.url("/oauth/token");
         let operation = Operation::Token;
         let body = Body::Form("grant_type=client_credentials");
-        let mut refreshed = false;
+        let mut freshness = Freshness::Cached;
         loop {
             let credentials = self
                 .credentials
-                .credentials(refreshed)
+                .credentials(freshness)
                 .await
                 .map_err(|source| GenesysError::Credentials { source })?;
             let response = self
-                .send(&operation, Method::POST, &url, &body, deadline, || {
+                .send(&operation, &url, &body, deadline, || {
                     let credentials = credentials.clone();
                     async move { Ok(Credential::Basic(credentials)) }
                 })
@@ -124,10 +125,10 @@ impl HttpGenesysClient {
                 return read_json(&operation, response).await;
             }
             let refused = matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED);
-            if refused && !refreshed && self.credentials.refreshable() {
+            if refused && freshness == Freshness::Cached && self.credentials.refreshable() {
                 // The secret may have been rotated: read it again, once.
                 tracing::info!(%status, "token request refused; reading the credentials secret again");
-                refreshed = true;
+                freshness = Freshness::Fresh;
                 continue;
             }
             let hint = match status {

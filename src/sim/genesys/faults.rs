@@ -96,6 +96,13 @@ pub(super) enum Fault {
     ServerErrorAfterWrite(StatusCode),
 }
 
+/// Whether a request reads or writes (faults of writes only spare reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RequestKind {
+    Read,
+    Write,
+}
+
 /// Marks a write request on which a concurrent writer wins (set by the fault layer).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct InjectConflict;
@@ -129,7 +136,8 @@ impl Injector {
         true
     }
 
-    pub(super) fn draw(&mut self, write: bool) -> Option<Fault> {
+    pub(super) fn draw(&mut self, request: RequestKind) -> Option<Fault> {
+        let write = request == RequestKind::Write;
         let f = &self.faults;
         let mut roll = self.rng.f64();
         let mut pick = |share: f64, fault: Fault| {
@@ -185,10 +193,14 @@ pub(super) async fn inject_faults(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let write = request.method() != axum::http::Method::GET;
+    let kind = if request.method() == axum::http::Method::GET {
+        RequestKind::Read
+    } else {
+        RequestKind::Write
+    };
     let (fault, faults) = {
         let mut books = sim.books();
-        let fault = books.injector.draw(write);
+        let fault = books.injector.draw(kind);
         if fault == Some(Fault::TokenRevoked) {
             books.tokens.clear();
         }

@@ -273,9 +273,7 @@ impl Simulator {
     }
 
     fn books(&self) -> MutexGuard<'_, Books> {
-        self.books
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::locks::lock(&self.books)
     }
 
     fn token_is_valid(&self, headers: &HeaderMap) -> bool {
