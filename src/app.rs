@@ -15,8 +15,10 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
     #[error(transparent)]
+    /// The HTTP client could not be built.
     HttpClient(crate::genesys::http::ClientError),
     #[error(transparent)]
+    /// The credentials could not be read at start-up.
     Credentials(CredentialsError),
 }
 

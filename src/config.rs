@@ -30,10 +30,22 @@ pub const REGIONS: &[(&str, &str)] = &[
 /// A setting that is missing or malformed. The message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A required setting is not set.
     #[error("{name} is not set: {hint}")]
-    Missing { name: &'static str, hint: String },
+    Missing {
+        /// The variable.
+        name: &'static str,
+        /// What it should hold.
+        hint: String,
+    },
+    /// A setting's value cannot be used.
     #[error("{name} is invalid: {problem}")]
-    Invalid { name: &'static str, problem: String },
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with its value.
+        problem: String,
+    },
 }
 
 /// Where the OAuth client's credentials come from.
@@ -49,9 +61,13 @@ pub enum CredentialsConfig {
 /// Everything the consumer needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where the Genesys API and login service are.
     pub endpoints: Endpoints,
+    /// Where the OAuth client's credentials come from.
     pub credentials: CredentialsConfig,
+    /// The consumer's business settings.
     pub pipeline: PipelineSettings,
+    /// Timeouts, rate and retries of the Genesys client.
     pub http: HttpSettings,
     /// `DEDUP_TABLE_NAME`: dedup in DynamoDB when set, in memory otherwise.
     pub dedup_table: Option<String>,

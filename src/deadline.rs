@@ -86,10 +86,12 @@ impl Deadline {
         self.at.saturating_duration_since(Instant::now())
     }
 
+    /// The deadline as a monotonic instant (for timers).
     pub fn instant(&self) -> Instant {
         self.at
     }
 
+    /// The deadline as wall-clock epoch milliseconds (for leases).
     pub fn epoch_ms(&self) -> i64 {
         self.epoch_ms
     }
@@ -99,8 +101,7 @@ impl Deadline {
 pub fn now_epoch_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or(0)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }
 
 #[cfg(test)]

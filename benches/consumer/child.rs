@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// What a finished child process used.
 #[derive(Debug, Clone, Copy)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub exit_code: i32,
     pub wall: Duration,
     /// User plus system CPU time of the child alone.
@@ -31,7 +31,7 @@ fn peak_rss(pid: libc::pid_t) -> Option<u64> {
 
 /// Runs `command` with its stdout written to `stdout` and stdin read from `stdin` (if given),
 /// then reaps it with `wait4`, so its own resource usage is read, not the harness's.
-pub fn run_measured(mut command: Command, stdin: Option<&Path>, stdout: &Path) -> Usage {
+pub(crate) fn run_measured(mut command: Command, stdin: Option<&Path>, stdout: &Path) -> Usage {
     command
         .stdout(std::fs::File::create(stdout).expect("the output file"))
         .stderr(Stdio::inherit());

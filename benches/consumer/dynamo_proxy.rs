@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 /// Requests seen, by `Operation` or `Operation:conditionFailed` (a failed conditional write,
 /// which DynamoDB bills as a write all the same).
-pub type Counts = BTreeMap<String, u64>;
+pub(crate) type Counts = BTreeMap<String, u64>;
 
 #[derive(Clone)]
 struct Proxy {
@@ -19,14 +19,14 @@ struct Proxy {
 }
 
 /// The running proxy: its URL, and the counts since the last `take`.
-pub struct CountingProxy {
+pub(crate) struct CountingProxy {
     pub url: String,
     counts: Arc<Mutex<Counts>>,
 }
 
 impl CountingProxy {
     /// Starts a proxy on a free loopback port forwarding to `upstream`.
-    pub async fn start(upstream: &str) -> Self {
+    pub(crate) async fn start(upstream: &str) -> Self {
         let counts = Arc::new(Mutex::new(Counts::new()));
         let proxy = Proxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
@@ -41,7 +41,7 @@ impl CountingProxy {
     }
 
     /// The counts since the last call, and resets them.
-    pub fn take(&self) -> Counts {
+    pub(crate) fn take(&self) -> Counts {
         std::mem::take(&mut *self.counts.lock().unwrap())
     }
 }
@@ -86,7 +86,7 @@ async fn forward(
 }
 
 /// Writes among `counts` (UpdateItem, PutItem, DeleteItem, failed or not).
-pub fn writes(counts: &Counts) -> u64 {
+pub(crate) fn writes(counts: &Counts) -> u64 {
     counts
         .iter()
         .filter(|(kind, _)| {

@@ -41,7 +41,7 @@ fn zipped_size(binary: &Path, dir: &Path) -> u64 {
 
 /// Size, zip size, cold start (process start until it asks the Runtime API for its first
 /// event, median of 5), first and warm invocations, and peak RSS after 200 invocations.
-pub async fn measure(binary: &Path, dir: &Path) -> Value {
+pub(crate) async fn measure(binary: &Path, dir: &Path) -> Value {
     let size = std::fs::metadata(binary)
         .expect("the release disposition-consumer")
         .len();
@@ -96,9 +96,9 @@ pub async fn measure(binary: &Path, dir: &Path) -> Value {
             );
             let millis = sent.elapsed().as_secs_f64() * 1_000.0;
             if n == 0 {
-                first_invocations.push(millis)
+                first_invocations.push(millis);
             } else {
-                warm.push(millis)
+                warm.push(millis);
             }
         }
         if round == 0

@@ -104,8 +104,7 @@ async fn main() {
     let bench = Bench {
         dir: dir.clone(),
         bin_dir: std::env::var_os("BENCH_BIN_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target/release")),
+            .map_or_else(|| root.join("target/release"), PathBuf::from),
         dynamo: local_dynamodb().await,
     };
     println!(

@@ -14,7 +14,7 @@ use std::process::Command;
 
 /// Where the modes run: the output folder, the binaries measured, and DynamoDB Local behind the
 /// counting proxy (when `make bench` started it).
-pub struct Bench {
+pub(crate) struct Bench {
     pub dir: PathBuf,
     /// The folder of the `genesys-eventbridge` binary measured (`BENCH_BIN_DIR`, default
     /// `target/release`), so an older build can be measured the same way.
@@ -23,20 +23,20 @@ pub struct Bench {
 }
 
 /// DynamoDB Local behind the counting proxy, and the dedup table.
-pub struct Dynamo {
+pub(crate) struct Dynamo {
     pub proxy: CountingProxy,
     pub table: String,
 }
 
 /// Which dedup store a mode uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dedup {
+pub(crate) enum Dedup {
     Memory,
     DynamoDb,
 }
 
 impl Dedup {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Dedup::Memory => "in-memory",
             Dedup::DynamoDb => "dynamodb",
@@ -159,7 +159,11 @@ async fn check_writes(name: &str, sim: &Sim, workload: &Workload) -> u64 {
 }
 
 /// `genesys-eventbridge invoke` on the workload: one event at a time, like one warm instance.
-pub async fn sequential(bench: &Bench, dedup: Dedup, deliveries: usize) -> (Value, Vec<f64>) {
+pub(crate) async fn sequential(
+    bench: &Bench,
+    dedup: Dedup,
+    deliveries: usize,
+) -> (Value, Vec<f64>) {
     let prefix = format!("seq-{}-{:08x}", dedup.name(), fastrand::u32(..));
     let workload = workload(deliveries, &prefix);
     let sim = start_sim(&workload, &bench.dir);
@@ -200,7 +204,7 @@ pub async fn sequential(bench: &Bench, dedup: Dedup, deliveries: usize) -> (Valu
 }
 
 /// `genesys-eventbridge invoke --lambda-response` on SQS batches of 10 messages.
-pub async fn sqs_batches(bench: &Bench, dedup: Dedup, deliveries: usize) -> Value {
+pub(crate) async fn sqs_batches(bench: &Bench, dedup: Dedup, deliveries: usize) -> Value {
     let prefix = format!("sqs-{}-{:08x}", dedup.name(), fastrand::u32(..));
     let workload = workload(deliveries, &prefix);
     let sim = start_sim(&workload, &bench.dir);
@@ -254,7 +258,7 @@ pub async fn sqs_batches(bench: &Bench, dedup: Dedup, deliveries: usize) -> Valu
 
 /// `instances` concurrent consumers (the Lambda's handler over the platform stand-in) in a
 /// child process of this benchmark, so its CPU and RSS are its own.
-pub async fn concurrent(
+pub(crate) async fn concurrent(
     bench: &Bench,
     dedup: Dedup,
     deliveries: usize,
@@ -300,7 +304,7 @@ pub async fn concurrent(
 /// DynamoDB writes per processed event and per duplicate, counted: the distinct events of a
 /// workload through `invoke` once, then again in a new process (its cache of completed keys is
 /// empty, so every duplicate asks the table).
-pub async fn writes_per_outcome(bench: &Bench, deliveries: usize) -> Value {
+pub(crate) async fn writes_per_outcome(bench: &Bench, deliveries: usize) -> Value {
     let prefix = format!("cost-{:08x}", fastrand::u32(..));
     let workload = workload(deliveries, &prefix);
     let mut distinct = Vec::new();
@@ -343,7 +347,7 @@ pub async fn writes_per_outcome(bench: &Bench, deliveries: usize) -> Value {
 }
 
 /// The worker process of [`concurrent`]: runs the deliveries and prints its figures as JSON.
-pub async fn worker(args: &[String]) {
+pub(crate) async fn worker(args: &[String]) {
     use genesys_eventbridge::sim::platform::{DeliveryOptions, deliver};
     let [dedup, url, prefix, deliveries, instances] = args else {
         panic!("--worker DEDUP URL PREFIX DELIVERIES INSTANCES");

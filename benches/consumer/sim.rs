@@ -7,12 +7,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-pub const CODE: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
+pub(crate) const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+pub(crate) const CODE: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
 
 /// The workload every mode runs: 1 in 5 deliveries a duplicate; of the distinct events 40 %
 /// eligible calls, 40 % ineligible ones and 20 % eligible native conversations.
-pub fn workload(deliveries: usize, prefix: &str) -> Workload {
+pub(crate) fn workload(deliveries: usize, prefix: &str) -> Workload {
     let distinct = deliveries * 4 / 5;
     WorkloadSpec {
         eligible_calls: distinct * 2 / 5,
@@ -27,7 +27,7 @@ pub fn workload(deliveries: usize, prefix: &str) -> Workload {
 }
 
 /// A running genesys-sim, killed when dropped.
-pub struct Sim {
+pub(crate) struct Sim {
     child: Child,
     pub url: String,
 }
@@ -41,7 +41,7 @@ impl Drop for Sim {
 
 impl Sim {
     /// How many writes the simulator applied.
-    pub async fn applied(&self) -> u64 {
+    pub(crate) async fn applied(&self) -> u64 {
         let patches: Value = reqwest::get(format!("{}/sim/patches", self.url))
             .await
             .unwrap()
@@ -52,7 +52,7 @@ impl Sim {
     }
 }
 
-pub fn start_sim(workload: &Workload, dir: &Path) -> Sim {
+pub(crate) fn start_sim(workload: &Workload, dir: &Path) -> Sim {
     let data = dir.join("sim-data.json");
     std::fs::write(&data, serde_json::to_vec(&workload.seed_data).unwrap()).unwrap();
     let url_file = dir.join("sim-url");

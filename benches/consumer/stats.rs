@@ -1,7 +1,7 @@
 //! Small statistics helpers for the benchmark's figures.
 
 /// The `p`-th percentile of sorted values (nearest rank); 0 when empty.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -1,7 +1,7 @@
 //! The latency histogram of `make bench`, as SVG.
 
 /// A latency histogram (log-scale buckets from 0.1 ms to 10 s), one series per mode, as SVG.
-pub fn histogram_svg(series: &[(&str, &[f64])]) -> String {
+pub(crate) fn histogram_svg(series: &[(&str, &[f64])]) -> String {
     const BUCKETS: usize = 50;
     let (low, high) = (0.1_f64.log10(), 10_000_f64.log10());
     let bucket = |ms: f64| {
@@ -12,7 +12,7 @@ pub fn histogram_svg(series: &[(&str, &[f64])]) -> String {
         .iter()
         .map(|(_, latencies)| {
             let mut counts = vec![0; BUCKETS];
-            for ms in latencies.iter() {
+            for ms in *latencies {
                 counts[bucket(*ms)] += 1;
             }
             counts

@@ -13,17 +13,25 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("{source_name}: cannot read")]
+    /// An input could not be read.
     Read {
+        /// The file name, or `-` for stdin.
         source_name: String,
         #[source]
+        /// Why it could not be read.
         source: std::io::Error,
     },
     #[error("{source_name}: line {line}, column {column}: not valid JSON")]
+    /// An input is not JSON.
     Json {
+        /// The file name, or `-` for stdin.
         source_name: String,
+        /// Where the JSON stops making sense (1-based).
         line: usize,
+        /// The column of that line (1-based).
         column: usize,
         #[source]
+        /// What the JSON parser said.
         source: serde_json::Error,
     },
 }
@@ -74,6 +82,7 @@ pub fn parse_events(text: &str, source_name: &str) -> Result<Vec<Value>, InputEr
 /// How a run of `invoke` went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Events processed.
     pub events: usize,
     /// Events whose outcome is `failed` (with `lambda_response`: invocations that returned an
     /// error); the platform would deliver them again.

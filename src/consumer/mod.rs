@@ -46,6 +46,7 @@ pub(super) async fn timed<T>(
 }
 
 impl Consumer {
+    /// A consumer over its two adapters.
     pub fn new(
         store: Arc<dyn DedupStore>,
         genesys: Arc<dyn GenesysApi>,
@@ -58,6 +59,7 @@ impl Consumer {
         }
     }
 
+    /// Its settings.
     pub fn settings(&self) -> &PipelineSettings {
         &self.settings
     }

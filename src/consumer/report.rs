@@ -10,9 +10,13 @@ use std::time::Duration;
 /// How long each step of one event took; `None` when the step did not run.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StepTimings {
+    /// Claiming the target's lease (with any wait for it).
     pub claim: Option<Duration>,
+    /// Fetching the interaction or conversation.
     pub fetch: Option<Duration>,
+    /// Applying the business rules.
     pub decide: Option<Duration>,
+    /// Writing the disposition or wrap-up.
     pub apply: Option<Duration>,
     /// Completing or releasing the dedup claim.
     pub complete: Option<Duration>,
@@ -34,11 +38,17 @@ impl StepTimings {
 /// What happened to one event: the `invoke` output line and the Lambda's response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
+    /// The EventBridge event id (or the SQS message id of an undecodable message).
     pub event_id: Option<String>,
+    /// What happened.
     pub outcome: Outcome,
+    /// The interaction, or the conversation of a native event.
     pub interaction_id: Option<String>,
+    /// The sequence id, or the native event's time.
     pub sequence_id: Option<String>,
+    /// From the start of processing to the outcome.
     pub latency: Duration,
+    /// How long each step took.
     pub steps: StepTimings,
     /// The OpenTelemetry trace id of the event's span, when tracing is on.
     pub trace_id: Option<String>,

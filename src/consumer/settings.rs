@@ -30,17 +30,23 @@ pub struct PipelineSettings {
     pub wrapup_trigger: WrapupTrigger,
     /// Native dialect: how the wrap-up is applied, and its optional notes.
     pub wrapup_style: WrapupStyle,
+    /// Native dialect: notes sent with the wrap-up.
     pub wrapup_notes: Option<String>,
 }
 
 impl PipelineSettings {
     /// Default dedup TTL: 25 hours, longer than EventBridge's 24 hours of delivery retries.
     pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(25 * 3600);
+    /// Default lease margin past the invocation's deadline.
     pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
+    /// Default number of interactions of one batch processed at once.
     pub const DEFAULT_BATCH_CONCURRENCY: usize = 8;
+    /// Default cap on a lease: the longest Lambda timeout plus a minute.
     pub const DEFAULT_MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 60);
+    /// Default wait for another event's lease on the same target.
     pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(2);
 
+    /// The defaults, applying `disposition_code`.
     pub fn new(disposition_code: DispositionCodeId) -> Self {
         PipelineSettings {
             disposition_code,
@@ -63,5 +69,6 @@ impl PipelineSettings {
 pub struct Invocation {
     /// Owns the dedup claims made for this invocation (the Lambda request id).
     pub owner: OwnerToken,
+    /// When the invocation must have answered.
     pub deadline: Deadline,
 }

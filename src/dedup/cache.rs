@@ -22,13 +22,13 @@ struct Inner {
 /// Completed keys only: an in-progress claim can still fail and be released, so it is never cached.
 /// Bounded (oldest out first) and expiring with the record it mirrors.
 #[derive(Debug)]
-pub struct CompletedCache {
+pub(crate) struct CompletedCache {
     inner: Mutex<Inner>,
     capacity: usize,
 }
 
 impl CompletedCache {
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         CompletedCache {
             inner: Mutex::default(),
             capacity,
@@ -36,7 +36,7 @@ impl CompletedCache {
     }
 
     /// The cached completion of `key`, unless absent or expired.
-    pub fn get(&self, key: &DedupKey, payload_hash: &str) -> Option<ClaimOutcome> {
+    pub(crate) fn get(&self, key: &DedupKey, payload_hash: &str) -> Option<ClaimOutcome> {
         let inner = crate::locks::lock(&self.inner);
         let entry = inner.entries.get(key)?;
         (entry.expires_at_s > now_epoch_ms() / 1_000).then(|| ClaimOutcome::Completed {
@@ -46,7 +46,13 @@ impl CompletedCache {
     }
 
     /// Remembers that `key` completed with `outcome`.
-    pub fn insert(&self, key: &DedupKey, outcome: &str, payload_hash: &str, expires_at_s: i64) {
+    pub(crate) fn insert(
+        &self,
+        key: &DedupKey,
+        outcome: &str,
+        payload_hash: &str,
+        expires_at_s: i64,
+    ) {
         if self.capacity == 0 {
             return;
         }
@@ -70,12 +76,12 @@ impl CompletedCache {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         crate::locks::lock(&self.inner).entries.len()
     }
 
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -145,6 +145,7 @@ impl InMemoryDedupStore {
         self.lock().records.len()
     }
 
+    /// True when no record is kept.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

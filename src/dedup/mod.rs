@@ -17,10 +17,12 @@ pub use memory::InMemoryDedupStore;
 pub struct OwnerToken(String);
 
 impl OwnerToken {
+    /// The owner named `token` (a Lambda request id).
     pub fn new(token: impl Into<String>) -> Self {
         OwnerToken(token.into())
     }
 
+    /// The token's text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -46,7 +48,9 @@ pub const MAX_EVENTS_PER_TARGET: usize = 50;
 /// One attempt to claim a delivery: its key and the lease asked for its target.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
+    /// The event's target and identity within it.
     pub key: DedupKey,
+    /// Who asks for the lease.
     pub owner: OwnerToken,
     /// The target is leased until then; after it, another event may take the lease over.
     pub lease_until_ms: EpochMillis,
@@ -82,13 +86,17 @@ pub enum ClaimOutcome {
     Claimed(Lease),
     /// An earlier delivery of this event finished with `outcome`.
     Completed {
+        /// The outcome recorded then.
         outcome: String,
         /// False when the earlier delivery had a different payload under the same key.
         same_payload: bool,
     },
     /// Another invocation holds an unexpired lease on the target (processing this event or
     /// another one of the same target): wait, or try again later.
-    Leased { lease_until_ms: EpochMillis },
+    Leased {
+        /// When that lease ends (epoch ms).
+        lease_until_ms: EpochMillis,
+    },
 }
 
 /// A dedup store failure.
@@ -97,20 +105,29 @@ pub enum DedupError {
     /// The store is throttling or briefly unavailable; a retry can help.
     #[error("dedup store unavailable: {message}")]
     Unavailable {
+        /// What failed.
         message: String,
         #[source]
+        /// The SDK's error, when there is one.
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The store is misconfigured (missing table, missing permission); a retry cannot help.
     #[error("dedup store misconfigured: {message}")]
     Misconfigured {
+        /// What to fix.
         message: String,
         #[source]
+        /// The SDK's error, when there is one.
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The lease is no longer ours: it ran out and another event took the target over.
     #[error("the lease for {key} is no longer held by {owner}")]
-    LeaseLost { key: DedupKey, owner: OwnerToken },
+    LeaseLost {
+        /// The event whose lease was lost.
+        key: DedupKey,
+        /// The owner that lost it.
+        owner: OwnerToken,
+    },
 }
 
 impl DedupError {
@@ -123,6 +140,7 @@ impl DedupError {
         }
     }
 
+    /// True when a retry can help (throttling, timeouts, 5xx).
     pub fn is_retryable(&self) -> bool {
         matches!(self, DedupError::Unavailable { .. })
     }

@@ -31,6 +31,7 @@ impl ConversationTopic {
         }
     }
 
+    /// The topic's suffix, e.g. `user.end`.
     pub fn as_str(self) -> &'static str {
         match self {
             ConversationTopic::UserEnd => "user.end",
@@ -45,18 +46,22 @@ impl ConversationTopic {
 pub struct MediaType(String);
 
 impl MediaType {
+    /// The media type named `name` (any case).
     pub fn new(name: &str) -> Self {
         MediaType(name.trim().to_ascii_uppercase())
     }
 
+    /// `VOICE`.
     pub fn voice() -> Self {
         MediaType("VOICE".into())
     }
 
+    /// The name, upper case.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// True for voice calls.
     pub fn is_voice(&self) -> bool {
         is_voice(&self.0)
     }
@@ -83,12 +88,15 @@ impl fmt::Display for MediaType {
 /// One `v2.detail.events.conversation.{id}.<topic>` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationEvent {
+    /// Which topic the event is.
     pub topic: ConversationTopic,
     /// `detail.topicName`, with the conversation id in it.
     pub topic_name: String,
+    /// `eventBody.conversationId`.
     pub conversation_id: ConversationId,
     /// The participant the event is about (an agent for `user.end` and `acw`).
     pub participant_id: Option<ParticipantId>,
+    /// `eventBody.mediaType`.
     pub media_type: MediaType,
     /// `eventBody.eventTime`, epoch milliseconds.
     pub event_time_ms: Option<EpochMillis>,
@@ -123,12 +131,15 @@ impl ConversationEvent {
 /// One participant of a fetched conversation, as far as the wrap-up rules need it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParticipantSnapshot {
+    /// `id`, when it is path-safe.
     pub id: Option<ParticipantId>,
     /// `purpose`: `agent`, `user`, `customer`, `acd`, `ivr`, ...
     pub purpose: String,
     /// `state`: `connected`, `disconnected`, `terminated`, ...
     pub state: String,
+    /// `connectedTime` (epoch ms).
     pub connected: Option<EpochMillis>,
+    /// `endTime` (epoch ms).
     pub ended: Option<EpochMillis>,
     /// Where the participant's after-call work stands.
     pub after_call_work: AfterCallWork,
@@ -141,6 +152,7 @@ pub struct ParticipantSnapshot {
 }
 
 impl ParticipantSnapshot {
+    /// True for `agent` and `user` participants (who may be wrapped up).
     pub fn is_agent(&self) -> bool {
         self.purpose.eq_ignore_ascii_case("agent") || self.purpose.eq_ignore_ascii_case("user")
     }
@@ -190,24 +202,30 @@ pub enum WrapupTrigger {
 /// A conversation as `GET /api/v2/conversations/{id}` describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationSnapshot {
+    /// Everyone who took part.
     pub participants: Vec<ParticipantSnapshot>,
 }
 
 /// The participant to wrap up, once the rules said yes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrapupTarget {
+    /// The agent's participant.
     pub participant_id: ParticipantId,
+    /// Its last communication, for the communication-level wrap-up.
     pub communication_id: Option<CommunicationId>,
 }
 
 /// The verdict of the wrap-up rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WrapupVerdict {
+    /// Wrap this agent up.
     Eligible(WrapupTarget),
+    /// Leave it: the first rule that failed.
     Ineligible(IneligibleReason),
 }
 
 impl WrapupVerdict {
+    /// `eligible`, or the failed rule's name.
     pub fn reason(&self) -> &'static str {
         match self {
             WrapupVerdict::Eligible(_) => "eligible",

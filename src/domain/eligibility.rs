@@ -8,10 +8,15 @@ pub const DEFAULT_DURATION_THRESHOLD_MS: i64 = 30_000;
 /// Why an interaction is not eligible. The strings are a contract: dashboards and tests use them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IneligibleReason {
+    /// The interaction is not a voice call.
     NonVoiceInteraction,
+    /// The call has not ended.
     InteractionNotCompleted,
+    /// A disposition is set already.
     DispositionAlreadySet,
+    /// A wrap-up code is set already.
     WrapUpAlreadySet,
+    /// The call was shorter than the threshold.
     DurationBelowThreshold,
     /// Native dialect: the conversation has no agent (`agent` or `user`) participant to wrap up.
     NoAgentParticipant,
@@ -21,6 +26,7 @@ pub enum IneligibleReason {
 }
 
 impl IneligibleReason {
+    /// The reason's name in outcomes, e.g. `wrap-up-already-set`.
     pub fn as_str(self) -> &'static str {
         match self {
             IneligibleReason::NonVoiceInteraction => "non-voice-interaction",
@@ -37,7 +43,9 @@ impl IneligibleReason {
 /// The verdict of the business rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Eligibility {
+    /// Apply the disposition.
     Eligible,
+    /// Leave it: the first rule that failed.
     Ineligible(IneligibleReason),
 }
 

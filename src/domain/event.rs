@@ -7,7 +7,9 @@ use std::fmt;
 /// One `purecloud:v2:interaction:update` event of the tutorial dialect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InteractionUpdate {
+    /// `detail.interactionId`.
     pub interaction_id: InteractionId,
+    /// `detail.sequenceId`.
     pub sequence_id: SequenceId,
     /// `detail.interactionType` as sent (informational; eligibility uses the fetched interaction).
     pub interaction_type: Option<String>,
@@ -36,12 +38,21 @@ pub enum ParsedEvent {
     /// A native Genesys Cloud conversation event.
     Conversation(super::conversation::ConversationEvent),
     /// An event of another kind: acknowledged, not acted on.
-    Ignored { reason: String },
+    Ignored {
+        /// Why it is not acted on.
+        reason: String,
+    },
     /// An event of our kind that cannot be acted on; `field` names what is wrong.
-    Rejected { field: String, reason: String },
+    Rejected {
+        /// The field that is wrong, e.g. `detail.sequenceId`.
+        field: String,
+        /// What is wrong, starting with the field.
+        reason: String,
+    },
 }
 
 impl ParsedEvent {
+    /// A rejection of `field` for `problem`.
     pub fn rejected(field: impl Into<String>, problem: impl fmt::Display) -> Self {
         let field = field.into();
         ParsedEvent::Rejected {

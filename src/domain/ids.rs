@@ -9,12 +9,22 @@ pub const MAX_ID_LEN: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     #[error("is empty")]
+    /// Nothing at all.
     Empty,
     #[error("is {len} characters long; at most {MAX_ID_LEN} are allowed")]
-    TooLong { len: usize },
+    /// Longer than [`MAX_ID_LEN`].
+    TooLong {
+        /// Its length in characters.
+        len: usize,
+    },
     #[error("contains {found:?}; only letters, digits, '-', '_' and '.' are allowed")]
-    BadCharacter { found: char },
+    /// A character outside letters, digits, `-`, `_` and `.`.
+    BadCharacter {
+        /// The first character that is not allowed.
+        found: char,
+    },
     #[error("is a dot segment ('.' or '..'), which would change the request path")]
+    /// `.` or `..`.
     DotSegment,
 }
 
@@ -52,6 +62,7 @@ macro_rules! path_safe_id {
                 Ok(Self(text.to_owned()))
             }
 
+            /// The id's text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

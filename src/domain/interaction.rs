@@ -6,7 +6,9 @@ pub type EpochMillis = i64;
 /// One entry of the interaction's timeline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimelineEntry {
+    /// `startTime` (epoch ms).
     pub start: Option<EpochMillis>,
+    /// `endTime` (epoch ms).
     pub end: Option<EpochMillis>,
 }
 

@@ -14,6 +14,7 @@ impl TargetKey {
         TargetKey(key.into())
     }
 
+    /// The key's text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -49,6 +50,7 @@ impl EventKey {
         EventKey(key.into())
     }
 
+    /// The key's text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -64,7 +66,9 @@ impl fmt::Display for EventKey {
 /// within that target.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DedupKey {
+    /// What the event may act on.
     pub target: TargetKey,
+    /// Which delivery it is, within the target.
     pub event: EventKey,
 }
 
@@ -105,6 +109,7 @@ impl EffectKey {
         EffectKey(key.into())
     }
 
+    /// The key's text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -13,26 +13,41 @@ pub enum Outcome {
     /// This delivery was processed before; `previous` is the outcome stored then, when known.
     /// `same_payload` is false when the earlier event under this key had a different payload.
     Duplicate {
+        /// The outcome stored for the earlier delivery, when known.
         previous: Option<String>,
+        /// False when the earlier event under this key had another payload.
         same_payload: bool,
     },
     /// Not an event this product acts on.
-    Ignored { reason: String },
+    Ignored {
+        /// Why it is not acted on.
+        reason: String,
+    },
     /// Malformed input, or a request Genesys refused for good; the reason says what to fix.
-    Rejected { reason: String },
+    Rejected {
+        /// What is wrong, and what to fix.
+        reason: String,
+    },
     /// Genesys answered 409 to the PATCH: someone else changed the interaction; acknowledged.
     Conflict,
     /// The interaction does not exist (any more).
     NotFound,
     /// A retryable failure outlived its retries: the platform must deliver the event again.
-    Failed { reason: String },
+    Failed {
+        /// What failed.
+        reason: String,
+    },
     /// A failure that a configuration fix heals (credentials, secret, permissions): reported as
     /// `failed` and delivered again (then dead-lettered), never completed; the reason says what
     /// to fix. Counted apart (`ConfigurationFailures`) so that an alarm fires at once.
-    Misconfigured { reason: String },
+    Misconfigured {
+        /// What failed, with what to fix.
+        reason: String,
+    },
 }
 
 impl Outcome {
+    /// The outcome's name in reports, e.g. `patched`.
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::Patched => "patched",

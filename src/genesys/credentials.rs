@@ -10,7 +10,9 @@ use tokio::sync::Mutex;
 /// An OAuth client with the Client Credentials grant.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientCredentials {
+    /// The OAuth client's id.
     pub client_id: String,
+    /// Its secret (never printed).
     pub client_secret: Secret,
 }
 
@@ -29,15 +31,23 @@ pub enum CredentialsError {
     /// Secrets Manager throttled or was unreachable; a retry can help.
     #[error("cannot read the Genesys credentials secret {arn}: {message}")]
     Unavailable {
+        /// The secret's ARN.
         arn: String,
+        /// What failed.
         message: String,
         #[source]
+        /// The SDK's error, when there is one.
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The secret is missing, not readable by the function, or malformed: a fix of the secret
     /// or the function's role heals it (the event is delivered again meanwhile).
     #[error("the Genesys credentials secret {arn} cannot be used: {problem}")]
-    Unusable { arn: String, problem: String },
+    Unusable {
+        /// The secret's ARN.
+        arn: String,
+        /// What is wrong, and what to fix.
+        problem: String,
+    },
 }
 
 impl CredentialsError {
@@ -123,6 +133,7 @@ pub struct SecretsManagerCredentials {
 }
 
 impl SecretsManagerCredentials {
+    /// Credentials in the secret `arn`, read with `client`.
     pub fn new(client: aws_sdk_secretsmanager::Client, arn: impl Into<String>) -> Self {
         SecretsManagerCredentials {
             client,
@@ -151,7 +162,7 @@ impl SecretsManagerCredentials {
                                   GENESYS_CLOUD_CREDENTIALS_SECRET_ARN"
                             .into(),
                     },
-                    Some("AccessDeniedException") | Some("DecryptionFailure") => {
+                    Some("AccessDeniedException" | "DecryptionFailure") => {
                         CredentialsError::Unusable {
                             arn: arn.clone(),
                             problem: "access was denied: the function's role needs \

@@ -43,8 +43,11 @@ pub enum WrapupStyle {
 /// The wrap-up to apply (native dialect).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrapupRequest {
+    /// The code to apply.
     pub code: DispositionCodeId,
+    /// Notes to send with it.
     pub notes: Option<String>,
+    /// How to apply it.
     pub style: WrapupStyle,
 }
 
@@ -89,13 +92,21 @@ pub trait GenesysApi: Send + Sync {
 /// Which call failed, for messages and spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
+    /// `POST /oauth/token`.
     Token,
+    /// `GET /api/v2/interactions/{id}`.
     FetchInteraction(InteractionId),
+    /// `PATCH /api/v2/interactions/{id}`.
     ApplyDisposition(InteractionId),
+    /// `GET /api/v2/conversations/{id}`.
     FetchConversation(ConversationId),
+    /// The participant PATCH or the communication wrap-up POST.
     ApplyWrapup {
+        /// The media's path segment (`calls`, ...).
         segment: &'static str,
+        /// The conversation.
         id: ConversationId,
+        /// The agent's participant.
         participant: ParticipantId,
         /// Set for the communication-level POST.
         communication: Option<CommunicationId>,
@@ -200,8 +211,11 @@ pub enum GenesysError {
         Correlation(correlation_id)
     )]
     RateLimited {
+        /// The call that failed.
         operation: Operation,
+        /// The `Retry-After` Genesys sent, when it did.
         retry_after: Option<Duration>,
+        /// Genesys' `ININ-Correlation-Id`, when it sent one.
         correlation_id: Option<String>,
     },
     /// A 5xx (other than 501) that outlived the retries.
@@ -210,26 +224,38 @@ pub enum GenesysError {
         Correlation(correlation_id)
     )]
     Server {
+        /// The call that failed.
         operation: Operation,
+        /// The HTTP status.
         status: u16,
+        /// Genesys' `ININ-Correlation-Id`, when it sent one.
         correlation_id: Option<String>,
     },
     /// No response: connection failure or timeout.
     #[error("{operation}: request failed{}", if *timed_out { " (timed out)" } else { "" })]
     Transport {
+        /// The call that failed.
         operation: Operation,
+        /// True when the request timed out.
         timed_out: bool,
         #[source]
+        /// What the HTTP client said.
         source: reqwest::Error,
     },
     /// The invocation's deadline left no time for (another) attempt.
     #[error("{operation}: no time left before the invocation deadline")]
-    DeadlineExceeded { operation: Operation },
+    DeadlineExceeded {
+        /// The call that could not be made.
+        operation: Operation,
+    },
     /// 404 (or 410): the resource does not exist.
     #[error("{operation}: not found ({status}){}", Correlation(correlation_id))]
     NotFound {
+        /// The call that failed.
         operation: Operation,
+        /// The HTTP status.
         status: u16,
+        /// Genesys' `ININ-Correlation-Id`, when it sent one.
         correlation_id: Option<String>,
     },
     /// 401 although the token was just issued (and refreshed once): a revocation racing the
@@ -240,8 +266,11 @@ pub enum GenesysError {
         Correlation(correlation_id)
     )]
     Unauthorized {
+        /// The call that failed.
         operation: Operation,
+        /// What to check, with the start of what Genesys said.
         hint: String,
+        /// Genesys' `ININ-Correlation-Id`, when it sent one.
         correlation_id: Option<String>,
     },
     /// A refusal: of the token request (any status), 403 (both healed by a configuration fix),
@@ -251,14 +280,19 @@ pub enum GenesysError {
         Correlation(correlation_id)
     )]
     Refused {
+        /// The call that failed.
         operation: Operation,
+        /// The HTTP status.
         status: u16,
+        /// What to check, with the start of what Genesys said.
         hint: String,
+        /// Genesys' `ININ-Correlation-Id`, when it sent one.
         correlation_id: Option<String>,
     },
     /// The OAuth client's credentials could not be read.
     #[error(transparent)]
     Credentials {
+        /// Why they could not be read.
         source: credentials::CredentialsError,
     },
     /// A failure shared by the callers that waited for the same token request.
@@ -271,16 +305,22 @@ pub enum GenesysError {
          /api/v2/conversations/{{conversationId}}, so the communication wrap-up cannot be posted; \
          set WRAPUP_APPLY_STYLE=participant"
     )]
-    NoCommunication { operation: Operation },
+    NoCommunication {
+        /// The wrap-up that was not sent.
+        operation: Operation,
+    },
     /// A success status whose body is not what the API documents.
     #[error(
         "{operation}: unexpected response body: {source}{}",
         Correlation(correlation_id)
     )]
     InvalidResponse {
+        /// The call that failed.
         operation: Operation,
+        /// Genesys' `ININ-Correlation-Id`, when it sent one.
         correlation_id: Option<String>,
         #[source]
+        /// What the JSON parser said.
         source: serde_json::Error,
     },
 }

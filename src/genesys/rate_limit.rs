@@ -8,7 +8,7 @@ use tokio::time::Instant;
 /// Allows `rate` requests per second on average and bursts of up to `rate` (at least 1).
 /// Waiting callers are served in arrival order: each takes the next free slot.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     interval: Duration,
     /// How far behind now the next slot may lie: room for a burst of `rate` requests.
     headroom: Duration,
@@ -17,7 +17,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(rate_per_second: f64) -> Self {
+    pub(crate) fn new(rate_per_second: f64) -> Self {
         let rate = rate_per_second.max(0.001);
         let interval = Duration::from_secs_f64(1.0 / rate);
         let headroom = interval.mul_f64(rate.max(1.0) - 1.0);
@@ -31,7 +31,7 @@ impl RateLimiter {
     }
 
     /// Waits for a slot. Returns false, without taking one, when the slot comes after `deadline`.
-    pub async fn acquire(&self, deadline: Deadline) -> bool {
+    pub(crate) async fn acquire(&self, deadline: Deadline) -> bool {
         let slot = {
             let mut next_free = crate::locks::lock(&self.next_free);
             let now = Instant::now();

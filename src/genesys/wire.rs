@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// `POST /oauth/token` response. Its `Debug` never shows the token.
 #[derive(Deserialize)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub access_token: String,
     /// Seconds, as the login service sent them (Genesys Cloud's default is 86400); read with
     /// [`TokenResponse::lifetime`].
@@ -21,13 +21,13 @@ pub struct TokenResponse {
 
 impl TokenResponse {
     /// The longest lifetime a token is trusted for, whatever `expires_in` says.
-    pub const MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+    pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
     /// The lifetime assumed when `expires_in` is missing or unreadable (Genesys' default).
-    pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(86_400);
+    pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(86_400);
 
     /// How long the token lives: `expires_in` (a number of seconds, clamped to
     /// [`Self::MAX_LIFETIME`]; negative is zero), or the default when it is absent or not a number.
-    pub fn lifetime(&self) -> Duration {
+    pub(crate) fn lifetime(&self) -> Duration {
         match self.expires_in.as_ref().and_then(Value::as_f64) {
             Some(seconds) if seconds.is_nan() => Self::DEFAULT_LIFETIME,
             Some(seconds) => {
@@ -70,7 +70,7 @@ struct TimelineBody {
 /// `GET /api/v2/interactions/{id}` response; only what the business rules read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct InteractionBody {
+pub(crate) struct InteractionBody {
     #[serde(rename = "type")]
     media_type: Option<String>,
     state: Option<String>,
@@ -81,7 +81,7 @@ pub struct InteractionBody {
 }
 
 impl InteractionBody {
-    pub fn into_snapshot(self) -> InteractionSnapshot {
+    pub(crate) fn into_snapshot(self) -> InteractionSnapshot {
         let metadata = self.metadata.unwrap_or_default();
         InteractionSnapshot {
             media_type: self.media_type.unwrap_or_default(),
@@ -106,12 +106,12 @@ impl InteractionBody {
 /// `PATCH /api/v2/interactions/{id}` body: the disposition code and nothing else.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DispositionPatch<'a> {
+pub(crate) struct DispositionPatch<'a> {
     pub disposition_code: DispositionRef<'a>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct DispositionRef<'a> {
+pub(crate) struct DispositionRef<'a> {
     pub id: &'a str,
 }
 
@@ -200,13 +200,13 @@ impl ParticipantBody {
 /// wrap-up rules read. (The media-specific `GET /api/v2/conversations/calls/{id}` lists
 /// flattened participants without their communications, so it cannot name the one to wrap up.)
 #[derive(Debug, Default, Deserialize)]
-pub struct ConversationBody {
+pub(crate) struct ConversationBody {
     #[serde(default)]
     participants: Vec<ParticipantBody>,
 }
 
 impl ConversationBody {
-    pub fn into_snapshot(self) -> ConversationSnapshot {
+    pub(crate) fn into_snapshot(self) -> ConversationSnapshot {
         ConversationSnapshot {
             participants: self
                 .participants
@@ -233,14 +233,14 @@ impl ConversationBody {
 
 /// The wrap-up of `PATCH .../participants/{id}` (inside `wrapup`) and of the communication POST.
 #[derive(Debug, Serialize)]
-pub struct WrapupBody<'a> {
+pub(crate) struct WrapupBody<'a> {
     pub code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<&'a str>,
 }
 
 impl<'a> WrapupBody<'a> {
-    pub fn of(request: &'a WrapupRequest) -> Self {
+    pub(crate) fn of(request: &'a WrapupRequest) -> Self {
         WrapupBody {
             code: request.code.as_str(),
             notes: request.notes.as_deref(),
@@ -250,13 +250,13 @@ impl<'a> WrapupBody<'a> {
 
 /// `PATCH /api/v2/conversations/calls/{id}/participants/{participantId}` body: the wrap-up only.
 #[derive(Debug, Serialize)]
-pub struct ParticipantWrapupPatch<'a> {
+pub(crate) struct ParticipantWrapupPatch<'a> {
     pub wrapup: WrapupBody<'a>,
 }
 
 /// A timestamp as the API may send it: RFC 3339 text or epoch milliseconds. Anything else
 /// (empty, unparsable) counts as unknown, which the rules treat as a zero duration.
-pub fn epoch_millis(value: &Value) -> Option<EpochMillis> {
+pub(crate) fn epoch_millis(value: &Value) -> Option<EpochMillis> {
     match value {
         Value::String(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
             .ok()

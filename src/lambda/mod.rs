@@ -23,6 +23,7 @@ pub use decode::{Item, PayloadKind, decode};
 /// What the handler made of one invocation.
 #[derive(Debug, Clone)]
 pub struct Handled {
+    /// What the payload was (one event, an SQS batch, ...).
     pub kind: PayloadKind,
     /// One report per event, in payload order.
     pub reports: Vec<Report>,
@@ -35,6 +36,7 @@ pub struct Handled {
 #[derive(Debug, thiserror::Error)]
 #[error("{} event(s) failed and must be delivered again: {}", failed.len(), describe(failed))]
 pub struct HandlerError {
+    /// The reports of the events that failed.
     pub failed: Vec<Report>,
 }
 
@@ -189,7 +191,9 @@ const FLUSH_BUDGET: Duration = Duration::from_millis(300);
 /// What the runtime tells about one invocation, for its span.
 #[derive(Debug, Clone)]
 pub struct InvocationMeta {
+    /// The Lambda request id.
     pub request_id: String,
+    /// The function's name.
     pub function_name: String,
     /// The X-Ray trace header Lambda sent (`Root=...;Parent=...;Sampled=...`).
     pub xray_trace_header: Option<String>,

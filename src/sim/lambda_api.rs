@@ -31,11 +31,13 @@ pub enum InvocationResult {
 /// What the API saw of one invocation.
 #[derive(Debug, Clone)]
 pub struct InvocationRecord {
+    /// The request id it was invoked with.
     pub request_id: String,
     /// When the function took the event (`/next` answered).
     pub delivered_at: Instant,
     /// When the function posted its response or error.
     pub answered_at: Instant,
+    /// What the function answered.
     pub result: InvocationResult,
 }
 
@@ -62,6 +64,7 @@ struct ApiState {
 
 /// A running Runtime API. Stops when dropped.
 pub struct RunningLambdaApi {
+    /// Where it listens.
     pub addr: SocketAddr,
     sender: mpsc::Sender<Pending>,
     state: ApiState,

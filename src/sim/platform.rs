@@ -41,9 +41,13 @@ impl Default for DeliveryOptions {
 /// budget has passed), and resumed `wake_after` its start, a zombie that must change nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct Freeze {
+    /// The probability that a watched invocation is frozen.
     pub share: f64,
+    /// How long after its start an invocation still running is frozen.
     pub after: Duration,
+    /// When, after its start, a frozen invocation resumes.
     pub wake_after: Duration,
+    /// Seeds the draws.
     pub seed: u64,
 }
 
@@ -58,6 +62,7 @@ pub struct DeliveryRun {
     pub redeliveries: usize,
     /// Frozen invocations that woke up and ran to their end.
     pub zombies: usize,
+    /// How long the whole run took.
     pub elapsed: Duration,
 }
 

@@ -19,22 +19,27 @@ pub struct WorkloadSpec {
     pub duplicate_share: f64,
     /// Makes ids unique between runs against one dedup table.
     pub prefix: String,
+    /// Seeds the generator, so a workload can be repeated.
     pub seed: u64,
 }
 
 /// A generated workload.
 #[derive(Debug, Clone)]
 pub struct Workload {
+    /// What to seed the simulator with.
     pub seed_data: SeedData,
     /// Every delivery, duplicates included, shuffled.
     pub deliveries: Vec<Value>,
     /// How many of the deliveries are duplicates.
     pub duplicates: usize,
+    /// The eligible calls' interaction ids.
     pub eligible_calls: Vec<String>,
+    /// The ineligible calls' interaction ids.
     pub ineligible_calls: Vec<String>,
     /// The simulator's write-count key (`conversation/participant`) of each eligible agent, and
     /// of the customer participant that must never be written.
     pub eligible_agents: Vec<String>,
+    /// The customer participants (`conversation/participant`), never to be written.
     pub customers: Vec<String>,
 }
 
@@ -88,6 +93,7 @@ fn native_event(n: usize, conversation: &str, topic: &str, participant: &str, ti
 }
 
 impl WorkloadSpec {
+    /// The workload this spec describes.
     pub fn generate(&self) -> Workload {
         let prefix = &self.prefix;
         let eligible_calls: Vec<String> = (0..self.eligible_calls)

@@ -10,11 +10,15 @@ pub const DEFAULT_NAMESPACE: &str = "GenesysEventBridge";
 /// One processed event, as far as its metrics need it.
 #[derive(Debug, Clone, Copy)]
 pub struct EmfEvent<'a> {
+    /// What happened.
     pub outcome: &'a Outcome,
+    /// How long the event took.
     pub latency: Duration,
     /// Each step's metric name and duration, when the step ran.
     pub steps: &'a [(&'static str, Option<Duration>)],
+    /// The event id, as a searchable property.
     pub event_id: Option<&'a str>,
+    /// The interaction (or conversation) id, as a searchable property.
     pub interaction_id: Option<&'a str>,
 }
 

@@ -23,6 +23,7 @@ pub struct JsonLogLayer<W> {
 }
 
 impl<W> JsonLogLayer<W> {
+    /// A layer writing to what `make_writer` makes.
     pub fn new(make_writer: W) -> Self {
         JsonLogLayer {
             make_writer,

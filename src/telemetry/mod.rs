@@ -123,6 +123,7 @@ pub struct Telemetry {
 /// What to set up besides the standard variables.
 #[derive(Debug, Clone, Copy)]
 pub struct TelemetryOptions {
+    /// Where logs go.
     pub log_target: LogTarget,
     /// Used when neither `RUST_LOG` nor `AWS_LAMBDA_LOG_LEVEL` is set.
     pub default_level: &'static str,

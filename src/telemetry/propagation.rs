@@ -30,7 +30,7 @@ pub fn outgoing_headers(span: &tracing::Span) -> HeaderMap {
     let context = span.context();
     if context.span().span_context().is_valid() {
         opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&context, &mut HeaderInjector(&mut headers))
+            propagator.inject_context(&context, &mut HeaderInjector(&mut headers));
         });
     }
     headers

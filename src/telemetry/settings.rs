@@ -9,8 +9,11 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 /// A context propagator named in `OTEL_PROPAGATORS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Propagator {
+    /// W3C `traceparent` / `tracestate`.
     TraceContext,
+    /// W3C `baggage`.
     Baggage,
+    /// AWS X-Ray `X-Amzn-Trace-Id`.
     XRay,
 }
 
@@ -21,6 +24,7 @@ pub struct OtelSettings {
     pub enabled: bool,
     /// True when an OTLP endpoint is configured (and `OTEL_TRACES_EXPORTER` is not `none`).
     pub export: bool,
+    /// `OTEL_PROPAGATORS`, in order.
     pub propagators: Vec<Propagator>,
     /// `service.name` when neither `OTEL_SERVICE_NAME` nor `OTEL_RESOURCE_ATTRIBUTES` gives one.
     pub default_service_name: String,
@@ -30,15 +34,19 @@ pub struct OtelSettings {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name} is invalid: {problem}")]
 pub struct TelemetryConfigError {
+    /// The variable.
     pub name: &'static str,
+    /// What is wrong with it.
     pub problem: String,
 }
 
 impl OtelSettings {
+    /// The settings of the process environment.
     pub fn from_env() -> Result<Self, TelemetryConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// The settings read through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, TelemetryConfigError> {

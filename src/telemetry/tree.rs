@@ -32,12 +32,17 @@ impl SpanExporter for SpanCollector {
 /// One span of a tree: what tests and the demo look at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanNode {
+    /// The span's name.
     pub name: String,
+    /// How long it lasted.
     pub duration: Duration,
+    /// Its attributes.
     pub attributes: HashMap<String, Value>,
+    /// True when its status is ERROR.
     pub is_error: bool,
     /// Names of the span's events (e.g. `exception`).
     pub events: Vec<String>,
+    /// Its child spans, in start order.
     pub children: Vec<SpanNode>,
 }
 

@@ -53,7 +53,7 @@ async fn completed(
         .unwrap();
 }
 
-pub async fn a_first_claim_leases_the_target(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_first_claim_leases_the_target(store: Arc<dyn DedupStore>) {
     let target = unique_target("first");
 
     let outcome = store
@@ -65,7 +65,7 @@ pub async fn a_first_claim_leases_the_target(store: Arc<dyn DedupStore>) {
     assert!(store.lease_end(&target).await.unwrap().is_some());
 }
 
-pub async fn a_completed_event_is_a_duplicate_with_its_outcome(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_completed_event_is_a_duplicate_with_its_outcome(store: Arc<dyn DedupStore>) {
     let target = unique_target("completed");
     let event = key(&target, "e1");
     completed(&store, &claim(&event, "a", LONG), "patched", None).await;
@@ -81,7 +81,7 @@ pub async fn a_completed_event_is_a_duplicate_with_its_outcome(store: Arc<dyn De
     );
 }
 
-pub async fn another_event_of_a_leased_target_is_told_when_the_lease_ends(
+pub(crate) async fn another_event_of_a_leased_target_is_told_when_the_lease_ends(
     store: Arc<dyn DedupStore>,
 ) {
     let target = unique_target("leased");
@@ -105,7 +105,7 @@ pub async fn another_event_of_a_leased_target_is_told_when_the_lease_ends(
     );
 }
 
-pub async fn a_completed_target_is_leased_to_its_next_event_with_the_writes_made(
+pub(crate) async fn a_completed_target_is_leased_to_its_next_event_with_the_writes_made(
     store: Arc<dyn DedupStore>,
 ) {
     let target = unique_target("next-event");
@@ -133,7 +133,7 @@ pub async fn a_completed_target_is_leased_to_its_next_event_with_the_writes_made
     );
 }
 
-pub async fn an_expired_lease_is_taken_over(store: Arc<dyn DedupStore>) {
+pub(crate) async fn an_expired_lease_is_taken_over(store: Arc<dyn DedupStore>) {
     let target = unique_target("takeover");
     store
         .claim(&claim(&key(&target, "e1"), "a", SHORT))
@@ -153,7 +153,7 @@ pub async fn an_expired_lease_is_taken_over(store: Arc<dyn DedupStore>) {
     );
 }
 
-pub async fn a_claim_repeated_by_its_owner_is_granted_again(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_claim_repeated_by_its_owner_is_granted_again(store: Arc<dyn DedupStore>) {
     let target = unique_target("repeated-claim");
     let request = claim(&key(&target, "e1"), "owner-1", LONG);
     leased(&store, &request).await;
@@ -172,7 +172,7 @@ pub async fn a_claim_repeated_by_its_owner_is_granted_again(store: Arc<dyn Dedup
     assert!(matches!(other, ClaimOutcome::Leased { .. }), "{other:?}");
 }
 
-pub async fn a_late_owner_cannot_complete_after_a_takeover(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_late_owner_cannot_complete_after_a_takeover(store: Arc<dyn DedupStore>) {
     let target = unique_target("fenced-complete");
     let late = claim(&key(&target, "e1"), "late", SHORT);
     let late_lease = leased(&store, &late).await;
@@ -200,7 +200,7 @@ pub async fn a_late_owner_cannot_complete_after_a_takeover(store: Arc<dyn DedupS
     );
 }
 
-pub async fn a_late_owner_cannot_release_after_a_takeover(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_late_owner_cannot_release_after_a_takeover(store: Arc<dyn DedupStore>) {
     let target = unique_target("fenced-release");
     let late = claim(&key(&target, "e1"), "late", SHORT);
     leased(&store, &late).await;
@@ -220,7 +220,7 @@ pub async fn a_late_owner_cannot_release_after_a_takeover(store: Arc<dyn DedupSt
         .unwrap();
 }
 
-pub async fn a_released_event_can_be_claimed_again(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_released_event_can_be_claimed_again(store: Arc<dyn DedupStore>) {
     let target = unique_target("released");
     let first = claim(&key(&target, "e1"), "a", LONG);
     leased(&store, &first).await;
@@ -232,7 +232,9 @@ pub async fn a_released_event_can_be_claimed_again(store: Arc<dyn DedupStore>) {
     assert_eq!(again, ClaimOutcome::Claimed(Lease::default()));
 }
 
-pub async fn a_held_lease_keeps_other_events_out_until_its_new_end(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_held_lease_keeps_other_events_out_until_its_new_end(
+    store: Arc<dyn DedupStore>,
+) {
     let target = unique_target("held");
     let first = claim(&key(&target, "e1"), "a", LONG);
     leased(&store, &first).await;
@@ -264,7 +266,7 @@ pub async fn a_held_lease_keeps_other_events_out_until_its_new_end(store: Arc<dy
     );
 }
 
-pub async fn a_completed_event_cannot_be_released(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_completed_event_cannot_be_released(store: Arc<dyn DedupStore>) {
     let target = unique_target("completed-release");
     let first = claim(&key(&target, "e1"), "a", LONG);
     completed(&store, &first, "patched", None).await;
@@ -279,7 +281,7 @@ pub async fn a_completed_event_cannot_be_released(store: Arc<dyn DedupStore>) {
     assert!(matches!(again, ClaimOutcome::Completed { .. }));
 }
 
-pub async fn an_expired_completion_and_write_are_forgotten(store: Arc<dyn DedupStore>) {
+pub(crate) async fn an_expired_completion_and_write_are_forgotten(store: Arc<dyn DedupStore>) {
     let target = unique_target("expired");
     let mut old = claim(&key(&target, "e1"), "a", LONG);
     old.expires_at_s = now_epoch_ms() / 1_000 - 10;
@@ -290,7 +292,9 @@ pub async fn an_expired_completion_and_write_are_forgotten(store: Arc<dyn DedupS
     assert_eq!(again, ClaimOutcome::Claimed(Lease::default()));
 }
 
-pub async fn a_different_payload_under_a_completed_key_is_reported(store: Arc<dyn DedupStore>) {
+pub(crate) async fn a_different_payload_under_a_completed_key_is_reported(
+    store: Arc<dyn DedupStore>,
+) {
     let target = unique_target("mismatch");
     let first = claim(&key(&target, "e1"), "a", LONG);
     completed(&store, &first, "ineligible", None).await;
@@ -308,7 +312,9 @@ pub async fn a_different_payload_under_a_completed_key_is_reported(store: Arc<dy
     );
 }
 
-pub async fn exactly_one_of_32_concurrent_events_of_one_target_wins(store: Arc<dyn DedupStore>) {
+pub(crate) async fn exactly_one_of_32_concurrent_events_of_one_target_wins(
+    store: Arc<dyn DedupStore>,
+) {
     let target = unique_target("race");
     let claims = (0..32).map(|n| {
         let store = store.clone();

@@ -53,14 +53,14 @@ async fn a_delivery_that_fails_after_claiming_is_processed_on_the_next_delivery(
     let interaction = fresh_interaction();
     mount_token(&server, 86_400, 2).await;
     mount_get(&server, &interaction, 2).await;
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path(&interaction)))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(3)
-        .expect(3)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "PATCH",
+        interaction_path(&interaction),
+        ResponseTemplate::new(503),
+        3,
+    )
+    .await;
     mount_patch(&server, &interaction, 200, 1).await;
     let event = seed_event("evt-1", &interaction, "5");
 

@@ -119,14 +119,14 @@ async fn concurrent_callers_share_one_token_request() {
 async fn a_401_fetches_a_fresh_token_once_and_retries() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 2).await;
-    Mock::given(method("GET"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(401))
-        .up_to_n_times(1)
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "GET",
+        interaction_path(INTERACTION),
+        ResponseTemplate::new(401),
+        1,
+    )
+    .await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
 
     let result = client(&server)
@@ -215,13 +215,14 @@ async fn a_hostile_retry_after_is_not_waited_for_and_does_not_panic() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
     for retry_after in ["1e20", "Fri, 31 Dec 9999 23:59:59 GMT"] {
-        Mock::given(method("GET"))
-            .and(path(interaction_path(INTERACTION)))
-            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", retry_after))
-            .up_to_n_times(1)
-            .expect(1)
-            .mount(&server)
-            .await;
+        mount_first(
+            &server,
+            "GET",
+            interaction_path(INTERACTION),
+            ResponseTemplate::new(429).insert_header("Retry-After", retry_after),
+            1,
+        )
+        .await;
     }
     let client = client(&server);
 
@@ -264,14 +265,14 @@ async fn a_refused_connection_is_printed_with_its_cause_once() {
 async fn a_429_waits_for_retry_after_and_then_succeeds() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
-    Mock::given(method("GET"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "GET",
+        interaction_path(INTERACTION),
+        ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+        1,
+    )
+    .await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     let started = Instant::now();
 
@@ -345,14 +346,14 @@ async fn a_5xx_is_retried_three_times_in_all_then_reported_as_retryable() {
 async fn a_5xx_followed_by_success_succeeds() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
-    Mock::given(method("GET"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(502))
-        .up_to_n_times(2)
-        .expect(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "GET",
+        interaction_path(INTERACTION),
+        ResponseTemplate::new(502),
+        2,
+    )
+    .await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
 
     let result = client(&server)
@@ -544,14 +545,14 @@ async fn a_403_on_patch_names_the_write_permission() {
 async fn a_patch_429_is_retried_after_retry_after() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "PATCH",
+        interaction_path(INTERACTION),
+        ResponseTemplate::new(429).insert_header("Retry-After", "0"),
+        1,
+    )
+    .await;
     mount_patch(&server, ResponseTemplate::new(202), 1).await;
 
     let result = client(&server)
@@ -611,14 +612,14 @@ async fn a_patch_answered_502_is_not_sent_again_blindly() {
 async fn a_patch_answered_503_was_not_processed_and_is_retried() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .expect(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "PATCH",
+        interaction_path(INTERACTION),
+        ResponseTemplate::new(503),
+        2,
+    )
+    .await;
     mount_patch(&server, ResponseTemplate::new(200), 1).await;
 
     let result = client(&server)

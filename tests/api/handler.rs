@@ -1,11 +1,10 @@
 //! The Lambda handler over the sample events in `events/`, against the simulator on loopback.
 
-use crate::helpers::{demo_sim, invocation, sim_consumer};
+use crate::helpers::{TestApp, demo_sim, invocation, sim_token};
 use genesys_eventbridge::cli::invoke::read_events;
-use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
+use genesys_eventbridge::consumer::PipelineSettings;
 use genesys_eventbridge::domain::DispositionCodeId;
 use genesys_eventbridge::lambda;
-use genesys_eventbridge::sim::RunningSim;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
 const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
@@ -14,13 +13,6 @@ const NATIVE_ELIGIBLE: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001";
 const NATIVE_ACW_ENDED: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c008";
 const NATIVE_ACW_ENDED_AGENT: &str = "7a2e9c41-agnt-4c5d-9e8f-00000000p008";
 const NATIVE_AGENT: &str = "7a2e9c41-agnt-4c5d-9e8f-00000000p001";
-
-fn consumer_for(sim: &RunningSim) -> Consumer {
-    sim_consumer(
-        &sim.base_url(),
-        PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap()),
-    )
-}
 
 /// Every sample file, in name order, with the outcome and reason it is meant to produce.
 const EXPECTED: &[(&str, &str, &str)] = &[
@@ -127,7 +119,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
 fn sample_files() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(EVENTS)
         .unwrap()
-        .filter_map(|entry| entry.ok())
+        .filter_map(std::result::Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".json"))
         .collect();
@@ -143,8 +135,10 @@ fn every_sample_event_has_an_expected_outcome() {
 
 #[tokio::test]
 async fn each_sample_event_comes_out_as_it_intends() {
-    let sim = demo_sim().await;
-    let consumer = consumer_for(&sim);
+    let TestApp {
+        sim: _running,
+        consumer,
+    } = TestApp::spawn().await;
 
     for (index, (file, outcome, reason)) in EXPECTED.iter().enumerate() {
         let events = read_events(&format!("{EVENTS}/{file}")).unwrap();
@@ -169,13 +163,13 @@ async fn each_sample_event_comes_out_as_it_intends() {
 
 #[tokio::test]
 async fn the_simulator_shows_the_disposition_after_the_demo_and_one_patch_per_interaction() {
-    let sim = demo_sim().await;
-    let consumer = consumer_for(&sim);
+    let app = TestApp::spawn().await;
+    let (sim, consumer) = (&app.sim, &app.consumer);
     let eligible = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
 
     for (index, file) in sample_files().iter().enumerate() {
         for event in read_events(&format!("{EVENTS}/{file}")).unwrap() {
-            lambda::handle(&consumer, event, &invocation(&format!("req-{index}"))).await;
+            lambda::handle(consumer, event, &invocation(&format!("req-{index}"))).await;
         }
     }
 
@@ -186,18 +180,12 @@ async fn the_simulator_shows_the_disposition_after_the_demo_and_one_patch_per_in
         conversation["participants"][1]["wrapup"]["code"],
         DISPOSITION
     );
-    let counts = sim.simulator.patch_counts();
-    let applied: Vec<(&String, u64)> = counts
-        .iter()
-        .filter(|(_, count)| count.applied > 0)
-        .map(|(target, count)| (target, count.applied))
-        .collect();
     assert_eq!(
-        applied,
+        app.applied_writes(),
         [
-            (&eligible.to_owned(), 1),
-            (&format!("{NATIVE_ELIGIBLE}/{NATIVE_AGENT}"), 1),
-            (&format!("{NATIVE_ACW_ENDED}/{NATIVE_ACW_ENDED_AGENT}"), 1)
+            (eligible.to_owned(), 1),
+            (format!("{NATIVE_ELIGIBLE}/{NATIVE_AGENT}"), 1),
+            (format!("{NATIVE_ACW_ENDED}/{NATIVE_ACW_ENDED_AGENT}"), 1)
         ],
         "only the eligible call and the eligible conversations' agents are changed, once each"
     );
@@ -205,8 +193,10 @@ async fn the_simulator_shows_the_disposition_after_the_demo_and_one_patch_per_in
 
 #[tokio::test]
 async fn a_lambda_response_for_a_patched_event_is_its_outcome_object() {
-    let sim = demo_sim().await;
-    let consumer = consumer_for(&sim);
+    let TestApp {
+        sim: _running,
+        consumer,
+    } = TestApp::spawn().await;
     let event = read_events(&format!("{EVENTS}/01-eligible-voice-call.json"))
         .unwrap()
         .remove(0);
@@ -225,10 +215,9 @@ async fn a_lambda_response_for_a_patched_event_is_its_outcome_object() {
 
 #[tokio::test]
 async fn the_simulator_applies_a_communication_level_wrapup() {
-    let sim = demo_sim().await;
     let mut settings = PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap());
     settings.wrapup_style = genesys_eventbridge::genesys::WrapupStyle::Communication;
-    let consumer = sim_consumer(&sim.base_url(), settings);
+    let TestApp { sim, consumer } = TestApp::with_settings(settings).await;
     let event = read_events(&format!("{EVENTS}/20-native-user-end-eligible.json"))
         .unwrap()
         .remove(0);
@@ -245,21 +234,6 @@ async fn the_simulator_applies_a_communication_level_wrapup() {
         conversation["participants"][1]["calls"][0]["wrapup"]["code"],
         DISPOSITION
     );
-}
-
-/// A bearer token from the simulator's token endpoint, for raw requests.
-async fn sim_token(http: &reqwest::Client, base_url: &str) -> String {
-    let token: serde_json::Value = http
-        .post(format!("{base_url}/oauth/token"))
-        .basic_auth("demo-client", Some("demo-secret"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -21,16 +21,16 @@ use std::time::Duration;
 use wiremock::matchers::{body_string, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-pub const CLIENT_ID: &str = "test-client";
-pub const CLIENT_SECRET: &str = "test-secret";
+pub(crate) const CLIENT_ID: &str = "test-client";
+pub(crate) const CLIENT_SECRET: &str = "test-secret";
 /// `test-client:test-secret`, base64.
-pub const BASIC_AUTH: &str = "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
-pub const TOKEN: &str = "token-1";
-pub const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
-pub const INTERACTION: &str = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
+pub(crate) const BASIC_AUTH: &str = "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
+pub(crate) const TOKEN: &str = "token-1";
+pub(crate) const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
+pub(crate) const INTERACTION: &str = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
 
 /// Fast retries so that tests of the retry paths take milliseconds.
-pub fn fast_settings() -> HttpSettings {
+pub(crate) fn fast_settings() -> HttpSettings {
     HttpSettings {
         request_timeout: Duration::from_millis(500),
         max_requests_per_second: None,
@@ -43,7 +43,7 @@ pub fn fast_settings() -> HttpSettings {
     }
 }
 
-pub fn client_with(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
+pub(crate) fn client_with(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
     HttpGenesysClient::new(
         Endpoints {
             api_base: base_url.to_owned(),
@@ -58,12 +58,12 @@ pub fn client_with(base_url: &str, settings: HttpSettings) -> HttpGenesysClient 
     .expect("client builds")
 }
 
-pub fn client(server: &MockServer) -> HttpGenesysClient {
+pub(crate) fn client(server: &MockServer) -> HttpGenesysClient {
     client_with(&server.uri(), fast_settings())
 }
 
 /// A token endpoint that checks Basic auth and the form body, expected `times` times.
-pub async fn mount_token(server: &MockServer, expires_in: u64, times: u64) {
+pub(crate) async fn mount_token(server: &MockServer, expires_in: u64, times: u64) {
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .and(header("authorization", BASIC_AUTH))
@@ -80,25 +80,25 @@ pub async fn mount_token(server: &MockServer, expires_in: u64, times: u64) {
         .await;
 }
 
-pub fn interaction_path(id: &str) -> String {
+pub(crate) fn interaction_path(id: &str) -> String {
     format!("/api/v2/interactions/{id}")
 }
 
-pub fn interaction_id() -> InteractionId {
+pub(crate) fn interaction_id() -> InteractionId {
     InteractionId::parse(INTERACTION).unwrap()
 }
 
-pub fn disposition() -> DispositionCodeId {
+pub(crate) fn disposition() -> DispositionCodeId {
     DispositionCodeId::parse(DISPOSITION).unwrap()
 }
 
-pub fn deadline() -> Deadline {
+pub(crate) fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(10))
 }
 
 /// An interaction as `GET /api/v2/interactions/{id}` returns it: a completed 45 s voice call
 /// with no codes, unless `changes` say otherwise.
-pub fn interaction_json(id: &str, changes: Value) -> Value {
+pub(crate) fn interaction_json(id: &str, changes: Value) -> Value {
     let mut body = json!({
         "id": id,
         "type": "voice",
@@ -117,7 +117,7 @@ pub fn interaction_json(id: &str, changes: Value) -> Value {
 }
 
 /// A tutorial-dialect EventBridge event.
-pub fn seed_event(event_id: &str, interaction: &str, sequence: &str) -> Value {
+pub(crate) fn seed_event(event_id: &str, interaction: &str, sequence: &str) -> Value {
     json!({
         "version": "0",
         "id": event_id,
@@ -136,7 +136,7 @@ pub fn seed_event(event_id: &str, interaction: &str, sequence: &str) -> Value {
     })
 }
 
-pub fn consumer_with(genesys: HttpGenesysClient, store: Arc<dyn DedupStore>) -> Consumer {
+pub(crate) fn consumer_with(genesys: HttpGenesysClient, store: Arc<dyn DedupStore>) -> Consumer {
     Consumer::new(
         store,
         Arc::new(genesys),
@@ -144,19 +144,38 @@ pub fn consumer_with(genesys: HttpGenesysClient, store: Arc<dyn DedupStore>) -> 
     )
 }
 
-pub fn consumer(server: &MockServer) -> Consumer {
+pub(crate) fn consumer(server: &MockServer) -> Consumer {
     consumer_with(client(server), Arc::new(InMemoryDedupStore::default()))
 }
 
-pub fn invocation(request_id: &str) -> Invocation {
+pub(crate) fn invocation(request_id: &str) -> Invocation {
     Invocation {
         owner: OwnerToken::new(request_id),
         deadline: deadline(),
     }
 }
 
+/// Mounts an answer for the first `times` requests of `method` to `path` (and expects exactly
+/// them), checked before the other mocks: "the first attempts fail, then ...".
+pub(crate) async fn mount_first(
+    server: &MockServer,
+    method_name: &str,
+    path_value: impl Into<String>,
+    response: ResponseTemplate,
+    times: u64,
+) {
+    Mock::given(method(method_name))
+        .and(path(path_value.into()))
+        .respond_with(response)
+        .up_to_n_times(times)
+        .expect(times)
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
 /// Mounts `GET` of the test interaction answering `body`, expected `times` times.
-pub async fn mount_interaction(server: &MockServer, body: Value, times: u64) {
+pub(crate) async fn mount_interaction(server: &MockServer, body: Value, times: u64) {
     Mock::given(method("GET"))
         .and(path(interaction_path(INTERACTION)))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
@@ -167,31 +186,44 @@ pub async fn mount_interaction(server: &MockServer, body: Value, times: u64) {
         .await;
 }
 
-/// The DynamoDB dedup store on the local server `make test` starts (scripts/with-local-aws.sh).
-/// Without that server: `None`, unless `REQUIRE_LOCAL_AWS` is set, in which case the test fails.
-pub async fn dynamodb_store() -> Option<Arc<dyn DedupStore>> {
-    match std::env::var("DEDUP_TEST_TABLE") {
-        Ok(table) => {
-            let client = genesys_eventbridge::app::dynamodb_client().await;
-            Some(Arc::new(
-                genesys_eventbridge::dedup::DynamoDbDedupStore::new(client, table),
-            ))
-        }
-        Err(_) if std::env::var_os("REQUIRE_LOCAL_AWS").is_some() => {
-            panic!("REQUIRE_LOCAL_AWS is set but DEDUP_TEST_TABLE is not")
-        }
-        Err(_) => {
-            eprintln!("skipped: no DynamoDB server (run `make test`, which starts DynamoDB Local)");
-            None
-        }
+/// Says, past the test harness's output capture (which hides what a passing test prints), that
+/// the calling test was skipped and why: `cargo test` without the local servers must not look
+/// like a full run.
+fn say_skipped(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The table of the DynamoDB Local server `make test` starts (scripts/with-local-aws.sh).
+/// Without that server: `None`, said loudly, unless `REQUIRE_LOCAL_AWS` is set, in which case
+/// the test fails.
+pub(crate) fn local_dedup_table() -> Option<String> {
+    if let Ok(table) = std::env::var("DEDUP_TEST_TABLE") {
+        return Some(table);
     }
+    assert!(
+        std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
+        "REQUIRE_LOCAL_AWS is set but DEDUP_TEST_TABLE is not"
+    );
+    say_skipped("no DynamoDB Local (`make test` starts it)");
+    None
+}
+
+/// The DynamoDB dedup store on the local server `make test` starts (see [`local_dedup_table`]).
+pub(crate) async fn dynamodb_store() -> Option<Arc<dyn DedupStore>> {
+    let table = local_dedup_table()?;
+    let client = genesys_eventbridge::app::dynamodb_client().await;
+    Some(Arc::new(
+        genesys_eventbridge::dedup::DynamoDbDedupStore::new(client, table),
+    ))
 }
 
 /// Spans an OTLP receiver got, each with when its export request arrived.
-pub type Received = Arc<std::sync::Mutex<Vec<(std::time::Instant, Span)>>>;
+pub(crate) type Received = Arc<std::sync::Mutex<Vec<(std::time::Instant, Span)>>>;
 
 /// An OTLP/HTTP trace receiver on loopback that decodes what it gets.
-pub async fn otlp_receiver() -> (String, Received) {
+pub(crate) async fn otlp_receiver() -> (String, Received) {
     async fn traces(State(received): State<Received>, body: axum::body::Bytes) -> &'static [u8] {
         let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
         let now = std::time::Instant::now();
@@ -213,7 +245,7 @@ pub async fn otlp_receiver() -> (String, Received) {
     (url, received)
 }
 
-pub fn attribute(span: &Span, key: &str) -> Option<String> {
+pub(crate) fn attribute(span: &Span, key: &str) -> Option<String> {
     span.attributes
         .iter()
         .find(|kv| kv.key == key)
@@ -226,13 +258,13 @@ pub fn attribute(span: &Span, key: &str) -> Option<String> {
 }
 
 /// A Secrets Manager client on the local moto server `make test` starts, if there is one.
-pub async fn secrets_manager() -> Option<aws_sdk_secretsmanager::Client> {
+pub(crate) async fn secrets_manager() -> Option<aws_sdk_secretsmanager::Client> {
     if std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_none() {
         assert!(
             std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
             "REQUIRE_LOCAL_AWS is set but AWS_ENDPOINT_URL_SECRETS_MANAGER is not"
         );
-        eprintln!("skipped: no local Secrets Manager (run `make test`)");
+        say_skipped("no local Secrets Manager (`make test` starts moto)");
         return None;
     }
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -241,13 +273,18 @@ pub async fn secrets_manager() -> Option<aws_sdk_secretsmanager::Client> {
     Some(aws_sdk_secretsmanager::Client::new(&shared))
 }
 
-pub const CONVERSATION: &str = "9b1f0c2e-4d3a-4b5c-8e7f-0000000000aa";
-pub const AGENT: &str = "p-agent-1";
-pub const CUSTOMER: &str = "p-customer-1";
-pub const AGENT_CALL: &str = "call-agent-1";
+pub(crate) const CONVERSATION: &str = "9b1f0c2e-4d3a-4b5c-8e7f-0000000000aa";
+pub(crate) const AGENT: &str = "p-agent-1";
+pub(crate) const CUSTOMER: &str = "p-customer-1";
+pub(crate) const AGENT_CALL: &str = "call-agent-1";
 
 /// A native Genesys Cloud conversation event, as the partner event source delivers it.
-pub fn native_event(event_id: &str, topic: &str, participant: &str, event_time: i64) -> Value {
+pub(crate) fn native_event(
+    event_id: &str,
+    topic: &str,
+    participant: &str,
+    event_time: i64,
+) -> Value {
     json!({
         "version": "0",
         "id": event_id,
@@ -275,7 +312,7 @@ pub fn native_event(event_id: &str, topic: &str, participant: &str, event_time: 
 /// A call as `GET /api/v2/conversations/{id}` returns it: a customer and an agent, the agent
 /// connected for 60 s, its after-call work ended (timed out) without a wrap-up, unless `agent`
 /// says otherwise.
-pub fn conversation_json(agent: Value) -> Value {
+pub(crate) fn conversation_json(agent: Value) -> Value {
     let mut agent_participant = json!({
         "id": AGENT,
         "purpose": "agent",
@@ -303,7 +340,7 @@ pub fn conversation_json(agent: Value) -> Value {
 }
 
 /// The simulator with the demo data (`events/sim/interactions.json`) on a free loopback port.
-pub async fn demo_sim() -> genesys_eventbridge::sim::RunningSim {
+pub(crate) async fn demo_sim() -> genesys_eventbridge::sim::RunningSim {
     use genesys_eventbridge::sim::{SeedData, SimConfig, Simulator};
     let simulator = Simulator::new(SimConfig::default());
     let data =
@@ -316,7 +353,7 @@ pub async fn demo_sim() -> genesys_eventbridge::sim::RunningSim {
 }
 
 /// A client of a simulator at `base_url`, with the simulator's demo credentials.
-pub fn sim_client(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
+pub(crate) fn sim_client(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
     let config = genesys_eventbridge::sim::SimConfig::default();
     HttpGenesysClient::new(
         Endpoints {
@@ -333,10 +370,58 @@ pub fn sim_client(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
 }
 
 /// A consumer of a simulator at `base_url`, with in-memory dedup.
-pub fn sim_consumer(base_url: &str, settings: PipelineSettings) -> Consumer {
+pub(crate) fn sim_consumer(base_url: &str, settings: PipelineSettings) -> Consumer {
     Consumer::new(
         Arc::new(InMemoryDedupStore::default()),
         Arc::new(sim_client(base_url, HttpSettings::default())),
         settings,
     )
+}
+
+/// A bearer token from the simulator at `base_url`, for raw requests.
+pub(crate) async fn sim_token(http: &reqwest::Client, base_url: &str) -> String {
+    let config = genesys_eventbridge::sim::SimConfig::default();
+    let token: Value = http
+        .post(format!("{base_url}/oauth/token"))
+        .basic_auth(&config.client_id, Some(&config.client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Where the end-to-end tests start: the simulator with the demo data on a free loopback port,
+/// and a consumer of it with in-memory dedup.
+pub(crate) struct TestApp {
+    pub sim: genesys_eventbridge::sim::RunningSim,
+    pub consumer: Consumer,
+}
+
+impl TestApp {
+    /// The demo simulator and a consumer with the default settings, applying [`DISPOSITION`].
+    pub(crate) async fn spawn() -> Self {
+        Self::with_settings(PipelineSettings::new(disposition())).await
+    }
+
+    /// The demo simulator and a consumer with `settings`.
+    pub(crate) async fn with_settings(settings: PipelineSettings) -> Self {
+        let sim = demo_sim().await;
+        let consumer = sim_consumer(&sim.base_url(), settings);
+        TestApp { sim, consumer }
+    }
+
+    /// The targets the simulator saw written, with how many writes changed each.
+    pub(crate) fn applied_writes(&self) -> Vec<(String, u64)> {
+        self.sim
+            .simulator
+            .patch_counts()
+            .into_iter()
+            .filter(|(_, count)| count.applied > 0)
+            .map(|(target, count)| (target, count.applied))
+            .collect()
+    }
 }

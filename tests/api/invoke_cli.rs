@@ -179,11 +179,7 @@ fn invoke_prints_an_unreadable_file_with_its_cause_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_invoke_processes_share_dedup_through_dynamodb() {
-    let Ok(table) = std::env::var("DEDUP_TEST_TABLE") else {
-        assert!(
-            std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
-            "DEDUP_TEST_TABLE is not set"
-        );
+    let Some(table) = crate::helpers::local_dedup_table() else {
         return;
     };
     let sim = demo_sim().await;

@@ -139,7 +139,7 @@ async fn notes_are_sent_with_the_wrapup_when_configured() {
         .mount(&server)
         .await;
     let consumer = consumer_with_settings(&server, |s| {
-        s.wrapup_notes = Some("auto: no wrap-up chosen".into())
+        s.wrapup_notes = Some("auto: no wrap-up chosen".into());
     });
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
@@ -223,7 +223,7 @@ async fn a_chat_is_not_fetched_unless_chats_are_configured() {
 
     let voice_only = consumer(&server).process(&chat, &invocation("r1")).await;
     let chats_too = consumer_with_settings(&server, |s| {
-        s.native_media_types = vec![MediaType::voice(), MediaType::new("CHAT")]
+        s.native_media_types = vec![MediaType::voice(), MediaType::new("CHAT")];
     })
     .process(&chat, &invocation("r2"))
     .await;
@@ -271,13 +271,14 @@ async fn a_409_on_the_wrapup_fetches_and_decides_again_once() {
 async fn after_a_409_a_wrapup_someone_else_applied_is_left_alone() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
-    Mock::given(method("GET"))
-        .and(path(conversation_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(conversation_json(json!({}))))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "GET",
+        conversation_path(),
+        ResponseTemplate::new(200).set_body_json(conversation_json(json!({}))),
+        1,
+    )
+    .await;
     let wrapped_up = conversation_json(json!({"wrapup": {"code": "agent-choice"}}));
     mount_conversation(&server, wrapped_up, 1).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(409), 1).await;
@@ -444,14 +445,14 @@ async fn a_429_on_the_wrapup_waits_for_retry_after_and_applies() {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
-    Mock::given(method("PATCH"))
-        .and(path(participant_path()))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-        .up_to_n_times(1)
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "PATCH",
+        participant_path(),
+        ResponseTemplate::new(429).insert_header("Retry-After", "0"),
+        1,
+    )
+    .await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
 
     let report = consumer(&server)
@@ -485,14 +486,14 @@ async fn a_failed_wrapup_releases_the_participant_so_the_redelivery_applies_it()
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
     mount_conversation(&server, conversation_json(json!({})), 2).await;
-    Mock::given(method("PATCH"))
-        .and(path(participant_path()))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(3)
-        .expect(3)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "PATCH",
+        participant_path(),
+        ResponseTemplate::new(503),
+        3,
+    )
+    .await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
     let consumer = consumer(&server);
 

@@ -76,14 +76,14 @@ async fn a_retryable_failure_releases_the_claim_so_the_redelivery_applies_the_di
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(3)
-        .expect(3)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "PATCH",
+        interaction_path(INTERACTION),
+        ResponseTemplate::new(503),
+        3,
+    )
+    .await;
     mount_patch(&server, 200, 1).await;
     let consumer = consumer(&server);
     let event = seed_event("evt-1", INTERACTION, "17");
@@ -174,13 +174,14 @@ async fn a_403_fails_the_event_so_its_redelivery_patches_once_the_role_is_fixed(
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(403))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "PATCH",
+        interaction_path(INTERACTION),
+        ResponseTemplate::new(403),
+        1,
+    )
+    .await;
     mount_patch(&server, 200, 1).await;
     let consumer = consumer(&server);
     let event = seed_event("evt-1", INTERACTION, "17");
@@ -198,13 +199,14 @@ async fn a_403_fails_the_event_so_its_redelivery_patches_once_the_role_is_fixed(
 #[tokio::test]
 async fn a_token_service_at_a_wrong_login_url_fails_the_event_until_the_url_is_fixed() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(404))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_first(
+        &server,
+        "POST",
+        "/oauth/token",
+        ResponseTemplate::new(404),
+        1,
+    )
+    .await;
     mount_token(&server, 86_400, 1).await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 200, 1).await;

@@ -1,6 +1,6 @@
 //! The simulator's fault injection: what each fault does, and that a seed repeats a run.
 
-use crate::helpers::demo_sim;
+use crate::helpers::{demo_sim, sim_token};
 use genesys_eventbridge::sim::{Faults, RunningSim};
 use serde_json::{Value, json};
 
@@ -12,25 +12,11 @@ async fn sim(faults: Faults) -> RunningSim {
     sim
 }
 
-async fn token(http: &reqwest::Client, sim: &RunningSim) -> String {
-    let body: Value = http
-        .post(format!("{}/oauth/token", sim.base_url()))
-        .basic_auth("demo-client", Some("demo-secret"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
-}
-
 async fn statuses(sim: &RunningSim, requests: usize) -> Vec<u16> {
     let http = reqwest::Client::new();
     let mut seen = Vec::new();
     for _ in 0..requests {
-        let token = token(&http, sim).await;
+        let token = sim_token(&http, &sim.base_url()).await;
         let response = http
             .get(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
             .bearer_auth(token)
@@ -83,7 +69,7 @@ async fn a_rate_limit_fault_carries_retry_after() {
     })
     .await;
     let http = reqwest::Client::new();
-    let token = token(&http, &sim).await;
+    let token = sim_token(&http, &sim.base_url()).await;
 
     let response = http
         .get(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
@@ -104,7 +90,7 @@ async fn a_conflict_fault_means_a_concurrent_writer_won() {
     })
     .await;
     let http = reqwest::Client::new();
-    let token = token(&http, &sim).await;
+    let token = sim_token(&http, &sim.base_url()).await;
 
     let response = http
         .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
@@ -132,7 +118,7 @@ async fn a_timeout_fault_applies_the_write_and_loses_the_answer() {
     })
     .await;
     let http = reqwest::Client::new();
-    let token = token(&http, &sim).await;
+    let token = sim_token(&http, &sim.base_url()).await;
 
     let result = http
         .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
@@ -154,7 +140,7 @@ async fn a_bad_gateway_fault_applies_the_write_then_answers_502() {
     })
     .await;
     let http = reqwest::Client::new();
-    let token = token(&http, &sim).await;
+    let token = sim_token(&http, &sim.base_url()).await;
     let url = format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url());
 
     let read = http.get(&url).bearer_auth(&token).send().await.unwrap();
@@ -188,7 +174,7 @@ async fn a_stale_read_answers_what_it_saw_before_a_write_that_landed_meanwhile()
         .put_interaction(seeded.as_object().unwrap().clone())
         .unwrap();
     let http = reqwest::Client::new();
-    let token = token(&http, &sim).await;
+    let token = sim_token(&http, &sim.base_url()).await;
     let url = format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url());
 
     let read = http.get(&url).bearer_auth(&token).send();
@@ -212,7 +198,7 @@ async fn a_stale_read_answers_what_it_saw_before_a_write_that_landed_meanwhile()
 async fn a_token_revocation_fault_invalidates_every_token() {
     let sim = sim(Faults::default()).await;
     let http = reqwest::Client::new();
-    let token = token(&http, &sim).await;
+    let token = sim_token(&http, &sim.base_url()).await;
     sim.simulator.set_faults(Faults {
         token_revoked: 1.0,
         ..Default::default()
@@ -279,7 +265,7 @@ async fn a_server_error_after_write_fault_applies_the_write_then_answers_500_or_
     })
     .await;
     let http = reqwest::Client::new();
-    let token = token(&http, &sim).await;
+    let token = sim_token(&http, &sim.base_url()).await;
 
     let response = http
         .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))

@@ -7,15 +7,23 @@ use std::collections::HashMap;
 
 /// The attribute names of a dedup item.
 pub mod attr {
+    /// The partition key: the target.
     pub const KEY: &str = "pk";
+    /// The request id of the invocation holding the lease.
     pub const LEASE_OWNER: &str = "lease_owner";
+    /// When the lease ends (epoch ms).
     pub const LEASE_UNTIL: &str = "lease_until";
+    /// The completed events.
     pub const DONE: &str = "done";
+    /// The writes made to the target.
     pub const APPLIED: &str = "applied";
+    /// The TTL attribute (epoch s).
     pub const EXPIRY: &str = "expiry";
     /// Inside a `done` entry: the outcome, the payload fingerprint, the expiry (epoch s).
     pub const OUTCOME: &str = "o";
+    /// Inside a `done` entry: the payload fingerprint.
     pub const PAYLOAD_HASH: &str = "h";
+    /// Inside a `done` entry: the expiry (epoch s).
     pub const ENTRY_EXPIRY: &str = "x";
 }
 

@@ -53,6 +53,7 @@ pub struct DynamoDbDedupStore {
 }
 
 impl DynamoDbDedupStore {
+    /// A store on `table`, with the default cache of completed keys.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self::with_cache_capacity(client, table, DEFAULT_CACHE_CAPACITY)
     }
@@ -71,6 +72,7 @@ impl DynamoDbDedupStore {
         }
     }
 
+    /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
     }

@@ -54,6 +54,7 @@ pub struct HttpSettings {
     pub max_requests_per_second: Option<f64>,
     /// A token is refreshed this long before it expires.
     pub token_refresh_margin: Duration,
+    /// Attempts and waits of a request.
     pub retry: RetryPolicy,
 }
 
@@ -86,11 +87,15 @@ enum Body {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot build the HTTP client")]
+    /// reqwest could not build its client.
     Http(#[source] reqwest::Error),
     #[error("{url:?} is not a base URL")]
+    /// A base URL does not parse.
     BaseUrl {
+        /// The URL as given.
         url: String,
         #[source]
+        /// Why it does not parse.
         source: url::ParseError,
     },
 }
@@ -109,6 +114,7 @@ pub struct HttpGenesysClient {
 }
 
 impl HttpGenesysClient {
+    /// A client of `endpoints`, authenticating with `credentials`.
     pub fn new(
         endpoints: Endpoints,
         credentials: Arc<dyn CredentialsSource>,

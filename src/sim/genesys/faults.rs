@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Faults {
+    /// Seeds the generator, so a run can be repeated.
     pub seed: u64,
     /// 429 with `Retry-After: retryAfterSeconds`.
     pub rate_limited: f64,
+    /// The `Retry-After` of an injected 429.
     pub retry_after_seconds: f64,
     /// 503.
     pub server_error: f64,
@@ -28,10 +30,12 @@ pub struct Faults {
     pub conflict: f64,
     /// The answer is delayed by `slowMs`.
     pub slow: f64,
+    /// How much later a slow answer comes.
     pub slow_ms: u64,
     /// The request is processed (a write is applied), then the answer is held for `timeoutMs`,
     /// longer than a client waits: the worst case of a lost response.
     pub timeout: f64,
+    /// How long a lost answer is held.
     pub timeout_ms: u64,
     /// Writes only: the write is applied, then answered 502 (a gateway lost the answer).
     pub bad_gateway_after_write: f64,

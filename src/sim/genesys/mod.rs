@@ -44,8 +44,11 @@ pub const BEHAVIOUR_KEY: &str = "x-sim";
 /// Credentials and token lifetime of the simulated organisation.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
+    /// The OAuth client id the token service accepts.
     pub client_id: String,
+    /// Its secret.
     pub client_secret: String,
+    /// How long an issued token lives.
     pub token_lifetime: Duration,
 }
 
@@ -84,9 +87,12 @@ struct SimInteraction {
 /// how many times a simulated concurrent writer changed it instead (injected 409s).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchCount {
+    /// Writes received.
     pub received: u64,
+    /// Writes that changed the target.
     pub applied: u64,
     #[serde(default)]
+    /// Changes a simulated concurrent writer made instead (injected 409s).
     pub foreign: u64,
 }
 
@@ -123,6 +129,7 @@ pub struct Simulator {
 }
 
 impl Simulator {
+    /// A simulator with no data yet.
     pub fn new(config: SimConfig) -> Self {
         Simulator {
             books: Arc::default(),
@@ -309,12 +316,15 @@ impl Simulator {
 /// A simulator serving in the background (tests, benchmarks). Stops when dropped.
 #[derive(Debug)]
 pub struct RunningSim {
+    /// Where it listens.
     pub addr: SocketAddr,
+    /// Its state, for seeding and reading counts.
     pub simulator: Simulator,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningSim {
+    /// `http://{addr}`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

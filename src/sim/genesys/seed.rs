@@ -8,6 +8,7 @@ use std::path::Path as FsPath;
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct SeedData {
     #[serde(default)]
+    /// Interactions as `GET /api/v2/interactions/{id}` returns them (plus `"x-sim"`).
     pub interactions: Vec<Map<String, Value>>,
     /// Conversations as `GET /api/v2/conversations/calls/{id}` returns them; `mediaType`
     /// (default `VOICE`) picks the API path (`calls`, `callbacks`, `chats`, `emails`, `messages`).
@@ -19,22 +20,35 @@ pub struct SeedData {
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error("cannot read {path}")]
+    /// The file could not be read.
     Read {
+        /// The file.
         path: String,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("{path} is not valid seed data")]
+    /// The file is not seed data.
     Parse {
+        /// The file.
         path: String,
         #[source]
+        /// What the JSON parser said.
         source: serde_json::Error,
     },
     #[error("interactions[{index}]: {problem}")]
-    Entry { index: usize, problem: String },
+    /// One entry cannot be used.
+    Entry {
+        /// Its position in its list.
+        index: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl SeedData {
+    /// Reads seed data from `path`.
     pub fn from_file(path: &FsPath) -> Result<Self, SeedError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
