@@ -1,5 +1,22 @@
 //! genesys-eventbridge: Genesys Cloud CX interaction events from Amazon EventBridge, turned into
 //! idempotent, traced actions on Genesys Cloud.
+//!
+//! # Layout
+//!
+//! - [`domain`]: pure types and rules (ids, events, dedup keys, snapshots, eligibility,
+//!   outcomes); no I/O.
+//! - [`parse`]: EventBridge JSON into domain events; every input gets a verdict.
+//! - [`consumer`]: the use case, one event from parse to outcome, under its target's lease.
+//! - [`dedup`]: the dedup port, with the in-memory and DynamoDB adapters.
+//! - [`genesys`]: the Genesys Cloud port, with the HTTP adapter (tokens, retries, rate limit).
+//! - [`lambda`]: payload decoding, the Lambda response and the runtime loop.
+//! - [`config`], [`app`]: settings from the environment, and the wiring of the adapters.
+//! - [`telemetry`]: logs, OpenTelemetry spans and their flush, EMF metrics, span trees.
+//! - [`deadline`]: the invocation's deadline and the reserve kept for finishing it.
+//! - [`mod@error_chain`], [`locks`], [`secret`]: small shared helpers.
+//! - [`cli`]: one module per `genesys-eventbridge` command.
+//! - `sim` (feature `sim`): the Genesys simulator, a Lambda Runtime API, workloads and a
+//!   delivering-platform stand-in, for tests, demos and benchmarks.
 
 pub mod app;
 pub mod cli;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 fn sqs_batch(bodies: &[(&str, String)]) -> Value {
     let records: Vec<Value> = bodies
@@ -42,8 +42,7 @@ fn sqs_batch(bodies: &[(&str, String)]) -> Value {
 
 #[tokio::test]
 async fn an_sqs_batch_reports_exactly_the_failed_messages() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     for (id, body, status) in [
         ("ok-1", json!({}), 200),
         ("chat-1", json!({"type": "chat"}), 200),
@@ -212,8 +211,7 @@ async fn a_batch_runs_at_most_batch_concurrency_interactions_at_once() {
 
 #[tokio::test]
 async fn a_step_functions_item_in_the_tutorial_shape_is_processed() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(
         &server,
         interaction_json(INTERACTION, json!({"state": "connected"})),
@@ -237,8 +235,7 @@ async fn a_step_functions_item_in_the_tutorial_shape_is_processed() {
 
 #[tokio::test]
 async fn the_request_rate_to_genesys_is_limited_per_instance() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 10).await;
     let settings = HttpSettings {
         max_requests_per_second: Some(5.0),

@@ -31,8 +31,7 @@ async fn mount_patch(server: &MockServer, response: ResponseTemplate, times: u64
 
 #[tokio::test]
 async fn fetch_reads_the_interaction_with_a_bearer_token() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(
         &server,
         interaction_json(INTERACTION, json!({"state": "connected"})),
@@ -51,8 +50,7 @@ async fn fetch_reads_the_interaction_with_a_bearer_token() {
 
 #[tokio::test]
 async fn the_token_is_cached_between_calls() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 3).await;
     let client = client(&server);
 
@@ -212,8 +210,7 @@ async fn callers_waiting_for_a_refused_token_share_its_refusal_instead_of_asking
 
 #[tokio::test]
 async fn a_hostile_retry_after_is_not_waited_for_and_does_not_panic() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     for retry_after in ["1e20", "Fri, 31 Dec 9999 23:59:59 GMT"] {
         mount_first(
             &server,
@@ -263,8 +260,7 @@ async fn a_refused_connection_is_printed_with_its_cause_once() {
 
 #[tokio::test]
 async fn a_429_waits_for_retry_after_and_then_succeeds() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_first(
         &server,
         "GET",
@@ -286,8 +282,7 @@ async fn a_429_waits_for_retry_after_and_then_succeeds() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_deadline_fails_at_once_as_retryable() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_get(
         &server,
         ResponseTemplate::new(429).insert_header("Retry-After", "5"),
@@ -310,8 +305,7 @@ async fn a_retry_after_beyond_the_deadline_fails_at_once_as_retryable() {
 
 #[tokio::test]
 async fn a_retry_after_above_180_seconds_is_not_waited_for() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_get(
         &server,
         ResponseTemplate::new(429).insert_header("Retry-After", "181"),
@@ -329,8 +323,7 @@ async fn a_retry_after_above_180_seconds_is_not_waited_for() {
 
 #[tokio::test]
 async fn a_5xx_is_retried_three_times_in_all_then_reported_as_retryable() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_get(&server, ResponseTemplate::new(503), 3).await;
 
     let error = client(&server)
@@ -344,8 +337,7 @@ async fn a_5xx_is_retried_three_times_in_all_then_reported_as_retryable() {
 
 #[tokio::test]
 async fn a_5xx_followed_by_success_succeeds() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_first(
         &server,
         "GET",
@@ -365,8 +357,7 @@ async fn a_5xx_followed_by_success_succeeds() {
 
 #[tokio::test]
 async fn a_501_is_not_retried() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_get(&server, ResponseTemplate::new(501), 1).await;
 
     let error = client(&server)
@@ -379,8 +370,7 @@ async fn a_501_is_not_retried() {
 
 #[tokio::test]
 async fn a_slow_response_times_out_and_is_retried_up_to_three_attempts() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_get(
         &server,
         ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
@@ -425,8 +415,7 @@ async fn no_request_is_sent_when_the_deadline_has_passed() {
 
 #[tokio::test]
 async fn a_404_on_get_is_not_found_and_not_retried() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_get(&server, ResponseTemplate::new(404), 1).await;
 
     let error = client(&server)
@@ -439,8 +428,7 @@ async fn a_404_on_get_is_not_found_and_not_retried() {
 
 #[tokio::test]
 async fn a_403_on_get_names_the_read_permission() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_get(
         &server,
         ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "corr-403"),
@@ -460,8 +448,7 @@ async fn a_403_on_get_names_the_read_permission() {
 
 #[tokio::test]
 async fn a_success_with_an_unreadable_body_is_an_invalid_response() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_get(
         &server,
         ResponseTemplate::new(200).set_body_string("<html>"),
@@ -479,8 +466,7 @@ async fn a_success_with_an_unreadable_body_is_an_invalid_response() {
 
 #[tokio::test]
 async fn apply_sends_only_the_disposition_code() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_patch(&server, ResponseTemplate::new(200), 1).await;
 
     let result = client(&server)
@@ -492,8 +478,7 @@ async fn apply_sends_only_the_disposition_code() {
 
 #[tokio::test]
 async fn a_409_on_patch_is_a_conflict_not_an_error() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_patch(&server, ResponseTemplate::new(409), 1).await;
 
     let result = client(&server)
@@ -505,8 +490,7 @@ async fn a_409_on_patch_is_a_conflict_not_an_error() {
 
 #[tokio::test]
 async fn a_400_on_patch_names_the_disposition_code_setting() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_patch(
         &server,
         ResponseTemplate::new(400).set_body_json(json!({"message": "disposition code not found"})),
@@ -527,8 +511,7 @@ async fn a_400_on_patch_names_the_disposition_code_setting() {
 
 #[tokio::test]
 async fn a_403_on_patch_names_the_write_permission() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_patch(&server, ResponseTemplate::new(403), 1).await;
 
     let error = client(&server)
@@ -543,8 +526,7 @@ async fn a_403_on_patch_names_the_write_permission() {
 
 #[tokio::test]
 async fn a_patch_429_is_retried_after_retry_after() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_first(
         &server,
         "PATCH",
@@ -564,8 +546,7 @@ async fn a_patch_429_is_retried_after_retry_after() {
 
 #[tokio::test]
 async fn a_patch_that_times_out_is_not_sent_again_blindly() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_patch(
         &server,
         ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
@@ -596,8 +577,7 @@ async fn a_patch_that_times_out_is_not_sent_again_blindly() {
 
 #[tokio::test]
 async fn a_patch_answered_502_is_not_sent_again_blindly() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_patch(&server, ResponseTemplate::new(502), 1).await;
 
     let error = client(&server)
@@ -610,8 +590,7 @@ async fn a_patch_answered_502_is_not_sent_again_blindly() {
 
 #[tokio::test]
 async fn a_patch_answered_503_was_not_processed_and_is_retried() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_first(
         &server,
         "PATCH",

@@ -155,6 +155,13 @@ pub(crate) fn invocation(request_id: &str) -> Invocation {
     }
 }
 
+/// A Genesys stand-in (wiremock on loopback) whose token service issues one token.
+pub(crate) async fn genesys_with_token() -> MockServer {
+    let server = MockServer::start().await;
+    mount_token(&server, 86_400, 1).await;
+    server
+}
+
 /// Mounts an answer for the first `times` requests of `method` to `path` (and expects exactly
 /// them), checked before the other mocks: "the first attempts fail, then ...".
 pub(crate) async fn mount_first(

@@ -59,8 +59,7 @@ fn user_end(event_id: &str) -> Value {
 
 #[tokio::test]
 async fn an_ended_call_gets_the_wrapup_on_the_agent_participant_and_nothing_else() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
     let consumer = consumer(&server);
@@ -82,8 +81,7 @@ async fn an_ended_call_gets_the_wrapup_on_the_agent_participant_and_nothing_else
 
 #[tokio::test]
 async fn a_customer_end_and_a_user_end_of_one_call_wrap_the_agent_up_once() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     // Both reads show no wrap-up yet (the second races the first PATCH).
     mount_conversation(&server, conversation_json(json!({})), 2).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
@@ -109,8 +107,7 @@ async fn a_customer_end_and_a_user_end_of_one_call_wrap_the_agent_up_once() {
 
 #[tokio::test]
 async fn a_customer_end_event_wraps_up_the_agent_not_the_customer() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
 
@@ -126,8 +123,7 @@ async fn a_customer_end_event_wraps_up_the_agent_not_the_customer() {
 
 #[tokio::test]
 async fn notes_are_sent_with_the_wrapup_when_configured() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     Mock::given(method("PATCH"))
         .and(path(participant_path()))
@@ -149,8 +145,7 @@ async fn notes_are_sent_with_the_wrapup_when_configured() {
 
 #[tokio::test]
 async fn the_communication_style_posts_the_wrapup_to_the_agents_call() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     Mock::given(method("POST"))
         .and(path(format!(
@@ -186,8 +181,7 @@ async fn each_wrapup_rule_has_its_reason_and_no_write() {
         (json!({"purpose": "ivr"}), "no-agent-participant"),
     ];
     for (agent, reason) in cases {
-        let server = MockServer::start().await;
-        mount_token(&server, 86_400, 1).await;
+        let server = genesys_with_token().await;
         mount_conversation(&server, conversation_json(agent), 1).await;
         mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
 
@@ -202,8 +196,7 @@ async fn each_wrapup_rule_has_its_reason_and_no_write() {
 
 #[tokio::test]
 async fn a_chat_is_not_fetched_unless_chats_are_configured() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     let mut chat = user_end("n-chat");
     chat["detail"]["eventBody"]["mediaType"] = json!("CHAT");
     Mock::given(method("GET"))
@@ -237,8 +230,7 @@ async fn a_chat_is_not_fetched_unless_chats_are_configured() {
 
 #[tokio::test]
 async fn an_unknown_conversation_is_not_found() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     Mock::given(method("GET"))
         .and(path(conversation_path()))
         .respond_with(ResponseTemplate::new(404))
@@ -255,8 +247,7 @@ async fn an_unknown_conversation_is_not_found() {
 
 #[tokio::test]
 async fn a_409_on_the_wrapup_fetches_and_decides_again_once() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 2).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(409), 2).await;
 
@@ -269,8 +260,7 @@ async fn a_409_on_the_wrapup_fetches_and_decides_again_once() {
 
 #[tokio::test]
 async fn after_a_409_a_wrapup_someone_else_applied_is_left_alone() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_first(
         &server,
         "GET",
@@ -295,8 +285,7 @@ async fn after_a_409_a_wrapup_someone_else_applied_is_left_alone() {
 
 #[tokio::test]
 async fn by_default_a_user_end_during_after_call_work_leaves_the_choice_to_the_agent() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     let in_acw = json!({"endAcwTime": null,
         "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "pending"}}]});
     mount_conversation(&server, conversation_json(in_acw), 1).await;
@@ -315,8 +304,7 @@ async fn by_default_a_user_end_during_after_call_work_leaves_the_choice_to_the_a
 
 #[tokio::test]
 async fn the_call_end_trigger_wraps_up_during_after_call_work_as_before() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     let in_acw = json!({"endAcwTime": null,
         "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "pending"}}]});
     mount_conversation(&server, conversation_json(in_acw), 1).await;
@@ -330,8 +318,7 @@ async fn the_call_end_trigger_wraps_up_during_after_call_work_as_before() {
 
 #[tokio::test]
 async fn an_acw_event_without_a_code_applies_the_default_wrapup() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
 
@@ -363,8 +350,7 @@ async fn an_acw_event_with_the_agents_code_is_left_alone_without_a_fetch() {
 
 #[tokio::test]
 async fn a_call_that_needs_no_wrapup_is_wrapped_up_at_its_end() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     let no_acw = json!({"wrapupRequired": false, "startAcwTime": null, "endAcwTime": null,
         "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "notApplicable"}}]});
     mount_conversation(&server, conversation_json(no_acw), 1).await;
@@ -379,8 +365,7 @@ async fn a_call_that_needs_no_wrapup_is_wrapped_up_at_its_end() {
 
 #[tokio::test]
 async fn the_communication_style_without_a_communication_fails_loudly_and_writes_nothing() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({"calls": []})), 1).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
     let consumer = consumer_with_settings(&server, |s| s.wrapup_style = WrapupStyle::Communication);
@@ -398,8 +383,7 @@ async fn the_communication_style_without_a_communication_fails_loudly_and_writes
 
 #[tokio::test]
 async fn a_403_on_the_wrapup_fails_saying_it_may_need_a_user_context_grant() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     mount_wrapup_patch(
         &server,
@@ -422,8 +406,7 @@ async fn a_403_on_the_wrapup_fails_saying_it_may_need_a_user_context_grant() {
 
 #[tokio::test]
 async fn a_400_on_the_wrapup_names_the_code_setting() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(400), 1).await;
 
@@ -442,8 +425,7 @@ async fn a_400_on_the_wrapup_names_the_code_setting() {
 
 #[tokio::test]
 async fn a_429_on_the_wrapup_waits_for_retry_after_and_applies() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     mount_first(
         &server,
@@ -464,8 +446,7 @@ async fn a_429_on_the_wrapup_waits_for_retry_after_and_applies() {
 
 #[tokio::test]
 async fn a_429_beyond_180_seconds_fails_for_a_later_redelivery() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     Mock::given(method("GET"))
         .and(path(conversation_path()))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "240"))
@@ -483,8 +464,7 @@ async fn a_429_beyond_180_seconds_fails_for_a_later_redelivery() {
 
 #[tokio::test]
 async fn a_failed_wrapup_releases_the_participant_so_the_redelivery_applies_it() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_conversation(&server, conversation_json(json!({})), 2).await;
     mount_first(
         &server,
@@ -506,8 +486,7 @@ async fn a_failed_wrapup_releases_the_participant_so_the_redelivery_applies_it()
 
 #[tokio::test]
 async fn a_501_is_a_refusal_not_retried() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     Mock::given(method("GET"))
         .and(path(conversation_path()))
         .respond_with(ResponseTemplate::new(501))

@@ -23,8 +23,7 @@ async fn mount_patch(server: &MockServer, status: u16, times: u64) {
 
 #[tokio::test]
 async fn an_eligible_call_is_patched_and_its_redelivery_is_a_duplicate_without_a_second_patch() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 200, 1).await;
     let consumer = consumer(&server);
@@ -47,8 +46,7 @@ async fn an_eligible_call_is_patched_and_its_redelivery_is_a_duplicate_without_a
 
 #[tokio::test]
 async fn a_later_update_of_the_same_interaction_is_processed_but_never_patches_twice() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     // The second update needs no read: the target's record shows the disposition was applied.
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 200, 1).await;
@@ -73,8 +71,7 @@ async fn a_later_update_of_the_same_interaction_is_processed_but_never_patches_t
 
 #[tokio::test]
 async fn a_retryable_failure_releases_the_claim_so_the_redelivery_applies_the_disposition() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
     mount_first(
         &server,
@@ -98,8 +95,7 @@ async fn a_retryable_failure_releases_the_claim_so_the_redelivery_applies_the_di
 
 #[tokio::test]
 async fn a_failed_event_makes_the_lambda_return_an_error() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     Mock::given(method("GET"))
         .and(path(interaction_path(INTERACTION)))
         .respond_with(ResponseTemplate::new(500))
@@ -142,8 +138,7 @@ async fn a_terminal_outcome_is_the_lambda_response() {
 
 #[tokio::test]
 async fn a_refusal_of_our_request_is_completed_so_the_redelivery_is_a_duplicate() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 400, 1).await;
     let consumer = consumer(&server);
@@ -171,8 +166,7 @@ async fn a_refusal_of_our_request_is_completed_so_the_redelivery_is_a_duplicate(
 
 #[tokio::test]
 async fn a_403_fails_the_event_so_its_redelivery_patches_once_the_role_is_fixed() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
     mount_first(
         &server,
@@ -223,8 +217,7 @@ async fn a_token_service_at_a_wrong_login_url_fails_the_event_until_the_url_is_f
 
 #[tokio::test]
 async fn an_ineligible_interaction_is_not_patched() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(
         &server,
         interaction_json(INTERACTION, json!({"wrapUpCode": {"id": "w-1"}})),
@@ -245,8 +238,7 @@ async fn an_ineligible_interaction_is_not_patched() {
 
 #[tokio::test]
 async fn a_missing_interaction_is_not_found_and_not_patched() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     Mock::given(method("GET"))
         .and(path(interaction_path(INTERACTION)))
         .respond_with(ResponseTemplate::new(404))
@@ -264,8 +256,7 @@ async fn a_missing_interaction_is_not_found_and_not_patched() {
 
 #[tokio::test]
 async fn a_409_on_patch_is_decided_again_once_then_acknowledged_as_a_conflict() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 2).await;
     mount_patch(&server, 409, 2).await;
 
@@ -347,8 +338,7 @@ async fn an_event_whose_target_stays_leased_past_the_wait_fails_for_a_later_retr
 
 #[tokio::test]
 async fn an_event_waits_its_turn_while_another_event_of_the_target_is_being_processed() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 200, 1).await;
     let store = Arc::new(InMemoryDedupStore::default());
@@ -399,8 +389,7 @@ async fn the_report_serialises_to_the_invoke_contract() {
 
 #[tokio::test]
 async fn a_write_that_may_have_been_applied_holds_the_lease_for_the_settle_time() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 502, 1).await;
     let store = Arc::new(InMemoryDedupStore::default());

@@ -92,8 +92,7 @@ const TOKEN: &str = "POST /oauth/token";
 #[tokio::test]
 async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
     let traced = traced();
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 200, 1).await;
 
@@ -148,8 +147,7 @@ async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
 #[tokio::test]
 async fn a_duplicate_stops_after_the_claim() {
     let traced = traced();
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 200, 1).await;
     let consumer = consumer(&server);
@@ -173,8 +171,7 @@ async fn a_duplicate_stops_after_the_claim() {
 #[tokio::test]
 async fn an_ineligible_event_has_no_apply_span() {
     let traced = traced();
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(
         &server,
         interaction_json(INTERACTION, json!({"type": "chat"})),
@@ -204,8 +201,7 @@ async fn an_ineligible_event_has_no_apply_span() {
 #[tokio::test]
 async fn a_failed_patch_marks_the_path_to_it_as_error_and_records_the_exception_once() {
     let traced = traced();
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 503, 3).await;
 
@@ -245,8 +241,7 @@ async fn a_failed_patch_marks_the_path_to_it_as_error_and_records_the_exception_
 #[tokio::test]
 async fn outbound_requests_carry_the_traceparent_of_their_span() {
     let traced = traced();
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
     mount_patch(&server, 200, 1).await;
     opentelemetry::global::set_text_map_propagator(

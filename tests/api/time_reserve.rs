@@ -36,8 +36,7 @@ fn patient_consumer(server: &MockServer, store: Arc<InMemoryDedupStore>) -> Cons
 
 #[tokio::test]
 async fn a_genesys_that_never_answers_still_lets_the_invocation_answer_in_time() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     Mock::given(method("GET"))
         .and(path(interaction_path(INTERACTION)))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
@@ -66,8 +65,7 @@ async fn a_genesys_that_never_answers_still_lets_the_invocation_answer_in_time()
 
 #[tokio::test]
 async fn a_retry_after_that_reaches_into_the_reserve_is_not_waited_for() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
+    let server = genesys_with_token().await;
     Mock::given(method("GET"))
         .and(path(interaction_path(INTERACTION)))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
