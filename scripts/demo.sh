@@ -28,7 +28,7 @@ GENESYS_CLOUD_BASE_URL="$url" \
 GENESYS_CLOUD_CLIENT_ID=demo-client \
 GENESYS_CLOUD_CLIENT_SECRET=demo-secret \
 DISPOSITION_CODE_ID=3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99 \
-  "$bin/genesys-eventbridge" invoke --trace-tree $(printf -- '--events %s ' events/*.json)
+  "$bin/genesys-eventbridge" invoke --trace-tree $(printf -- '--events %s ' events/[0-9]*.json)
 
 echo "# writes (dispositions and wrap-ups) the simulator received, per interaction or conversation/participant:" >&2
 curl -fsS "$url/sim/patches" >&2 2>/dev/null && echo >&2 || true

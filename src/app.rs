@@ -1,6 +1,6 @@
 //! Builds the consumer's adapters from a `Config`: the one place the Lambda and `invoke` wire from.
 
-use crate::config::{Config, CredentialsConfig};
+use crate::config::{Config, CredentialsConfig, GenesysAccess};
 use crate::consumer::Consumer;
 use crate::dedup::{DedupStore, DynamoDbDedupStore, InMemoryDedupStore};
 use crate::genesys::credentials::CredentialsError;
@@ -25,9 +25,9 @@ pub enum WiringError {
 /// The credentials source `config` asks for; a secret is read once here, so a wrong ARN or a
 /// missing permission stops the function at start-up.
 pub async fn credentials_source(
-    config: &Config,
+    credentials: &CredentialsConfig,
 ) -> Result<Arc<dyn CredentialsSource>, WiringError> {
-    match &config.credentials {
+    match credentials {
         CredentialsConfig::Inline(credentials) => {
             Ok(Arc::new(StaticCredentials(credentials.clone())))
         }
@@ -42,6 +42,16 @@ pub async fn credentials_source(
             Ok(Arc::new(source))
         }
     }
+}
+
+/// A Genesys client for `access` (the tools other than the consumer), with default timeouts.
+pub async fn genesys_client(access: &GenesysAccess) -> Result<HttpGenesysClient, WiringError> {
+    HttpGenesysClient::new(
+        access.endpoints.clone(),
+        credentials_source(&access.credentials).await?,
+        crate::genesys::HttpSettings::default(),
+    )
+    .map_err(WiringError::HttpClient)
 }
 
 /// A DynamoDB client configured only through the standard AWS SDK chain (region, credentials,
@@ -73,7 +83,7 @@ pub async fn build_consumer(config: &Config) -> Result<Consumer, WiringError> {
     let genesys: Arc<dyn GenesysApi> = Arc::new(
         HttpGenesysClient::new(
             config.endpoints.clone(),
-            credentials_source(config).await?,
+            credentials_source(&config.credentials).await?,
             config.http,
         )
         .map_err(WiringError::HttpClient)?,

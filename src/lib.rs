@@ -7,6 +7,7 @@
 //!   outcomes); no I/O.
 //! - [`parse`]: EventBridge JSON into domain events; every input gets a verdict.
 //! - [`consumer`]: the use case, one event from parse to outcome, under its target's lease.
+//! - [`configure`]: the Genesys EventBridge integration as code (plan, apply, audit).
 //! - [`dedup`]: the dedup port, with the in-memory and DynamoDB adapters.
 //! - [`genesys`]: the Genesys Cloud port, with the HTTP adapter (tokens, retries, rate limit).
 //! - [`lambda`]: payload decoding, the Lambda response and the runtime loop.
@@ -21,6 +22,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod configure;
 pub mod consumer;
 pub mod deadline;
 pub mod dedup;

@@ -1,9 +1,13 @@
-//! The operator CLI: `invoke` runs the Lambda's handler locally on events from files.
+//! The operator CLI: `invoke` runs the Lambda's handler locally on events from files;
+//! `configure` keeps the Genesys EventBridge integration as code.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use genesys_eventbridge::cli::configure::{self, Request, Terminal};
+use genesys_eventbridge::configure::ActivationWait;
 use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
-use genesys_eventbridge::{app, cli::invoke, config::Config};
+use genesys_eventbridge::{app, cli::invoke, config::Config, config::GenesysAccess};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// mimalloc: the consumer allocates many small, short-lived buffers per request, and measured
@@ -37,6 +41,63 @@ enum Command {
         #[arg(long)]
         lambda_response: bool,
     },
+    /// The Genesys EventBridge integration as code: plan, apply, status, audit verify.
+    Configure {
+        #[command(subcommand)]
+        action: ConfigureAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigureAction {
+    /// Show what apply would change (reads only).
+    Plan {
+        /// The desired state (JSON).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// Exit with 4 when changes are pending (0 when none).
+        #[arg(long)]
+        exit_code: bool,
+        /// Print the plan as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the plan and perform it; never overwrites a change made since it was read.
+    Apply {
+        /// The desired state (JSON).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// Apply without asking (required when input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Where every applied change is recorded (a hash chain).
+        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
+        audit_log: PathBuf,
+        /// How long to wait for an enabled integration to report ACTIVE.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        wait_seconds: u64,
+    },
+    /// Show the integration as Genesys has it and its partner event source.
+    Status {
+        /// The desired state (JSON).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// Check the audit log's hash chain (exit 3 at the first broken line).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Verify the chain.
+    Verify {
+        /// The audit log.
+        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
+        audit_log: PathBuf,
+    },
 }
 
 /// One thread, like the Lambda: the work waits on I/O, and thread hand-offs would cost more
@@ -44,11 +105,17 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let cli = Cli::parse();
-    let Command::Invoke { trace_tree, .. } = &cli.command;
+    let trace_tree = matches!(
+        &cli.command,
+        Command::Invoke {
+            trace_tree: true,
+            ..
+        }
+    );
     let options = TelemetryOptions {
         log_target: LogTarget::Terminal,
         default_level: "warn",
-        collect_spans: *trace_tree,
+        collect_spans: trace_tree,
     };
     let telemetry = match Telemetry::init(options) {
         Ok(telemetry) => telemetry,
@@ -105,5 +172,58 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
             std::mem::forget(consumer);
             Ok(summary.exit_code())
         }
+        Command::Configure { action } => configure(action).await,
     }
+}
+
+/// `configure`: the Genesys settings only (no consumer settings needed).
+async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
+    let request = match action {
+        ConfigureAction::Plan {
+            file,
+            exit_code,
+            json,
+        } => Request::Plan {
+            file,
+            exit_code,
+            json,
+        },
+        ConfigureAction::Apply {
+            file,
+            yes,
+            audit_log,
+            wait_seconds,
+        } => Request::Apply {
+            file,
+            yes,
+            audit_log,
+            activation: ActivationWait {
+                timeout: Duration::from_secs(wait_seconds),
+                interval: Duration::from_millis(500),
+            },
+        },
+        ConfigureAction::Status { file } => Request::Status { file },
+        ConfigureAction::Audit {
+            action: AuditAction::Verify { audit_log },
+        } => {
+            let mut out = std::io::stdout().lock();
+            let mut err = std::io::stderr().lock();
+            let mut terminal = Terminal {
+                out: &mut out,
+                err: &mut err,
+                who: String::new(),
+            };
+            return Ok(configure::audit_verify(&audit_log, &mut terminal));
+        }
+    };
+    let access = GenesysAccess::from_env()?;
+    let client = app::genesys_client(&access).await?;
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let mut terminal = Terminal {
+        out: &mut out,
+        err: &mut err,
+        who: access.who(),
+    };
+    Ok(configure::run(request, &client, &mut terminal).await)
 }

@@ -1,3 +1,4 @@
 //! The operator CLI's commands, as library code the `genesys-eventbridge` binary wires up.
 
+pub mod configure;
 pub mod invoke;

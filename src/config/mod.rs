@@ -42,6 +42,44 @@ pub enum CredentialsConfig {
     SecretArn(String),
 }
 
+/// What every tool needs to reach Genesys Cloud: where it is, and the OAuth client's credentials.
+#[derive(Debug, Clone)]
+pub struct GenesysAccess {
+    /// Where the Genesys API and login service are.
+    pub endpoints: Endpoints,
+    /// Where the OAuth client's credentials come from.
+    pub credentials: CredentialsConfig,
+}
+
+impl GenesysAccess {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the Genesys settings through `lookup`; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(GenesysAccess {
+            endpoints: endpoints(&get)?,
+            credentials: credentials(&get)?,
+        })
+    }
+
+    /// Who acts, for audit records: the OAuth client id, or the secret that holds it. Never
+    /// the client secret.
+    pub fn who(&self) -> String {
+        match &self.credentials {
+            CredentialsConfig::Inline(credentials) => credentials.client_id.clone(),
+            CredentialsConfig::SecretArn(arn) => format!("the OAuth client in {arn}"),
+        }
+    }
+}
+
 /// Everything the consumer needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {

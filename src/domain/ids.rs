@@ -106,6 +106,10 @@ path_safe_id!(
     /// The id of one communication (e.g. a call) of a participant.
     CommunicationId
 );
+path_safe_id!(
+    /// The id of a Genesys Cloud integration (e.g. the Amazon EventBridge Source).
+    IntegrationId
+);
 
 #[cfg(test)]
 mod tests {

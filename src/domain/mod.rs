@@ -5,6 +5,7 @@ pub mod eligibility;
 pub mod event;
 pub mod fingerprint;
 pub mod ids;
+pub mod integration;
 pub mod interaction;
 pub mod keys;
 pub mod outcome;
@@ -16,8 +17,8 @@ pub use conversation::{
 pub use eligibility::{Eligibility, IneligibleReason, decide};
 pub use event::{InteractionUpdate, ParsedEvent};
 pub use ids::{
-    CommunicationId, ConversationId, DispositionCodeId, IdError, InteractionId, MAX_ID_LEN,
-    ParticipantId, SequenceId,
+    CommunicationId, ConversationId, DispositionCodeId, IdError, IntegrationId, InteractionId,
+    MAX_ID_LEN, ParticipantId, SequenceId,
 };
 pub use interaction::{EpochMillis, InteractionSnapshot, TimelineEntry};
 pub use keys::{DedupKey, EffectKey, EventKey, TargetKey};

@@ -2,6 +2,7 @@
 
 pub mod credentials;
 pub mod http;
+pub mod integrations;
 mod operation;
 mod rate_limit;
 pub mod retry;

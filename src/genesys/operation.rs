@@ -1,6 +1,6 @@
 //! The calls made to Genesys Cloud: their method, path and low-cardinality route, for requests, errors and spans.
 
-use crate::domain::{CommunicationId, ConversationId, InteractionId, ParticipantId};
+use crate::domain::{CommunicationId, ConversationId, IntegrationId, InteractionId, ParticipantId};
 use std::fmt;
 
 /// Which call failed, for messages and spans.
@@ -25,6 +25,22 @@ pub enum Operation {
         /// Set for the communication-level POST.
         communication: Option<CommunicationId>,
     },
+    /// `GET /api/v2/integrations?integrationType=amazon-eventbridge-source`.
+    ListIntegrations,
+    /// `POST /api/v2/integrations`.
+    CreateIntegration,
+    /// `GET /api/v2/integrations/{id}`.
+    GetIntegration(IntegrationId),
+    /// `PATCH /api/v2/integrations/{id}` with `{intendedState}`.
+    SetIntendedState(IntegrationId),
+    /// `GET /api/v2/integrations/{id}/config/current`.
+    GetIntegrationConfig(IntegrationId),
+    /// `PUT /api/v2/integrations/{id}/config/current`.
+    PutIntegrationConfig(IntegrationId),
+    /// `GET /api/v2/notifications/availabletopics?expand=transports`.
+    AvailableTopics,
+    /// `GET /api/v2/organizations/me`.
+    Organization,
 }
 
 impl Operation {
@@ -45,6 +61,29 @@ impl Operation {
             Operation::ApplyWrapup { segment, .. } => format!(
                 "POST /api/v2/conversations/{segment}/{{conversationId}}/participants/{{participantId}}/communications/{{communicationId}}/wrapup"
             ),
+            Operation::ListIntegrations => "GET /api/v2/integrations".into(),
+            Operation::CreateIntegration => "POST /api/v2/integrations".into(),
+            Operation::GetIntegration(_) => "GET /api/v2/integrations/{integrationId}".into(),
+            Operation::SetIntendedState(_) => "PATCH /api/v2/integrations/{integrationId}".into(),
+            Operation::GetIntegrationConfig(_) => {
+                "GET /api/v2/integrations/{integrationId}/config/current".into()
+            }
+            Operation::PutIntegrationConfig(_) => {
+                "PUT /api/v2/integrations/{integrationId}/config/current".into()
+            }
+            Operation::AvailableTopics => "GET /api/v2/notifications/availabletopics".into(),
+            Operation::Organization => "GET /api/v2/organizations/me".into(),
+        }
+    }
+
+    /// The request's query string, when it has one.
+    pub fn query(&self) -> Option<&'static str> {
+        match self {
+            Operation::ListIntegrations => {
+                Some("integrationType=amazon-eventbridge-source&pageSize=100")
+            }
+            Operation::AvailableTopics => Some("expand=transports"),
+            _ => None,
         }
     }
 
@@ -70,6 +109,17 @@ impl Operation {
             } => format!(
                 "/api/v2/conversations/{segment}/{id}/participants/{participant}/communications/{communication}/wrapup"
             ),
+            Operation::ListIntegrations | Operation::CreateIntegration => {
+                "/api/v2/integrations".into()
+            }
+            Operation::GetIntegration(id) | Operation::SetIntendedState(id) => {
+                format!("/api/v2/integrations/{id}")
+            }
+            Operation::GetIntegrationConfig(id) | Operation::PutIntegrationConfig(id) => {
+                format!("/api/v2/integrations/{id}/config/current")
+            }
+            Operation::AvailableTopics => "/api/v2/notifications/availabletopics".into(),
+            Operation::Organization => "/api/v2/organizations/me".into(),
         }
     }
 
@@ -77,9 +127,16 @@ impl Operation {
     pub fn method(&self) -> reqwest::Method {
         match self {
             Operation::Token => reqwest::Method::POST,
-            Operation::FetchInteraction(_) | Operation::FetchConversation(_) => {
-                reqwest::Method::GET
-            }
+            Operation::FetchInteraction(_)
+            | Operation::FetchConversation(_)
+            | Operation::ListIntegrations
+            | Operation::GetIntegration(_)
+            | Operation::GetIntegrationConfig(_)
+            | Operation::AvailableTopics
+            | Operation::Organization => reqwest::Method::GET,
+            Operation::CreateIntegration => reqwest::Method::POST,
+            Operation::SetIntendedState(_) => reqwest::Method::PATCH,
+            Operation::PutIntegrationConfig(_) => reqwest::Method::PUT,
             Operation::ApplyDisposition(_) => reqwest::Method::PATCH,
             Operation::ApplyWrapup {
                 communication: None,
@@ -91,10 +148,7 @@ impl Operation {
 
     /// True for the requests that change something in Genesys Cloud.
     pub fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Operation::ApplyDisposition(_) | Operation::ApplyWrapup { .. }
-        )
+        self.method() != reqwest::Method::GET && *self != Operation::Token
     }
 }
 

@@ -121,7 +121,7 @@ fn sample_files() -> Vec<String> {
         .unwrap()
         .filter_map(std::result::Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json"))
+        .filter(|name| name.ends_with(".json") && name.starts_with(|c: char| c.is_ascii_digit()))
         .collect();
     names.sort();
     names

@@ -2,6 +2,7 @@
 
 mod batches;
 mod chaos;
+mod configure;
 mod dedup_contract;
 mod dynamodb_dedup;
 mod genesys_client;

@@ -1,6 +1,7 @@
 //! The HTTP adapter of the Genesys port: OAuth client credentials, a single-flight token cache, bounded retries.
 
 mod answers;
+mod integrations;
 mod origin;
 mod send;
 mod token;
@@ -154,7 +155,8 @@ impl HttpGenesysClient {
         operation: Operation,
         deadline: Deadline,
     ) -> Result<T, GenesysError> {
-        let url = self.api.url(&operation.path());
+        let mut url = self.api.url(&operation.path());
+        url.set_query(operation.query());
         let response = self
             .send(&operation, &url, &Body::Empty, deadline, || {
                 self.bearer_credential(deadline)

@@ -10,11 +10,18 @@ mod admin;
 mod answers;
 mod conversations;
 mod faults;
+mod integrations;
 mod interactions;
 mod oauth;
 mod seed;
 
 pub use faults::Faults;
+pub use integrations::ORG_ID;
+use integrations::{
+    SimIntegration, available_topics, bump_integration, create_integration, get_config,
+    get_integration, list_integrations, organization, patch_integration, properties_schema,
+    put_config,
+};
 pub use seed::{SeedData, SeedError};
 
 use crate::domain::MediaType;
@@ -107,6 +114,9 @@ struct Books {
     tokens: HashMap<String, Instant>,
     patches: BTreeMap<String, PatchCount>,
     injector: Injector,
+    integrations: BTreeMap<String, SimIntegration>,
+    /// Every write request to the Integrations API, in order.
+    integration_writes: Vec<String>,
 }
 
 impl Default for Books {
@@ -117,6 +127,8 @@ impl Default for Books {
             tokens: HashMap::new(),
             patches: BTreeMap::new(),
             injector: Injector::new(Faults::default()),
+            integrations: BTreeMap::new(),
+            integration_writes: Vec::new(),
         }
     }
 }
@@ -231,6 +243,16 @@ impl Simulator {
         self.books().patches.clone()
     }
 
+    /// Every write request the Integrations API received, in order (`METHOD path`).
+    pub fn integration_writes(&self) -> Vec<String> {
+        self.books().integration_writes.clone()
+    }
+
+    /// The integrations' ids.
+    pub fn integration_ids(&self) -> Vec<String> {
+        self.books().integrations.keys().cloned().collect()
+    }
+
     /// The router serving the simulated API.
     pub fn router(&self) -> Router {
         let api = Router::new()
@@ -248,6 +270,24 @@ impl Simulator {
                 "/api/v2/conversations/{segment}/{id}/participants/{participant}/communications/{communication}/wrapup",
                 post(post_communication_wrapup),
             )
+            .route(
+                "/api/v2/integrations",
+                get(list_integrations).post(create_integration),
+            )
+            .route(
+                "/api/v2/integrations/{id}",
+                get(get_integration).patch(patch_integration),
+            )
+            .route(
+                "/api/v2/integrations/{id}/config/current",
+                get(get_config).put(put_config),
+            )
+            .route(
+                "/api/v2/integrations/types/amazon-eventbridge-source/configschemas/properties",
+                get(properties_schema),
+            )
+            .route("/api/v2/notifications/availabletopics", get(available_topics))
+            .route("/api/v2/organizations/me", get(organization))
             .route_layer(axum::middleware::from_fn_with_state(self.clone(), require_token))
             .layer(axum::middleware::from_fn_with_state(self.clone(), inject_faults));
         Router::new()
@@ -257,6 +297,7 @@ impl Simulator {
             .route("/sim/patches", get(all_patches))
             .route("/sim/patches/{id}", get(one_patch_count))
             .route("/sim/interactions/{id}", put(put_interaction))
+            .route("/sim/integrations/{id}/bump", put(bump_integration))
             .route("/sim/health", get(|| async { "ok" }))
             .layer(axum::middleware::map_response(add_correlation_id))
             .with_state(self.clone())

@@ -1,0 +1,302 @@
+//! `genesys-eventbridge configure plan|apply|status|audit`: the desired state from a file, the plan, the apply, the audit chain; exit codes as DESIGN.md says.
+
+use crate::configure::audit::{self, AuditEntry};
+use crate::configure::{self, ActivationWait, ConfigureError, Found};
+use crate::deadline::Deadline;
+use crate::domain::integration::{Action, IntegrationSpec, Plan, parse_spec};
+use crate::genesys::integrations::IntegrationsApi;
+use serde_json::Value;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long one configure command may take in all.
+const BUDGET: Duration = Duration::from_secs(120);
+
+/// What a configure command is asked to do.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Show the changes; `exit_code`: 4 when some are pending; `json`: print the plan as JSON.
+    Plan {
+        /// The desired state's file.
+        file: PathBuf,
+        /// Exit with 4 when changes are pending.
+        exit_code: bool,
+        /// Print the plan as one JSON object.
+        json: bool,
+    },
+    /// Show the plan, then perform it when confirmed.
+    Apply {
+        /// The desired state's file.
+        file: PathBuf,
+        /// Confirmed without asking.
+        yes: bool,
+        /// Where each change is recorded.
+        audit_log: PathBuf,
+        /// How long to wait for an enabled integration to report ACTIVE.
+        activation: ActivationWait,
+    },
+    /// Show the integration as Genesys has it, and the partner event source it makes.
+    Status {
+        /// The desired state's file.
+        file: PathBuf,
+    },
+    /// Check the audit log's hash chain.
+    AuditVerify {
+        /// The log.
+        audit_log: PathBuf,
+    },
+}
+
+/// Where a command writes, and who it acts as.
+pub struct Terminal<'a> {
+    /// Results.
+    pub out: &'a mut dyn Write,
+    /// Progress and problems.
+    pub err: &'a mut dyn Write,
+    /// Who acts, for the audit log (an OAuth client id, never a secret).
+    pub who: String,
+}
+
+/// Runs `request` against `api`; returns the exit status.
+pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Terminal<'_>) -> i32 {
+    let outcome = match request {
+        Request::Plan {
+            file,
+            exit_code,
+            json,
+        } => plan(&file, exit_code, json, api, terminal).await,
+        Request::Apply {
+            file,
+            yes,
+            audit_log,
+            activation,
+        } => apply(&file, yes, &audit_log, activation, api, terminal).await,
+        Request::Status { file } => status(&file, api, terminal).await,
+        Request::AuditVerify { audit_log } => Ok(audit_verify(&audit_log, terminal)),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
+            error.exit_code()
+        }
+    }
+}
+
+/// Reads and checks the desired state, locally then against Genesys (all problems at once).
+async fn desired(
+    file: &Path,
+    api: &dyn IntegrationsApi,
+    deadline: Deadline,
+) -> Result<IntegrationSpec, ConfigureError> {
+    let text = std::fs::read_to_string(file).map_err(|error| {
+        ConfigureError::Invalid(vec![crate::domain::integration::SpecProblem {
+            field: file.display().to_string(),
+            problem: format!("cannot be read: {error}"),
+        }])
+    })?;
+    let spec = parse_spec(&text).map_err(ConfigureError::Invalid)?;
+    let problems = configure::validate_remotely(api, &spec, deadline).await?;
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(ConfigureError::Invalid(problems))
+    }
+}
+
+async fn plan(
+    file: &Path,
+    exit_code: bool,
+    json: bool,
+    api: &dyn IntegrationsApi,
+    terminal: &mut Terminal<'_>,
+) -> Result<i32, ConfigureError> {
+    let deadline = Deadline::after(BUDGET);
+    let spec = desired(file, api, deadline).await?;
+    let found = configure::find(api, &spec, deadline).await?;
+    let plan = configure::plan_for(&spec, found.as_ref());
+    if json {
+        let _ = writeln!(
+            terminal.out,
+            "{}",
+            serde_json::to_string(&plan).unwrap_or_default()
+        );
+    } else {
+        print_plan(&spec, &plan, terminal.out);
+    }
+    Ok(if exit_code && plan.has_changes() {
+        4
+    } else {
+        0
+    })
+}
+
+async fn apply(
+    file: &Path,
+    yes: bool,
+    audit_log: &Path,
+    activation: ActivationWait,
+    api: &dyn IntegrationsApi,
+    terminal: &mut Terminal<'_>,
+) -> Result<i32, ConfigureError> {
+    let deadline = Deadline::after(BUDGET);
+    let spec = desired(file, api, deadline).await?;
+    let found = configure::find(api, &spec, deadline).await?;
+    let plan = configure::plan_for(&spec, found.as_ref());
+    print_plan(&spec, &plan, terminal.out);
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    if !yes && !confirmed(terminal) {
+        return Ok(2);
+    }
+    let applied = configure::apply(api, &spec, &plan, found.as_ref(), activation, deadline).await?;
+    let _ = writeln!(
+        terminal.out,
+        "applied: integration {}, configuration version {} -> {}, reported state {}",
+        applied.integration_id,
+        applied
+            .version_before
+            .map_or("none".into(), |v| v.to_string()),
+        applied.version_after,
+        applied.reported_state
+    );
+    let entry = AuditEntry {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        who: &terminal.who,
+        integration_id: applied.integration_id.as_str(),
+        action: if plan.action == Action::Create {
+            "create"
+        } else {
+            "update"
+        },
+        version_before: applied.version_before,
+        version_after: applied.version_after,
+        changes: serde_json::to_value(&plan.changes).unwrap_or(Value::Null),
+    };
+    if let Err(error) = audit::append(audit_log, &entry) {
+        let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// Asks on a terminal; without one (and without `--yes`) refuses.
+fn confirmed(terminal: &mut Terminal<'_>) -> bool {
+    if !std::io::stdin().is_terminal() {
+        let _ = writeln!(
+            terminal.err,
+            "configure: apply changes nothing without --yes when its input is not a terminal"
+        );
+        return false;
+    }
+    let _ = write!(terminal.err, "Apply these changes? [y/N] ");
+    let _ = terminal.err.flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+async fn status(
+    file: &Path,
+    api: &dyn IntegrationsApi,
+    terminal: &mut Terminal<'_>,
+) -> Result<i32, ConfigureError> {
+    let deadline = Deadline::after(BUDGET);
+    let spec = desired(file, api, deadline).await?;
+    let Some(found) = configure::find(api, &spec, deadline).await? else {
+        let _ = writeln!(terminal.out, "integration {:?}: absent", spec.name);
+        return Ok(0);
+    };
+    print_status(&found, terminal.out);
+    let org = api.organization_id(deadline).await?;
+    let _ = writeln!(
+        terminal.out,
+        "  partner event source: aws.partner/genesys.com/cloud/{org}/{}",
+        found.config.properties.event_source_suffix
+    );
+    Ok(0)
+}
+
+/// `configure audit verify`: checks the audit log's chain; 3 at the first broken line.
+pub fn audit_verify(audit_log: &Path, terminal: &mut Terminal<'_>) -> i32 {
+    match audit::verify(audit_log) {
+        Ok(lines) => {
+            let _ = writeln!(
+                terminal.out,
+                "{}: {lines} line(s), chain intact",
+                audit_log.display()
+            );
+            0
+        }
+        Err(error) => {
+            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
+            3
+        }
+    }
+}
+
+fn print_status(found: &Found, out: &mut dyn Write) {
+    let current = found.current();
+    let _ = writeln!(
+        out,
+        "integration {:?} ({}): {}, reported {}, configuration version {}",
+        current.name,
+        current.id,
+        if current.enabled {
+            "enabled"
+        } else {
+            "disabled"
+        },
+        current.reported_state,
+        current.version
+    );
+    for topic in &current.topics {
+        let _ = writeln!(out, "  topic {topic}");
+    }
+}
+
+/// The plan in a readable form: one line per change, topics as `+`/`-` lines.
+fn print_plan(spec: &IntegrationSpec, plan: &Plan, out: &mut dyn Write) {
+    let name = &spec.name;
+    let _ = match (&plan.action, &plan.integration_id, plan.version) {
+        (Action::Create, _, _) => writeln!(out, "integration {name:?}: create"),
+        (Action::Update, Some(id), Some(v)) => {
+            writeln!(out, "integration {name:?} ({id}, version {v}): update")
+        }
+        (_, Some(id), Some(v)) => {
+            writeln!(out, "integration {name:?} ({id}, version {v}): no changes")
+        }
+        _ => writeln!(out, "integration {name:?}: no changes"),
+    };
+    for change in &plan.changes {
+        if change.field == "topics" {
+            let list = |value: &Value| -> Vec<String> {
+                value
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (from, to) = (list(&change.from), list(&change.to));
+            for topic in to.iter().filter(|topic| !from.contains(topic)) {
+                let _ = writeln!(out, "  + topic {topic}");
+            }
+            for topic in from.iter().filter(|topic| !to.contains(topic)) {
+                let _ = writeln!(out, "  - topic {topic}");
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "  ~ {}: {} -> {}",
+                change.field, change.from, change.to
+            );
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The simulated Integrations API (the Amazon EventBridge Source), available notification topics and the organization, in Genesys' shapes.
+
+use super::Simulator;
+use super::answers::error;
+use crate::domain::integration::INTEGRATION_TYPE;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The simulated organization's id (the partner event source's name carries it).
+pub const ORG_ID: &str = "3f1c8a2e-7b6d-4e5f-9a0b-1c2d3e4f5a6b";
+
+/// One integration: the `Integration` fields, and its current `IntegrationConfiguration`.
+#[derive(Debug, Clone)]
+pub(super) struct SimIntegration {
+    id: String,
+    intended_state: String,
+    reported_state: String,
+    config: Value,
+}
+
+impl SimIntegration {
+    /// The `Integration` as `GET /api/v2/integrations/{id}` returns it.
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.config["name"],
+            "integrationType": {"id": INTEGRATION_TYPE, "name": "Amazon EventBridge Source"},
+            "notes": self.config["notes"],
+            "intendedState": self.intended_state,
+            "config": {"current": {
+                "id": self.id,
+                "name": self.config["name"],
+                "version": self.config["version"],
+                "selfUri": format!("/api/v2/integrations/{}/config/current", self.id)
+            }},
+            "reportedState": {"code": self.reported_state, "effective": self.reported_state},
+            "selfUri": format!("/api/v2/integrations/{}", self.id)
+        })
+    }
+}
+
+/// `GET /api/v2/integrations?integrationType=…`: one page of every integration of that type.
+pub(super) async fn list_integrations(
+    State(sim): State<Simulator>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let wanted = query.unwrap_or_default();
+    let books = sim.books();
+    let entities: Vec<Value> = books
+        .integrations
+        .values()
+        .filter(|_| wanted.is_empty() || wanted.contains(INTEGRATION_TYPE))
+        .map(SimIntegration::to_json)
+        .collect();
+    let total = entities.len();
+    Json(json!({"entities": entities, "pageSize": 25, "pageNumber": 1, "total": total, "pageCount": 1}))
+        .into_response()
+}
+
+/// `POST /api/v2/integrations` with `{name, integrationType: {id}}`: a new, disabled integration
+/// whose configuration is at version 1.
+pub(super) async fn create_integration(
+    State(sim): State<Simulator>,
+    Json(body): Json<Value>,
+) -> Response {
+    if body.pointer("/integrationType/id").and_then(Value::as_str) != Some(INTEGRATION_TYPE) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "integrationType.id must be amazon-eventbridge-source",
+        );
+    }
+    let id = format!(
+        "{:08x}-sim0-4000-8000-{:012x}",
+        fastrand::u32(..),
+        fastrand::u64(..) >> 16
+    );
+    let name = body.get("name").cloned().unwrap_or(json!(""));
+    let integration = SimIntegration {
+        id: id.clone(),
+        intended_state: "DISABLED".into(),
+        reported_state: "INACTIVE".into(),
+        config: json!({"id": id, "name": name, "version": 1, "properties": {},
+                       "advanced": {}, "notes": "node_dynamodb_empty_string", "credentials": {}}),
+    };
+    let mut books = sim.books();
+    books
+        .integration_writes
+        .push(format!("POST /api/v2/integrations ({id})"));
+    let answer = integration.to_json();
+    books.integrations.insert(id, integration);
+    Json(answer).into_response()
+}
+
+/// `GET /api/v2/integrations/{id}`; an enabled integration reports ACTIVATING once, then ACTIVE.
+pub(super) async fn get_integration(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+) -> Response {
+    let mut books = sim.books();
+    let Some(integration) = books.integrations.get_mut(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("integration {id} not found"),
+        );
+    };
+    let answer = integration.to_json();
+    if integration.reported_state == "ACTIVATING" {
+        integration.reported_state = "ACTIVE".into();
+    }
+    Json(answer).into_response()
+}
+
+/// `PATCH /api/v2/integrations/{id}` with `{intendedState}`.
+pub(super) async fn patch_integration(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let state = body
+        .get("intendedState")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !matches!(state, "ENABLED" | "DISABLED") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "intendedState must be ENABLED or DISABLED",
+        );
+    }
+    let mut books = sim.books();
+    books
+        .integration_writes
+        .push(format!("PATCH /api/v2/integrations/{id}"));
+    let Some(integration) = books.integrations.get_mut(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("integration {id} not found"),
+        );
+    };
+    integration.intended_state = state.to_owned();
+    integration.reported_state = if state == "ENABLED" {
+        "ACTIVATING"
+    } else {
+        "INACTIVE"
+    }
+    .into();
+    Json(integration.to_json()).into_response()
+}
+
+/// `GET /api/v2/integrations/{id}/config/current`.
+pub(super) async fn get_config(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
+    match sim.books().integrations.get(&id) {
+        Some(integration) => Json(integration.config.clone()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("integration {id} not found"),
+        ),
+    }
+}
+
+/// `PUT /api/v2/integrations/{id}/config/current`: the body must name the current `version`
+/// (a stale one is a 409), and holds the whole configuration.
+pub(super) async fn put_config(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut books = sim.books();
+    books
+        .integration_writes
+        .push(format!("PUT /api/v2/integrations/{id}/config/current"));
+    let Some(integration) = books.integrations.get_mut(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("integration {id} not found"),
+        );
+    };
+    let current = integration.config["version"].as_i64().unwrap_or(0);
+    if body.get("version").and_then(Value::as_i64) != Some(current) {
+        return error(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("the version does not match the current version {current}"),
+        );
+    }
+    let mut config = body;
+    config["id"] = json!(id);
+    config["version"] = json!(current + 1);
+    if config.get("notes").and_then(Value::as_str) == Some("") {
+        config["notes"] = json!("node_dynamodb_empty_string");
+    }
+    integration.config = config.clone();
+    Json(config).into_response()
+}
+
+/// `GET /api/v2/integrations/types/amazon-eventbridge-source/configschemas/properties`.
+pub(super) async fn properties_schema() -> Response {
+    Json(json!({
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "object",
+        "properties": {
+            "awsAccountId": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "awsAccountRegion": {"type": "string"},
+            "eventSourceSuffix": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+            "eventFilter": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+        },
+        "required": ["awsAccountId", "awsAccountRegion", "eventSourceSuffix", "eventFilter"]
+    }))
+    .into_response()
+}
+
+/// `GET /api/v2/notifications/availabletopics?expand=transports`: a few real topics with their
+/// transports (`All`, `Websocket`, `EventBridge`).
+pub(super) async fn available_topics() -> Response {
+    let topic = |id: &str, transports: &[&str]| json!({"id": id, "description": id, "transports": transports});
+    Json(json!({"entities": [
+        topic("v2.detail.events.conversation.{id}.user.start", &["All"]),
+        topic("v2.detail.events.conversation.{id}.user.end", &["All"]),
+        topic("v2.detail.events.conversation.{id}.customer.start", &["All"]),
+        topic("v2.detail.events.conversation.{id}.customer.end", &["All"]),
+        topic("v2.detail.events.conversation.{id}.acw", &["All"]),
+        topic("v2.detail.events.conversation.{id}.acd.end", &["EventBridge"]),
+        topic("v2.users.{id}.presence", &["Websocket"]),
+        topic("v2.routing.queues.{id}.conversations", &["Websocket"]),
+    ]}))
+    .into_response()
+}
+
+/// `GET /api/v2/organizations/me`.
+pub(super) async fn organization() -> Response {
+    Json(json!({"id": ORG_ID, "name": "Simulated organization", "state": "active"})).into_response()
+}
+
+/// `PUT /sim/integrations/{id}/bump`: someone else changes the configuration (notes, version + 1)
+/// behind the tool's back.
+pub(super) async fn bump_integration(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+) -> Response {
+    let mut books = sim.books();
+    let Some(integration) = books.integrations.get_mut(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            format!("integration {id} not found"),
+        );
+    };
+    let version = integration.config["version"].as_i64().unwrap_or(0);
+    integration.config["version"] = json!(version + 1);
+    integration.config["notes"] = json!("changed in the console");
+    StatusCode::NO_CONTENT.into_response()
+}

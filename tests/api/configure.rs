@@ -1,0 +1,259 @@
+//! `configure` against the simulator's Integrations API: create, no-op, topic changes, conflicts,
+//! read-only plans, validation, audit, and no secret in any output.
+
+use crate::helpers::{demo_sim, sim_client};
+use genesys_eventbridge::cli::configure::{Request, Terminal, run};
+use genesys_eventbridge::configure::{self, ActivationWait, ConfigureError};
+use genesys_eventbridge::deadline::Deadline;
+use genesys_eventbridge::domain::integration::parse_spec;
+use genesys_eventbridge::genesys::HttpSettings;
+use genesys_eventbridge::sim::RunningSim;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The desired state of `events/integration.json`, changed by `changes`, written to a file.
+fn desired_file(changes: Value) -> PathBuf {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/integration.json"
+    ))
+    .unwrap();
+    let mut desired: Value = serde_json::from_str(&text).unwrap();
+    for (key, value) in changes.as_object().unwrap() {
+        desired[key] = value.clone();
+    }
+    let path = std::env::temp_dir().join(format!("integration-{:016x}.json", fastrand::u64(..)));
+    std::fs::write(&path, desired.to_string()).unwrap();
+    path
+}
+
+fn audit_path() -> PathBuf {
+    std::env::temp_dir().join(format!("audit-{:016x}.jsonl", fastrand::u64(..)))
+}
+
+/// What one command printed, and its exit status.
+struct Ran {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
+    let client = sim_client(&sim.base_url(), HttpSettings::default());
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = {
+        let mut terminal = Terminal {
+            out: &mut out,
+            err: &mut err,
+            who: "demo-client".into(),
+        };
+        run(request, &client, &mut terminal).await
+    };
+    Ran {
+        code,
+        out: String::from_utf8(out).unwrap(),
+        err: String::from_utf8(err).unwrap(),
+    }
+}
+
+fn plan_request(file: &Path) -> Request {
+    Request::Plan {
+        file: file.to_path_buf(),
+        exit_code: true,
+        json: false,
+    }
+}
+
+fn apply_request(file: &Path, audit_log: &Path) -> Request {
+    Request::Apply {
+        file: file.to_path_buf(),
+        yes: true,
+        audit_log: audit_log.to_path_buf(),
+        activation: ActivationWait {
+            timeout: Duration::from_secs(5),
+            interval: Duration::from_millis(20),
+        },
+    }
+}
+
+#[tokio::test]
+async fn apply_creates_and_enables_the_integration_and_a_second_plan_has_nothing_to_do() {
+    let sim = demo_sim().await;
+    let (file, audit_log) = (desired_file(json!({})), audit_path());
+
+    let applied = configure_cmd(&sim, apply_request(&file, &audit_log)).await;
+    let again = configure_cmd(&sim, plan_request(&file)).await;
+
+    assert_eq!(applied.code, 0, "{}{}", applied.out, applied.err);
+    assert!(
+        applied.out.contains("reported state ACTIVE"),
+        "{}",
+        applied.out
+    );
+    assert_eq!(sim.simulator.integration_ids().len(), 1);
+    assert_eq!(again.code, 0, "{}", again.out);
+    assert!(again.out.contains("no changes"), "{}", again.out);
+}
+
+#[tokio::test]
+async fn a_topic_added_and_one_removed_are_planned_with_exit_status_4() {
+    let sim = demo_sim().await;
+    let audit_log = audit_path();
+    configure_cmd(&sim, apply_request(&desired_file(json!({})), &audit_log)).await;
+    let changed = desired_file(json!({"topics": [
+        "v2.detail.events.conversation.{id}.user.end",
+        "v2.detail.events.conversation.{id}.customer.end",
+        "v2.detail.events.conversation.{id}.acd.end"
+    ]}));
+
+    let plan = configure_cmd(&sim, plan_request(&changed)).await;
+
+    assert_eq!(plan.code, 4);
+    assert!(
+        plan.out
+            .contains("+ topic v2.detail.events.conversation.{id}.acd.end"),
+        "{}",
+        plan.out
+    );
+    assert!(
+        plan.out
+            .contains("- topic v2.detail.events.conversation.{id}.acw"),
+        "{}",
+        plan.out
+    );
+}
+
+#[tokio::test]
+async fn plan_never_writes() {
+    let sim = demo_sim().await;
+    let file = desired_file(json!({}));
+
+    let fresh = configure_cmd(&sim, plan_request(&file)).await;
+    configure_cmd(&sim, apply_request(&file, &audit_path())).await;
+    let writes_after_apply = sim.simulator.integration_writes().len();
+    let changed = configure_cmd(&sim, plan_request(&desired_file(json!({"notes": "x"})))).await;
+
+    assert_eq!(fresh.code, 4);
+    assert_eq!(changed.code, 4);
+    assert_eq!(sim.simulator.integration_writes().len(), writes_after_apply);
+    assert!(fresh.out.contains(": create"), "{}", fresh.out);
+}
+
+#[tokio::test]
+async fn a_change_made_between_plan_and_apply_is_never_overwritten() {
+    let sim = demo_sim().await;
+    configure_cmd(&sim, apply_request(&desired_file(json!({})), &audit_path())).await;
+    let client = sim_client(&sim.base_url(), HttpSettings::default());
+    let spec = parse_spec(
+        &json!({"name": "Genesys to EventBridge", "awsAccountId": "123456789012",
+        "awsRegion": "eu-west-1", "eventSourceSuffix": "dispositions", "notes": "mine",
+        "topics": ["v2.detail.events.conversation.{id}.user.end"]})
+        .to_string(),
+    )
+    .unwrap();
+    let deadline = Deadline::after(Duration::from_secs(30));
+    let found = configure::find(&client, &spec, deadline).await.unwrap();
+    let plan = configure::plan_for(&spec, found.as_ref());
+    let id = &sim.simulator.integration_ids()[0];
+    reqwest::Client::new()
+        .put(format!("{}/sim/integrations/{id}/bump", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
+    let wait = ActivationWait {
+        timeout: Duration::from_secs(1),
+        interval: Duration::from_millis(20),
+    };
+
+    let result = configure::apply(&client, &spec, &plan, found.as_ref(), wait, deadline).await;
+
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, ConfigureError::Conflict { planned: 2, now: 3 }),
+        "{error}"
+    );
+    assert_eq!(error.exit_code(), 3);
+    let config = genesys_eventbridge::genesys::integrations::IntegrationsApi::config(
+        &client,
+        &genesys_eventbridge::domain::IntegrationId::parse(id).unwrap(),
+        deadline,
+    )
+    .await
+    .unwrap();
+    assert_eq!(config.notes.as_deref(), Some("changed in the console"));
+}
+
+#[tokio::test]
+async fn every_problem_of_the_desired_state_is_reported_at_once() {
+    let sim = demo_sim().await;
+    let local =
+        desired_file(json!({"awsAccountId": "12", "awsRegion": "Ireland", "colour": "red"}));
+    let remote = desired_file(json!({"topics": [
+        "v2.detail.events.conversation.{id}.user.edn",
+        "v2.users.{id}.presence"
+    ]}));
+
+    let bad_locally = configure_cmd(&sim, plan_request(&local)).await;
+    let bad_remotely = configure_cmd(&sim, plan_request(&remote)).await;
+
+    assert_eq!(bad_locally.code, 2);
+    for field in ["colour", "awsAccountId", "awsRegion"] {
+        assert!(
+            bad_locally.err.contains(field),
+            "{field}: {}",
+            bad_locally.err
+        );
+    }
+    assert_eq!(bad_remotely.code, 2);
+    assert!(
+        bad_remotely
+            .err
+            .contains("did you mean \"v2.detail.events.conversation.{id}.user.end\"?"),
+        "{}",
+        bad_remotely.err
+    );
+    assert!(
+        bad_remotely.err.contains("is not sent to EventBridge"),
+        "{}",
+        bad_remotely.err
+    );
+}
+
+#[tokio::test]
+async fn no_secret_or_token_reaches_any_output_or_the_audit_log() {
+    let sim = demo_sim().await;
+    let (file, audit_log) = (desired_file(json!({})), audit_path());
+
+    let applied = configure_cmd(&sim, apply_request(&file, &audit_log)).await;
+
+    let audit = std::fs::read_to_string(&audit_log).unwrap();
+    for text in [&applied.out, &applied.err, &audit] {
+        assert!(!text.contains("demo-secret"), "{text}");
+        assert!(!text.contains("sim-token-"), "{text}");
+    }
+    assert!(audit.contains("\"who\":\"demo-client\""), "{audit}");
+}
+
+#[tokio::test]
+async fn a_tampered_audit_log_fails_verification_at_the_first_broken_line() {
+    let sim = demo_sim().await;
+    let audit_log = audit_path();
+    configure_cmd(&sim, apply_request(&desired_file(json!({})), &audit_log)).await;
+    configure_cmd(
+        &sim,
+        apply_request(&desired_file(json!({"notes": "second"})), &audit_log),
+    )
+    .await;
+    let text = std::fs::read_to_string(&audit_log).unwrap();
+    std::fs::write(
+        &audit_log,
+        text.replacen("\"action\":\"create\"", "\"action\":\"update\"", 1),
+    )
+    .unwrap();
+
+    let verified = configure_cmd(&sim, Request::AuditVerify { audit_log }).await;
+
+    assert_eq!(verified.code, 3);
+    assert!(verified.err.contains("line 2"), "{}", verified.err);
+}
