@@ -10,6 +10,7 @@
 //! - [`configure`]: the Genesys EventBridge integration as code (plan, apply, audit).
 //! - [`dedup`]: the dedup port, with the in-memory and DynamoDB adapters.
 //! - [`genesys`]: the Genesys Cloud port, with the HTTP adapter (tokens, retries, rate limit).
+//! - [`eventbridge`]: the EventBridge port (partner event sources and buses), over the AWS SDK.
 //! - [`lambda`]: payload decoding, the Lambda response and the runtime loop.
 //! - [`config`], [`app`]: settings from the environment, and the wiring of the adapters.
 //! - [`telemetry`]: logs, OpenTelemetry spans and their flush, EMF metrics, span trees.
@@ -28,6 +29,7 @@ pub mod deadline;
 pub mod dedup;
 pub mod domain;
 pub mod error_chain;
+pub mod eventbridge;
 pub mod genesys;
 pub mod lambda;
 pub mod locks;

@@ -73,9 +73,14 @@ enum ConfigureAction {
         /// Where every applied change is recorded (a hash chain).
         #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
         audit_log: PathBuf,
-        /// How long to wait for an enabled integration to report ACTIVE.
+        /// How long to wait for an enabled integration to report ACTIVE (and for the partner
+        /// event source to appear).
         #[arg(long, default_value_t = 60, value_name = "SECONDS")]
         wait_seconds: u64,
+        /// Then create the partner event bus on AWS (region: the file's awsRegion) once the
+        /// partner event source appears, and print its name for `sam deploy`.
+        #[arg(long)]
+        associate_bus: bool,
     },
     /// Show the integration as Genesys has it and its partner event source.
     Status {
@@ -193,10 +198,12 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
             yes,
             audit_log,
             wait_seconds,
+            associate_bus,
         } => Request::Apply {
             file,
             yes,
             audit_log,
+            associate_bus,
             activation: ActivationWait {
                 timeout: Duration::from_secs(wait_seconds),
                 interval: Duration::from_millis(500),
@@ -209,6 +216,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
             let mut out = std::io::stdout().lock();
             let mut err = std::io::stderr().lock();
             let mut terminal = Terminal {
+                aws: configure::sdk_connector(),
                 out: &mut out,
                 err: &mut err,
                 who: String::new(),
@@ -221,6 +229,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let mut terminal = Terminal {
+        aws: configure::sdk_connector(),
         out: &mut out,
         err: &mut err,
         who: access.who(),

@@ -1,10 +1,12 @@
 //! `genesys-eventbridge configure plan|apply|status|audit`: the desired state from a file, the plan, the apply, the audit chain; exit codes as DESIGN.md says.
 
 use crate::configure::audit::{self, AuditEntry};
-use crate::configure::{self, ActivationWait, ConfigureError, Found};
+use crate::configure::{self, ActivationWait, ConfigureError, Found, partner_bus};
 use crate::deadline::Deadline;
 use crate::domain::integration::{Action, IntegrationSpec, Plan, parse_spec};
+use crate::eventbridge::{EventSources, partner_source_name};
 use crate::genesys::integrations::IntegrationsApi;
+use futures_util::future::BoxFuture;
 use serde_json::Value;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +14,21 @@ use std::time::Duration;
 
 /// How long one configure command may take in all.
 const BUDGET: Duration = Duration::from_secs(120);
+
+/// Makes the EventBridge client of a region (the desired state says which region).
+pub type AwsConnector =
+    Box<dyn Fn(&str) -> BoxFuture<'static, Box<dyn EventSources>> + Send + Sync>;
+
+/// The connector of the real AWS: the SDK's standard settings, in the given region.
+pub fn sdk_connector() -> AwsConnector {
+    Box::new(|region: &str| {
+        let region = region.to_owned();
+        Box::pin(async move {
+            let sources = crate::eventbridge::SdkEventSources::in_region(&region).await;
+            Box::new(sources) as Box<dyn EventSources>
+        })
+    })
+}
 
 /// What a configure command is asked to do.
 #[derive(Debug, Clone)]
@@ -33,8 +50,11 @@ pub enum Request {
         yes: bool,
         /// Where each change is recorded.
         audit_log: PathBuf,
-        /// How long to wait for an enabled integration to report ACTIVE.
+        /// How long to wait for an enabled integration to report ACTIVE (and, with
+        /// `associate_bus`, for the partner event source to appear).
         activation: ActivationWait,
+        /// Also create the partner event bus on AWS once the source appears.
+        associate_bus: bool,
     },
     /// Show the integration as Genesys has it, and the partner event source it makes.
     Status {
@@ -48,8 +68,10 @@ pub enum Request {
     },
 }
 
-/// Where a command writes, and who it acts as.
+/// Where a command writes, who it acts as, and how it reaches AWS.
 pub struct Terminal<'a> {
+    /// Makes EventBridge clients (status, `--associate-bus`).
+    pub aws: AwsConnector,
     /// Results.
     pub out: &'a mut dyn Write,
     /// Progress and problems.
@@ -71,7 +93,16 @@ pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Ter
             yes,
             audit_log,
             activation,
-        } => apply(&file, yes, &audit_log, activation, api, terminal).await,
+            associate_bus,
+        } => {
+            let options = ApplyOptions {
+                yes,
+                audit_log: &audit_log,
+                activation,
+                associate_bus,
+            };
+            apply(&file, options, api, terminal).await
+        }
         Request::Status { file } => status(&file, api, terminal).await,
         Request::AuditVerify { audit_log } => Ok(audit_verify(&audit_log, terminal)),
     };
@@ -132,11 +163,17 @@ async fn plan(
     })
 }
 
+/// How `apply` runs.
+struct ApplyOptions<'a> {
+    yes: bool,
+    audit_log: &'a Path,
+    activation: ActivationWait,
+    associate_bus: bool,
+}
+
 async fn apply(
     file: &Path,
-    yes: bool,
-    audit_log: &Path,
-    activation: ActivationWait,
+    options: ApplyOptions<'_>,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
 ) -> Result<i32, ConfigureError> {
@@ -145,13 +182,44 @@ async fn apply(
     let found = configure::find(api, &spec, deadline).await?;
     let plan = configure::plan_for(&spec, found.as_ref());
     print_plan(&spec, &plan, terminal.out);
-    if !plan.has_changes() {
-        return Ok(0);
+    if plan.has_changes() {
+        if !options.yes && !confirmed(terminal) {
+            return Ok(2);
+        }
+        let code = apply_plan(&spec, &plan, found.as_ref(), &options, api, terminal).await?;
+        if code != 0 {
+            return Ok(code);
+        }
     }
-    if !yes && !confirmed(terminal) {
-        return Ok(2);
+    if options.associate_bus {
+        let name = partner_source_name(
+            &api.organization_id(deadline).await?,
+            &spec.event_source_suffix,
+        );
+        let sources = (terminal.aws)(&spec.aws_region).await;
+        let wait = options.activation;
+        let bus =
+            partner_bus::associate(sources.as_ref(), &name, wait.timeout, wait.interval).await?;
+        let _ = writeln!(
+            terminal.out,
+            "event bus {bus} receives the integration's events: give it to `sam deploy` as EventBusName"
+        );
     }
-    let applied = configure::apply(api, &spec, &plan, found.as_ref(), activation, deadline).await?;
+    Ok(0)
+}
+
+/// Performs a plan with changes and records it in the audit log.
+async fn apply_plan(
+    spec: &IntegrationSpec,
+    plan: &Plan,
+    found: Option<&Found>,
+    options: &ApplyOptions<'_>,
+    api: &dyn IntegrationsApi,
+    terminal: &mut Terminal<'_>,
+) -> Result<i32, ConfigureError> {
+    let deadline = Deadline::after(BUDGET);
+    let (audit_log, activation) = (options.audit_log, options.activation);
+    let applied = configure::apply(api, spec, plan, found, activation, deadline).await?;
     let _ = writeln!(
         terminal.out,
         "applied: integration {}, configuration version {} -> {}, reported state {}",
@@ -211,11 +279,27 @@ async fn status(
     };
     print_status(&found, terminal.out);
     let org = api.organization_id(deadline).await?;
-    let _ = writeln!(
-        terminal.out,
-        "  partner event source: aws.partner/genesys.com/cloud/{org}/{}",
-        found.config.properties.event_source_suffix
-    );
+    let name = partner_source_name(&org, &found.config.properties.event_source_suffix);
+    let _ = writeln!(terminal.out, "  partner event source: {name}");
+    let sources = (terminal.aws)(&spec.aws_region).await;
+    let _ = match partner_bus::status(sources.as_ref(), &name).await {
+        Ok(status) => writeln!(
+            terminal.out,
+            "  on AWS ({}): source {}, bus {}",
+            spec.aws_region,
+            status.source_state.as_deref().unwrap_or("absent"),
+            if status.bus_associated {
+                "associated"
+            } else {
+                "not associated"
+            }
+        ),
+        Err(error) => writeln!(
+            terminal.out,
+            "  on AWS: not checked ({})",
+            crate::error_chain(&error)
+        ),
+    };
     Ok(0)
 }
 

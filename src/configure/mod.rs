@@ -1,6 +1,7 @@
 //! The configure use case: the Genesys EventBridge integration as code — find it, validate the desired state against Genesys, plan, apply without ever overwriting a change made in between.
 
 pub mod audit;
+pub mod partner_bus;
 
 use crate::deadline::Deadline;
 use crate::domain::IntegrationId;
@@ -49,6 +50,14 @@ pub enum ConfigureError {
         /// The version Genesys has now (0 when unknown).
         now: i64,
     },
+    /// An EventBridge call failed.
+    #[error("AWS")]
+    Aws(#[from] crate::eventbridge::EventBridgeError),
+    /// The partner event source did not appear in time.
+    #[error(
+        "the partner event source {0} has not appeared on AWS yet; run apply --associate-bus again later"
+    )]
+    SourceMissing(String),
     /// The integration did not become active in time, or reported an error.
     #[error("the integration reports {state} after enabling it")]
     NotActive {
@@ -71,7 +80,10 @@ impl ConfigureError {
         match self {
             ConfigureError::Invalid(_) | ConfigureError::Ambiguous { .. } => 2,
             ConfigureError::Conflict { .. } | ConfigureError::NotActive { .. } => 3,
-            ConfigureError::Missing(_) | ConfigureError::Genesys(_) => 1,
+            ConfigureError::Missing(_)
+            | ConfigureError::Genesys(_)
+            | ConfigureError::Aws(_)
+            | ConfigureError::SourceMissing(_) => 1,
         }
     }
 }

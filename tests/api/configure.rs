@@ -44,6 +44,7 @@ async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = {
         let mut terminal = Terminal {
+            aws: genesys_eventbridge::cli::configure::sdk_connector(),
             out: &mut out,
             err: &mut err,
             who: "demo-client".into(),
@@ -74,6 +75,7 @@ fn apply_request(file: &Path, audit_log: &Path) -> Request {
             timeout: Duration::from_secs(5),
             interval: Duration::from_millis(20),
         },
+        associate_bus: false,
     }
 }
 
@@ -256,4 +258,61 @@ async fn a_tampered_audit_log_fails_verification_at_the_first_broken_line() {
 
     assert_eq!(verified.code, 3);
     assert!(verified.err.contains("line 2"), "{}", verified.err);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_associates_the_partner_event_source_with_its_bus_and_status_shows_it() {
+    let Some(events) = crate::helpers::local_eventbridge("eu-west-1").await else {
+        return;
+    };
+    let sim = demo_sim().await;
+    let suffix = format!("dispositions-{:08x}", fastrand::u32(..));
+    let source = genesys_eventbridge::eventbridge::partner_source_name(
+        genesys_eventbridge::sim::ORG_ID,
+        &suffix,
+    );
+    // What Genesys does on AWS once the integration is active.
+    events
+        .create_partner_event_source()
+        .name(&source)
+        .account("123456789012")
+        .send()
+        .await
+        .unwrap();
+    let file = desired_file(json!({"eventSourceSuffix": suffix}));
+    let Request::Apply {
+        file,
+        yes,
+        audit_log,
+        activation,
+        ..
+    } = apply_request(&file, &audit_path())
+    else {
+        unreachable!()
+    };
+    let associate = Request::Apply {
+        file: file.clone(),
+        yes,
+        audit_log,
+        activation,
+        associate_bus: true,
+    };
+
+    let applied = configure_cmd(&sim, associate).await;
+    let status = configure_cmd(&sim, Request::Status { file }).await;
+
+    assert_eq!(applied.code, 0, "{}{}", applied.out, applied.err);
+    assert!(
+        applied.out.contains(&format!("event bus {source}")),
+        "{}",
+        applied.out
+    );
+    let bus = events
+        .describe_event_bus()
+        .name(&source)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bus.name(), Some(source.as_str()));
+    assert!(status.out.contains("bus associated"), "{}", status.out);
 }

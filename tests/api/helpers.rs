@@ -264,6 +264,24 @@ pub(crate) fn attribute(span: &Span, key: &str) -> Option<String> {
         })
 }
 
+/// An EventBridge client in `region` on the local moto server `make test` starts, if there is one
+/// (said loudly when not).
+pub(crate) async fn local_eventbridge(region: &str) -> Option<aws_sdk_eventbridge::Client> {
+    if std::env::var_os("AWS_ENDPOINT_URL_EVENTBRIDGE").is_none() {
+        assert!(
+            std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
+            "REQUIRE_LOCAL_AWS is set but AWS_ENDPOINT_URL_EVENTBRIDGE is not"
+        );
+        say_skipped("no local EventBridge (`make test` starts moto)");
+        return None;
+    }
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    Some(aws_sdk_eventbridge::Client::new(&shared))
+}
+
 /// A Secrets Manager client on the local moto server `make test` starts, if there is one.
 pub(crate) async fn secrets_manager() -> Option<aws_sdk_secretsmanager::Client> {
     if std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_none() {
