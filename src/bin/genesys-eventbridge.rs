@@ -82,6 +82,19 @@ enum ConfigureAction {
         #[arg(long)]
         associate_bus: bool,
     },
+    /// The projection test: each topic's sample event through the template's rule and the
+    /// consumer's parser (exit 3 when a topic is not delivered or its events are rejected).
+    Check {
+        /// The desired state (JSON).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// The SAM template whose rule delivers the events.
+        #[arg(long, value_name = "PATH", default_value = "template.yaml")]
+        template: PathBuf,
+        /// Where sample events are taken from, by detail-type, when one exists.
+        #[arg(long, value_name = "DIR", default_value = "events")]
+        events_dir: PathBuf,
+    },
     /// Show the integration as Genesys has it and its partner event source.
     Status {
         /// The desired state (JSON).
@@ -210,6 +223,26 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
             },
         },
         ConfigureAction::Status { file } => Request::Status { file },
+        ConfigureAction::Check {
+            file,
+            template,
+            events_dir,
+        } => {
+            let mut out = std::io::stdout().lock();
+            let mut err = std::io::stderr().lock();
+            let mut terminal = Terminal {
+                aws: configure::sdk_connector(),
+                out: &mut out,
+                err: &mut err,
+                who: String::new(),
+            };
+            return Ok(configure::check(
+                &file,
+                &template,
+                &events_dir,
+                &mut terminal,
+            ));
+        }
         ConfigureAction::Audit {
             action: AuditAction::Verify { audit_log },
         } => {

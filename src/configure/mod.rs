@@ -1,6 +1,8 @@
 //! The configure use case: the Genesys EventBridge integration as code — find it, validate the desired state against Genesys, plan, apply without ever overwriting a change made in between.
 
 pub mod audit;
+pub mod check;
+pub mod event_pattern;
 pub mod partner_bus;
 
 use crate::deadline::Deadline;

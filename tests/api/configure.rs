@@ -316,3 +316,73 @@ async fn apply_associates_the_partner_event_source_with_its_bus_and_status_shows
     assert_eq!(bus.name(), Some(source.as_str()));
     assert!(status.out.contains("bus associated"), "{}", status.out);
 }
+
+fn check_cmd(file: &Path, template: &Path) -> Ran {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = {
+        let mut terminal = Terminal {
+            aws: genesys_eventbridge::cli::configure::sdk_connector(),
+            out: &mut out,
+            err: &mut err,
+            who: String::new(),
+        };
+        let events = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/events"));
+        genesys_eventbridge::cli::configure::check(file, template, events, &mut terminal)
+    };
+    Ran {
+        code,
+        out: String::from_utf8(out).unwrap(),
+        err: String::from_utf8(err).unwrap(),
+    }
+}
+
+const TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml");
+
+#[test]
+fn check_passes_when_the_rule_delivers_every_topic_and_the_consumer_acts_on_it() {
+    let checked = check_cmd(&desired_file(json!({})), Path::new(TEMPLATE));
+
+    assert_eq!(checked.code, 0, "{}{}", checked.out, checked.err);
+    assert_eq!(
+        checked.out.matches("the consumer acts on it").count(),
+        3,
+        "{}",
+        checked.out
+    );
+}
+
+#[test]
+fn check_fails_on_a_topic_the_rule_does_not_deliver() {
+    let file = desired_file(json!({"topics": [
+        "v2.detail.events.conversation.{id}.user.end",
+        "v2.detail.events.conversation.{id}.acd.end"
+    ]}));
+
+    let checked = check_cmd(&file, Path::new(TEMPLATE));
+
+    assert_eq!(checked.code, 3);
+    assert!(
+        checked
+            .out
+            .contains("error v2.detail.events.conversation.{id}.acd.end: the rule"),
+        "{}",
+        checked.out
+    );
+}
+
+#[test]
+fn check_warns_about_a_topic_the_rule_delivers_but_the_consumer_ignores() {
+    let template = std::env::temp_dir().join(format!("template-{:016x}.yaml", fastrand::u64(..)));
+    std::fs::write(
+        &template,
+        "Resources:\n  GenesysEventsRule:\n    Type: AWS::Events::Rule\n    Properties:\n      \
+         EventPattern:\n        source: [{prefix: aws.partner/genesys.com}]\n",
+    )
+    .unwrap();
+    let file = desired_file(json!({"topics": ["v2.detail.events.conversation.{id}.user.start"]}));
+
+    let checked = check_cmd(&file, &template);
+
+    assert_eq!(checked.code, 0);
+    assert!(checked.out.starts_with("warn "), "{}", checked.out);
+}

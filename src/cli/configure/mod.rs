@@ -1,4 +1,10 @@
-//! `genesys-eventbridge configure plan|apply|status|audit`: the desired state from a file, the plan, the apply, the audit chain; exit codes as DESIGN.md says.
+//! `genesys-eventbridge configure plan|apply|status|check|audit`: the desired state from a file, the plan, the apply, the audit chain; exit codes as DESIGN.md says.
+
+mod check;
+mod output;
+
+pub use check::check;
+use output::{print_plan, print_status};
 
 use crate::configure::audit::{self, AuditEntry};
 use crate::configure::{self, ActivationWait, ConfigureError, Found, partner_bus};
@@ -317,70 +323,6 @@ pub fn audit_verify(audit_log: &Path, terminal: &mut Terminal<'_>) -> i32 {
         Err(error) => {
             let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
             3
-        }
-    }
-}
-
-fn print_status(found: &Found, out: &mut dyn Write) {
-    let current = found.current();
-    let _ = writeln!(
-        out,
-        "integration {:?} ({}): {}, reported {}, configuration version {}",
-        current.name,
-        current.id,
-        if current.enabled {
-            "enabled"
-        } else {
-            "disabled"
-        },
-        current.reported_state,
-        current.version
-    );
-    for topic in &current.topics {
-        let _ = writeln!(out, "  topic {topic}");
-    }
-}
-
-/// The plan in a readable form: one line per change, topics as `+`/`-` lines.
-fn print_plan(spec: &IntegrationSpec, plan: &Plan, out: &mut dyn Write) {
-    let name = &spec.name;
-    let _ = match (&plan.action, &plan.integration_id, plan.version) {
-        (Action::Create, _, _) => writeln!(out, "integration {name:?}: create"),
-        (Action::Update, Some(id), Some(v)) => {
-            writeln!(out, "integration {name:?} ({id}, version {v}): update")
-        }
-        (_, Some(id), Some(v)) => {
-            writeln!(out, "integration {name:?} ({id}, version {v}): no changes")
-        }
-        _ => writeln!(out, "integration {name:?}: no changes"),
-    };
-    for change in &plan.changes {
-        if change.field == "topics" {
-            let list = |value: &Value| -> Vec<String> {
-                value
-                    .as_array()
-                    .map(|items| {
-                        items
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let (from, to) = (list(&change.from), list(&change.to));
-            for topic in to.iter().filter(|topic| !from.contains(topic)) {
-                let _ = writeln!(out, "  + topic {topic}");
-            }
-            for topic in from.iter().filter(|topic| !to.contains(topic)) {
-                let _ = writeln!(out, "  - topic {topic}");
-            }
-        } else {
-            let _ = writeln!(
-                out,
-                "  ~ {}: {} -> {}",
-                change.field, change.from, change.to
-            );
         }
     }
 }

@@ -1,0 +1,70 @@
+//! How configure prints: the plan in a readable form, and the integration's status.
+
+use crate::configure::Found;
+use crate::domain::integration::{Action, IntegrationSpec, Plan};
+use serde_json::Value;
+use std::io::Write;
+
+pub(super) fn print_status(found: &Found, out: &mut dyn Write) {
+    let current = found.current();
+    let _ = writeln!(
+        out,
+        "integration {:?} ({}): {}, reported {}, configuration version {}",
+        current.name,
+        current.id,
+        if current.enabled {
+            "enabled"
+        } else {
+            "disabled"
+        },
+        current.reported_state,
+        current.version
+    );
+    for topic in &current.topics {
+        let _ = writeln!(out, "  topic {topic}");
+    }
+}
+
+/// The plan in a readable form: one line per change, topics as `+`/`-` lines.
+pub(super) fn print_plan(spec: &IntegrationSpec, plan: &Plan, out: &mut dyn Write) {
+    let name = &spec.name;
+    let _ = match (&plan.action, &plan.integration_id, plan.version) {
+        (Action::Create, _, _) => writeln!(out, "integration {name:?}: create"),
+        (Action::Update, Some(id), Some(v)) => {
+            writeln!(out, "integration {name:?} ({id}, version {v}): update")
+        }
+        (_, Some(id), Some(v)) => {
+            writeln!(out, "integration {name:?} ({id}, version {v}): no changes")
+        }
+        _ => writeln!(out, "integration {name:?}: no changes"),
+    };
+    for change in &plan.changes {
+        if change.field == "topics" {
+            let list = |value: &Value| -> Vec<String> {
+                value
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (from, to) = (list(&change.from), list(&change.to));
+            for topic in to.iter().filter(|topic| !from.contains(topic)) {
+                let _ = writeln!(out, "  + topic {topic}");
+            }
+            for topic in from.iter().filter(|topic| !to.contains(topic)) {
+                let _ = writeln!(out, "  - topic {topic}");
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "  ~ {}: {} -> {}",
+                change.field, change.from, change.to
+            );
+        }
+    }
+}
