@@ -235,6 +235,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
                 out: &mut out,
                 err: &mut err,
                 who: String::new(),
+                interactive: false,
             };
             return Ok(configure::check(
                 &file,
@@ -253,6 +254,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
                 out: &mut out,
                 err: &mut err,
                 who: String::new(),
+                interactive: false,
             };
             return Ok(configure::audit_verify(&audit_log, &mut terminal));
         }
@@ -266,6 +268,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
         out: &mut out,
         err: &mut err,
         who: access.who(),
+        interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
     };
     Ok(configure::run(request, &client, &mut terminal).await)
 }

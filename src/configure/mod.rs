@@ -4,6 +4,7 @@ pub mod audit;
 pub mod check;
 pub mod event_pattern;
 pub mod partner_bus;
+pub mod schema;
 
 use crate::deadline::Deadline;
 use crate::domain::IntegrationId;
@@ -167,15 +168,23 @@ pub async fn find(
     }))
 }
 
-/// The spec's problems that only Genesys can tell: topics it does not know, or does not send
-/// to EventBridge (with the nearest known name when one is misspelt).
+/// The spec's problems that only Genesys can tell: properties its schema for the type refuses,
+/// topics it does not know or does not send to EventBridge (with the nearest known name when
+/// one is misspelt).
 pub async fn validate_remotely(
     api: &dyn IntegrationsApi,
     spec: &IntegrationSpec,
     deadline: Deadline,
 ) -> Result<Vec<SpecProblem>, ConfigureError> {
     let available = api.available_topics(deadline).await?;
-    let mut problems = Vec::new();
+    let mut problems = match api.properties_schema(deadline).await? {
+        Some(schema) => {
+            let properties =
+                serde_json::to_value(desired_config(spec, 0).properties).unwrap_or_default();
+            schema::problems(&schema, &properties)
+        }
+        None => Vec::new(),
+    };
     for (index, topic) in spec.topics.iter().enumerate() {
         let field = format!("topics[{index}]");
         match available.iter().find(|known| known.id == *topic) {

@@ -150,4 +150,7 @@ pub trait IntegrationsApi: Send + Sync {
 
     /// The organization's id.
     async fn organization_id(&self, deadline: Deadline) -> Result<String, GenesysError>;
+
+    /// The JSON Schema of the integration type's properties; `None` when Genesys serves none.
+    async fn properties_schema(&self, deadline: Deadline) -> Result<Option<Value>, GenesysError>;
 }

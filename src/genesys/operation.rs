@@ -41,6 +41,8 @@ pub enum Operation {
     AvailableTopics,
     /// `GET /api/v2/organizations/me`.
     Organization,
+    /// `GET /api/v2/integrations/types/amazon-eventbridge-source/configschemas/properties`.
+    PropertiesSchema,
 }
 
 impl Operation {
@@ -73,6 +75,9 @@ impl Operation {
             }
             Operation::AvailableTopics => "GET /api/v2/notifications/availabletopics".into(),
             Operation::Organization => "GET /api/v2/organizations/me".into(),
+            Operation::PropertiesSchema => {
+                "GET /api/v2/integrations/types/{typeId}/configschemas/properties".into()
+            }
         }
     }
 
@@ -120,6 +125,10 @@ impl Operation {
             }
             Operation::AvailableTopics => "/api/v2/notifications/availabletopics".into(),
             Operation::Organization => "/api/v2/organizations/me".into(),
+            Operation::PropertiesSchema => {
+                "/api/v2/integrations/types/amazon-eventbridge-source/configschemas/properties"
+                    .into()
+            }
         }
     }
 
@@ -133,7 +142,8 @@ impl Operation {
             | Operation::GetIntegration(_)
             | Operation::GetIntegrationConfig(_)
             | Operation::AvailableTopics
-            | Operation::Organization => reqwest::Method::GET,
+            | Operation::Organization
+            | Operation::PropertiesSchema => reqwest::Method::GET,
             Operation::CreateIntegration => reqwest::Method::POST,
             Operation::SetIntendedState(_) => reqwest::Method::PATCH,
             Operation::PutIntegrationConfig(_) => reqwest::Method::PUT,

@@ -48,6 +48,7 @@ async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
             out: &mut out,
             err: &mut err,
             who: "demo-client".into(),
+            interactive: false,
         };
         run(request, &client, &mut terminal).await
     };
@@ -325,6 +326,7 @@ fn check_cmd(file: &Path, template: &Path) -> Ran {
             out: &mut out,
             err: &mut err,
             who: String::new(),
+            interactive: false,
         };
         let events = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/events"));
         genesys_eventbridge::cli::configure::check(file, template, events, &mut terminal)
@@ -385,4 +387,32 @@ fn check_warns_about_a_topic_the_rule_delivers_but_the_consumer_ignores() {
 
     assert_eq!(checked.code, 0);
     assert!(checked.out.starts_with("warn "), "{}", checked.out);
+}
+
+#[tokio::test]
+async fn apply_without_yes_and_without_a_terminal_refuses_and_writes_nothing() {
+    let sim = demo_sim().await;
+    let file = desired_file(json!({}));
+    let Request::Apply {
+        file,
+        audit_log,
+        activation,
+        ..
+    } = apply_request(&file, &audit_path())
+    else {
+        unreachable!()
+    };
+    let unconfirmed = Request::Apply {
+        file,
+        yes: false,
+        audit_log,
+        activation,
+        associate_bus: false,
+    };
+
+    let refused = configure_cmd(&sim, unconfirmed).await;
+
+    assert_eq!(refused.code, 2);
+    assert!(refused.err.contains("without --yes"), "{}", refused.err);
+    assert!(sim.simulator.integration_writes().is_empty());
 }

@@ -14,7 +14,7 @@ use crate::eventbridge::{EventSources, partner_source_name};
 use crate::genesys::integrations::IntegrationsApi;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -84,6 +84,8 @@ pub struct Terminal<'a> {
     pub err: &'a mut dyn Write,
     /// Who acts, for the audit log (an OAuth client id, never a secret).
     pub who: String,
+    /// True when a person can answer on stdin (apply then asks instead of refusing).
+    pub interactive: bool,
 }
 
 /// Runs `request` against `api`; returns the exit status.
@@ -258,7 +260,7 @@ async fn apply_plan(
 
 /// Asks on a terminal; without one (and without `--yes`) refuses.
 fn confirmed(terminal: &mut Terminal<'_>) -> bool {
-    if !std::io::stdin().is_terminal() {
+    if !terminal.interactive {
         let _ = writeln!(
             terminal.err,
             "configure: apply changes nothing without --yes when its input is not a terminal"

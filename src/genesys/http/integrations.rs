@@ -209,6 +209,17 @@ impl IntegrationsApi for HttpGenesysClient {
         Ok(listing.entities)
     }
 
+    async fn properties_schema(
+        &self,
+        deadline: Deadline,
+    ) -> Result<Option<serde_json::Value>, GenesysError> {
+        match self.get_json(Operation::PropertiesSchema, deadline).await {
+            Ok(schema) => Ok(Some(schema)),
+            Err(GenesysError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     async fn organization_id(&self, deadline: Deadline) -> Result<String, GenesysError> {
         let body: OrganizationBody = self.get_json(Operation::Organization, deadline).await?;
         Ok(body.id)
