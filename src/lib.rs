@@ -15,6 +15,7 @@
 //! - [`config`], [`app`]: settings from the environment, and the wiring of the adapters.
 //! - [`telemetry`]: logs, OpenTelemetry spans and their flush, EMF metrics, span trees.
 //! - [`deadline`]: the invocation's deadline and the reserve kept for finishing it.
+//! - [`notify`]: announcing applied changes (SNS).
 //! - [`mod@error_chain`], [`locks`], [`secret`]: small shared helpers.
 //! - [`cli`]: one module per `genesys-eventbridge` command.
 //! - `sim` (feature `sim`): the Genesys simulator, a Lambda Runtime API, workloads and a
@@ -33,6 +34,7 @@ pub mod eventbridge;
 pub mod genesys;
 pub mod lambda;
 pub mod locks;
+pub mod notify;
 pub mod parse;
 pub mod secret;
 #[cfg(feature = "sim")]

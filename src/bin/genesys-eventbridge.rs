@@ -81,6 +81,9 @@ enum ConfigureAction {
         /// partner event source appears, and print its name for `sam deploy`.
         #[arg(long)]
         associate_bus: bool,
+        /// Also publish each applied change (its audit record, never a secret) to this SNS topic.
+        #[arg(long, value_name = "ARN")]
+        notify_topic_arn: Option<String>,
     },
     /// The projection test: each topic's sample event through the template's rule and the
     /// consumer's parser (exit 3 when a topic is not delivered or its events are rejected).
@@ -212,7 +215,9 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
             audit_log,
             wait_seconds,
             associate_bus,
+            notify_topic_arn,
         } => Request::Apply {
+            notify_topic_arn,
             file,
             yes,
             audit_log,
@@ -232,6 +237,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
             let mut err = std::io::stderr().lock();
             let mut terminal = Terminal {
                 aws: configure::sdk_connector(),
+                notifier: configure::sns_connector(),
                 out: &mut out,
                 err: &mut err,
                 who: String::new(),
@@ -251,6 +257,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
             let mut err = std::io::stderr().lock();
             let mut terminal = Terminal {
                 aws: configure::sdk_connector(),
+                notifier: configure::sns_connector(),
                 out: &mut out,
                 err: &mut err,
                 who: String::new(),
@@ -265,6 +272,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
     let mut err = std::io::stderr().lock();
     let mut terminal = Terminal {
         aws: configure::sdk_connector(),
+        notifier: configure::sns_connector(),
         out: &mut out,
         err: &mut err,
         who: access.who(),

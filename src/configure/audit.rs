@@ -59,8 +59,8 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-/// Appends `entry` to the log at `path`, chained to its last line.
-pub fn append(path: &Path, entry: &AuditEntry<'_>) -> Result<(), AuditError> {
+/// Appends `entry` to the log at `path`, chained to its last line; returns the line written.
+pub fn append(path: &Path, entry: &AuditEntry<'_>) -> Result<String, AuditError> {
     let io = |source| AuditError::Io {
         path: path.display().to_string(),
         source,
@@ -85,7 +85,8 @@ pub fn append(path: &Path, entry: &AuditEntry<'_>) -> Result<(), AuditError> {
         .append(true)
         .open(path)
         .map_err(io)?;
-    writeln!(file, "{line}").map_err(io)
+    writeln!(file, "{line}").map_err(io)?;
+    Ok(line.to_string())
 }
 
 /// Checks the chain of the log at `path`; returns how many lines it holds.

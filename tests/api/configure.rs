@@ -45,6 +45,7 @@ async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
     let code = {
         let mut terminal = Terminal {
             aws: genesys_eventbridge::cli::configure::sdk_connector(),
+            notifier: genesys_eventbridge::cli::configure::sns_connector(),
             out: &mut out,
             err: &mut err,
             who: "demo-client".into(),
@@ -77,6 +78,7 @@ fn apply_request(file: &Path, audit_log: &Path) -> Request {
             interval: Duration::from_millis(20),
         },
         associate_bus: false,
+        notify_topic_arn: None,
     }
 }
 
@@ -297,6 +299,7 @@ async fn apply_associates_the_partner_event_source_with_its_bus_and_status_shows
         audit_log,
         activation,
         associate_bus: true,
+        notify_topic_arn: None,
     };
 
     let applied = configure_cmd(&sim, associate).await;
@@ -323,6 +326,7 @@ fn check_cmd(file: &Path, template: &Path) -> Ran {
     let code = {
         let mut terminal = Terminal {
             aws: genesys_eventbridge::cli::configure::sdk_connector(),
+            notifier: genesys_eventbridge::cli::configure::sns_connector(),
             out: &mut out,
             err: &mut err,
             who: String::new(),
@@ -408,6 +412,7 @@ async fn apply_without_yes_and_without_a_terminal_refuses_and_writes_nothing() {
         audit_log,
         activation,
         associate_bus: false,
+        notify_topic_arn: None,
     };
 
     let refused = configure_cmd(&sim, unconfirmed).await;
@@ -415,4 +420,111 @@ async fn apply_without_yes_and_without_a_terminal_refuses_and_writes_nothing() {
     assert_eq!(refused.code, 2);
     assert!(refused.err.contains("without --yes"), "{}", refused.err);
     assert!(sim.simulator.integration_writes().is_empty());
+}
+
+/// A notifier that keeps what it is given.
+struct Recording(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[async_trait::async_trait]
+impl genesys_eventbridge::notify::ChangeNotifier for Recording {
+    async fn notify(&self, message: &str) -> Result<(), genesys_eventbridge::notify::NotifyError> {
+        self.0.lock().unwrap().push(message.to_owned());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_applied_change_is_published_as_its_audit_record_without_secrets() {
+    let sim = demo_sim().await;
+    let (file, audit_log) = (desired_file(json!({})), audit_path());
+    let published = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = published.clone();
+    let Request::Apply {
+        file, activation, ..
+    } = apply_request(&file, &audit_log)
+    else {
+        unreachable!()
+    };
+    let request = Request::Apply {
+        file,
+        yes: true,
+        audit_log: audit_log.clone(),
+        activation,
+        associate_bus: false,
+        notify_topic_arn: Some("arn:aws:sns:eu-west-1:123456789012:integration-changes".into()),
+    };
+    let client = sim_client(&sim.base_url(), HttpSettings::default());
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+
+    let code = {
+        let mut terminal = Terminal {
+            aws: genesys_eventbridge::cli::configure::sdk_connector(),
+            notifier: Box::new(move |_: &str| {
+                let sink = sink.clone();
+                Box::pin(async move {
+                    Box::new(Recording(sink))
+                        as Box<dyn genesys_eventbridge::notify::ChangeNotifier>
+                })
+            }),
+            out: &mut out,
+            err: &mut err,
+            who: "demo-client".into(),
+            interactive: false,
+        };
+        run(request, &client, &mut terminal).await
+    };
+
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+    let published = published.lock().unwrap();
+    let audit = std::fs::read_to_string(&audit_log).unwrap();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0], audit.trim_end());
+    assert!(!published[0].contains("demo-secret") && !published[0].contains("sim-token-"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_published_to_a_real_sns_topic() {
+    if std::env::var_os("AWS_ENDPOINT_URL_SNS").is_none() {
+        assert!(
+            std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
+            "REQUIRE_LOCAL_AWS is set but AWS_ENDPOINT_URL_SNS is not"
+        );
+        crate::helpers::say_skipped("no local SNS (`make test` starts moto)");
+        return;
+    }
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .load()
+        .await;
+    let topic = aws_sdk_sns::Client::new(&shared)
+        .create_topic()
+        .name(format!("changes-{:08x}", fastrand::u32(..)))
+        .send()
+        .await
+        .unwrap();
+    let sim = demo_sim().await;
+    let Request::Apply {
+        file,
+        audit_log,
+        activation,
+        ..
+    } = apply_request(&desired_file(json!({})), &audit_path())
+    else {
+        unreachable!()
+    };
+
+    let applied = configure_cmd(
+        &sim,
+        Request::Apply {
+            file,
+            yes: true,
+            audit_log,
+            activation,
+            associate_bus: false,
+            notify_topic_arn: topic.topic_arn().map(str::to_owned),
+        },
+    )
+    .await;
+
+    assert_eq!(applied.code, 0, "{}{}", applied.out, applied.err);
 }

@@ -196,7 +196,7 @@ pub(crate) async fn mount_interaction(server: &MockServer, body: Value, times: u
 /// Says, past the test harness's output capture (which hides what a passing test prints), that
 /// the calling test was skipped and why: `cargo test` without the local servers must not look
 /// like a full run.
-fn say_skipped(why: &str) {
+pub(crate) fn say_skipped(why: &str) {
     use std::io::Write;
     let test = std::thread::current().name().unwrap_or("a test").to_owned();
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");

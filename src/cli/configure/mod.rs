@@ -12,6 +12,7 @@ use crate::deadline::Deadline;
 use crate::domain::integration::{Action, IntegrationSpec, Plan, parse_spec};
 use crate::eventbridge::{EventSources, partner_source_name};
 use crate::genesys::integrations::IntegrationsApi;
+use crate::notify::ChangeNotifier;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use std::io::{BufRead, Write};
@@ -24,6 +25,20 @@ const BUDGET: Duration = Duration::from_secs(120);
 /// Makes the EventBridge client of a region (the desired state says which region).
 pub type AwsConnector =
     Box<dyn Fn(&str) -> BoxFuture<'static, Box<dyn EventSources>> + Send + Sync>;
+
+/// Makes the notifier of a topic ARN.
+pub type NotifierConnector =
+    Box<dyn Fn(&str) -> BoxFuture<'static, Box<dyn ChangeNotifier>> + Send + Sync>;
+
+/// The notifier of the real SNS.
+pub fn sns_connector() -> NotifierConnector {
+    Box::new(|topic_arn: &str| {
+        let topic_arn = topic_arn.to_owned();
+        Box::pin(async move {
+            Box::new(crate::notify::SnsNotifier::new(&topic_arn).await) as Box<dyn ChangeNotifier>
+        })
+    })
+}
 
 /// The connector of the real AWS: the SDK's standard settings, in the given region.
 pub fn sdk_connector() -> AwsConnector {
@@ -61,6 +76,8 @@ pub enum Request {
         activation: ActivationWait,
         /// Also create the partner event bus on AWS once the source appears.
         associate_bus: bool,
+        /// Also publish each applied change (its audit record) to this SNS topic.
+        notify_topic_arn: Option<String>,
     },
     /// Show the integration as Genesys has it, and the partner event source it makes.
     Status {
@@ -78,6 +95,8 @@ pub enum Request {
 pub struct Terminal<'a> {
     /// Makes EventBridge clients (status, `--associate-bus`).
     pub aws: AwsConnector,
+    /// Makes the notifier of an SNS topic (`--notify-topic-arn`).
+    pub notifier: NotifierConnector,
     /// Results.
     pub out: &'a mut dyn Write,
     /// Progress and problems.
@@ -102,12 +121,14 @@ pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Ter
             audit_log,
             activation,
             associate_bus,
+            notify_topic_arn,
         } => {
             let options = ApplyOptions {
                 yes,
                 audit_log: &audit_log,
                 activation,
                 associate_bus,
+                notify_topic_arn: notify_topic_arn.as_deref(),
             };
             apply(&file, options, api, terminal).await
         }
@@ -177,6 +198,7 @@ struct ApplyOptions<'a> {
     audit_log: &'a Path,
     activation: ActivationWait,
     associate_bus: bool,
+    notify_topic_arn: Option<&'a str>,
 }
 
 async fn apply(
@@ -251,9 +273,19 @@ async fn apply_plan(
         version_after: applied.version_after,
         changes: serde_json::to_value(&plan.changes).unwrap_or(Value::Null),
     };
-    if let Err(error) = audit::append(audit_log, &entry) {
-        let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
-        return Ok(1);
+    let line = match audit::append(audit_log, &entry) {
+        Ok(line) => line,
+        Err(error) => {
+            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
+            return Ok(1);
+        }
+    };
+    if let Some(topic_arn) = options.notify_topic_arn {
+        let notifier = (terminal.notifier)(topic_arn).await;
+        if let Err(error) = notifier.notify(&line).await {
+            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
+            return Ok(1);
+        }
     }
     Ok(0)
 }

@@ -1,0 +1,60 @@
+//! The change-notification port (configure's audit sink): each applied change published as one JSON message, over SNS.
+
+use async_trait::async_trait;
+
+/// A notification that could not be published.
+#[derive(Debug, thiserror::Error)]
+#[error("SNS Publish to {topic_arn} failed")]
+pub struct NotifyError {
+    /// The topic.
+    pub topic_arn: String,
+    /// The SDK's error.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Where applied changes are announced.
+#[async_trait]
+pub trait ChangeNotifier: Send + Sync {
+    /// Publishes `message` (one audit record: never a token or a secret).
+    async fn notify(&self, message: &str) -> Result<(), NotifyError>;
+}
+
+/// An SNS topic, reached with the AWS SDK's standard settings in the topic's own region.
+#[derive(Debug, Clone)]
+pub struct SnsNotifier {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsNotifier {
+    /// A notifier of `topic_arn` (`arn:aws:sns:{region}:{account}:{name}`).
+    pub async fn new(topic_arn: &str) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()) {
+            loader = loader.region(aws_config::Region::new(region.to_owned()));
+        }
+        SnsNotifier {
+            client: aws_sdk_sns::Client::new(&loader.load().await),
+            topic_arn: topic_arn.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl ChangeNotifier for SnsNotifier {
+    async fn notify(&self, message: &str) -> Result<(), NotifyError> {
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject("Genesys EventBridge integration changed")
+            .message(message)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|error| NotifyError {
+                topic_arn: self.topic_arn.clone(),
+                source: Box::new(error),
+            })
+    }
+}
