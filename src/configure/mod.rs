@@ -45,13 +45,15 @@ pub enum ConfigureError {
     Missing(IntegrationId),
     /// The integration changed after the plan was made: nothing was overwritten.
     #[error(
-        "the integration changed since it was read (version {planned} planned, now {now}); nothing was overwritten: plan again"
+        "the integration changed since it was read (version {planned} planned, now {now}; changed remotely: {changed}); nothing was overwritten: plan again"
     )]
     Conflict {
         /// The version the plan was made from.
         planned: i64,
         /// The version Genesys has now (0 when unknown).
         now: i64,
+        /// The fields that changed remotely since the plan read them.
+        changed: String,
     },
     /// An EventBridge call failed.
     #[error("AWS")]
@@ -283,13 +285,15 @@ pub async fn apply(
         match api.put_config(&integration.id, &config, deadline).await? {
             ConfigWrite::Saved(saved) => version_after = saved.version,
             ConfigWrite::Conflict => {
-                let now = api
-                    .config(&integration.id, deadline)
-                    .await
-                    .map_or(0, |config| config.version);
+                let remote = api.config(&integration.id, deadline).await.ok();
+                let changed = match (found, &remote) {
+                    (Some(found), Some(remote)) => remote_changes(&found.config, remote),
+                    _ => "unknown".into(),
+                };
                 return Err(ConfigureError::Conflict {
                     planned: version,
-                    now,
+                    now: remote.map_or(0, |config| config.version),
+                    changed,
                 });
             }
         }
@@ -316,6 +320,38 @@ pub async fn apply(
         version_after,
         reported_state: reported,
     })
+}
+
+/// The fields of `read` that `remote` changed, e.g. `notes, eventFilter`.
+fn remote_changes(read: &IntegrationConfig, remote: &IntegrationConfig) -> String {
+    let (before, after) = (&read.properties, &remote.properties);
+    let notes = |config: &IntegrationConfig| normalise_notes(config.notes.as_deref());
+    let changed: Vec<&str> = [
+        ("name", read.name != remote.name),
+        (
+            "awsAccountId",
+            before.aws_account_id != after.aws_account_id,
+        ),
+        (
+            "awsAccountRegion",
+            before.aws_account_region != after.aws_account_region,
+        ),
+        (
+            "eventSourceSuffix",
+            before.event_source_suffix != after.event_source_suffix,
+        ),
+        ("eventFilter", before.event_filter != after.event_filter),
+        ("notes", notes(read) != notes(remote)),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(field, _)| field)
+    .collect();
+    if changed.is_empty() {
+        "nothing but the version".into()
+    } else {
+        changed.join(", ")
+    }
 }
 
 /// The configuration body: exactly name, version, properties, advanced, notes, credentials.
@@ -372,7 +408,11 @@ mod tests {
 
     #[test]
     fn a_conflict_is_exit_status_3_and_bad_input_2() {
-        let conflict = ConfigureError::Conflict { planned: 3, now: 4 };
+        let conflict = ConfigureError::Conflict {
+            planned: 3,
+            now: 4,
+            changed: "notes".into(),
+        };
         let invalid = ConfigureError::Invalid(vec![]);
         assert_eq!(conflict.exit_code(), 3);
         assert_eq!(invalid.exit_code(), 2);

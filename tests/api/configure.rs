@@ -175,7 +175,7 @@ async fn a_change_made_between_plan_and_apply_is_never_overwritten() {
 
     let error = result.unwrap_err();
     assert!(
-        matches!(error, ConfigureError::Conflict { planned: 2, now: 3 }),
+        matches!(&error, ConfigureError::Conflict { planned: 2, now: 3, changed } if changed == "notes"),
         "{error}"
     );
     assert_eq!(error.exit_code(), 3);

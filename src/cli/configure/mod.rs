@@ -114,7 +114,7 @@ pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Ter
             file,
             exit_code,
             json,
-        } => plan(&file, exit_code, json, api, terminal).await,
+        } => plan(&file, PlanOptions { exit_code, json }, api, terminal).await,
         Request::Apply {
             file,
             yes,
@@ -165,10 +165,17 @@ async fn desired(
     }
 }
 
+/// How `plan` reports.
+struct PlanOptions {
+    /// Exit with 4 when changes are pending.
+    exit_code: bool,
+    /// Print the plan as one JSON object.
+    json: bool,
+}
+
 async fn plan(
     file: &Path,
-    exit_code: bool,
-    json: bool,
+    options: PlanOptions,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
 ) -> Result<i32, ConfigureError> {
@@ -176,7 +183,7 @@ async fn plan(
     let spec = desired(file, api, deadline).await?;
     let found = configure::find(api, &spec, deadline).await?;
     let plan = configure::plan_for(&spec, found.as_ref());
-    if json {
+    if options.json {
         let _ = writeln!(
             terminal.out,
             "{}",
@@ -185,7 +192,7 @@ async fn plan(
     } else {
         print_plan(&spec, &plan, terminal.out);
     }
-    Ok(if exit_code && plan.has_changes() {
+    Ok(if options.exit_code && plan.has_changes() {
         4
     } else {
         0
