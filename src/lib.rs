@@ -8,6 +8,7 @@
 //! - [`parse`]: EventBridge JSON into domain events; every input gets a verdict.
 //! - [`consumer`]: the use case, one event from parse to outcome, under its target's lease.
 //! - [`configure`]: the Genesys EventBridge integration as code (plan, apply, audit).
+//! - [`publish`]: events onto an EventBridge bus (being built: transform, sizes, batches).
 //! - [`dedup`]: the dedup port, with the in-memory and DynamoDB adapters.
 //! - [`genesys`]: the Genesys Cloud port, with the HTTP adapter (tokens, retries, rate limit).
 //! - [`eventbridge`]: the EventBridge port (partner event sources and buses), over the AWS SDK.
@@ -36,6 +37,7 @@ pub mod lambda;
 pub mod locks;
 pub mod notify;
 pub mod parse;
+pub mod publish;
 pub mod secret;
 #[cfg(feature = "sim")]
 pub mod sim;

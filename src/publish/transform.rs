@@ -1,0 +1,227 @@
+//! From a Genesys notification or an EventBridge envelope to one PutEvents entry: source, detail-type (the topic's template), detail with a deterministic bridge id, time.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The default `Source` of published events.
+pub const DEFAULT_SOURCE: &str = "genesys-eventbridge.bridge";
+
+/// One PutEvents entry, before sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `Source`.
+    pub source: String,
+    /// `DetailType`: the topic's template, e.g. `v2.detail.events.conversation.{id}.user.end`.
+    pub detail_type: String,
+    /// `Detail`, serialised.
+    pub detail: String,
+    /// `Time` (RFC 3339), when the event carries its own.
+    pub time: Option<String>,
+    /// `detail.bridge.eventId`: the same notification always gets the same id.
+    pub bridge_event_id: String,
+}
+
+/// Why an input cannot become an entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransformError {
+    /// Neither a notification (`topicName`, `eventBody`) nor an envelope (`detail-type`, `detail`).
+    #[error(
+        "neither a Genesys notification (topicName, eventBody) nor an EventBridge event (detail-type, detail)"
+    )]
+    UnknownShape,
+    /// The envelope's `detail` or the notification is not a JSON object.
+    #[error("{0} must be a JSON object")]
+    NotAnObject(&'static str),
+}
+
+/// Checks a `--source`: not `aws.`-prefixed, 1 to 256 of letters, digits, `.`, `-`, `_`, `/`.
+pub fn check_source(source: &str) -> Result<(), String> {
+    if source.starts_with("aws.") {
+        return Err(format!(
+            "{source:?} starts with \"aws.\", which AWS keeps for its own services"
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/');
+    if source.is_empty() || source.len() > 256 || !source.chars().all(allowed) {
+        return Err(format!(
+            "{source:?} must be 1 to 256 of letters, digits, '.', '-', '_' and '/'"
+        ));
+    }
+    Ok(())
+}
+
+/// The template of a concrete topic name: every segment that is an id (a UUID, or a long run of
+/// hex digits and dashes) becomes `{id}`, as the native integration names its detail-types.
+pub fn topic_template(topic: &str) -> String {
+    topic
+        .split('.')
+        .map(|segment| if is_id(segment) { "{id}" } else { segment })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn is_id(segment: &str) -> bool {
+    segment.len() >= 16
+        && segment.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        && segment.chars().any(|c| c.is_ascii_digit())
+}
+
+/// The deterministic bridge id of a notification: a hash of its topic, correlation id and body.
+pub fn bridge_event_id(topic: &str, correlation_id: &str, body: &Value) -> String {
+    let mut hash = Sha256::new();
+    for part in [topic, "\u{1f}", correlation_id, "\u{1f}"] {
+        hash.update(part.as_bytes());
+    }
+    hash.update(body.to_string().as_bytes());
+    hash.finalize()[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The entry for `input` (a notification or an envelope), published as `source`, received at
+/// `received_at` (RFC 3339).
+pub fn transform(input: &Value, source: &str, received_at: &str) -> Result<Entry, TransformError> {
+    let (detail_type, mut detail, time) =
+        if let Some(topic) = input.get("topicName").and_then(Value::as_str) {
+            if !input.is_object() || input.get("eventBody").is_none() {
+                return Err(TransformError::UnknownShape);
+            }
+            let time = input
+                .pointer("/eventBody/eventTime")
+                .and_then(epoch_ms_rfc3339);
+            (topic_template(topic), input.clone(), time)
+        } else if let (Some(detail_type), Some(detail)) = (
+            input.get("detail-type").and_then(Value::as_str),
+            input.get("detail"),
+        ) {
+            if !detail.is_object() {
+                return Err(TransformError::NotAnObject("detail"));
+            }
+            let time = input.get("time").and_then(Value::as_str).map(str::to_owned);
+            (detail_type.to_owned(), detail.clone(), time)
+        } else {
+            return Err(TransformError::UnknownShape);
+        };
+    let topic = detail
+        .get("topicName")
+        .and_then(Value::as_str)
+        .unwrap_or(&detail_type)
+        .to_owned();
+    let correlation = detail
+        .pointer("/metadata/CorrelationId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let body = detail.get("eventBody").cloned().unwrap_or(Value::Null);
+    let bridge_event_id = bridge_event_id(&topic, &correlation, &body);
+    let object = detail
+        .as_object_mut()
+        .ok_or(TransformError::NotAnObject("the notification"))?;
+    object
+        .entry("timestamp")
+        .or_insert_with(|| json!(received_at));
+    object.insert(
+        "bridge".into(),
+        json!({"eventId": bridge_event_id, "receivedAt": received_at}),
+    );
+    Ok(Entry {
+        source: source.to_owned(),
+        detail_type,
+        detail: detail.to_string(),
+        time,
+        bridge_event_id,
+    })
+}
+
+/// Epoch milliseconds as RFC 3339.
+fn epoch_ms_rfc3339(value: &Value) -> Option<String> {
+    let ms = value.as_i64()?;
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification(body: Value) -> Value {
+        json!({"topicName": "v2.detail.events.conversation.9b1f0c2e-4d3a-4b5c-8e7f-00000000c001.user.end",
+               "version": "2", "eventBody": body,
+               "metadata": {"CorrelationId": "c-1"}})
+    }
+
+    #[test]
+    fn a_notification_becomes_an_entry_of_its_topic_template() {
+        let entry = transform(
+            &notification(json!({"eventTime": 1_795_428_125_000_i64})),
+            DEFAULT_SOURCE,
+            "2026-11-30T00:00:00Z",
+        )
+        .unwrap();
+
+        assert_eq!(
+            entry.detail_type,
+            "v2.detail.events.conversation.{id}.user.end"
+        );
+        assert_eq!(entry.time.as_deref(), Some("2026-11-23T10:02:05.000Z"));
+        let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(detail["bridge"]["eventId"], entry.bridge_event_id);
+        assert_eq!(detail["timestamp"], "2026-11-30T00:00:00Z");
+    }
+
+    #[test]
+    fn the_same_notification_always_gets_the_same_bridge_id_and_another_one_another() {
+        let first = transform(&notification(json!({"a": 1})), DEFAULT_SOURCE, "t1").unwrap();
+        let again = transform(&notification(json!({"a": 1})), DEFAULT_SOURCE, "t2").unwrap();
+        let other = transform(&notification(json!({"a": 2})), DEFAULT_SOURCE, "t1").unwrap();
+
+        assert_eq!(first.bridge_event_id, again.bridge_event_id);
+        assert_ne!(first.bridge_event_id, other.bridge_event_id);
+    }
+
+    #[test]
+    fn an_envelope_keeps_its_detail_type_and_time() {
+        let envelope = json!({"detail-type": "purecloud:v2:interaction:update", "time": "2026-11-23T10:00:00Z",
+                              "detail": {"interactionId": "i-1", "sequenceId": "1"}});
+
+        let entry = transform(&envelope, "com.example.replay", "t").unwrap();
+
+        assert_eq!(entry.detail_type, "purecloud:v2:interaction:update");
+        assert_eq!(entry.time.as_deref(), Some("2026-11-23T10:00:00Z"));
+        assert_eq!(entry.source, "com.example.replay");
+    }
+
+    #[test]
+    fn anything_else_is_refused_not_guessed() {
+        assert_eq!(
+            transform(&json!({"hello": "world"}), DEFAULT_SOURCE, "t"),
+            Err(TransformError::UnknownShape)
+        );
+        assert_eq!(
+            transform(
+                &json!({"detail-type": "x", "detail": [1]}),
+                DEFAULT_SOURCE,
+                "t"
+            ),
+            Err(TransformError::NotAnObject("detail"))
+        );
+    }
+
+    #[test]
+    fn sources_of_aws_or_with_odd_characters_are_refused() {
+        assert!(check_source(DEFAULT_SOURCE).is_ok());
+        assert!(check_source("aws.partner/genesys.com").is_err());
+        assert!(check_source("has space").is_err());
+        assert!(check_source("").is_err());
+    }
+
+    #[test]
+    fn only_id_segments_become_placeholders() {
+        assert_eq!(
+            topic_template("v2.routing.queues.c0ffee00-1111-4222-8333-444455556666.conversations"),
+            "v2.routing.queues.{id}.conversations"
+        );
+        assert_eq!(topic_template("v2.users.presence"), "v2.users.presence");
+    }
+}
