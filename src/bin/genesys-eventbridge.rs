@@ -233,16 +233,8 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
             template,
             events_dir,
         } => {
-            let mut out = std::io::stdout().lock();
-            let mut err = std::io::stderr().lock();
-            let mut terminal = Terminal {
-                aws: configure::sdk_connector(),
-                notifier: configure::sns_connector(),
-                out: &mut out,
-                err: &mut err,
-                who: String::new(),
-                interactive: false,
-            };
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+            let mut terminal = terminal(&mut out, &mut err, String::new());
             return Ok(configure::check(
                 &file,
                 &template,
@@ -253,30 +245,31 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
         ConfigureAction::Audit {
             action: AuditAction::Verify { audit_log },
         } => {
-            let mut out = std::io::stdout().lock();
-            let mut err = std::io::stderr().lock();
-            let mut terminal = Terminal {
-                aws: configure::sdk_connector(),
-                notifier: configure::sns_connector(),
-                out: &mut out,
-                err: &mut err,
-                who: String::new(),
-                interactive: false,
-            };
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+            let mut terminal = terminal(&mut out, &mut err, String::new());
             return Ok(configure::audit_verify(&audit_log, &mut terminal));
         }
     };
     let access = GenesysAccess::from_env()?;
     let client = app::genesys_client(&access).await?;
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
-    let mut terminal = Terminal {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let mut terminal = terminal(&mut out, &mut err, access.who());
+    Ok(configure::run(request, &client, &mut terminal).await)
+}
+
+/// Where configure writes, acting as `who`, with the real AWS; it asks for confirmation only
+/// when stdin is a terminal.
+fn terminal<'a>(
+    out: &'a mut dyn std::io::Write,
+    err: &'a mut dyn std::io::Write,
+    who: String,
+) -> Terminal<'a> {
+    Terminal {
         aws: configure::sdk_connector(),
         notifier: configure::sns_connector(),
-        out: &mut out,
-        err: &mut err,
-        who: access.who(),
+        out,
+        err,
+        who,
         interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
-    };
-    Ok(configure::run(request, &client, &mut terminal).await)
+    }
 }

@@ -102,11 +102,7 @@ pub(super) async fn get_integration(
 ) -> Response {
     let mut books = sim.books();
     let Some(integration) = books.integrations.get_mut(&id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not.found",
-            format!("integration {id} not found"),
-        );
+        return missing(&id);
     };
     let answer = integration.to_json();
     if integration.reported_state == "ACTIVATING" {
@@ -137,11 +133,7 @@ pub(super) async fn patch_integration(
         .integration_writes
         .push(format!("PATCH /api/v2/integrations/{id}"));
     let Some(integration) = books.integrations.get_mut(&id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not.found",
-            format!("integration {id} not found"),
-        );
+        return missing(&id);
     };
     integration.intended_state = state.to_owned();
     integration.reported_state = if state == "ENABLED" {
@@ -157,11 +149,7 @@ pub(super) async fn patch_integration(
 pub(super) async fn get_config(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
     match sim.books().integrations.get(&id) {
         Some(integration) => Json(integration.config.clone()).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "not.found",
-            format!("integration {id} not found"),
-        ),
+        None => missing(&id),
     }
 }
 
@@ -177,11 +165,7 @@ pub(super) async fn put_config(
         .integration_writes
         .push(format!("PUT /api/v2/integrations/{id}/config/current"));
     let Some(integration) = books.integrations.get_mut(&id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not.found",
-            format!("integration {id} not found"),
-        );
+        return missing(&id);
     };
     let current = integration.config["version"].as_i64().unwrap_or(0);
     if body.get("version").and_then(Value::as_i64) != Some(current) {
@@ -247,14 +231,19 @@ pub(super) async fn bump_integration(
 ) -> Response {
     let mut books = sim.books();
     let Some(integration) = books.integrations.get_mut(&id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not.found",
-            format!("integration {id} not found"),
-        );
+        return missing(&id);
     };
     let version = integration.config["version"].as_i64().unwrap_or(0);
     integration.config["version"] = json!(version + 1);
     integration.config["notes"] = json!("changed in the console");
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// The 404 of an integration that does not exist.
+fn missing(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not.found",
+        format!("integration {id} not found"),
+    )
 }
