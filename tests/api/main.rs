@@ -13,6 +13,7 @@ mod lambda_binary;
 mod native;
 mod parsing_props;
 mod pipeline;
+mod publish;
 mod secrets;
 mod sim_faults;
 mod telemetry;
