@@ -165,6 +165,19 @@ async fn desired(
     }
 }
 
+/// The desired state of `file` (checked), the integration it names as Genesys has it, and the
+/// plan between them: what `plan`, `apply` and `status` all start from.
+async fn read_and_plan(
+    file: &Path,
+    api: &dyn IntegrationsApi,
+    deadline: Deadline,
+) -> Result<(IntegrationSpec, Option<Found>, Plan), ConfigureError> {
+    let spec = desired(file, api, deadline).await?;
+    let found = configure::find(api, &spec, deadline).await?;
+    let plan = configure::plan_for(&spec, found.as_ref());
+    Ok((spec, found, plan))
+}
+
 /// How `plan` reports.
 struct PlanOptions {
     /// Exit with 4 when changes are pending.
@@ -179,10 +192,7 @@ async fn plan(
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
 ) -> Result<i32, ConfigureError> {
-    let deadline = Deadline::after(BUDGET);
-    let spec = desired(file, api, deadline).await?;
-    let found = configure::find(api, &spec, deadline).await?;
-    let plan = configure::plan_for(&spec, found.as_ref());
+    let (spec, _, plan) = read_and_plan(file, api, Deadline::after(BUDGET)).await?;
     if options.json {
         let _ = writeln!(
             terminal.out,
@@ -215,15 +225,22 @@ async fn apply(
     terminal: &mut Terminal<'_>,
 ) -> Result<i32, ConfigureError> {
     let deadline = Deadline::after(BUDGET);
-    let spec = desired(file, api, deadline).await?;
-    let found = configure::find(api, &spec, deadline).await?;
-    let plan = configure::plan_for(&spec, found.as_ref());
+    let (spec, found, plan) = read_and_plan(file, api, deadline).await?;
     print_plan(&spec, &plan, terminal.out);
     if plan.has_changes() {
         if !options.yes && !confirmed(terminal) {
             return Ok(2);
         }
-        let code = apply_plan(&spec, &plan, found.as_ref(), &options, api, terminal).await?;
+        let code = apply_plan(
+            &spec,
+            &plan,
+            found.as_ref(),
+            &options,
+            deadline,
+            api,
+            terminal,
+        )
+        .await?;
         if code != 0 {
             return Ok(code);
         }
@@ -251,10 +268,10 @@ async fn apply_plan(
     plan: &Plan,
     found: Option<&Found>,
     options: &ApplyOptions<'_>,
+    deadline: Deadline,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
 ) -> Result<i32, ConfigureError> {
-    let deadline = Deadline::after(BUDGET);
     let (audit_log, activation) = (options.audit_log, options.activation);
     let applied = configure::apply(api, spec, plan, found, activation, deadline).await?;
     let _ = writeln!(
@@ -319,8 +336,8 @@ async fn status(
     terminal: &mut Terminal<'_>,
 ) -> Result<i32, ConfigureError> {
     let deadline = Deadline::after(BUDGET);
-    let spec = desired(file, api, deadline).await?;
-    let Some(found) = configure::find(api, &spec, deadline).await? else {
+    let (spec, found, _) = read_and_plan(file, api, deadline).await?;
+    let Some(found) = found else {
         let _ = writeln!(terminal.out, "integration {:?}: absent", spec.name);
         return Ok(0);
     };
