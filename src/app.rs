@@ -70,6 +70,28 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&shared)
 }
 
+/// An EventBridge client for `bus` (a name, or an ARN whose region it then uses) through the
+/// standard AWS SDK chain (`AWS_ENDPOINT_URL_EVENTBRIDGE` for a local server). The SDK's own
+/// retries are off: publish retries per entry and counts every attempt it makes.
+pub async fn eventbridge_client(bus: &str) -> aws_sdk_eventbridge::Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(10))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::disabled());
+    if let Some(region) = bus
+        .strip_prefix("arn:")
+        .and_then(|arn| arn.split(':').nth(2))
+        .filter(|region| !region.is_empty())
+    {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    aws_sdk_eventbridge::Client::new(&loader.load().await)
+}
+
 /// The dedup store `config` asks for: DynamoDB when `DEDUP_TABLE_NAME` is set, else in memory.
 pub async fn dedup_store(config: &Config) -> Arc<dyn DedupStore> {
     match &config.dedup_table {

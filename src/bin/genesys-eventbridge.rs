@@ -46,6 +46,41 @@ enum Command {
         #[command(subcommand)]
         action: ConfigureAction,
     },
+    /// Publish Genesys notifications or EventBridge events (files, directories of *.json, or
+    /// `-` for stdin) onto a bus, one JSON outcome line per event. Exit 0 all published or
+    /// duplicate, 1 some failed after retries, 3 some rejected, 2 bad settings or input.
+    Publish(PublishArgs),
+}
+
+#[derive(clap::Args)]
+struct PublishArgs {
+    /// The event bus, by name or ARN (an ARN's region is used).
+    #[arg(long, value_name = "NAME_OR_ARN")]
+    bus: String,
+    /// An events file or directory; repeat for several, read in the order given. Default: stdin.
+    #[arg(long = "events", value_name = "PATH")]
+    events: Vec<String>,
+    /// The `Source` of every entry (not `aws.`…).
+    #[arg(long, default_value = genesys_eventbridge::publish::DEFAULT_SOURCE)]
+    source: String,
+    /// Publish one audit message per PutEvents request to this SNS topic.
+    #[arg(long, value_name = "ARN")]
+    audit_topic_arn: Option<String>,
+    /// Write each rejected event, with its reason, to this file (JSON lines).
+    #[arg(long, value_name = "PATH")]
+    rejects: Option<PathBuf>,
+    /// The largest entry (and request) sent, as AWS counts bytes; up to 1048576 where raised.
+    #[arg(long, default_value_t = genesys_eventbridge::publish::DEFAULT_MAX_BYTES, value_name = "N")]
+    max_entry_bytes: usize,
+    /// Validate and print the entries; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// PutEvents calls per request, the first included.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    max_attempts: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    concurrency: usize,
 }
 
 #[derive(Subcommand)]
@@ -175,7 +210,7 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
             };
             let mut all = Vec::new();
             for source in &sources {
-                all.extend(invoke::read_events(source)?);
+                all.extend(genesys_eventbridge::cli::input::read_events(source)?);
             }
             let consumer = app::build_consumer(&config).await?;
             let options = invoke::InvokeOptions {
@@ -194,7 +229,46 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
             Ok(summary.exit_code())
         }
         Command::Configure { action } => configure(action).await,
+        Command::Publish(args) => Ok(publish(args).await),
     }
+}
+
+/// `publish`: AWS's standard settings only (no Genesys or consumer settings needed).
+async fn publish(args: PublishArgs) -> i32 {
+    use genesys_eventbridge::cli::publish::{self, Console, PublishRequest};
+    use genesys_eventbridge::publish::{BusSink, SendPolicy};
+    let request = PublishRequest {
+        bus: args.bus,
+        events: args.events,
+        source: args.source,
+        rejects: args.rejects,
+        max_entry_bytes: args.max_entry_bytes,
+        dry_run: args.dry_run,
+        policy: SendPolicy {
+            max_attempts: args.max_attempts.max(1),
+            concurrency: args.concurrency.max(1),
+            ..SendPolicy::default()
+        },
+    };
+    let sink = BusSink::new(app::eventbridge_client(&request.bus).await, &request.bus);
+    let notifier = match &args.audit_topic_arn {
+        Some(arn) => Some(
+            genesys_eventbridge::notify::SnsNotifier::new(arn)
+                .await
+                .with_subject("genesys-eventbridge publish: one PutEvents request"),
+        ),
+        None => None,
+    };
+    let audit = notifier
+        .as_ref()
+        .map(|notifier| notifier as &dyn genesys_eventbridge::notify::ChangeNotifier);
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let mut console = Console {
+        out: &mut out,
+        err: &mut err,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    publish::run(&request, &sink, audit, &mut console).await
 }
 
 /// `configure`: the Genesys settings only (no consumer settings needed).

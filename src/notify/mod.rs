@@ -1,4 +1,4 @@
-//! The change-notification port (configure's audit sink): each applied change published as one JSON message, over SNS.
+//! The notification port (configure's and publish's audit sink): each record published as one JSON message, over SNS.
 
 use async_trait::async_trait;
 
@@ -25,6 +25,7 @@ pub trait ChangeNotifier: Send + Sync {
 pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
     topic_arn: String,
+    subject: String,
 }
 
 impl SnsNotifier {
@@ -37,7 +38,15 @@ impl SnsNotifier {
         SnsNotifier {
             client: aws_sdk_sns::Client::new(&loader.load().await),
             topic_arn: topic_arn.to_owned(),
+            subject: "Genesys EventBridge integration changed".to_owned(),
         }
+    }
+
+    /// The same notifier, with `subject` on its messages (email subscribers see it).
+    #[must_use]
+    pub fn with_subject(mut self, subject: &str) -> Self {
+        subject.clone_into(&mut self.subject);
+        self
     }
 }
 
@@ -47,7 +56,7 @@ impl ChangeNotifier for SnsNotifier {
         self.client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject("Genesys EventBridge integration changed")
+            .subject(&self.subject)
             .message(message)
             .send()
             .await

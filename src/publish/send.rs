@@ -3,7 +3,8 @@
 use super::batch::batches;
 use super::transform::Entry;
 use async_trait::async_trait;
-use std::time::Duration;
+use futures_util::stream::{self, StreamExt};
+use std::time::{Duration, Instant};
 
 /// What the bus said of one entry of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub enum Published {
     },
 }
 
-/// How often and how patiently a request is sent again.
+/// How often and how patiently a request is sent again, and how many go at once.
 #[derive(Debug, Clone, Copy)]
 pub struct SendPolicy {
     /// Attempts per request, the first included.
@@ -71,6 +72,46 @@ pub struct SendPolicy {
     pub backoff_max: Duration,
     /// The byte limit of a request.
     pub max_request_bytes: usize,
+    /// Requests in flight at once (at least 1).
+    pub concurrency: usize,
+}
+
+impl Default for SendPolicy {
+    fn default() -> Self {
+        SendPolicy {
+            max_attempts: 8,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(20),
+            max_request_bytes: super::batch::DEFAULT_MAX_BYTES,
+            concurrency: 4,
+        }
+    }
+}
+
+/// What one request (with its retries) did: the audit record of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestReport {
+    /// The bridge ids of the request's entries, in order.
+    pub bridge_event_ids: Vec<String>,
+    /// Entries accepted.
+    pub published: usize,
+    /// Entries not accepted in the end, with the last code (`bridge id`, `code`).
+    pub failed: Vec<(String, String)>,
+    /// PutEvents calls made (1 + retries).
+    pub attempts: u32,
+    /// Each call's duration, in milliseconds.
+    pub call_ms: Vec<f64>,
+    /// For each accepted entry that carries its own time: accepted time minus event time, in ms.
+    pub event_to_accepted_ms: Vec<f64>,
+}
+
+/// The results of `send_all`: one per entry, in order, and one report per request.
+#[derive(Debug, Clone)]
+pub struct SendOutcome {
+    /// What became of each entry.
+    pub results: Vec<Published>,
+    /// What each request did, in the order requests were formed.
+    pub requests: Vec<RequestReport>,
 }
 
 /// The entry codes a retry can help.
@@ -78,84 +119,153 @@ fn retryable_code(code: &str) -> bool {
     matches!(code, "ThrottlingException" | "InternalFailure")
 }
 
-/// Sends `entries` in order, in requests within the limits; one result per entry.
-pub async fn send_all(
+/// Sends `entries` in order, in requests within the limits (up to `policy.concurrency` at once).
+pub async fn send_all(sink: &dyn EventSink, entries: &[Entry], policy: SendPolicy) -> SendOutcome {
+    let requests = batches(entries, policy.max_request_bytes);
+    let mut results: Vec<Option<Published>> = vec![None; entries.len()];
+    let mut reports = Vec::with_capacity(requests.len());
+    let mut done = stream::iter(requests)
+        .map(|request| send_request(sink, entries, request, policy))
+        .buffered(policy.concurrency.max(1));
+    while let Some((answered, report)) = done.next().await {
+        for (index, result) in answered {
+            results[index] = Some(result);
+        }
+        reports.push(report);
+    }
+    SendOutcome {
+        results: results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or(Published::Failed {
+                    reason: "never sent".into(),
+                })
+            })
+            .collect(),
+        requests: reports,
+    }
+}
+
+/// One request and its retries: the result of each of its entries (by index) and its report.
+async fn send_request(
     sink: &dyn EventSink,
     entries: &[Entry],
+    request: Vec<usize>,
     policy: SendPolicy,
-) -> Vec<Published> {
-    let mut results: Vec<Option<Published>> = vec![None; entries.len()];
-    for request in batches(entries, policy.max_request_bytes) {
-        let mut pending = request;
-        for attempt in 1..=policy.max_attempts {
-            let batch: Vec<Entry> = pending.iter().map(|&i| entries[i].clone()).collect();
-            let last = attempt == policy.max_attempts;
-            match sink.put(&batch).await {
-                Ok(answers) => {
-                    let mut still = Vec::new();
-                    for (&index, answer) in pending
-                        .iter()
-                        .zip(answers.iter().map(Some).chain(std::iter::repeat(None)))
-                    {
-                        results[index] = match answer {
-                            Some(EntryAnswer::Accepted { event_id }) => {
-                                Some(Published::Published {
-                                    event_id: event_id.clone(),
-                                })
+) -> (Vec<(usize, Published)>, RequestReport) {
+    let mut report = RequestReport {
+        bridge_event_ids: request
+            .iter()
+            .map(|&i| entries[i].bridge_event_id.clone())
+            .collect(),
+        published: 0,
+        failed: Vec::new(),
+        attempts: 0,
+        call_ms: Vec::new(),
+        event_to_accepted_ms: Vec::new(),
+    };
+    let mut results: Vec<(usize, Published)> = Vec::with_capacity(request.len());
+    let mut last_codes: Vec<(usize, String)> = Vec::new();
+    let mut pending = request;
+    for attempt in 1..=policy.max_attempts {
+        let batch: Vec<Entry> = pending.iter().map(|&i| entries[i].clone()).collect();
+        let started = Instant::now();
+        let answer = sink.put(&batch).await;
+        report.attempts = attempt;
+        report
+            .call_ms
+            .push(started.elapsed().as_secs_f64() * 1000.0);
+        let accepted_at = chrono::Utc::now();
+        let mut still = Vec::new();
+        match answer {
+            Ok(answers) => {
+                let answers = answers.into_iter().map(Some).chain(std::iter::repeat(None));
+                for (index, answer) in pending.iter().copied().zip(answers) {
+                    match answer {
+                        Some(EntryAnswer::Accepted { event_id }) => {
+                            report.published += 1;
+                            if let Some(lag) = lag_ms(&entries[index], accepted_at) {
+                                report.event_to_accepted_ms.push(lag);
                             }
-                            Some(EntryAnswer::Failed { code, message }) if retryable_code(code) => {
-                                still.push(index);
-                                Some(Published::Failed {
+                            results.push((index, Published::Published { event_id }));
+                        }
+                        Some(EntryAnswer::Failed { code, message }) if retryable_code(&code) => {
+                            let reason = format!("{code}: {message}");
+                            last_codes.push((index, code));
+                            still.push((index, reason));
+                        }
+                        Some(EntryAnswer::Failed { code, message }) => {
+                            report
+                                .failed
+                                .push((entries[index].bridge_event_id.clone(), code.clone()));
+                            results.push((
+                                index,
+                                Published::Rejected {
                                     reason: format!("{code}: {message}"),
-                                })
-                            }
-                            Some(EntryAnswer::Failed { code, message }) => {
-                                Some(Published::Rejected {
-                                    reason: format!("{code}: {message}"),
-                                })
-                            }
-                            None => {
-                                still.push(index);
-                                Some(Published::Failed {
-                                    reason: "the bus answered fewer entries than were sent".into(),
-                                })
-                            }
-                        };
+                                },
+                            ));
+                        }
+                        None => {
+                            last_codes.push((index, "MissingAnswer".into()));
+                            still.push((
+                                index,
+                                "the bus answered fewer entries than were sent".into(),
+                            ));
+                        }
                     }
-                    pending = still;
                 }
-                Err(error) => {
-                    let reason = crate::error_chain(&error);
-                    for &index in &pending {
-                        results[index] = Some(if error.retryable {
-                            Published::Failed {
-                                reason: reason.clone(),
-                            }
-                        } else {
+            }
+            Err(error) => {
+                let reason = crate::error_chain(&error);
+                for &index in &pending {
+                    if error.retryable {
+                        last_codes.push((index, "RequestFailed".into()));
+                        still.push((index, reason.clone()));
+                    } else {
+                        report.failed.push((
+                            entries[index].bridge_event_id.clone(),
+                            "RequestRefused".into(),
+                        ));
+                        results.push((
+                            index,
                             Published::Rejected {
                                 reason: reason.clone(),
-                            }
-                        });
-                    }
-                    if !error.retryable {
-                        pending.clear();
+                            },
+                        ));
                     }
                 }
             }
-            if pending.is_empty() || last {
-                break;
-            }
-            tokio::time::sleep(full_jitter(policy, attempt)).await;
         }
+        if still.is_empty() || attempt == policy.max_attempts {
+            for (index, reason) in still {
+                let code = last_codes
+                    .iter()
+                    .rev()
+                    .find(|(i, _)| *i == index)
+                    .map_or_else(String::new, |(_, code)| code.clone());
+                report
+                    .failed
+                    .push((entries[index].bridge_event_id.clone(), code));
+                results.push((index, Published::Failed { reason }));
+            }
+            break;
+        }
+        pending = still.into_iter().map(|(index, _)| index).collect();
+        last_codes.clear();
+        tokio::time::sleep(full_jitter(policy, attempt)).await;
     }
-    results
-        .into_iter()
-        .map(|result| {
-            result.unwrap_or(Published::Failed {
-                reason: "never sent".into(),
-            })
-        })
-        .collect()
+    (results, report)
+}
+
+/// Accepted time minus the entry's own time, in ms, when it carries one.
+fn lag_ms(entry: &Entry, accepted_at: chrono::DateTime<chrono::Utc>) -> Option<f64> {
+    let time = chrono::DateTime::parse_from_rfc3339(entry.time.as_deref()?).ok()?;
+    let lag = accepted_at.signed_duration_since(time);
+    #[allow(clippy::cast_precision_loss)]
+    Some(
+        lag.num_microseconds()
+            .map_or(f64::MAX, |us| us as f64 / 1000.0),
+    )
 }
 
 /// "Full jitter": a random wait up to `min(backoff_max, backoff_base * 2^(attempt-1))`.
@@ -209,6 +319,7 @@ mod tests {
             backoff_base: Duration::from_millis(1),
             backoff_max: Duration::from_millis(2),
             max_request_bytes: super::super::DEFAULT_MAX_BYTES,
+            concurrency: 1,
         }
     }
 
@@ -231,7 +342,7 @@ mod tests {
             },
         };
 
-        let results = send_all(&bus, &entries(12), policy()).await;
+        let results = send_all(&bus, &entries(12), policy()).await.results;
 
         let calls = bus.calls.lock().unwrap();
         assert_eq!(calls.len(), 3, "{calls:?}");
@@ -261,7 +372,7 @@ mod tests {
             },
         };
 
-        let results = send_all(&bus, &entries(1), policy()).await;
+        let results = send_all(&bus, &entries(1), policy()).await.results;
 
         assert_eq!(bus.calls.lock().unwrap().len(), 3);
         assert!(

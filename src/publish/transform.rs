@@ -113,8 +113,15 @@ pub fn transform(input: &Value, source: &str, received_at: &str) -> Result<Entry
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let body = detail.get("eventBody").cloned().unwrap_or(Value::Null);
-    let bridge_event_id = bridge_event_id(&topic, &correlation, &body);
+    let bridge_event_id = match detail.pointer("/bridge/eventId").and_then(Value::as_str) {
+        // Published by this tool before (a re-drive): the id it had.
+        Some(id) => id.to_owned(),
+        None => {
+            // A notification's body, or the whole detail of an event without one.
+            let body = detail.get("eventBody").unwrap_or(&detail);
+            bridge_event_id(&topic, &correlation, body)
+        }
+    };
     let object = detail
         .as_object_mut()
         .ok_or(TransformError::NotAnObject("the notification"))?;
@@ -190,6 +197,22 @@ mod tests {
         assert_eq!(entry.detail_type, "purecloud:v2:interaction:update");
         assert_eq!(entry.time.as_deref(), Some("2026-11-23T10:00:00Z"));
         assert_eq!(entry.source, "com.example.replay");
+    }
+
+    #[test]
+    fn two_different_tutorial_events_get_different_ids_and_a_republished_event_keeps_its_own() {
+        let event = |sequence: &str| {
+            json!({"detail-type": "purecloud:v2:interaction:update",
+                   "detail": {"interactionId": "i-1", "sequenceId": sequence}})
+        };
+        let first = transform(&event("1"), DEFAULT_SOURCE, "t").unwrap();
+        let second = transform(&event("2"), DEFAULT_SOURCE, "t").unwrap();
+        let republished = json!({"detail-type": "x", "detail": serde_json::from_str::<Value>(&first.detail).unwrap()});
+
+        let again = transform(&republished, DEFAULT_SOURCE, "later").unwrap();
+
+        assert_ne!(first.bridge_event_id, second.bridge_event_id);
+        assert_eq!(again.bridge_event_id, first.bridge_event_id);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `configure` against the simulator's Integrations API: create, no-op, topic changes, conflicts,
 //! read-only plans, validation, audit, and no secret in any output.
 
-use crate::helpers::{demo_sim, sim_client};
+use crate::helpers::{Recording, demo_sim, sim_client};
 use genesys_eventbridge::cli::configure::{Request, Terminal, run};
 use genesys_eventbridge::configure::{self, ActivationWait, ConfigureError};
 use genesys_eventbridge::deadline::Deadline;
@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The desired state of `events/integration.json`, changed by `changes`, written to a file.
+/// The desired state of `examples/integration.json`, changed by `changes`, written to a file.
 fn desired_file(changes: Value) -> PathBuf {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/events/integration.json"
+        "/examples/integration.json"
     ))
     .unwrap();
     let mut desired: Value = serde_json::from_str(&text).unwrap();
@@ -420,17 +420,6 @@ async fn apply_without_yes_and_without_a_terminal_refuses_and_writes_nothing() {
     assert_eq!(refused.code, 2);
     assert!(refused.err.contains("without --yes"), "{}", refused.err);
     assert!(sim.simulator.integration_writes().is_empty());
-}
-
-/// A notifier that keeps what it is given.
-struct Recording(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
-
-#[async_trait::async_trait]
-impl genesys_eventbridge::notify::ChangeNotifier for Recording {
-    async fn notify(&self, message: &str) -> Result<(), genesys_eventbridge::notify::NotifyError> {
-        self.0.lock().unwrap().push(message.to_owned());
-        Ok(())
-    }
 }
 
 #[tokio::test]

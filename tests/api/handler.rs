@@ -1,7 +1,7 @@
 //! The Lambda handler over the sample events in `events/`, against the simulator on loopback.
 
 use crate::helpers::{TestApp, demo_sim, invocation, sim_token};
-use genesys_eventbridge::cli::invoke::read_events;
+use genesys_eventbridge::cli::input::read_events;
 use genesys_eventbridge::consumer::PipelineSettings;
 use genesys_eventbridge::domain::DispositionCodeId;
 use genesys_eventbridge::lambda;

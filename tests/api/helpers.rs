@@ -450,3 +450,14 @@ impl TestApp {
             .collect()
     }
 }
+
+/// A notifier that keeps what it is given.
+pub(crate) struct Recording(pub std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[async_trait::async_trait]
+impl genesys_eventbridge::notify::ChangeNotifier for Recording {
+    async fn notify(&self, message: &str) -> Result<(), genesys_eventbridge::notify::NotifyError> {
+        self.0.lock().unwrap().push(message.to_owned());
+        Ok(())
+    }
+}

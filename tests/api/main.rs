@@ -14,6 +14,7 @@ mod native;
 mod parsing_props;
 mod pipeline;
 mod publish;
+mod publish_e2e;
 mod secrets;
 mod sim_faults;
 mod telemetry;

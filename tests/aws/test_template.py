@@ -45,7 +45,7 @@ def with_parameter_defaults(template, node):
     return node
 
 
-def test_the_rule_matches_the_genesys_events_we_handle_and_nothing_else(template, monkeypatch):
+def test_the_rule_matches_the_genesys_events_we_handle_from_genesys_or_the_bridge_and_nothing_else(template, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -68,6 +68,8 @@ def test_the_rule_matches_the_genesys_events_we_handle_and_nothing_else(template
             "acw": native_event("acw"),
             "user.start": native_event("user.start"),
             "not from genesys": native_event("user.end", source="com.example.forged"),
+            "bridged user.end": native_event("user.end", source="genesys-eventbridge.bridge"),
+            "bridged user.start": native_event("user.start", source="genesys-eventbridge.bridge"),
             "unrelated": {"Source": "aws.s3", "DetailType": "Object Created", "Detail": "{}"},
         }
         for name, entry in candidates.items():
@@ -82,6 +84,7 @@ def test_the_rule_matches_the_genesys_events_we_handle_and_nothing_else(template
 
     assert sorted(delivered) == sorted([
         "purecloud:v2:interaction:update",
+        "v2.detail.events.conversation.{id}.user.end",
         "v2.detail.events.conversation.{id}.user.end",
         "v2.detail.events.conversation.{id}.customer.end",
         "v2.detail.events.conversation.{id}.acw",

@@ -138,6 +138,7 @@ impl Default for Books {
 pub struct Simulator {
     books: Arc<Mutex<Books>>,
     config: Arc<SimConfig>,
+    bus: super::eventbridge::BusStandIn,
 }
 
 impl Simulator {
@@ -146,6 +147,7 @@ impl Simulator {
         Simulator {
             books: Arc::default(),
             config: Arc::new(config),
+            bus: super::eventbridge::BusStandIn::default(),
         }
     }
 
@@ -301,6 +303,12 @@ impl Simulator {
             .route("/sim/health", get(|| async { "ok" }))
             .layer(axum::middleware::map_response(add_correlation_id))
             .with_state(self.clone())
+            .merge(self.bus.router())
+    }
+
+    /// The EventBridge stand-in served beside the Genesys API (`POST /`).
+    pub fn bus(&self) -> &super::eventbridge::BusStandIn {
+        &self.bus
     }
 
     /// Serves on `listener` until the task is dropped or aborted.

@@ -1,0 +1,304 @@
+//! A local EventBridge `PutEvents` (AWS JSON 1.1, as the SDK speaks it) with scripted per-entry and whole-request failures, AWS's request limits, and a record of every request and accepted event.
+//!
+//! Served by `genesys-sim` at `POST /` (header `X-Amz-Target: AWSEvents.PutEvents`), so
+//! `AWS_ENDPOINT_URL_EVENTBRIDGE` can point at the simulator. `PUT /sim/eventbridge/script`
+//! chooses failures, `GET /sim/eventbridge/requests` and `GET /sim/eventbridge/events` show what arrived.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Entries per request AWS accepts.
+const MAX_ENTRIES: usize = 10;
+/// The request byte limit AWS applies (the sum of the entries' sizes).
+pub const MAX_REQUEST_BYTES: usize = 262_144;
+
+/// Which answers the stand-in gives.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BusScript {
+    /// By `detail.bridge.eventId`: the answer to the entry's 1st, 2nd, … attempt — `"ok"` or an
+    /// `ErrorCode` such as `ThrottlingException`; attempts beyond the list are accepted.
+    #[serde(default)]
+    pub entries: HashMap<String, Vec<String>>,
+    /// The next `count` requests fail as a whole.
+    #[serde(default)]
+    pub fail_requests: Option<RequestFault>,
+}
+
+/// A whole-request failure, e.g. `{"count": 2, "status": 400, "code": "ThrottlingException"}`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestFault {
+    /// How many requests fail.
+    pub count: u64,
+    /// The HTTP status (400 for throttling, 500/503 for the service).
+    pub status: u16,
+    /// The error type (`__type`).
+    pub code: String,
+}
+
+/// One request as received.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    /// The bridge ids of its entries (or `?` for an entry without one), in order.
+    pub bridge_event_ids: Vec<String>,
+    /// The entries' total size, as AWS counts it.
+    pub bytes: usize,
+    /// `ok`, or the status and code of a whole-request failure.
+    pub answer: String,
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    script: BusScript,
+    attempts: HashMap<String, usize>,
+    requests: Vec<RequestRecord>,
+    events: Vec<Value>,
+    next_id: u64,
+}
+
+/// The stand-in's state; clone it to share.
+#[derive(Debug, Clone, Default)]
+pub struct BusStandIn {
+    books: Arc<Mutex<Books>>,
+}
+
+impl BusStandIn {
+    /// Replaces the script (and forgets the attempts counted so far).
+    pub fn set_script(&self, script: BusScript) {
+        let mut books = self.books();
+        books.script = script;
+        books.attempts.clear();
+    }
+
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.books().requests.clone()
+    }
+
+    /// Every accepted event, as an EventBridge envelope, in order.
+    pub fn events(&self) -> Vec<Value> {
+        self.books().events.clone()
+    }
+
+    /// The routes: `POST /` and the `/sim/eventbridge/…` admin endpoints.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new()
+            .route("/", post(put_events))
+            .route("/sim/eventbridge/script", put(put_script))
+            .route("/sim/eventbridge/requests", get(get_requests))
+            .route("/sim/eventbridge/events", get(get_events))
+            .with_state(self.clone())
+    }
+
+    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
+        crate::locks::lock(&self.books)
+    }
+}
+
+async fn put_script(State(bus): State<BusStandIn>, Json(script): Json<BusScript>) -> StatusCode {
+    bus.set_script(script);
+    StatusCode::NO_CONTENT
+}
+
+async fn get_requests(State(bus): State<BusStandIn>) -> Json<Vec<RequestRecord>> {
+    Json(bus.requests())
+}
+
+async fn get_events(State(bus): State<BusStandIn>) -> Json<Vec<Value>> {
+    Json(bus.events())
+}
+
+fn aws_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/x-amz-json-1.1"),
+            (header::HeaderName::from_static("x-amzn-errortype"), code),
+        ],
+        Json(json!({"__type": code, "message": message})),
+    )
+        .into_response()
+}
+
+/// The size AWS counts for an entry: 14 bytes for `Time` when set, plus the UTF-8 bytes of
+/// `Source`, `DetailType`, `Detail` and each `Resources` item.
+fn entry_size(entry: &Value) -> usize {
+    let text = |key: &str| entry.get(key).and_then(Value::as_str).map_or(0, str::len);
+    let time = if entry.get("Time").is_some() { 14 } else { 0 };
+    let resources: usize = entry
+        .get("Resources")
+        .and_then(Value::as_array)
+        .map_or(0, |items| {
+            items.iter().filter_map(Value::as_str).map(str::len).sum()
+        });
+    time + text("Source") + text("DetailType") + text("Detail") + resources
+}
+
+async fn put_events(State(bus): State<BusStandIn>, headers: HeaderMap, body: String) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if target != "AWSEvents.PutEvents" {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            &format!("the stand-in serves AWSEvents.PutEvents only, not {target:?}"),
+        );
+    }
+    let Ok(request) = serde_json::from_str::<Value>(&body) else {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "SerializationException",
+            "not JSON",
+        );
+    };
+    let entries = request
+        .get("Entries")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let bridge_ids: Vec<String> = entries.iter().map(bridge_id).collect();
+    let bytes: usize = entries.iter().map(entry_size).sum();
+    let mut books = bus.books();
+    let mut record = RequestRecord {
+        bridge_event_ids: bridge_ids.clone(),
+        bytes,
+        answer: "ok".into(),
+    };
+    let refusal = if entries.is_empty() || entries.len() > MAX_ENTRIES {
+        Some((
+            StatusCode::BAD_REQUEST,
+            "ValidationException".to_owned(),
+            format!(
+                "{} entries; a request takes 1 to {MAX_ENTRIES}",
+                entries.len()
+            ),
+        ))
+    } else if bytes > MAX_REQUEST_BYTES {
+        Some((
+            StatusCode::BAD_REQUEST,
+            "ValidationException".to_owned(),
+            "Total size of the entries in the request is over the limit.".to_owned(),
+        ))
+    } else if let Some(fault) = books.script.fail_requests.as_mut().filter(|f| f.count > 0) {
+        fault.count -= 1;
+        Some((
+            StatusCode::from_u16(fault.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            fault.code.clone(),
+            "scripted failure".to_owned(),
+        ))
+    } else {
+        None
+    };
+    if let Some((status, code, message)) = refusal {
+        record.answer = format!("{} {code}", status.as_u16());
+        books.requests.push(record);
+        return aws_error(status, &code, &message);
+    }
+    books.requests.push(record);
+    let mut answers = Vec::with_capacity(entries.len());
+    let mut failed = 0;
+    for (entry, id) in entries.iter().zip(&bridge_ids) {
+        let attempt = {
+            let count = books.attempts.entry(id.clone()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        let scripted = books
+            .script
+            .entries
+            .get(id)
+            .and_then(|answers| answers.get(attempt - 1))
+            .filter(|answer| answer.as_str() != "ok")
+            .cloned();
+        let code = scripted.or_else(|| invalid_entry(entry).map(str::to_owned));
+        if let Some(code) = code {
+            failed += 1;
+            answers.push(json!({"ErrorCode": code, "ErrorMessage": format!("{code} (stand-in)")}));
+            continue;
+        }
+        books.next_id += 1;
+        let event_id = format!("00000000-0000-4000-8000-{:012x}", books.next_id);
+        books.events.push(envelope(entry, &event_id));
+        answers.push(json!({"EventId": event_id}));
+    }
+    (
+        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+        Json(json!({"FailedEntryCount": failed, "Entries": answers})),
+    )
+        .into_response()
+}
+
+/// `detail.bridge.eventId`, or `?`.
+fn bridge_id(entry: &Value) -> String {
+    entry
+        .get("Detail")
+        .and_then(Value::as_str)
+        .and_then(|detail| serde_json::from_str::<Value>(detail).ok())
+        .and_then(|detail| {
+            detail
+                .pointer("/bridge/eventId")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The per-entry code AWS gives an entry it cannot take.
+fn invalid_entry(entry: &Value) -> Option<&'static str> {
+    let present = |key: &str| {
+        entry
+            .get(key)
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty())
+    };
+    if !present("Source") || !present("DetailType") || !present("Detail") {
+        return Some("InvalidArgument");
+    }
+    let detail = entry
+        .get("Detail")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match serde_json::from_str::<Value>(detail) {
+        Ok(Value::Object(_)) => None,
+        _ => Some("MalformedDetail"),
+    }
+}
+
+/// The event as a rule target would receive it.
+fn envelope(entry: &Value, event_id: &str) -> Value {
+    let time = entry
+        .get("Time")
+        .and_then(Value::as_f64)
+        .and_then(|seconds| {
+            #[allow(clippy::cast_possible_truncation)]
+            chrono::DateTime::from_timestamp_millis((seconds * 1000.0) as i64)
+        })
+        .unwrap_or_else(chrono::Utc::now);
+    let detail = entry
+        .get("Detail")
+        .and_then(Value::as_str)
+        .and_then(|detail| serde_json::from_str::<Value>(detail).ok())
+        .unwrap_or(Value::Null);
+    json!({
+        "version": "0",
+        "id": event_id,
+        "detail-type": entry.get("DetailType"),
+        "source": entry.get("Source"),
+        "account": "000000000000",
+        "time": time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": "local",
+        "resources": [],
+        "detail": detail,
+    })
+}
