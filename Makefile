@@ -43,7 +43,8 @@ template-checks: .venv/ready .venv-sam/ready
 	.venv-sam/bin/pip install $(PIP_INSTALL) aws-sam-cli==1.170.0
 	touch $@
 
-## make bench: throughput, CPU, RSS, DynamoDB requests per event; Lambda size and cold start.
+## make bench: throughput, CPU, RSS, DynamoDB requests per event; Lambda size and cold start;
+## publish: entries/s and CPU per entry onto the simulator's EventBridge stand-in.
 ## Modes: `invoke` one event at a time and in SQS batches, and 16 concurrent instances, with
 ## in-memory and DynamoDB dedup. BENCH_EVENTS sets the deliveries per mode.
 BENCH_EVENTS ?= 20000

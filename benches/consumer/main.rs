@@ -2,11 +2,11 @@
 //! CPU time and peak RSS are the consumer's own: `invoke` one event at a time, `invoke` on SQS
 //! batches of 10, and 16 concurrent instances, with in-memory and DynamoDB dedup (DynamoDB Local
 //! behind a proxy that counts every request by kind); then the release Lambda binary's size,
-//! zip size, cold start and RSS. Prints the figures and writes `target/bench/results.json` and
+//! zip size, cold start and RSS; then `publish` onto genesys-sim's EventBridge stand-in. Prints the figures and writes `target/bench/results.json` and
 //! `target/bench/latency.svg`.
 //!
 //! Options (after `--`): `--events N` (default 20000), `--instances N` (default 16),
-//! `--only memory|dynamodb|lambda` (one part).
+//! `--only memory|dynamodb|lambda|publish` (one part).
 //! `BENCH_BIN_DIR` names another folder holding a `genesys-eventbridge` and a
 //! `disposition-consumer` to measure (an older build), instead of `target/release/` and the
 //! Lambda `make bench` builds without the `sim` feature (`target/bench/bootstrap`).
@@ -15,6 +15,7 @@ mod child;
 mod dynamo_proxy;
 mod lambda_binary;
 mod modes;
+mod publish;
 mod sim;
 mod stats;
 mod svg;
@@ -149,6 +150,9 @@ async fn main() {
     };
     if options.runs("lambda") {
         results["lambda"] = lambda_binary::measure(&lambda, &dir).await;
+    }
+    if options.runs("publish") {
+        results["publish"] = publish::publish(&bench, events).await;
     }
 
     write_results(&root, &dir, results, &series);

@@ -250,7 +250,15 @@ async fn publish(args: PublishArgs) -> i32 {
             ..SendPolicy::default()
         },
     };
-    let sink = BusSink::new(app::eventbridge_client(&request.bus).await, &request.bus);
+    // A dry run sends nothing, so it needs no AWS settings (nor a region lookup).
+    let sink: Box<dyn genesys_eventbridge::publish::EventSink> = if request.dry_run {
+        Box::new(genesys_eventbridge::publish::NothingSent)
+    } else {
+        Box::new(BusSink::new(
+            app::eventbridge_client(&request.bus).await,
+            &request.bus,
+        ))
+    };
     let notifier = match &args.audit_topic_arn {
         Some(arn) => Some(
             genesys_eventbridge::notify::SnsNotifier::new(arn)
@@ -262,13 +270,15 @@ async fn publish(args: PublishArgs) -> i32 {
     let audit = notifier
         .as_ref()
         .map(|notifier| notifier as &dyn genesys_eventbridge::notify::ChangeNotifier);
-    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    // Buffered: publish flushes after each chunk of events, not after each line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut err = std::io::stderr().lock();
     let mut console = Console {
         out: &mut out,
         err: &mut err,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    publish::run(&request, &sink, audit, &mut console).await
+    publish::run(&request, sink.as_ref(), audit, &mut console).await
 }
 
 /// `configure`: the Genesys settings only (no consumer settings needed).

@@ -63,10 +63,71 @@ pub fn expand_paths(paths: &[String]) -> Result<Vec<String>, InputError> {
     Ok(files)
 }
 
-/// The events of one file (or `-`, stdin), streamed, each with its origin (`name#n`, 1-based).
+/// Files up to this size are read whole and parsed from memory (several times faster than
+/// through a reader); larger ones and stdin are streamed.
+const READ_WHOLE_UP_TO: u64 = 256 << 20;
+
+/// Where the values of an input come from.
+enum Values {
+    Stream(serde_json::StreamDeserializer<'static, serde_json::de::IoRead<Box<dyn Read>>, Value>),
+    Memory { bytes: Vec<u8>, offset: usize },
+}
+
+impl Values {
+    fn next(&mut self) -> Option<Result<Value, InputErrorAt>> {
+        match self {
+            Values::Stream(values) => values.next().map(|value| value.map_err(InputErrorAt::from)),
+            Values::Memory { bytes, offset } => {
+                let mut values =
+                    serde_json::Deserializer::from_slice(&bytes[*offset..]).into_iter::<Value>();
+                let value = values.next()?;
+                let start = *offset;
+                *offset += values.byte_offset();
+                Some(value.map_err(|error| InputErrorAt::within(error, &bytes[..start])))
+            }
+        }
+    }
+}
+
+/// A parse error with its position in the whole input.
+struct InputErrorAt {
+    error: serde_json::Error,
+    line: usize,
+    column: usize,
+}
+
+impl From<serde_json::Error> for InputErrorAt {
+    fn from(error: serde_json::Error) -> Self {
+        InputErrorAt {
+            line: error.line(),
+            column: error.column(),
+            error,
+        }
+    }
+}
+
+impl InputErrorAt {
+    /// `error`, met while parsing the bytes after `before`.
+    fn within(error: serde_json::Error, before: &[u8]) -> Self {
+        let lines_before = before.iter().filter(|&&b| b == b'\n').count();
+        let column_before = before.iter().rev().take_while(|&&b| b != b'\n').count();
+        let (line, column) = if error.line() == 1 {
+            (lines_before + 1, column_before + error.column())
+        } else {
+            (lines_before + error.line(), error.column())
+        };
+        InputErrorAt {
+            error,
+            line,
+            column,
+        }
+    }
+}
+
+/// The events of one file (or `-`, stdin), each with its origin (`name#n`, 1-based).
 pub struct EventReader {
     name: String,
-    values: serde_json::StreamDeserializer<'static, serde_json::de::IoRead<Box<dyn Read>>, Value>,
+    values: Values,
     array: std::vec::IntoIter<Value>,
     count: usize,
     failed: bool,
@@ -81,18 +142,30 @@ impl EventReader {
                 Box::new(BufReader::new(std::io::stdin())),
             ));
         }
-        let file = std::fs::File::open(path).map_err(|source| InputError::Read {
+        let read_error = |source| InputError::Read {
             source_name: path.to_owned(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        if file.metadata().map_err(read_error)?.len() <= READ_WHOLE_UP_TO {
+            let bytes = std::fs::read(path).map_err(read_error)?;
+            return Ok(Self::with_values(path, Values::Memory { bytes, offset: 0 }));
+        }
         Ok(Self::new(path, Box::new(BufReader::new(file))))
     }
 
     /// Reads events from `reader`, calling the input `name` in origins and errors.
     pub fn new(name: &str, reader: Box<dyn Read>) -> Self {
+        Self::with_values(
+            name,
+            Values::Stream(serde_json::Deserializer::from_reader(reader).into_iter()),
+        )
+    }
+
+    fn with_values(name: &str, values: Values) -> Self {
         EventReader {
             name: name.to_owned(),
-            values: serde_json::Deserializer::from_reader(reader).into_iter(),
+            values,
             array: Vec::new().into_iter(),
             count: 0,
             failed: false,
@@ -121,23 +194,121 @@ impl Iterator for EventReader {
                 self.next()
             }
             Ok(value) => Some(Ok(self.origin(value))),
-            Err(source) => {
+            Err(at) => {
                 self.failed = true;
-                Some(Err(if source.is_io() {
+                Some(Err(if at.error.is_io() {
                     InputError::Read {
                         source_name: self.name.clone(),
-                        source: source.into(),
+                        source: at.error.into(),
                     }
                 } else {
                     InputError::Json {
                         source_name: self.name.clone(),
-                        line: source.line(),
-                        column: source.column(),
-                        source,
+                        line: at.line,
+                        column: at.column,
+                        source: at.error,
                     }
                 }))
             }
         }
+    }
+}
+
+/// Checks that the file at `path` is readable JSON throughout, without keeping what it reads;
+/// returns how many events it holds (the items of a top-level array each count).
+pub fn count_events(path: &str) -> Result<usize, InputError> {
+    let read_error = |source| InputError::Read {
+        source_name: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut count = 0;
+    let bytes;
+    let values: Box<dyn Iterator<Item = Result<Events, serde_json::Error>>> =
+        if file.metadata().map_err(read_error)?.len() <= READ_WHOLE_UP_TO {
+            bytes = std::fs::read(path).map_err(read_error)?;
+            Box::new(serde_json::Deserializer::from_slice(&bytes).into_iter())
+        } else {
+            Box::new(serde_json::Deserializer::from_reader(BufReader::new(file)).into_iter())
+        };
+    for events in values {
+        match events {
+            Ok(Events(n)) => count += n,
+            Err(source) if source.is_io() => {
+                return Err(InputError::Read {
+                    source_name: path.to_owned(),
+                    source: source.into(),
+                });
+            }
+            Err(source) => {
+                return Err(InputError::Json {
+                    source_name: path.to_owned(),
+                    line: source.line(),
+                    column: source.column(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// How many events one top-level JSON value holds: an array's length, else 1.
+struct Events(usize);
+
+impl<'de> serde::Deserialize<'de> for Events {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EventsVisitor)
+    }
+}
+
+struct EventsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EventsVisitor {
+    type Value = Events;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an event or an array of events")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Events, A::Error> {
+        let mut count = 0;
+        while items.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            count += 1;
+        }
+        Ok(Events(count))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<Events, A::Error> {
+        while fields
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Events(1))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Events, E> {
+        Ok(Events(1))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Events, E> {
+        Ok(Events(1))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Events, E> {
+        Ok(Events(1))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Events, E> {
+        Ok(Events(1))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Events, E> {
+        Ok(Events(1))
+    }
+
+    fn visit_unit<E>(self) -> Result<Events, E> {
+        Ok(Events(1))
     }
 }
 
@@ -193,6 +364,38 @@ mod tests {
                 .starts_with("events.jsonl: line 2, column 8: not valid JSON"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn counting_a_file_counts_array_items_and_lines_and_names_a_syntax_error() {
+        let path = std::env::temp_dir().join(format!("count-{:x}.json", fastrand::u64(..)));
+        std::fs::write(&path, "[{\"a\": 1}, 2]\n{\"b\": [1, 2]}\n\"x\"").unwrap();
+        let name = path.to_string_lossy().into_owned();
+
+        assert_eq!(count_events(&name).unwrap(), 4);
+
+        std::fs::write(&path, "{}\n{\"b\": }").unwrap();
+        let error = count_events(&name).unwrap_err().to_string();
+        assert!(
+            error.ends_with("line 2, column 7: not valid JSON"),
+            "{error}"
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_syntax_error_in_a_file_read_whole_names_its_line_and_column_in_the_file() {
+        let path = std::env::temp_dir().join(format!("whole-{:x}.json", fastrand::u64(..)));
+        std::fs::write(&path, "{\"a\": 1}\n{\"b\": 2} {\"c\": }").unwrap();
+        let name = path.to_string_lossy().into_owned();
+
+        let error = read_events(&name).unwrap_err().to_string();
+
+        assert!(
+            error.ends_with("line 2, column 16: not valid JSON"),
+            "{error}"
+        );
+        std::fs::remove_file(path).unwrap();
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `genesys-eventbridge publish`: events from files, directories or stdin onto a bus, one JSON line per event, a summary on stderr, rejects to a file, exit codes 0/1/3/2.
 
-use super::input::{EventReader, InputError, expand_paths};
+use super::input::{EventReader, InputError, count_events, expand_paths};
 use crate::notify::ChangeNotifier;
 use crate::publish::{
     EventReport, EventSink, Outcome, PublishSettings, Publisher, SendPolicy, check_source,
@@ -129,10 +129,7 @@ async fn publish(
     // leave half a file published. Stdin can only be read once, and is sent as it comes.
     let mut total = 0;
     for file in files.iter().filter(|file| *file != "-") {
-        for event in EventReader::open(file).map_err(|e| crate::error_chain(&e))? {
-            event.map_err(|error| crate::error_chain(&error))?;
-            total += 1;
-        }
+        total += count_events(file).map_err(|error| crate::error_chain(&error))?;
     }
     let mut rejects = match &request.rejects {
         Some(path) => Some(
@@ -228,14 +225,18 @@ async fn send_chunk(
     let mut entries = handled.entries.iter();
     for ((origin, event), report) in chunk.iter().zip(&handled.reports) {
         tally.add(report.outcome);
-        let mut line = serde_json::to_value(report).unwrap_or_default();
         if report.outcome == Outcome::Valid
             && let Some(entry) = entries.next()
         {
+            let mut line = serde_json::to_value(report).unwrap_or_default();
             line["entry"] = json!({"Source": entry.source, "DetailType": entry.detail_type,
                                    "Detail": entry.detail, "Time": entry.time});
+            serde_json::to_writer(&mut *console.out, &line).map_err(std::io::Error::from)
+        } else {
+            serde_json::to_writer(&mut *console.out, report).map_err(std::io::Error::from)
         }
-        writeln!(console.out, "{line}").map_err(write_error)?;
+        .map_err(write_error)?;
+        console.out.write_all(b"\n").map_err(write_error)?;
         if report.outcome == Outcome::Rejected
             && let Some(file) = rejects.as_mut()
         {

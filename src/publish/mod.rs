@@ -11,7 +11,8 @@ pub use batch::{DEFAULT_MAX_BYTES, MAX_ENTRIES_PER_REQUEST, batches, check_entry
 pub use run::{Chunk, EventReport, Outcome, PublishSettings, Publisher};
 pub use sdk::BusSink;
 pub use send::{
-    EntryAnswer, EventSink, Published, RequestReport, SendOutcome, SendPolicy, SinkError, send_all,
+    EntryAnswer, EventSink, NothingSent, Published, RequestReport, SendOutcome, SendPolicy,
+    SinkError, send_all,
 };
 pub use transform::{DEFAULT_SOURCE, Entry, TransformError, check_source, transform};
 pub use window::DedupWindow;

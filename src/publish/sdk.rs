@@ -27,7 +27,7 @@ impl BusSink {
 
 #[async_trait]
 impl EventSink for BusSink {
-    async fn put(&self, entries: &[Entry]) -> Result<Vec<EntryAnswer>, SinkError> {
+    async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryAnswer>, SinkError> {
         let requests: Vec<PutEventsRequestEntry> =
             entries
                 .iter()

@@ -38,7 +38,21 @@ pub struct SinkError {
 #[async_trait]
 pub trait EventSink: Send + Sync {
     /// Sends `entries` (at most 10, within the byte limit); one answer per entry, in order.
-    async fn put(&self, entries: &[Entry]) -> Result<Vec<EntryAnswer>, SinkError>;
+    async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryAnswer>, SinkError>;
+}
+
+/// The sink of a dry run: it refuses every request (and a dry run makes none).
+#[derive(Debug, Clone, Copy)]
+pub struct NothingSent;
+
+#[async_trait]
+impl EventSink for NothingSent {
+    async fn put(&self, _: &[&Entry]) -> Result<Vec<EntryAnswer>, SinkError> {
+        Err(SinkError {
+            retryable: false,
+            source: "a dry run sends nothing".into(),
+        })
+    }
 }
 
 /// What became of one entry.
@@ -168,7 +182,7 @@ async fn send_request(
     let mut last_codes: Vec<(usize, String)> = Vec::new();
     let mut pending = request;
     for attempt in 1..=policy.max_attempts {
-        let batch: Vec<Entry> = pending.iter().map(|&i| entries[i].clone()).collect();
+        let batch: Vec<&Entry> = pending.iter().map(|&i| &entries[i]).collect();
         let started = Instant::now();
         let answer = sink.put(&batch).await;
         report.attempts = attempt;
@@ -290,7 +304,7 @@ mod tests {
 
     #[async_trait]
     impl EventSink for ScriptedBus {
-        async fn put(&self, entries: &[Entry]) -> Result<Vec<EntryAnswer>, SinkError> {
+        async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryAnswer>, SinkError> {
             let mut calls = self.calls.lock().unwrap();
             let call = calls.len();
             calls.push(entries.iter().map(|e| e.bridge_event_id.clone()).collect());

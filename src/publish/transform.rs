@@ -72,17 +72,37 @@ pub fn bridge_event_id(topic: &str, correlation_id: &str, body: &Value) -> Strin
     for part in [topic, "\u{1f}", correlation_id, "\u{1f}"] {
         hash.update(part.as_bytes());
     }
-    hash.update(body.to_string().as_bytes());
+    // The body's compact JSON, fed to the hash as it is written: no copy of it is made.
+    let _ = serde_json::to_writer(HashWriter(&mut hash), body);
     hash.finalize()[..16]
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
 
+/// Bytes written into a hash.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The entry for `input` (a notification or an envelope), published as `source`, received at
 /// `received_at` (RFC 3339).
 pub fn transform(input: &Value, source: &str, received_at: &str) -> Result<Entry, TransformError> {
-    let (detail_type, mut detail, time) =
+    // A Lambda failure record (the Direct mode's dead letters): the event is its request payload.
+    let input = match (input.get("requestContext"), input.get("requestPayload")) {
+        (Some(_), Some(payload)) => payload,
+        _ => input,
+    };
+    let (detail_type, detail, time) =
         if let Some(topic) = input.get("topicName").and_then(Value::as_str) {
             if !input.is_object() || input.get("eventBody").is_none() {
                 return Err(TransformError::UnknownShape);
@@ -90,55 +110,83 @@ pub fn transform(input: &Value, source: &str, received_at: &str) -> Result<Entry
             let time = input
                 .pointer("/eventBody/eventTime")
                 .and_then(epoch_ms_rfc3339);
-            (topic_template(topic), input.clone(), time)
+            (topic_template(topic), input, time)
         } else if let (Some(detail_type), Some(detail)) = (
             input.get("detail-type").and_then(Value::as_str),
             input.get("detail"),
         ) {
-            if !detail.is_object() {
-                return Err(TransformError::NotAnObject("detail"));
-            }
             let time = input.get("time").and_then(Value::as_str).map(str::to_owned);
-            (detail_type.to_owned(), detail.clone(), time)
+            (detail_type.to_owned(), detail, time)
         } else {
             return Err(TransformError::UnknownShape);
         };
-    let topic = detail
-        .get("topicName")
-        .and_then(Value::as_str)
-        .unwrap_or(&detail_type)
-        .to_owned();
-    let correlation = detail
-        .pointer("/metadata/CorrelationId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let bridge_event_id = match detail.pointer("/bridge/eventId").and_then(Value::as_str) {
+    let Some(object) = detail.as_object() else {
+        return Err(TransformError::NotAnObject("detail"));
+    };
+    let existing_id = detail.pointer("/bridge/eventId").and_then(Value::as_str);
+    let bridge_event_id = match existing_id {
         // Published by this tool before (a re-drive): the id it had.
         Some(id) => id.to_owned(),
         None => {
+            let topic = object
+                .get("topicName")
+                .and_then(Value::as_str)
+                .unwrap_or(&detail_type);
+            let correlation = detail
+                .pointer("/metadata/CorrelationId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             // A notification's body, or the whole detail of an event without one.
-            let body = detail.get("eventBody").unwrap_or(&detail);
-            bridge_event_id(&topic, &correlation, body)
+            let body = object.get("eventBody").unwrap_or(detail);
+            bridge_event_id(topic, correlation, body)
         }
     };
-    let object = detail
-        .as_object_mut()
-        .ok_or(TransformError::NotAnObject("the notification"))?;
-    object
-        .entry("timestamp")
-        .or_insert_with(|| json!(received_at));
-    object.insert(
-        "bridge".into(),
-        json!({"eventId": bridge_event_id, "receivedAt": received_at}),
-    );
+    let bridge = json!({"eventId": bridge_event_id, "receivedAt": received_at});
+    let detail = if object.contains_key("bridge") && existing_id.is_none() {
+        // A `bridge` field of someone else's: replaced, on a copy.
+        let mut copy = object.clone();
+        copy.entry("timestamp")
+            .or_insert_with(|| json!(received_at));
+        copy.insert("bridge".into(), bridge);
+        Value::Object(copy).to_string()
+    } else {
+        let mut added: Vec<(&str, Value)> = Vec::new();
+        if !object.contains_key("timestamp") {
+            added.push(("timestamp", json!(received_at)));
+        }
+        if existing_id.is_none() {
+            added.push(("bridge", bridge));
+        }
+        with_fields(detail, &added)
+    };
     Ok(Entry {
         source: source.to_owned(),
         detail_type,
-        detail: detail.to_string(),
+        detail,
         time,
         bridge_event_id,
     })
+}
+
+/// `object` serialised with `added` fields (absent from it) appended, without copying the object.
+fn with_fields(object: &Value, added: &[(&str, Value)]) -> String {
+    let mut text = object.to_string();
+    if added.is_empty() {
+        return text;
+    }
+    text.pop(); // the closing brace
+    let mut first = text.len() == 1;
+    for (key, value) in added {
+        if !first {
+            text.push(',');
+        }
+        first = false;
+        text.push_str(&Value::from(*key).to_string());
+        text.push(':');
+        text.push_str(&value.to_string());
+    }
+    text.push('}');
+    text
 }
 
 /// Epoch milliseconds as RFC 3339.
@@ -213,6 +261,35 @@ mod tests {
 
         assert_ne!(first.bridge_event_id, second.bridge_event_id);
         assert_eq!(again.bridge_event_id, first.bridge_event_id);
+    }
+
+    #[test]
+    fn the_detail_is_the_notification_with_timestamp_and_bridge_added_as_valid_json() {
+        let empty = json!({"topicName": "t", "eventBody": {}});
+        let mut other_bridge = notification(json!({}));
+        other_bridge["bridge"] = json!("theirs");
+
+        for input in [notification(json!({"a": 1})), empty, other_bridge] {
+            let entry = transform(&input, DEFAULT_SOURCE, "t").unwrap();
+
+            let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+            assert_eq!(detail["bridge"]["eventId"], entry.bridge_event_id);
+            assert_eq!(detail["topicName"], input["topicName"]);
+            assert_eq!(detail["eventBody"], input["eventBody"]);
+            assert!(detail["timestamp"].is_string());
+        }
+    }
+
+    #[test]
+    fn a_lambda_failure_record_is_published_as_the_event_it_carries() {
+        let event = json!({"detail-type": "purecloud:v2:interaction:update",
+                           "detail": {"interactionId": "i-1", "sequenceId": "7"}});
+        let record = json!({"version": "1.0", "requestContext": {"condition": "RetriesExhausted"},
+                            "requestPayload": event, "responsePayload": {}});
+
+        let from_record = transform(&record, DEFAULT_SOURCE, "t").unwrap();
+
+        assert_eq!(from_record, transform(&event, DEFAULT_SOURCE, "t").unwrap());
     }
 
     #[test]

@@ -6,8 +6,24 @@ use std::collections::{HashMap, VecDeque};
 #[derive(Debug)]
 pub struct DedupWindow {
     capacity: usize,
-    seen: HashMap<String, String>,
-    order: VecDeque<String>,
+    seen: HashMap<Key, String>,
+    order: VecDeque<Key>,
+}
+
+/// A bridge id as a number when it is the tool's 32 hex digits (no allocation), else as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Hex(u128),
+    Text(String),
+}
+
+impl Key {
+    fn of(id: &str) -> Self {
+        match u128::from_str_radix(id, 16) {
+            Ok(number) if id.len() == 32 => Key::Hex(number),
+            _ => Key::Text(id.to_owned()),
+        }
+    }
 }
 
 impl DedupWindow {
@@ -22,7 +38,8 @@ impl DedupWindow {
 
     /// Where `id` was first seen, if it is in the window; otherwise remembers it as seen at `origin`.
     pub fn first_seen(&mut self, id: &str, origin: &str) -> Option<String> {
-        if let Some(first) = self.seen.get(id) {
+        let key = Key::of(id);
+        if let Some(first) = self.seen.get(&key) {
             return Some(first.clone());
         }
         if self.order.len() == self.capacity
@@ -30,8 +47,8 @@ impl DedupWindow {
         {
             self.seen.remove(&oldest);
         }
-        self.seen.insert(id.to_owned(), origin.to_owned());
-        self.order.push_back(id.to_owned());
+        self.seen.insert(key.clone(), origin.to_owned());
+        self.order.push_back(key);
         None
     }
 }
@@ -43,9 +60,15 @@ mod tests {
     #[test]
     fn a_repeat_within_the_window_names_the_first_copy() {
         let mut window = DedupWindow::new(10);
+        let id = "0b6aa40bc010be22282af1706f93947c";
 
-        assert_eq!(window.first_seen("a", "file#1"), None);
-        assert_eq!(window.first_seen("a", "file#2").as_deref(), Some("file#1"));
+        assert_eq!(window.first_seen(id, "file#1"), None);
+        assert_eq!(window.first_seen(id, "file#2").as_deref(), Some("file#1"));
+        assert_eq!(window.first_seen("not-hex", "file#3"), None);
+        assert_eq!(
+            window.first_seen("not-hex", "file#4").as_deref(),
+            Some("file#3")
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Served by `genesys-sim` at `POST /` (header `X-Amz-Target: AWSEvents.PutEvents`), so
 //! `AWS_ENDPOINT_URL_EVENTBRIDGE` can point at the simulator. `PUT /sim/eventbridge/script`
-//! chooses failures, `GET /sim/eventbridge/requests` and `GET /sim/eventbridge/events` show what arrived.
+//! chooses failures, `GET /sim/eventbridge/requests`, `…/events` and `…/stats` show what arrived.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -96,6 +96,7 @@ impl BusStandIn {
             .route("/sim/eventbridge/script", put(put_script))
             .route("/sim/eventbridge/requests", get(get_requests))
             .route("/sim/eventbridge/events", get(get_events))
+            .route("/sim/eventbridge/stats", get(get_stats))
             .with_state(self.clone())
     }
 
@@ -115,6 +116,12 @@ async fn get_requests(State(bus): State<BusStandIn>) -> Json<Vec<RequestRecord>>
 
 async fn get_events(State(bus): State<BusStandIn>) -> Json<Vec<Value>> {
     Json(bus.events())
+}
+
+/// Counts only, for large runs: requests received and events accepted.
+async fn get_stats(State(bus): State<BusStandIn>) -> Json<Value> {
+    let books = bus.books();
+    Json(json!({"requests": books.requests.len(), "accepted": books.events.len()}))
 }
 
 fn aws_error(status: StatusCode, code: &str, message: &str) -> Response {
