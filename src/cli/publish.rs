@@ -131,7 +131,7 @@ async fn publish(
     for file in files.iter().filter(|file| *file != "-") {
         total += count_events(file).map_err(|error| crate::error_chain(&error))?;
     }
-    let mut rejects = match &request.rejects {
+    let rejects = match &request.rejects {
         Some(path) => Some(
             std::fs::File::create(path)
                 .map_err(|error| format!("--rejects: cannot create {}: {error}", path.display()))?,
@@ -148,10 +148,13 @@ async fn publish(
         bus: request.bus.clone(),
         dry_run: request.dry_run,
     };
-    let mut publisher = Publisher::new(sink, audit, settings);
-    let mut tally = Tally::default();
+    let mut run = Run {
+        publisher: Publisher::new(sink, audit, settings),
+        tally: Tally::default(),
+        rejects,
+        progress_of: (console.progress && total > PROGRESS_FROM).then_some(total),
+    };
     let started = Instant::now();
-    let show_progress = console.progress && total > PROGRESS_FROM;
     let mut chunk: Vec<(String, Value)> = Vec::with_capacity(CHUNK);
     let mut input_error: Option<InputError> = None;
     'files: for file in &files {
@@ -164,41 +167,24 @@ async fn publish(
                 }
             }
             if chunk.len() == CHUNK {
-                send_chunk(
-                    &mut publisher,
-                    &mut chunk,
-                    &mut tally,
-                    &mut rejects,
-                    console,
-                )
-                .await?;
-                if show_progress {
-                    progress(console, &tally, total);
-                }
+                run.send(&mut chunk, console).await?;
             }
         }
     }
-    send_chunk(
-        &mut publisher,
-        &mut chunk,
-        &mut tally,
-        &mut rejects,
-        console,
-    )
-    .await?;
-    if show_progress {
-        progress(console, &tally, total);
+    run.send(&mut chunk, console).await?;
+    if run.progress_of.is_some() {
         let _ = writeln!(console.err);
     }
-    for failure in &publisher.audit_failures {
+    let audit_failures = &run.publisher.audit_failures;
+    for failure in audit_failures {
         let _ = writeln!(console.err, "genesys-eventbridge publish: audit: {failure}");
     }
     summary(
         console,
-        &tally,
+        &run.tally,
         started,
         request.dry_run,
-        publisher.audit_failures.len(),
+        audit_failures.len(),
     );
     if let Some(error) = input_error {
         return Err(format!(
@@ -206,46 +192,59 @@ async fn publish(
             crate::error_chain(&error)
         ));
     }
-    Ok(tally.exit_code())
+    Ok(run.tally.exit_code())
 }
 
-async fn send_chunk(
-    publisher: &mut Publisher<'_>,
-    chunk: &mut Vec<(String, Value)>,
-    tally: &mut Tally,
-    rejects: &mut Option<std::fs::File>,
-    console: &mut Console<'_>,
-) -> Result<(), String> {
-    if chunk.is_empty() {
-        return Ok(());
-    }
-    let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let handled = publisher.publish(chunk, &received_at).await;
-    let write_error = |error: std::io::Error| format!("cannot write the outcomes: {error}");
-    let mut entries = handled.entries.iter();
-    for ((origin, event), report) in chunk.iter().zip(&handled.reports) {
-        tally.add(report.outcome);
-        if report.outcome == Outcome::Valid
-            && let Some(entry) = entries.next()
-        {
-            let mut line = serde_json::to_value(report).unwrap_or_default();
-            line["entry"] = json!({"Source": entry.source, "DetailType": entry.detail_type,
-                                   "Detail": entry.detail, "Time": entry.time});
-            serde_json::to_writer(&mut *console.out, &line).map_err(std::io::Error::from)
-        } else {
-            serde_json::to_writer(&mut *console.out, report).map_err(std::io::Error::from)
+/// A run under way: the publisher, the counts so far, the rejects file and the progress bar's
+/// total (when it is shown).
+struct Run<'a> {
+    publisher: Publisher<'a>,
+    tally: Tally,
+    rejects: Option<std::fs::File>,
+    progress_of: Option<usize>,
+}
+
+impl Run<'_> {
+    /// Publishes `chunk` (then empties it), writing its lines, rejects and progress.
+    async fn send(
+        &mut self,
+        chunk: &mut Vec<(String, Value)>,
+        console: &mut Console<'_>,
+    ) -> Result<(), String> {
+        if chunk.is_empty() {
+            return Ok(());
         }
-        .map_err(write_error)?;
-        console.out.write_all(b"\n").map_err(write_error)?;
-        if report.outcome == Outcome::Rejected
-            && let Some(file) = rejects.as_mut()
-        {
-            writeln!(file, "{}", reject_line(origin, event, report)).map_err(write_error)?;
+        let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let handled = self.publisher.publish(chunk, &received_at).await;
+        let write_error = |error: std::io::Error| format!("cannot write the outcomes: {error}");
+        let mut entries = handled.entries.iter();
+        for ((origin, event), report) in chunk.iter().zip(&handled.reports) {
+            self.tally.add(report.outcome);
+            if report.outcome == Outcome::Valid
+                && let Some(entry) = entries.next()
+            {
+                let mut line = serde_json::to_value(report).unwrap_or_default();
+                line["entry"] = json!({"Source": entry.source, "DetailType": entry.detail_type,
+                                       "Detail": entry.detail, "Time": entry.time});
+                serde_json::to_writer(&mut *console.out, &line).map_err(std::io::Error::from)
+            } else {
+                serde_json::to_writer(&mut *console.out, report).map_err(std::io::Error::from)
+            }
+            .map_err(write_error)?;
+            console.out.write_all(b"\n").map_err(write_error)?;
+            if report.outcome == Outcome::Rejected
+                && let Some(file) = self.rejects.as_mut()
+            {
+                writeln!(file, "{}", reject_line(origin, event, report)).map_err(write_error)?;
+            }
         }
+        console.out.flush().map_err(write_error)?;
+        chunk.clear();
+        if let Some(total) = self.progress_of {
+            progress(console, &self.tally, total);
+        }
+        Ok(())
     }
-    console.out.flush().map_err(write_error)?;
-    chunk.clear();
-    Ok(())
 }
 
 /// A `--rejects` line: the event as read, where it came from, and why it was not published.
