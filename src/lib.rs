@@ -8,7 +8,8 @@
 //! - [`parse`]: EventBridge JSON into domain events; every input gets a verdict.
 //! - [`consumer`]: the use case, one event from parse to outcome, under its target's lease.
 //! - [`configure`]: the Genesys EventBridge integration as code (plan, apply, audit).
-//! - [`publish`]: events onto an EventBridge bus (being built: transform, sizes, batches).
+//! - [`publish`]: events onto an EventBridge bus (transform, sizes, batches, per-entry retries).
+//! - [`stream`]: the Notifications API over WebSocket, with gaps recorded and checkpoints.
 //! - [`dedup`]: the dedup port, with the in-memory and DynamoDB adapters.
 //! - [`genesys`]: the Genesys Cloud port, with the HTTP adapter (tokens, retries, rate limit).
 //! - [`eventbridge`]: the EventBridge port (partner event sources and buses), over the AWS SDK.
@@ -41,6 +42,7 @@ pub mod publish;
 pub mod secret;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod stream;
 pub mod telemetry;
 
 pub use error_chain::error_chain;

@@ -1,5 +1,6 @@
 //! The operator CLI: `invoke` runs the Lambda's handler locally on events from files;
-//! `configure` keeps the Genesys EventBridge integration as code.
+//! `configure` keeps the Genesys EventBridge integration as code; `publish` puts events onto a
+//! bus; `stream` listens to the Notifications API.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -50,6 +51,38 @@ enum Command {
     /// `-` for stdin) onto a bus, one JSON outcome line per event. Exit 0 all published or
     /// duplicate, 1 some failed after retries, 3 some rejected, 2 bad settings or input.
     Publish(PublishArgs),
+    /// Stream Genesys notifications of concrete topics over the Notifications API's WebSocket,
+    /// one JSON line per notification, a gap record for every interval not listening; runs
+    /// until SIGINT/SIGTERM (exit 0). Exit 2 for invalid topics or settings.
+    Stream(StreamArgs),
+}
+
+#[derive(clap::Args)]
+struct StreamArgs {
+    /// A concrete topic, e.g. v2.detail.events.conversation.<id>.user.end; repeat for several.
+    #[arg(long = "topic", value_name = "TOPIC")]
+    topics: Vec<String>,
+    /// A file of topics, one per line (`#` comments).
+    #[arg(long, value_name = "PATH")]
+    topics_file: Option<PathBuf>,
+    /// Where notifications go: `-` (stdout) or a file, appended to.
+    #[arg(long, default_value = "-", value_name = "PATH")]
+    output: String,
+    /// Keep per-shard listening times here, so a restart reports the time it was down.
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<PathBuf>,
+    /// A status line on stderr (and a checkpoint write) this often.
+    #[arg(long, value_name = "SECONDS")]
+    status_interval: Option<f64>,
+    /// Stop after this many notifications.
+    #[arg(long, value_name = "N")]
+    stop_after_events: Option<u64>,
+    /// Stop after this long.
+    #[arg(long, value_name = "SECONDS")]
+    stop_after_seconds: Option<f64>,
+    /// The server's heartbeat interval: two silent intervals bring a ping, one more a reconnect.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    heartbeat_seconds: f64,
 }
 
 #[derive(clap::Args)]
@@ -160,6 +193,9 @@ enum AuditAction {
 /// than they give.
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    // One TLS crypto provider for the process (the AWS SDK's): the WebSocket client's rustls
+    // would otherwise have to pick one.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     let trace_tree = matches!(
         &cli.command,
@@ -230,7 +266,43 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
         }
         Command::Configure { action } => configure(action).await,
         Command::Publish(args) => Ok(publish(args).await),
+        Command::Stream(args) => stream(args).await,
     }
+}
+
+/// `stream`: the Genesys settings only.
+async fn stream(args: StreamArgs) -> anyhow::Result<i32> {
+    use genesys_eventbridge::cli::stream::{open_output, read_topics, termination};
+    use genesys_eventbridge::stream::{StreamOptions, run, session::SessionSettings};
+    let seconds = |value: f64, flag: &str| {
+        Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|duration| !duration.is_zero())
+            .ok_or_else(|| anyhow::anyhow!("{flag}: {value} is not a positive number of seconds"))
+    };
+    let options = StreamOptions {
+        topics: read_topics(&args.topics, args.topics_file.as_deref())
+            .map_err(anyhow::Error::msg)?,
+        checkpoint: args.checkpoint,
+        status_interval: args
+            .status_interval
+            .map(|value| seconds(value, "--status-interval"))
+            .transpose()?,
+        stop_after_events: args.stop_after_events,
+        stop_after: args
+            .stop_after_seconds
+            .map(|value| seconds(value, "--stop-after-seconds"))
+            .transpose()?,
+        settings: SessionSettings {
+            heartbeat: seconds(args.heartbeat_seconds, "--heartbeat-seconds")?,
+            ..SessionSettings::default()
+        },
+    };
+    let mut out = open_output(&args.output).map_err(anyhow::Error::msg)?;
+    let access = GenesysAccess::from_env()?;
+    let client = std::sync::Arc::new(app::genesys_client(&access).await?);
+    let mut err = std::io::stderr();
+    Ok(run(client, options, &mut out, &mut err, termination()).await)
 }
 
 /// `publish`: AWS's standard settings only (no Genesys or consumer settings needed).

@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A local Genesys Cloud (tutorial dialect) for demos, tests and benchmarks.
+/// A local Genesys Cloud (interactions, conversations, integrations, notification channels and
+/// sockets) and EventBridge PutEvents stand-in, for demos, tests and benchmarks.
 #[derive(Parser)]
 #[command(name = "genesys-sim", version, about)]
 struct Args {
@@ -34,6 +35,12 @@ struct Args {
     /// Lifetime of issued tokens.
     #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
     token_lifetime: u64,
+    /// Lifetime of a notification channel without a new subscription.
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    channel_lifetime: u64,
+    /// How often notification sockets send a heartbeat.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    heartbeat_ms: u64,
     /// Faults to inject into API requests, e.g.
     /// `rateLimited=0.05,retryAfterSeconds=1,serverError=0.05,tokenRevoked=0.01,conflict=0.02,slow=0.05,slowMs=300,timeout=0.01,timeoutMs=10000,seed=42`
     /// (shares of requests; the seed makes a run repeatable). Also settable at `PUT /sim/faults`.
@@ -57,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
         client_id: args.client_id,
         client_secret: args.client_secret,
         token_lifetime: Duration::from_secs(args.token_lifetime),
+        channel_lifetime: Duration::from_secs(args.channel_lifetime),
+        heartbeat_interval: Duration::from_millis(args.heartbeat_ms.max(1)),
     });
     if let Some(faults) = args.faults {
         tracing::info!(?faults, "injecting faults");

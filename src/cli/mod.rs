@@ -4,3 +4,4 @@ pub mod configure;
 pub mod input;
 pub mod invoke;
 pub mod publish;
+pub mod stream;

@@ -3,6 +3,7 @@
 pub mod credentials;
 pub mod http;
 pub mod integrations;
+pub mod notifications;
 mod operation;
 mod rate_limit;
 pub mod retry;

@@ -43,6 +43,12 @@ pub enum Operation {
     Organization,
     /// `GET /api/v2/integrations/types/amazon-eventbridge-source/configschemas/properties`.
     PropertiesSchema,
+    /// `POST /api/v2/notifications/channels`.
+    CreateChannel,
+    /// `HEAD /api/v2/notifications/channels/{channelId}`.
+    HeadChannel(String),
+    /// `PUT /api/v2/notifications/channels/{channelId}/subscriptions?ignoreErrors=true`.
+    PutSubscriptions(String),
 }
 
 impl Operation {
@@ -78,6 +84,11 @@ impl Operation {
             Operation::PropertiesSchema => {
                 "GET /api/v2/integrations/types/{typeId}/configschemas/properties".into()
             }
+            Operation::CreateChannel => "POST /api/v2/notifications/channels".into(),
+            Operation::HeadChannel(_) => "HEAD /api/v2/notifications/channels/{channelId}".into(),
+            Operation::PutSubscriptions(_) => {
+                "PUT /api/v2/notifications/channels/{channelId}/subscriptions".into()
+            }
         }
     }
 
@@ -88,6 +99,7 @@ impl Operation {
                 Some("integrationType=amazon-eventbridge-source&pageSize=100")
             }
             Operation::AvailableTopics => Some("expand=transports"),
+            Operation::PutSubscriptions(_) => Some("ignoreErrors=true"),
             _ => None,
         }
     }
@@ -129,13 +141,20 @@ impl Operation {
                 "/api/v2/integrations/types/amazon-eventbridge-source/configschemas/properties"
                     .into()
             }
+            Operation::CreateChannel => "/api/v2/notifications/channels".into(),
+            Operation::HeadChannel(id) => format!("/api/v2/notifications/channels/{id}"),
+            Operation::PutSubscriptions(id) => {
+                format!("/api/v2/notifications/channels/{id}/subscriptions")
+            }
         }
     }
 
     /// The request's HTTP method.
     pub fn method(&self) -> reqwest::Method {
         match self {
-            Operation::Token => reqwest::Method::POST,
+            Operation::Token | Operation::CreateChannel => reqwest::Method::POST,
+            Operation::HeadChannel(_) => reqwest::Method::HEAD,
+            Operation::PutSubscriptions(_) => reqwest::Method::PUT,
             Operation::FetchInteraction(_)
             | Operation::FetchConversation(_)
             | Operation::ListIntegrations
@@ -158,7 +177,8 @@ impl Operation {
 
     /// True for the requests that change something in Genesys Cloud.
     pub fn is_write(&self) -> bool {
-        self.method() != reqwest::Method::GET && *self != Operation::Token
+        !matches!(self.method(), reqwest::Method::GET | reqwest::Method::HEAD)
+            && *self != Operation::Token
     }
 }
 

@@ -17,5 +17,6 @@ mod publish;
 mod publish_e2e;
 mod secrets;
 mod sim_faults;
+mod stream;
 mod telemetry;
 mod time_reserve;

@@ -74,13 +74,14 @@ fn unusable_id(operation: Operation, problem: String) -> GenesysError {
 
 impl HttpGenesysClient {
     /// Sends `operation` with `body` as JSON and returns the answer, whatever its status.
-    async fn send_json(
+    pub(super) async fn send_json(
         &self,
         operation: &Operation,
         body: &impl serde::Serialize,
         deadline: Deadline,
     ) -> Result<Response, GenesysError> {
-        let url = self.api.url(&operation.path());
+        let mut url = self.api.url(&operation.path());
+        url.set_query(operation.query());
         let body = Body::Json(serde_json::to_vec(body).expect("JSON values serialise"));
         self.send(operation, &url, &body, deadline, || {
             self.bearer_credential(deadline)
@@ -89,7 +90,7 @@ impl HttpGenesysClient {
     }
 
     /// The JSON body of a successful answer to `operation`; other answers become errors.
-    async fn json_answer<T: serde::de::DeserializeOwned>(
+    pub(super) async fn json_answer<T: serde::de::DeserializeOwned>(
         &self,
         operation: Operation,
         response: Response,

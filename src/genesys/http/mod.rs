@@ -2,6 +2,7 @@
 
 mod answers;
 mod integrations;
+mod notifications;
 mod origin;
 mod send;
 mod token;

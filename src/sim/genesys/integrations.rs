@@ -204,19 +204,31 @@ pub(super) async fn properties_schema() -> Response {
 /// `GET /api/v2/notifications/availabletopics?expand=transports`: a few real topics with their
 /// transports (`All`, `Websocket`, `EventBridge`).
 pub(super) async fn available_topics() -> Response {
-    let topic = |id: &str, transports: &[&str]| json!({"id": id, "description": id, "transports": transports});
-    Json(json!({"entities": [
-        topic("v2.detail.events.conversation.{id}.user.start", &["All"]),
-        topic("v2.detail.events.conversation.{id}.user.end", &["All"]),
-        topic("v2.detail.events.conversation.{id}.customer.start", &["All"]),
-        topic("v2.detail.events.conversation.{id}.customer.end", &["All"]),
-        topic("v2.detail.events.conversation.{id}.acw", &["All"]),
-        topic("v2.detail.events.conversation.{id}.acd.end", &["EventBridge"]),
-        topic("v2.users.{id}.presence", &["Websocket"]),
-        topic("v2.routing.queues.{id}.conversations", &["Websocket"]),
-    ]}))
-    .into_response()
+    let topics: Vec<Value> = TOPICS
+        .iter()
+        .map(|(id, transports)| json!({"id": id, "description": id, "transports": transports}))
+        .collect();
+    Json(json!({"entities": topics})).into_response()
 }
+
+/// The topics the simulated organization can send, with their transports.
+pub(super) const TOPICS: &[(&str, &[&str])] = &[
+    ("v2.detail.events.conversation.{id}.user.start", &["All"]),
+    ("v2.detail.events.conversation.{id}.user.end", &["All"]),
+    (
+        "v2.detail.events.conversation.{id}.customer.start",
+        &["All"],
+    ),
+    ("v2.detail.events.conversation.{id}.customer.end", &["All"]),
+    ("v2.detail.events.conversation.{id}.acw", &["All"]),
+    (
+        "v2.detail.events.conversation.{id}.acd.end",
+        &["EventBridge"],
+    ),
+    ("v2.users.{id}.presence", &["Websocket"]),
+    ("v2.routing.queues.{id}.conversations", &["Websocket"]),
+    ("v2.routing.queues.{id}.conversations.calls", &["Websocket"]),
+];
 
 /// `GET /api/v2/organizations/me`.
 pub(super) async fn organization() -> Response {

@@ -12,8 +12,10 @@ mod conversations;
 mod faults;
 mod integrations;
 mod interactions;
+mod notifications;
 mod oauth;
 mod seed;
+mod socket;
 
 pub use faults::Faults;
 pub use integrations::ORG_ID;
@@ -22,6 +24,7 @@ use integrations::{
     get_integration, list_integrations, organization, patch_integration, properties_schema,
     put_config,
 };
+pub use notifications::{ChannelFault, MAX_CHANNELS, MAX_TOPICS_PER_CHANNEL};
 pub use seed::{SeedData, SeedError};
 
 use crate::domain::MediaType;
@@ -57,6 +60,10 @@ pub struct SimConfig {
     pub client_secret: String,
     /// How long an issued token lives.
     pub token_lifetime: Duration,
+    /// How long a notification channel lives without a new subscription.
+    pub channel_lifetime: Duration,
+    /// How often sockets send a heartbeat.
+    pub heartbeat_interval: Duration,
 }
 
 impl Default for SimConfig {
@@ -65,6 +72,8 @@ impl Default for SimConfig {
             client_id: "demo-client".into(),
             client_secret: "demo-secret".into(),
             token_lifetime: Duration::from_secs(86_400),
+            channel_lifetime: Duration::from_secs(86_400),
+            heartbeat_interval: Duration::from_secs(30),
         }
     }
 }
@@ -139,6 +148,7 @@ pub struct Simulator {
     books: Arc<Mutex<Books>>,
     config: Arc<SimConfig>,
     bus: super::eventbridge::BusStandIn,
+    channels: Arc<Mutex<notifications::Channels>>,
 }
 
 impl Simulator {
@@ -148,6 +158,7 @@ impl Simulator {
             books: Arc::default(),
             config: Arc::new(config),
             bus: super::eventbridge::BusStandIn::default(),
+            channels: Arc::default(),
         }
     }
 
@@ -289,6 +300,18 @@ impl Simulator {
                 get(properties_schema),
             )
             .route("/api/v2/notifications/availabletopics", get(available_topics))
+            .route("/api/v2/notifications/channels", post(notifications::create_channel))
+            .route(
+                "/api/v2/notifications/channels/{id}",
+                axum::routing::head(notifications::head_channel),
+            )
+            .route(
+                "/api/v2/notifications/channels/{id}/subscriptions",
+                get(notifications::get_subscriptions)
+                    .put(notifications::put_subscriptions)
+                    .post(notifications::post_subscriptions)
+                    .delete(notifications::delete_subscriptions),
+            )
             .route("/api/v2/organizations/me", get(organization))
             .route_layer(axum::middleware::from_fn_with_state(self.clone(), require_token))
             .layer(axum::middleware::from_fn_with_state(self.clone(), inject_faults));
@@ -301,6 +324,16 @@ impl Simulator {
             .route("/sim/interactions/{id}", put(put_interaction))
             .route("/sim/integrations/{id}/bump", put(bump_integration))
             .route("/sim/health", get(|| async { "ok" }))
+            .route("/channels/{id}", get(socket::connect))
+            .route("/sim/notifications/publish", post(notifications::publish))
+            .route(
+                "/sim/notifications/channels",
+                get(notifications::list_channels),
+            )
+            .route(
+                "/sim/notifications/channels/{id}/fault",
+                post(notifications::inject),
+            )
             .layer(axum::middleware::map_response(add_correlation_id))
             .with_state(self.clone())
             .merge(self.bus.router())
@@ -330,6 +363,15 @@ impl Simulator {
 
     fn books(&self) -> MutexGuard<'_, Books> {
         crate::locks::lock(&self.books)
+    }
+
+    fn channels(&self) -> MutexGuard<'_, notifications::Channels> {
+        crate::locks::lock(&self.channels)
+    }
+
+    /// Revokes every token issued so far (their next use gets 401).
+    pub fn revoke_tokens(&self) {
+        self.books().tokens.clear();
     }
 
     fn token_is_valid(&self, headers: &HeaderMap) -> bool {

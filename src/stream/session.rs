@@ -1,0 +1,378 @@
+//! One shard's life: a channel with its subscriptions, a socket on it, heartbeats watched (ping after two silent intervals, dead after one more), system messages obeyed, subscriptions renewed before expiry, and reconnection forever with full-jitter backoff; every interval not listening reported as a gap.
+
+use super::records::{FrameKind, Gap, frame_kind};
+use crate::deadline::Deadline;
+use crate::genesys::notifications::{Channel, NotificationsApi};
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::tungstenite::Message;
+
+/// How a session waits and retries.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// The heartbeat interval the server keeps (about 30 s).
+    pub heartbeat: Duration,
+    /// The first reconnection backoff ceiling; it doubles per failed attempt.
+    pub backoff_base: Duration,
+    /// The longest backoff.
+    pub backoff_max: Duration,
+    /// Subscriptions are put again this long before the channel expires.
+    pub renew_before_expiry: Duration,
+    /// The time each API call gets.
+    pub request_timeout: Duration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            heartbeat: Duration::from_secs(30),
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            renew_before_expiry: Duration::from_secs(3_600),
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What a session tells the stream.
+#[derive(Debug)]
+pub enum SessionEvent {
+    /// A notification frame, as received, at this time.
+    Frame {
+        /// The shard.
+        shard: usize,
+        /// The frame's text.
+        text: String,
+        /// When it arrived.
+        received_at: DateTime<Utc>,
+    },
+    /// The shard's first subscription: the topics Genesys refused, with reasons.
+    Subscribed {
+        /// The shard.
+        shard: usize,
+        /// Topics permitted.
+        permitted: usize,
+        /// Topics rejected, with the reason.
+        rejected: Vec<(String, String)>,
+    },
+    /// The shard listens (again); the gap it closes, if any.
+    Listening {
+        /// The shard.
+        shard: usize,
+        /// The interval it was not listening.
+        gap: Option<Gap>,
+    },
+    /// The shard stopped listening, and why.
+    Stopped {
+        /// The shard.
+        shard: usize,
+        /// Since when.
+        at: DateTime<Utc>,
+        /// Why.
+        reason: String,
+    },
+    /// An attempt to listen failed (it is retried).
+    Failed {
+        /// The shard.
+        shard: usize,
+        /// What failed.
+        error: String,
+    },
+}
+
+/// How a socket's life ended.
+enum Ended {
+    /// No frame for two heartbeats and no answer to a ping: since the last frame.
+    Silent(DateTime<Utc>),
+    /// The server warned it would close: reconnect at once.
+    Closing,
+    /// The token was revoked: new token, new channel.
+    Revoked,
+    /// The socket closed or failed.
+    Closed(String),
+    /// The stream is shutting down.
+    Shutdown,
+}
+
+/// One shard of topics, kept listening until `shutdown` turns true.
+pub struct Session {
+    /// Its number (for events).
+    pub shard: usize,
+    /// Its topics (the rejected ones are dropped after the first subscription).
+    pub topics: Vec<String>,
+    /// Since when it has not been listening, when a checkpoint says so (a restart).
+    pub down_since: Option<(DateTime<Utc>, String)>,
+    /// The API.
+    pub api: Arc<dyn NotificationsApi>,
+    /// Timings.
+    pub settings: SessionSettings,
+    /// Where its events go.
+    pub events: mpsc::Sender<SessionEvent>,
+}
+
+impl Session {
+    /// Runs until `shutdown` is true.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut channel: Option<Channel> = None;
+        let mut first_subscription = true;
+        let mut failures: u32 = 0;
+        while !*shutdown.borrow() {
+            let attempt = self
+                .listen(&mut channel, &mut first_subscription, &mut shutdown)
+                .await;
+            let healthy = self.settings.heartbeat * 2;
+            let (at, reason, wait) = match attempt {
+                Ok((Ended::Shutdown, _)) => return,
+                Ok((Ended::Closing, _)) => (Utc::now(), "socket_closing".to_owned(), false),
+                Ok((ended, lived)) => {
+                    // A socket that lived a healthy while resets the backoff.
+                    if lived > healthy {
+                        failures = 0;
+                    }
+                    match ended {
+                        Ended::Silent(last_frame) => (last_frame, "no heartbeat".to_owned(), true),
+                        Ended::Closed(why) => (Utc::now(), why, true),
+                        _ => {
+                            channel = None;
+                            (Utc::now(), "token revoked".to_owned(), true)
+                        }
+                    }
+                }
+                Err(error) => {
+                    let _ = self
+                        .events
+                        .send(SessionEvent::Failed {
+                            shard: self.shard,
+                            error,
+                        })
+                        .await;
+                    (Utc::now(), "reconnect failed".to_owned(), true)
+                }
+            };
+            if self.down_since.is_none() {
+                self.down_since = Some((at, reason.clone()));
+                let shard = self.shard;
+                let _ = self
+                    .events
+                    .send(SessionEvent::Stopped { shard, at, reason })
+                    .await;
+            }
+            if wait {
+                failures += 1;
+                tokio::select! {
+                    () = tokio::time::sleep(full_jitter(self.settings, failures)) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    fn deadline(&self) -> Deadline {
+        Deadline::after(self.settings.request_timeout)
+    }
+
+    /// Makes sure of a channel with this shard's subscriptions, connects, and reads until the
+    /// socket ends; an error is a failed attempt.
+    async fn listen(
+        &mut self,
+        channel: &mut Option<Channel>,
+        first_subscription: &mut bool,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(Ended, Duration), String> {
+        let reuse = match channel.as_ref() {
+            Some(current) => self
+                .api
+                .channel_exists(&current.id, self.deadline())
+                .await
+                .map_err(|error| crate::error_chain(&error))?,
+            None => false,
+        };
+        if !reuse {
+            let created = self
+                .api
+                .create_channel(self.deadline())
+                .await
+                .map_err(|error| crate::error_chain(&error))?;
+            self.subscribe(&created.id, first_subscription).await?;
+            *channel = Some(created);
+        }
+        let current = channel.clone().expect("a channel was made sure of");
+        let (socket, _) = tokio_tungstenite::connect_async(current.connect_uri.as_str())
+            .await
+            .map_err(|error| format!("cannot connect the socket of {}: {error}", current.id))?;
+        let gap = self.down_since.take().map(|(from, reason)| Gap {
+            channel_id: current.id.clone(),
+            topics: self.topics.clone(),
+            from,
+            to: Utc::now(),
+            reason,
+        });
+        let shard = self.shard;
+        let _ = self
+            .events
+            .send(SessionEvent::Listening { shard, gap })
+            .await;
+        let connected = Instant::now();
+        let ended = self.read(socket, &current, shutdown).await;
+        Ok((ended, connected.elapsed()))
+    }
+
+    /// Puts the shard's subscriptions on channel `id`; the first time, reports the verdicts and
+    /// drops the rejected topics.
+    async fn subscribe(&mut self, id: &str, first: &mut bool) -> Result<(), String> {
+        let verdicts = self
+            .api
+            .put_subscriptions(id, &self.topics, self.deadline())
+            .await
+            .map_err(|error| crate::error_chain(&error))?;
+        if std::mem::take(first) {
+            let rejected: Vec<(String, String)> = verdicts
+                .iter()
+                .filter(|verdict| !verdict.permitted)
+                .map(|v| (v.topic.clone(), v.reason.clone().unwrap_or_default()))
+                .collect();
+            self.topics
+                .retain(|topic| !rejected.iter().any(|(t, _)| t == topic));
+            let permitted = self.topics.len();
+            let shard = self.shard;
+            let _ = self
+                .events
+                .send(SessionEvent::Subscribed {
+                    shard,
+                    permitted,
+                    rejected,
+                })
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Reads the socket until it ends.
+    async fn read(
+        &mut self,
+        mut socket: tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        channel: &Channel,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Ended {
+        let heartbeat = self.settings.heartbeat;
+        let mut last_frame = Utc::now();
+        let mut silence = Instant::now() + heartbeat * 2;
+        let mut pinged = false;
+        let mut renew = Instant::now() + self.renewal_delay(channel);
+        loop {
+            tokio::select! {
+                frame = socket.next() => {
+                    let text = match frame {
+                        Some(Ok(Message::Text(text))) => text.to_string(),
+                        Some(Ok(Message::Close(frame))) => {
+                            let why = frame.map_or_else(String::new, |f| format!(": {}", f.reason));
+                            return Ended::Closed(format!("socket closed{why}"));
+                        }
+                        Some(Ok(_)) => String::new(),
+                        Some(Err(error)) => return Ended::Closed(format!("socket failed: {error}")),
+                        None => return Ended::Closed("socket dropped".into()),
+                    };
+                    last_frame = Utc::now();
+                    silence = Instant::now() + heartbeat * 2;
+                    pinged = false;
+                    if text.is_empty() {
+                        continue;
+                    }
+                    match classify(&text) {
+                        FrameKind::Metadata => {}
+                        FrameKind::SocketClosing => return Ended::Closing,
+                        FrameKind::TokenRevoked => return Ended::Revoked,
+                        FrameKind::Resubscribe => {
+                            if let Err(error) = self.subscribe(&channel.id, &mut false).await {
+                                let shard = self.shard;
+                                let _ = self.events.send(SessionEvent::Failed { shard, error }).await;
+                            }
+                        }
+                        FrameKind::Notification => {
+                            let event = SessionEvent::Frame { shard: self.shard, text, received_at: last_frame };
+                            if self.events.send(event).await.is_err() {
+                                return Ended::Shutdown;
+                            }
+                        }
+                    }
+                }
+                () = sleep_until(silence) => {
+                    if pinged {
+                        return Ended::Silent(last_frame);
+                    }
+                    pinged = true;
+                    silence = Instant::now() + heartbeat;
+                    if socket.send(Message::Text(r#"{"message":"ping"}"#.into())).await.is_err() {
+                        return Ended::Closed("socket failed while pinging".into());
+                    }
+                }
+                () = sleep_until(renew) => {
+                    renew = Instant::now() + self.renewal_delay(channel);
+                    if let Err(error) = self.subscribe(&channel.id, &mut false).await {
+                        let shard = self.shard;
+                        let _ = self.events.send(SessionEvent::Failed { shard, error }).await;
+                        renew = Instant::now() + self.settings.backoff_max;
+                    }
+                }
+                _ = shutdown.changed() => {
+                    let _ = socket.close(None).await;
+                    return Ended::Shutdown;
+                }
+            }
+        }
+    }
+
+    /// How long until the subscriptions should be put again to extend the channel.
+    fn renewal_delay(&self, channel: &Channel) -> Duration {
+        let left = channel
+            .expires
+            .and_then(|expires| (expires - Utc::now()).to_std().ok())
+            .unwrap_or(Duration::from_secs(86_400));
+        left.saturating_sub(self.settings.renew_before_expiry)
+            .max(left / 2)
+            .max(Duration::from_millis(100))
+    }
+}
+
+/// The kind of a frame's text.
+fn classify(text: &str) -> FrameKind {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Head<'a> {
+        #[serde(borrow, default)]
+        topic_name: Option<std::borrow::Cow<'a, str>>,
+        #[serde(default)]
+        event_body: Option<Body>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        message: Option<serde_json::Value>,
+    }
+    let Ok(head) = serde_json::from_str::<Head<'_>>(text) else {
+        return FrameKind::Notification;
+    };
+    let message = head
+        .event_body
+        .and_then(|body| body.message)
+        .and_then(|message| message.as_str().map(str::to_owned));
+    frame_kind(
+        head.topic_name.as_deref().unwrap_or_default(),
+        message.as_deref(),
+    )
+}
+
+/// "Full jitter": a random wait up to `min(backoff_max, backoff_base * 2^(failures-1))`.
+fn full_jitter(settings: SessionSettings, failures: u32) -> Duration {
+    let ceiling = settings
+        .backoff_base
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(settings.backoff_max);
+    ceiling.mul_f64(fastrand::f64())
+}
