@@ -2,11 +2,12 @@
 //! CPU time and peak RSS are the consumer's own: `invoke` one event at a time, `invoke` on SQS
 //! batches of 10, and 16 concurrent instances, with in-memory and DynamoDB dedup (DynamoDB Local
 //! behind a proxy that counts every request by kind); then the release Lambda binary's size,
-//! zip size, cold start and RSS; then `publish` onto genesys-sim's EventBridge stand-in. Prints the figures and writes `target/bench/results.json` and
+//! zip size, cold start and RSS; then `publish` onto genesys-sim's EventBridge stand-in and `stream` from its
+//! notification socket. Prints the figures and writes `target/bench/results.json` and
 //! `target/bench/latency.svg`.
 //!
 //! Options (after `--`): `--events N` (default 20000), `--instances N` (default 16),
-//! `--only memory|dynamodb|lambda|publish` (one part).
+//! `--only memory|dynamodb|lambda|publish|stream` (one part).
 //! `BENCH_BIN_DIR` names another folder holding a `genesys-eventbridge` and a
 //! `disposition-consumer` to measure (an older build), instead of `target/release/` and the
 //! Lambda `make bench` builds without the `sim` feature (`target/bench/bootstrap`).
@@ -18,6 +19,7 @@ mod modes;
 mod publish;
 mod sim;
 mod stats;
+mod stream;
 mod svg;
 
 use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
@@ -153,6 +155,9 @@ async fn main() {
     }
     if options.runs("publish") {
         results["publish"] = publish::publish(&bench, events).await;
+    }
+    if options.runs("stream") {
+        results["stream"] = stream::stream(&bench, events * 5).await;
     }
 
     write_results(&root, &dir, results, &series);

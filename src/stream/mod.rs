@@ -299,6 +299,22 @@ fn write_status(err: &mut dyn Write, figures: &mut Figures, connected: &[bool], 
             String::new()
         },
     );
+    // The same figures as a span, for OpenTelemetry when it is exported.
+    let lags = &figures.lags_ms;
+    let _status = tracing::info_span!(
+        "stream.status",
+        channels.connected = connected.iter().filter(|c| **c).count(),
+        channels.total = connected.len(),
+        events = figures.events,
+        events_per_second = rate,
+        reconnects = figures.reconnects,
+        failed_attempts = figures.failures,
+        gaps = figures.gaps,
+        gap_ms = figures.gap_ms,
+        lag_p50_ms = lags.get(lags.len().saturating_sub(1) / 2).copied(),
+        lag_max_ms = lags.last().copied(),
+    )
+    .entered();
     figures.lags_ms.clear();
     figures.interval_events = 0;
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
+use tracing::Instrument;
 
 /// How a session waits and retries.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +85,17 @@ pub enum SessionEvent {
     },
 }
 
+/// The socket of a connection.
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A channel with a socket on it, and the span of the connection's life.
+struct Established {
+    channel: Channel,
+    socket: Socket,
+    connection: tracing::Span,
+}
+
 /// How a socket's life ended.
 enum Ended {
     /// No frame for two heartbeats and no answer to a ping: since the last frame.
@@ -96,6 +108,18 @@ enum Ended {
     Closed(String),
     /// The stream is shutting down.
     Shutdown,
+}
+
+impl Ended {
+    fn describe(&self) -> &'static str {
+        match self {
+            Ended::Silent(_) => "no heartbeat",
+            Ended::Closing => "socket_closing",
+            Ended::Revoked => "token revoked",
+            Ended::Closed(_) => "closed",
+            Ended::Shutdown => "shutdown",
+        }
+    }
 }
 
 /// One shard of topics, kept listening until `shutdown` turns true.
@@ -183,6 +207,50 @@ impl Session {
         first_subscription: &mut bool,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(Ended, Duration), String> {
+        let establishing = tracing::info_span!(
+            "stream.reconnect",
+            shard = self.shard,
+            channel.id = tracing::field::Empty,
+            channel.reused = tracing::field::Empty,
+        );
+        let Established {
+            channel: current,
+            socket,
+            connection,
+        } = self
+            .establish(channel, first_subscription)
+            .instrument(establishing.clone())
+            .await?;
+        establishing.record("channel.id", current.id.as_str());
+        drop(establishing);
+        let gap = self.down_since.take().map(|(from, reason)| Gap {
+            channel_id: current.id.clone(),
+            topics: self.topics.clone(),
+            from,
+            to: Utc::now(),
+            reason,
+        });
+        let shard = self.shard;
+        let _ = self
+            .events
+            .send(SessionEvent::Listening { shard, gap })
+            .await;
+        let connected = Instant::now();
+        let ended = self
+            .read(socket, &current, shutdown)
+            .instrument(connection.clone())
+            .await;
+        connection.record("ended", ended.describe());
+        Ok((ended, connected.elapsed()))
+    }
+
+    /// A channel with the shard's subscriptions (the current one when it still exists) and a
+    /// socket on it, with the span its connection's life will be recorded in.
+    async fn establish(
+        &mut self,
+        channel: &mut Option<Channel>,
+        first_subscription: &mut bool,
+    ) -> Result<Established, String> {
         let reuse = match channel.as_ref() {
             Some(current) => self
                 .api
@@ -200,25 +268,23 @@ impl Session {
             self.subscribe(&created.id, first_subscription).await?;
             *channel = Some(created);
         }
+        tracing::Span::current().record("channel.reused", reuse);
         let current = channel.clone().expect("a channel was made sure of");
         let (socket, _) = tokio_tungstenite::connect_async(current.connect_uri.as_str())
             .await
             .map_err(|error| format!("cannot connect the socket of {}: {error}", current.id))?;
-        let gap = self.down_since.take().map(|(from, reason)| Gap {
-            channel_id: current.id.clone(),
-            topics: self.topics.clone(),
-            from,
-            to: Utc::now(),
-            reason,
-        });
-        let shard = self.shard;
-        let _ = self
-            .events
-            .send(SessionEvent::Listening { shard, gap })
-            .await;
-        let connected = Instant::now();
-        let ended = self.read(socket, &current, shutdown).await;
-        Ok((ended, connected.elapsed()))
+        let connection = tracing::info_span!(
+            parent: None,
+            "stream.connection",
+            shard = self.shard,
+            channel.id = current.id.as_str(),
+            ended = tracing::field::Empty,
+        );
+        Ok(Established {
+            channel: current,
+            socket,
+            connection,
+        })
     }
 
     /// Puts the shard's subscriptions on channel `id`; the first time, reports the verdicts and
@@ -254,9 +320,7 @@ impl Session {
     /// Reads the socket until it ends.
     async fn read(
         &mut self,
-        mut socket: tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
+        mut socket: Socket,
         channel: &Channel,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Ended {

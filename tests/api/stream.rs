@@ -307,3 +307,59 @@ async fn a_placeholder_topic_is_refused_at_start_saying_what_to_use_instead() {
     assert!(err.text().contains("concrete ids"), "{}", err.text());
     assert!(sim.simulator.channel_states().is_empty(), "no channel made");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_prints_notifications_and_exports_connection_and_status_spans_over_otlp() {
+    let sim = fast_sim().await;
+    let (otlp, received) = crate::helpers::otlp_receiver().await;
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_genesys-eventbridge"))
+        .args(["stream", "--topic", TOPIC, "--heartbeat-seconds", "0.1"])
+        .args(["--status-interval", "0.3", "--stop-after-events", "2"])
+        .env("GENESYS_CLOUD_BASE_URL", sim.base_url())
+        .env("GENESYS_CLOUD_CLIENT_ID", "demo-client")
+        .env("GENESYS_CLOUD_CLIENT_SECRET", "demo-secret")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    connected(&sim, 1, &[]).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    publish(&sim, 1);
+    publish(&sim, 2);
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("the stream stops after two notifications")
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(0));
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["topicName"] == TOPIC && l["receivedAt"].is_string())
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("stream status: 1/1 channels connected"),
+        "{stderr}"
+    );
+    let names: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, span)| span.name.clone())
+        .collect();
+    for expected in ["stream.reconnect", "stream.connection", "stream.status"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+}

@@ -326,6 +326,7 @@ impl Simulator {
             .route("/sim/health", get(|| async { "ok" }))
             .route("/channels/{id}", get(socket::connect))
             .route("/sim/notifications/publish", post(notifications::publish))
+            .route("/sim/notifications/generate", post(notifications::generate))
             .route(
                 "/sim/notifications/channels",
                 get(notifications::list_channels),

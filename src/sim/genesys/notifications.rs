@@ -291,6 +291,36 @@ pub(super) async fn publish(State(sim): State<Simulator>, Json(body): Json<Value
     Json(json!({"delivered": sim.send_to_subscribers(topic, &notification)})).into_response()
 }
 
+/// `POST /sim/notifications/generate` `{"topicName", "count"}`: `count` notifications of the
+/// topic, each with its number and the current time as `eventTime`, sent as fast as the
+/// subscribed sockets take them (for benchmarks); answers how many went out.
+pub(super) async fn generate(State(sim): State<Simulator>, Json(body): Json<Value>) -> Response {
+    let (Some(topic), Some(count)) = (
+        body.get("topicName").and_then(Value::as_str),
+        body.get("count").and_then(Value::as_u64),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "topicName and count are required",
+        );
+    };
+    let mut sent = 0;
+    for n in 0..count {
+        let notification = json!({
+            "topicName": topic,
+            "version": "2",
+            "eventBody": {"n": n, "eventTime": chrono::Utc::now().timestamp_millis(),
+                          "conversationId": "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001",
+                          "participantId": "7a2e9c41-agnt-4c5d-9e8f-00000000p001",
+                          "mediaType": "VOICE", "direction": "INBOUND"},
+            "metadata": {"CorrelationId": format!("gen-{n}")},
+        });
+        sent += sim.send_to_subscribers(topic, &notification.to_string());
+    }
+    Json(json!({"sent": sent})).into_response()
+}
+
 /// What `POST /sim/notifications/channels/{id}/fault` does to a channel.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
