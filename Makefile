@@ -29,7 +29,7 @@ aws-checks: .venv/ready build-debug
 	.venv/bin/python -m pytest -q tests/aws
 
 template-checks: .venv/ready .venv-sam/ready
-	.venv/bin/cfn-lint template.yaml
+	.venv/bin/cfn-lint template.yaml deploy/bridge.yaml
 	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml
 
 ## Local Python venvs for the test tooling (pinned): PyYAML, moto, cfn-lint, pytest; the SAM CLI apart.

@@ -10,6 +10,7 @@
 //! - [`configure`]: the Genesys EventBridge integration as code (plan, apply, audit).
 //! - [`publish`]: events onto an EventBridge bus (transform, sizes, batches, per-entry retries).
 //! - [`stream`]: the Notifications API over WebSocket, with gaps recorded and checkpoints.
+//! - [`bridge`]: stream → publish in one process, following queues, with a spool.
 //! - [`dedup`]: the dedup port, with the in-memory and DynamoDB adapters.
 //! - [`genesys`]: the Genesys Cloud port, with the HTTP adapter (tokens, retries, rate limit).
 //! - [`eventbridge`]: the EventBridge port (partner event sources and buses), over the AWS SDK.
@@ -24,6 +25,7 @@
 //!   delivering-platform stand-in, for tests, demos and benchmarks.
 
 pub mod app;
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod configure;

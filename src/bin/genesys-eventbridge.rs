@@ -1,6 +1,6 @@
 //! The operator CLI: `invoke` runs the Lambda's handler locally on events from files;
 //! `configure` keeps the Genesys EventBridge integration as code; `publish` puts events onto a
-//! bus; `stream` listens to the Notifications API.
+//! bus; `stream` listens to the Notifications API; `bridge` joins the two.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -55,6 +55,45 @@ enum Command {
     /// one JSON line per notification, a gap record for every interval not listening; runs
     /// until SIGINT/SIGTERM (exit 0). Exit 2 for invalid topics or settings.
     Stream(StreamArgs),
+    /// Stream → publish in one process: notifications of the given topics and of the calls on
+    /// followed queues onto a bus, with a spool while the bus refuses; runs until SIGINT/SIGTERM
+    /// (exit 0), publishing or spooling what is queued first.
+    Bridge(BridgeArgs),
+}
+
+#[derive(clap::Args)]
+struct BridgeArgs {
+    /// The event bus, by name or ARN (an ARN's region is used).
+    #[arg(long, value_name = "NAME_OR_ARN")]
+    bus: String,
+    /// A concrete topic published as it comes; repeat for several.
+    #[arg(long = "topic", value_name = "TOPIC")]
+    topics: Vec<String>,
+    /// A queue id: each call on it gets its user.end, customer.end and acw topics subscribed
+    /// until its after-call work is over; repeat for several (or a comma-separated list in
+    /// BRIDGE_FOLLOW_QUEUES).
+    #[arg(
+        long = "follow-queue",
+        value_name = "QUEUE_ID",
+        env = "BRIDGE_FOLLOW_QUEUES",
+        value_delimiter = ','
+    )]
+    follow_queues: Vec<String>,
+    /// Also publish the followed queues' conversation snapshots.
+    #[arg(long)]
+    publish_queue_events: bool,
+    /// Where entries the bus will not take wait (append-only files, replayed in order).
+    #[arg(long, value_name = "DIR")]
+    spool: Option<PathBuf>,
+    /// The `Source` of every entry (not `aws.`…).
+    #[arg(long, default_value = genesys_eventbridge::publish::DEFAULT_SOURCE)]
+    source: String,
+    /// The largest entry sent, as AWS counts bytes.
+    #[arg(long, default_value_t = genesys_eventbridge::publish::DEFAULT_MAX_BYTES, value_name = "N")]
+    max_entry_bytes: usize,
+    /// The server's heartbeat interval.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    heartbeat_seconds: f64,
 }
 
 #[derive(clap::Args)]
@@ -267,7 +306,57 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
         Command::Configure { action } => configure(action).await,
         Command::Publish(args) => Ok(publish(args).await),
         Command::Stream(args) => stream(args).await,
+        Command::Bridge(args) => bridge(args).await,
     }
+}
+
+/// `bridge`: the Genesys settings and AWS's standard ones.
+async fn bridge(args: BridgeArgs) -> anyhow::Result<i32> {
+    use genesys_eventbridge::bridge::{BridgeOptions, run};
+    use genesys_eventbridge::publish::{BusSink, SendPolicy, check_source};
+    use genesys_eventbridge::stream::session::SessionSettings;
+    check_source(&args.source).map_err(|problem| anyhow::anyhow!("--source: {problem}"))?;
+    let ceiling = genesys_eventbridge::cli::publish::MAX_ENTRY_BYTES_CEILING;
+    if args.max_entry_bytes == 0 || args.max_entry_bytes > ceiling {
+        anyhow::bail!(
+            "--max-entry-bytes: {} is not within 1 to {ceiling}",
+            args.max_entry_bytes
+        );
+    }
+    let heartbeat = Duration::try_from_secs_f64(args.heartbeat_seconds)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--heartbeat-seconds: not a positive number"))?;
+    let options = BridgeOptions {
+        topics: args.topics,
+        follow_queues: args.follow_queues,
+        publish_queue_events: args.publish_queue_events,
+        spool: args.spool,
+        source: args.source,
+        max_entry_bytes: args.max_entry_bytes,
+        // A few quick attempts, then the spool: the socket side must keep moving.
+        policy: SendPolicy {
+            max_attempts: 3,
+            backoff_max: Duration::from_secs(1),
+            max_request_bytes: args.max_entry_bytes,
+            ..SendPolicy::default()
+        },
+        settings: SessionSettings {
+            heartbeat,
+            ..SessionSettings::default()
+        },
+        stop_after: None,
+    };
+    let access = GenesysAccess::from_env()?;
+    let client = std::sync::Arc::new(app::genesys_client(&access).await?);
+    let sink = std::sync::Arc::new(BusSink::new(
+        app::eventbridge_client(&args.bus).await,
+        &args.bus,
+    ));
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut err = std::io::stderr();
+    let stop = genesys_eventbridge::cli::stream::termination();
+    Ok(run(client, sink, options, &mut out, &mut err, stop).await)
 }
 
 /// `stream`: the Genesys settings only.

@@ -102,6 +102,7 @@ pub async fn run<A: StreamApi + 'static>(
             api: api.clone(),
             settings: options.settings,
             events: events.clone(),
+            wanted: None,
         };
         tasks.push(tokio::spawn(session.run(shutdown_seen.clone())));
     }

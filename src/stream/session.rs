@@ -136,6 +136,8 @@ pub struct Session {
     pub settings: SessionSettings,
     /// Where its events go.
     pub events: mpsc::Sender<SessionEvent>,
+    /// When given, the shard's topics follow it: each new list is put as its subscriptions.
+    pub wanted: Option<watch::Receiver<Vec<String>>>,
 }
 
 impl Session {
@@ -207,6 +209,9 @@ impl Session {
         first_subscription: &mut bool,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(Ended, Duration), String> {
+        if let Some(wanted) = self.wanted.as_mut() {
+            self.topics = wanted.borrow_and_update().clone();
+        }
         let establishing = tracing::info_span!(
             "stream.reconnect",
             shard = self.shard,
@@ -324,6 +329,25 @@ impl Session {
         channel: &Channel,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Ended {
+        let mut wanted = self.wanted.take();
+        let ended = self
+            .read_with(&mut socket, channel, shutdown, wanted.as_mut())
+            .await;
+        self.wanted = wanted;
+        if matches!(ended, Ended::Shutdown) {
+            let _ = socket.close(None).await;
+        }
+        ended
+    }
+
+    /// Reads `socket` until it ends, putting the subscriptions again when `wanted` changes.
+    async fn read_with(
+        &mut self,
+        socket: &mut Socket,
+        channel: &Channel,
+        shutdown: &mut watch::Receiver<bool>,
+        mut wanted: Option<&mut watch::Receiver<Vec<String>>>,
+    ) -> Ended {
         let heartbeat = self.settings.heartbeat;
         let mut last_frame = Utc::now();
         let mut silence = Instant::now() + heartbeat * 2;
@@ -384,10 +408,24 @@ impl Session {
                         renew = Instant::now() + self.settings.backoff_max;
                     }
                 }
-                _ = shutdown.changed() => {
-                    let _ = socket.close(None).await;
-                    return Ended::Shutdown;
+                changed = async {
+                    match wanted.as_deref_mut() {
+                        Some(wanted) => wanted.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if changed && let Some(wanted) = wanted.as_deref_mut() {
+                        self.topics = wanted.borrow_and_update().clone();
+                        if let Err(error) = self.subscribe(&channel.id, &mut false).await {
+                            let shard = self.shard;
+                            let _ = self.events.send(SessionEvent::Failed { shard, error }).await;
+                        }
+                    } else if !changed {
+                        // The sender is gone: the topics are final.
+                        wanted = None;
+                    }
                 }
+                _ = shutdown.changed() => return Ended::Shutdown,
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The integration test binary: real sockets (wiremock, the simulator) behind every adapter.
 
 mod batches;
+mod bridge;
 mod chaos;
 mod configure;
 mod dedup_contract;

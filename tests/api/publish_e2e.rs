@@ -10,14 +10,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_genesys-eventbridge");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// moto's SQS, spoken as the SDK does (AWS JSON 1.0) in the region of `make test`.
-struct Sqs {
+pub(crate) struct Sqs {
     http: reqwest::Client,
     url: String,
     region: String,
 }
 
 impl Sqs {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Sqs {
             http: reqwest::Client::new(),
             url: std::env::var("AWS_ENDPOINT_URL_EVENTBRIDGE").unwrap(),
@@ -49,7 +49,7 @@ impl Sqs {
     }
 
     /// A new queue: its URL and ARN.
-    async fn queue(&self, name: &str) -> (String, String) {
+    pub(crate) async fn queue(&self, name: &str) -> (String, String) {
         let url = self.call("CreateQueue", json!({"QueueName": name})).await["QueueUrl"]
             .as_str()
             .unwrap()
@@ -68,7 +68,7 @@ impl Sqs {
     }
 
     /// Every message on the queue now.
-    async fn drain(&self, url: &str) -> Vec<Value> {
+    pub(crate) async fn drain(&self, url: &str) -> Vec<Value> {
         let mut messages = Vec::new();
         loop {
             let batch = self
@@ -86,7 +86,7 @@ impl Sqs {
 }
 
 /// The payload an SQS event source mapping hands the function for `messages`.
-fn lambda_sqs_event(messages: &[Value], queue_arn: &str) -> Value {
+pub(crate) fn lambda_sqs_event(messages: &[Value], queue_arn: &str) -> Value {
     let records: Vec<Value> = messages
         .iter()
         .map(|m| {
@@ -97,6 +97,42 @@ fn lambda_sqs_event(messages: &[Value], queue_arn: &str) -> Value {
         })
         .collect();
     json!({"Records": records})
+}
+
+/// A new bus (named after `run`) with the template's rule delivering into a new SQS queue:
+/// the bus name, the queue's URL and ARN.
+pub(crate) async fn bus_with_the_rule_into_a_queue(
+    events: &aws_sdk_eventbridge::Client,
+    sqs: &Sqs,
+    run: &str,
+) -> (String, String, String) {
+    let bus = format!("e2e-{run}");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    let template = std::fs::read_to_string(format!("{ROOT}/template.yaml")).unwrap();
+    let pattern = genesys_eventbridge::configure::check::rule_pattern(&template).unwrap();
+    events
+        .put_rule()
+        .name("genesys")
+        .event_bus_name(&bus)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (ingest, ingest_arn) = sqs.queue(&format!("ingest-{run}")).await;
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(&ingest_arn)
+        .build()
+        .unwrap();
+    events
+        .put_targets()
+        .rule("genesys")
+        .event_bus_name(&bus)
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
+    (bus, ingest, ingest_arn)
 }
 
 /// Runs `genesys-eventbridge publish` with `args`; its exit code and output lines.
@@ -125,32 +161,7 @@ async fn published_samples_reach_the_consumer_through_the_rule_and_a_queue_and_g
     };
     let sqs = Sqs::new();
     let run = format!("{:08x}", fastrand::u32(..));
-    let bus = format!("e2e-{run}");
-    events.create_event_bus().name(&bus).send().await.unwrap();
-    let template = std::fs::read_to_string(format!("{ROOT}/template.yaml")).unwrap();
-    let pattern = genesys_eventbridge::configure::check::rule_pattern(&template).unwrap();
-    events
-        .put_rule()
-        .name("genesys")
-        .event_bus_name(&bus)
-        .event_pattern(pattern.to_string())
-        .send()
-        .await
-        .unwrap();
-    let (ingest, ingest_arn) = sqs.queue(&format!("ingest-{run}")).await;
-    let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("queue")
-        .arn(&ingest_arn)
-        .build()
-        .unwrap();
-    events
-        .put_targets()
-        .rule("genesys")
-        .event_bus_name(&bus)
-        .targets(target)
-        .send()
-        .await
-        .unwrap();
+    let (bus, ingest, ingest_arn) = bus_with_the_rule_into_a_queue(&events, &sqs, &run).await;
     let sns = aws_sdk_sns::Client::new(
         &aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()

@@ -1,0 +1,245 @@
+//! The bridge use case: stream sessions (topics given, followed queues, and the detail topics of each conversation seen on them) feeding the publish core through a bounded queue, with a spool when the bus will not take entries; gap records and publish outcomes as JSON lines, a clean stop that publishes or spools what is queued.
+
+pub mod coverage;
+pub mod forward;
+pub mod spool;
+
+use crate::publish::{DedupWindow, Entry, EventSink, SendPolicy, check_entry, transform};
+use crate::stream::StreamApi;
+use crate::stream::records::{notification_line, rfc3339};
+use crate::stream::session::{Session, SessionEvent, SessionSettings};
+use coverage::{Change, Coverage, finished_conversation, queue_topic, queued_conversation};
+use serde_json::Value;
+use spool::Spool;
+use std::future::Future;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Entries waiting for the bus in memory; beyond this the socket side waits (the spool takes
+/// what the bus refuses, so the queue drains at the spool's pace at worst).
+pub const QUEUE_CAPACITY: usize = 10_000;
+
+/// What the bridge listens to and where it publishes.
+#[derive(Debug, Clone, Default)]
+pub struct BridgeOptions {
+    /// Concrete topics published as they come.
+    pub topics: Vec<String>,
+    /// Queues whose conversations are followed.
+    pub follow_queues: Vec<String>,
+    /// Also publish the followed queues' conversation snapshots.
+    pub publish_queue_events: bool,
+    /// Where entries the bus will not take wait.
+    pub spool: Option<PathBuf>,
+    /// `Source` of the entries.
+    pub source: String,
+    /// The entry byte limit.
+    pub max_entry_bytes: usize,
+    /// Retries of a request before its entries are spooled.
+    pub policy: SendPolicy,
+    /// Session timings.
+    pub settings: SessionSettings,
+    /// Stop after this long (scripts and tests).
+    pub stop_after: Option<Duration>,
+}
+
+/// One shard: its wanted topics, and its session's task.
+struct Shard {
+    wanted: watch::Sender<Vec<String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs the bridge until `stop` resolves; returns the exit code.
+pub async fn run<A: StreamApi + 'static>(
+    api: Arc<A>,
+    sink: Arc<dyn EventSink>,
+    options: BridgeOptions,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+    stop: impl Future<Output = ()>,
+) -> i32 {
+    let fixed: Vec<String> = options
+        .topics
+        .iter()
+        .cloned()
+        .chain(options.follow_queues.iter().map(|queue| queue_topic(queue)))
+        .collect();
+    if fixed.is_empty() {
+        let _ = writeln!(
+            err,
+            "genesys-eventbridge bridge: give --topic or --follow-queue"
+        );
+        return 2;
+    }
+    let available = match api
+        .available_topics(crate::deadline::Deadline::after(
+            options.settings.request_timeout,
+        ))
+        .await
+    {
+        Ok(available) => available,
+        Err(error) => {
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge bridge: {}",
+                crate::error_chain(&error)
+            );
+            return 2;
+        }
+    };
+    if let Err(problems) = crate::stream::topics::check_topics(&fixed, &available) {
+        let _ = writeln!(err, "genesys-eventbridge bridge: {}", problems.join("\n"));
+        return 2;
+    }
+    let spool = match &options.spool {
+        Some(dir) => match Spool::open(dir) {
+            Ok(spool) => Some(spool),
+            Err(error) => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: --spool {}: {error}",
+                    dir.display()
+                );
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let (entries, queued) = mpsc::channel::<Entry>(QUEUE_CAPACITY);
+    let (lines, mut reported) = mpsc::unbounded_channel::<String>();
+    let forwarder = tokio::spawn(forward::forward(queued, sink, spool, options.policy, lines));
+    let (events, mut received) = mpsc::channel(4_096);
+    let (shutdown, shutdown_seen) = watch::channel(false);
+    let mut coverage = Coverage::new(&fixed, crate::stream::topics::MAX_CHANNELS);
+    let mut shards: Vec<Shard> = Vec::new();
+    let start_shard = |shards: &mut Vec<Shard>, topics: Vec<String>| {
+        let (wanted, wanted_seen) = watch::channel(topics.clone());
+        let session = Session {
+            shard: shards.len(),
+            topics,
+            down_since: None,
+            api: api.clone(),
+            settings: options.settings,
+            events: events.clone(),
+            wanted: Some(wanted_seen),
+        };
+        let task = tokio::spawn(session.run(shutdown_seen.clone()));
+        shards.push(Shard { wanted, task });
+    };
+    for topics in coverage.shards() {
+        start_shard(&mut shards, topics);
+    }
+    let mut window = DedupWindow::new(crate::publish::run::DEDUP_WINDOW);
+    let stop_at = options
+        .stop_after
+        .map(|after| tokio::time::Instant::now() + after);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            event = received.recv() => {
+                let Some(event) = event else { break };
+                match event {
+                    SessionEvent::Frame { text, received_at, .. } => {
+                        let Some((_, notification)) = notification_line(&text, received_at) else { continue };
+                        let topic = notification.get("topicName").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        let body = notification.get("eventBody").cloned().unwrap_or_default();
+                        let queued_conversation = queued_conversation(&topic, &body);
+                        if let Some(conversation) = &queued_conversation {
+                            let change = coverage.add(conversation);
+                            apply(&change, &coverage, &mut shards, &start_shard, err, conversation);
+                            if !options.publish_queue_events {
+                                continue;
+                            }
+                        }
+                        let received_at = rfc3339(received_at);
+                        match transform(&notification, &options.source, &received_at) {
+                            Ok(entry) => match check_entry(&entry, options.max_entry_bytes) {
+                                Ok(()) if window.first_seen(&entry.bridge_event_id, &topic).is_none() => {
+                                    if entries.send(entry).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                Ok(()) => {}
+                                Err(problem) => { let _ = writeln!(err, "genesys-eventbridge bridge: {topic}: rejected: {problem}"); }
+                            },
+                            Err(error) => { let _ = writeln!(err, "genesys-eventbridge bridge: {topic}: rejected: {error}"); }
+                        }
+                        if let Some(conversation) = finished_conversation(&topic) {
+                            let change = coverage.remove(conversation);
+                            apply(&change, &coverage, &mut shards, &start_shard, err, conversation);
+                        }
+                    }
+                    SessionEvent::Listening { gap: Some(gap), .. } => {
+                        let _ = writeln!(out, "{}", gap.to_record());
+                        let _ = out.flush();
+                    }
+                    SessionEvent::Listening { gap: None, .. } => {}
+                    SessionEvent::Subscribed { shard, rejected, .. } => {
+                        for (topic, reason) in rejected {
+                            let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: {topic}: rejected: {reason}");
+                        }
+                    }
+                    SessionEvent::Stopped { shard, at, reason } => {
+                        let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: not listening since {}: {reason}", rfc3339(at));
+                    }
+                    SessionEvent::Failed { shard, error } => {
+                        let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: {error} (retrying)");
+                    }
+                }
+            }
+            line = reported.recv() => {
+                if let Some(line) = line {
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                }
+            }
+            () = async { match stop_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break,
+            () = &mut stop => break,
+        }
+    }
+    // Stop reading, then publish or spool what is queued.
+    let _ = shutdown.send(true);
+    for shard in shards {
+        let _ = tokio::time::timeout(Duration::from_secs(2), shard.task).await;
+    }
+    drop(entries);
+    let _ = forwarder.await;
+    while let Ok(line) = reported.try_recv() {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+    0
+}
+
+/// Puts the new topics of the shards `change` names (starting a session for a new shard), or
+/// reports that a conversation could not be covered.
+fn apply(
+    change: &Change,
+    coverage: &Coverage,
+    shards: &mut Vec<Shard>,
+    start_shard: &impl Fn(&mut Vec<Shard>, Vec<String>),
+    err: &mut (dyn Write + Send),
+    conversation: &str,
+) {
+    match change {
+        Change::Shards(changed) => {
+            let topics = coverage.shards();
+            for &index in changed {
+                if index < shards.len() {
+                    let _ = shards[index].wanted.send(topics[index].clone());
+                } else {
+                    start_shard(shards, topics[index].clone());
+                }
+            }
+        }
+        Change::NoRoom => {
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge bridge: conversation {conversation} not covered: every channel holds 1,000 topics"
+            );
+        }
+        Change::None => {}
+    }
+}

@@ -1,0 +1,290 @@
+//! The whole pipeline on loopback: a simulated conversation on a followed queue ends → `bridge` → moto's EventBridge → the template's rule → SQS → the consumer → exactly one wrap-up; and with the bus refusing for a while, the spool grows then drains, nothing lost or doubled.
+
+use crate::helpers::{disposition, invocation, local_eventbridge, sim_client, sim_consumer};
+use crate::publish_e2e::{Sqs, bus_with_the_rule_into_a_queue, lambda_sqs_event};
+use genesys_eventbridge::bridge::{BridgeOptions, run};
+use genesys_eventbridge::consumer::PipelineSettings;
+use genesys_eventbridge::genesys::HttpSettings;
+use genesys_eventbridge::lambda;
+use genesys_eventbridge::publish::{
+    BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventSink, SendPolicy,
+};
+use genesys_eventbridge::sim::eventbridge::{BusScript, RequestFault};
+use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
+use genesys_eventbridge::stream::session::SessionSettings;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const QUEUE: &str = "c0ffee00-1111-4222-8333-444455556666";
+const CONVERSATION: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001";
+
+/// Output shared with the test while the bridge writes it.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn lines(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+/// The demo simulator, its sockets beating every 100 ms.
+async fn demo_sim_fast() -> RunningSim {
+    let simulator = Simulator::new(SimConfig {
+        heartbeat_interval: Duration::from_millis(100),
+        ..SimConfig::default()
+    });
+    let data = std::path::Path::new(ROOT).join("events/sim/interactions.json");
+    simulator.seed(SeedData::from_file(&data).unwrap()).unwrap();
+    simulator
+        .spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn options(spool: Option<PathBuf>) -> BridgeOptions {
+    BridgeOptions {
+        follow_queues: vec![QUEUE.into()],
+        spool,
+        source: DEFAULT_SOURCE.into(),
+        max_entry_bytes: DEFAULT_MAX_BYTES,
+        policy: SendPolicy {
+            max_attempts: 2,
+            backoff_base: Duration::from_millis(5),
+            backoff_max: Duration::from_millis(20),
+            ..SendPolicy::default()
+        },
+        settings: SessionSettings {
+            heartbeat: Duration::from_millis(100),
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(200),
+            renew_before_expiry: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(5),
+        },
+        ..BridgeOptions::default()
+    }
+}
+
+/// A bridge running in the background; stopped by `stopped`.
+struct Running {
+    out: Shared,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<i32>,
+}
+
+impl Running {
+    async fn stopped(self) -> (i32, Vec<Value>) {
+        let _ = self.stop.send(());
+        let code = tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("the bridge stops")
+            .unwrap();
+        (code, self.out.lines())
+    }
+}
+
+fn start(sim: &RunningSim, sink: Arc<dyn EventSink>, options: BridgeOptions) -> Running {
+    let client = Arc::new(sim_client(&sim.base_url(), HttpSettings::default()));
+    let out = Shared::default();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (mut o, mut e) = (out.clone(), Shared::default());
+    let task = tokio::spawn(async move {
+        run(client, sink, options, &mut o, &mut e, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Running { out, stop, task }
+}
+
+/// Waits until some connected channel holds `topics` topics.
+async fn subscribed(sim: &RunningSim, topics: usize) {
+    let started = Instant::now();
+    loop {
+        let states = sim.simulator.channel_states();
+        if states
+            .iter()
+            .any(|(_, n, socket)| *n == topics && socket.is_some())
+        {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{states:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The call is queued on the followed queue, then ends: the notifications Genesys would send.
+async fn conversation_queued_then_ended(sim: &RunningSim) {
+    subscribed(sim, 1).await;
+    let queued = json!({"topicName": format!("v2.routing.queues.{QUEUE}.conversations.calls"),
+                        "version": "2", "eventBody": {"id": CONVERSATION, "participants": []},
+                        "metadata": {"CorrelationId": "q-1"}});
+    let topic = queued["topicName"].as_str().unwrap();
+    assert_eq!(
+        sim.simulator
+            .send_to_subscribers(topic, &queued.to_string()),
+        1
+    );
+    subscribed(sim, 4).await;
+    for sample in [
+        "20-native-user-end-eligible.json",
+        "21-native-customer-end-same-call.json",
+    ] {
+        let event: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{ROOT}/events/{sample}")).unwrap(),
+        )
+        .unwrap();
+        let notification = &event["detail"];
+        let topic = notification["topicName"].as_str().unwrap();
+        assert_eq!(
+            sim.simulator
+                .send_to_subscribers(topic, &notification.to_string()),
+            1,
+            "{sample}"
+        );
+    }
+}
+
+/// Waits until `lines` of the bridge's output say `outcome` at least `count` times.
+async fn reported(out: &Shared, outcome: &str, count: usize) {
+    let started = Instant::now();
+    while out
+        .lines()
+        .iter()
+        .filter(|l| l["outcome"] == outcome)
+        .count()
+        < count
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            out.lines()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_ending_on_a_followed_queue_is_wrapped_up_once_through_eventbridge_and_sqs() {
+    let Some(events) = local_eventbridge("us-east-1").await else {
+        return;
+    };
+    let sqs = Sqs::new();
+    let run_id = format!("bridge-{:08x}", fastrand::u32(..));
+    let (bus, ingest, ingest_arn) = bus_with_the_rule_into_a_queue(&events, &sqs, &run_id).await;
+    let sim = demo_sim_fast().await;
+    let bridge = start(&sim, Arc::new(BusSink::new(events, &bus)), options(None));
+
+    conversation_queued_then_ended(&sim).await;
+    reported(&bridge.out, "published", 2).await;
+    let (code, _) = bridge.stopped().await;
+    let delivered = sqs.drain(&ingest).await;
+    let consumer = sim_consumer(&sim.base_url(), PipelineSettings::new(disposition()));
+    let handled = lambda::handle(
+        &consumer,
+        lambda_sqs_event(&delivered, &ingest_arn),
+        &invocation("bridge"),
+    )
+    .await;
+
+    assert_eq!(code, 0);
+    assert_eq!(delivered.len(), 2, "user.end and customer.end, each once");
+    let outcomes: Vec<&str> = handled.reports.iter().map(|r| r.outcome.name()).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "patched").count(),
+        1,
+        "{outcomes:?}"
+    );
+    let applied: Vec<u64> = sim
+        .simulator
+        .patch_counts()
+        .values()
+        .map(|count| count.applied)
+        .filter(|applied| *applied > 0)
+        .collect();
+    assert_eq!(applied, [1], "exactly one wrap-up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_bus_refuses_entries_wait_in_the_spool_and_drain_once_each_when_it_recovers() {
+    let sim = demo_sim_fast().await;
+    let bus = sim.simulator.bus().clone();
+    bus.set_script(BusScript {
+        entries: std::collections::HashMap::new(),
+        fail_requests: Some(RequestFault {
+            count: 1_000_000,
+            status: 503,
+            code: "ServiceUnavailable".into(),
+        }),
+    });
+    let config = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .region(aws_sdk_eventbridge::config::Region::new("eu-west-1"))
+        .endpoint_url(sim.base_url())
+        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
+        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    let sink = BusSink::new(aws_sdk_eventbridge::Client::from_conf(config), "local");
+    let spool = std::env::temp_dir().join(format!("bridge-spool-{:x}", fastrand::u64(..)));
+    let bridge = start(&sim, Arc::new(sink), options(Some(spool.clone())));
+
+    conversation_queued_then_ended(&sim).await;
+    reported(&bridge.out, "spooled", 2).await;
+    let waiting = std::fs::read_dir(&spool).unwrap().count();
+    bus.set_script(BusScript::default());
+    reported(&bridge.out, "published", 2).await;
+    let (code, _) = bridge.stopped().await;
+
+    assert_eq!(code, 0);
+    assert!(waiting > 0, "the spool held the refused entries");
+    let left: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "jsonl"))
+        .collect();
+    assert!(left.is_empty(), "the spool drained: {left:?}");
+    let accepted: Vec<String> = bus
+        .events()
+        .iter()
+        .map(|event| event["detail-type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        accepted.len(),
+        2,
+        "each event on the bus once: {accepted:?}"
+    );
+    let consumer = sim_consumer(&sim.base_url(), PipelineSettings::new(disposition()));
+    for event in bus.events() {
+        lambda::handle(&consumer, event, &invocation("spooled")).await;
+    }
+    let applied: u64 = sim
+        .simulator
+        .patch_counts()
+        .values()
+        .map(|c| c.applied)
+        .sum();
+    assert_eq!(applied, 1, "one wrap-up, however late");
+    std::fs::remove_dir_all(spool).unwrap();
+}
