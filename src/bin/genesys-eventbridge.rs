@@ -82,6 +82,10 @@ struct BridgeArgs {
     /// Also publish the followed queues' conversation snapshots.
     #[arg(long)]
     publish_queue_events: bool,
+    /// Fill every gap: the followed queues' calls that ended inside it (analytics details
+    /// query) are published as `…user.end` events marked `"backfilled": true`.
+    #[arg(long)]
+    backfill: bool,
     /// Where entries the bus will not take wait (append-only files, replayed in order).
     #[arg(long, value_name = "DIR")]
     spool: Option<PathBuf>,
@@ -346,6 +350,7 @@ async fn bridge(args: BridgeArgs) -> anyhow::Result<i32> {
             ..SessionSettings::default()
         },
         stop_after: None,
+        backfill: args.backfill,
     };
     let access = GenesysAccess::from_env()?;
     let client = std::sync::Arc::new(app::genesys_client(&access).await?);

@@ -1,9 +1,11 @@
 //! The bridge use case: stream sessions (topics given, followed queues, and the detail topics of each conversation seen on them) feeding the publish core through a bounded queue, with a spool when the bus will not take entries; gap records and publish outcomes as JSON lines, a clean stop that publishes or spools what is queued.
 
+pub mod backfill;
 pub mod coverage;
 pub mod forward;
 pub mod spool;
 
+use crate::genesys::analytics::AnalyticsApi;
 use crate::publish::{DedupWindow, Entry, EventSink, SendPolicy, check_entry, transform};
 use crate::stream::StreamApi;
 use crate::stream::records::{notification_line, rfc3339};
@@ -43,7 +45,13 @@ pub struct BridgeOptions {
     pub settings: SessionSettings,
     /// Stop after this long (scripts and tests).
     pub stop_after: Option<Duration>,
+    /// Fill each gap of the followed queues from the analytics API.
+    pub backfill: bool,
 }
+
+/// The API a bridge needs: the stream's and the analytics query.
+pub trait BridgeApi: StreamApi + AnalyticsApi {}
+impl<T: StreamApi + AnalyticsApi> BridgeApi for T {}
 
 /// One shard: its wanted topics, and its session's task.
 struct Shard {
@@ -52,7 +60,7 @@ struct Shard {
 }
 
 /// Runs the bridge until `stop` resolves; returns the exit code.
-pub async fn run<A: StreamApi + 'static>(
+pub async fn run<A: BridgeApi + 'static>(
     api: Arc<A>,
     sink: Arc<dyn EventSink>,
     options: BridgeOptions,
@@ -132,6 +140,7 @@ pub async fn run<A: StreamApi + 'static>(
         start_shard(&mut shards, topics);
     }
     let mut window = DedupWindow::new(crate::publish::run::DEDUP_WINDOW);
+    let (backfilled, mut backfills) = mpsc::unbounded_channel::<Value>();
     let stop_at = options
         .stop_after
         .map(|after| tokio::time::Instant::now() + after);
@@ -143,6 +152,7 @@ pub async fn run<A: StreamApi + 'static>(
                 match event {
                     SessionEvent::Frame { text, received_at, .. } => {
                         let Some((_, notification)) = notification_line(&text, received_at) else { continue };
+                        let received_at = rfc3339(received_at);
                         let topic = notification.get("topicName").and_then(Value::as_str).unwrap_or_default().to_owned();
                         let body = notification.get("eventBody").cloned().unwrap_or_default();
                         let queued_conversation = queued_conversation(&topic, &body);
@@ -153,18 +163,10 @@ pub async fn run<A: StreamApi + 'static>(
                                 continue;
                             }
                         }
-                        let received_at = rfc3339(received_at);
-                        match transform(&notification, &options.source, &received_at) {
-                            Ok(entry) => match check_entry(&entry, options.max_entry_bytes) {
-                                Ok(()) if window.first_seen(&entry.bridge_event_id, &topic).is_none() => {
-                                    if entries.send(entry).await.is_err() {
-                                        break;
-                                    }
-                                }
-                                Ok(()) => {}
-                                Err(problem) => { let _ = writeln!(err, "genesys-eventbridge bridge: {topic}: rejected: {problem}"); }
-                            },
-                            Err(error) => { let _ = writeln!(err, "genesys-eventbridge bridge: {topic}: rejected: {error}"); }
+                        if let Some(entry) = entry_of(&notification, &options, &received_at, &mut window, err)
+                            && entries.send(entry).await.is_err()
+                        {
+                            break;
                         }
                         if let Some(conversation) = finished_conversation(&topic) {
                             let change = coverage.remove(conversation);
@@ -174,6 +176,9 @@ pub async fn run<A: StreamApi + 'static>(
                     SessionEvent::Listening { gap: Some(gap), .. } => {
                         let _ = writeln!(out, "{}", gap.to_record());
                         let _ = out.flush();
+                        if options.backfill && !options.follow_queues.is_empty() {
+                            tokio::spawn(fill(api.clone(), options.follow_queues.clone(), gap, options.settings.request_timeout, backfilled.clone()));
+                        }
                     }
                     SessionEvent::Listening { gap: None, .. } => {}
                     SessionEvent::Subscribed { shard, rejected, .. } => {
@@ -187,6 +192,15 @@ pub async fn run<A: StreamApi + 'static>(
                     SessionEvent::Failed { shard, error } => {
                         let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: {error} (retrying)");
                     }
+                }
+            }
+            notification = backfills.recv() => {
+                let Some(notification) = notification else { continue };
+                let received_at = rfc3339(chrono::Utc::now());
+                if let Some(entry) = entry_of(&notification, &options, &received_at, &mut window, err)
+                    && entries.send(entry).await.is_err()
+                {
+                    break;
                 }
             }
             line = reported.recv() => {
@@ -211,6 +225,62 @@ pub async fn run<A: StreamApi + 'static>(
     }
     let _ = out.flush();
     0
+}
+
+/// The entry of `notification`, unless it is invalid (reported on `err`) or already seen.
+fn entry_of(
+    notification: &Value,
+    options: &BridgeOptions,
+    received_at: &str,
+    window: &mut DedupWindow,
+    err: &mut (dyn Write + Send),
+) -> Option<Entry> {
+    let topic = notification
+        .get("topicName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let entry = match transform(notification, &options.source, received_at) {
+        Ok(entry) => entry,
+        Err(error) => {
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge bridge: {topic}: rejected: {error}"
+            );
+            return None;
+        }
+    };
+    if let Err(problem) = check_entry(&entry, options.max_entry_bytes) {
+        let _ = writeln!(
+            err,
+            "genesys-eventbridge bridge: {topic}: rejected: {problem}"
+        );
+        return None;
+    }
+    window
+        .first_seen(&entry.bridge_event_id, topic)
+        .is_none()
+        .then_some(entry)
+}
+
+/// Backfills `gap` and hands the notifications to the bridge; a failure is logged as an error.
+async fn fill<A: BridgeApi + 'static>(
+    api: Arc<A>,
+    queues: Vec<String>,
+    gap: crate::stream::records::Gap,
+    request_timeout: Duration,
+    backfilled: mpsc::UnboundedSender<Value>,
+) {
+    match backfill::backfill(api.as_ref(), &queues, &gap, request_timeout).await {
+        Ok(notifications) => {
+            tracing::info!(events = notifications.len(), gap.from = %rfc3339(gap.from), gap.to = %rfc3339(gap.to), "gap backfilled");
+            for notification in notifications {
+                let _ = backfilled.send(notification);
+            }
+        }
+        Err(problem) => {
+            tracing::error!(gap.from = %rfc3339(gap.from), gap.to = %rfc3339(gap.to), "backfill failed: {problem}");
+        }
+    }
 }
 
 /// Puts the new topics of the shards `change` names (starting a session for a new shard), or

@@ -1,5 +1,6 @@
 //! The Genesys Cloud port: fetch and update interactions (tutorial) and conversations (native), with errors that know if a retry helps.
 
+pub mod analytics;
 pub mod credentials;
 pub mod http;
 pub mod integrations;

@@ -49,6 +49,8 @@ pub enum Operation {
     HeadChannel(String),
     /// `PUT /api/v2/notifications/channels/{channelId}/subscriptions?ignoreErrors=true`.
     PutSubscriptions(String),
+    /// `POST /api/v2/analytics/conversations/details/query` (a read).
+    ConversationDetailsQuery,
 }
 
 impl Operation {
@@ -88,6 +90,9 @@ impl Operation {
             Operation::HeadChannel(_) => "HEAD /api/v2/notifications/channels/{channelId}".into(),
             Operation::PutSubscriptions(_) => {
                 "PUT /api/v2/notifications/channels/{channelId}/subscriptions".into()
+            }
+            Operation::ConversationDetailsQuery => {
+                "POST /api/v2/analytics/conversations/details/query".into()
             }
         }
     }
@@ -146,13 +151,18 @@ impl Operation {
             Operation::PutSubscriptions(id) => {
                 format!("/api/v2/notifications/channels/{id}/subscriptions")
             }
+            Operation::ConversationDetailsQuery => {
+                "/api/v2/analytics/conversations/details/query".into()
+            }
         }
     }
 
     /// The request's HTTP method.
     pub fn method(&self) -> reqwest::Method {
         match self {
-            Operation::Token | Operation::CreateChannel => reqwest::Method::POST,
+            Operation::Token | Operation::CreateChannel | Operation::ConversationDetailsQuery => {
+                reqwest::Method::POST
+            }
             Operation::HeadChannel(_) => reqwest::Method::HEAD,
             Operation::PutSubscriptions(_) => reqwest::Method::PUT,
             Operation::FetchInteraction(_)
@@ -178,7 +188,7 @@ impl Operation {
     /// True for the requests that change something in Genesys Cloud.
     pub fn is_write(&self) -> bool {
         !matches!(self.method(), reqwest::Method::GET | reqwest::Method::HEAD)
-            && *self != Operation::Token
+            && !matches!(self, Operation::Token | Operation::ConversationDetailsQuery)
     }
 }
 

@@ -237,16 +237,7 @@ async fn while_the_bus_refuses_entries_wait_in_the_spool_and_drain_once_each_whe
             code: "ServiceUnavailable".into(),
         }),
     });
-    let config = aws_sdk_eventbridge::Config::builder()
-        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-        .region(aws_sdk_eventbridge::config::Region::new("eu-west-1"))
-        .endpoint_url(sim.base_url())
-        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
-        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .build();
-    let sink = BusSink::new(aws_sdk_eventbridge::Client::from_conf(config), "local");
+    let sink = stand_in_sink(&sim);
     let spool = std::env::temp_dir().join(format!("bridge-spool-{:x}", fastrand::u64(..)));
     let bridge = start(&sim, Arc::new(sink), options(Some(spool.clone())));
 
@@ -287,4 +278,94 @@ async fn while_the_bus_refuses_entries_wait_in_the_spool_and_drain_once_each_whe
         .sum();
     assert_eq!(applied, 1, "one wrap-up, however late");
     std::fs::remove_dir_all(spool).unwrap();
+}
+
+/// The bus of the simulator as an `EventSink` (no SDK retries: the bridge counts its own).
+fn stand_in_sink(sim: &RunningSim) -> BusSink {
+    let config = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .region(aws_sdk_eventbridge::config::Region::new("eu-west-1"))
+        .endpoint_url(sim.base_url())
+        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
+        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    BusSink::new(aws_sdk_eventbridge::Client::from_conf(config), "local")
+}
+
+/// Conversation `id` now ends: every participant started a minute ago and ended now.
+fn end_now(sim: &RunningSim, id: &str) {
+    let mut conversation = sim.simulator.conversation(id).unwrap();
+    let (started, now) = (
+        chrono::Utc::now() - chrono::Duration::minutes(1),
+        chrono::Utc::now(),
+    );
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for participant in conversation["participants"].as_array_mut().unwrap() {
+        participant["startTime"] = json!(stamp(started));
+        participant["endTime"] = json!(stamp(now));
+    }
+    let Value::Object(body) = conversation else {
+        unreachable!("a conversation is an object")
+    };
+    sim.simulator.put_conversation(body).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_ends_while_the_socket_is_down_is_backfilled_and_wrapped_up_once() {
+    let sim = demo_sim_fast().await;
+    let bus = sim.simulator.bus().clone();
+    let bridge = start(
+        &sim,
+        Arc::new(stand_in_sink(&sim)),
+        BridgeOptions {
+            backfill: true,
+            ..options(None)
+        },
+    );
+    subscribed(&sim, 1).await;
+    let queued = json!({"topicName": format!("v2.routing.queues.{QUEUE}.conversations.calls"),
+                        "version": "2", "eventBody": {"id": CONVERSATION}});
+    let topic = queued["topicName"].as_str().unwrap();
+    sim.simulator
+        .send_to_subscribers(topic, &queued.to_string());
+    subscribed(&sim, 4).await;
+    let channel = sim
+        .simulator
+        .channel_states()
+        .into_iter()
+        .find(|(_, _, socket)| socket.is_some())
+        .unwrap()
+        .0;
+
+    // The socket goes silent; the call ends meanwhile, its user.end lost with the socket.
+    sim.simulator
+        .break_channel(&channel, genesys_eventbridge::sim::ChannelFault::Stall);
+    end_now(&sim, CONVERSATION);
+    reported(&bridge.out, "published", 1).await;
+    let (code, lines) = bridge.stopped().await;
+
+    assert_eq!(code, 0);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["topicName"] == "genesys-eventbridge.gap"),
+        "{lines:?}"
+    );
+    let events = bus.events();
+    assert_eq!(events.len(), 1, "one backfilled user.end: {events:?}");
+    assert_eq!(events[0]["detail"]["eventBody"]["backfilled"], true);
+    let consumer = sim_consumer(&sim.base_url(), PipelineSettings::new(disposition()));
+    for event in events {
+        lambda::handle(&consumer, event, &invocation("backfilled")).await;
+    }
+    let applied: u64 = sim
+        .simulator
+        .patch_counts()
+        .values()
+        .map(|c| c.applied)
+        .sum();
+    assert_eq!(applied, 1, "the wrap-up still lands, once");
 }

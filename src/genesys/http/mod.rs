@@ -1,5 +1,6 @@
 //! The HTTP adapter of the Genesys port: OAuth client credentials, a single-flight token cache, bounded retries.
 
+mod analytics;
 mod answers;
 mod integrations;
 mod notifications;

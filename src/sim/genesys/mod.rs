@@ -7,6 +7,7 @@
 //! the writes each interaction or participant received (`GET /sim/patches`).
 
 mod admin;
+mod analytics;
 mod answers;
 mod conversations;
 mod faults;
@@ -203,6 +204,15 @@ impl Simulator {
         Ok(())
     }
 
+    /// Every conversation as a GET would return it now.
+    pub fn conversations(&self) -> Vec<Value> {
+        self.books()
+            .conversations
+            .values()
+            .map(|c| Value::Object(c.body.clone()))
+            .collect()
+    }
+
     /// The conversation as a GET would return it now.
     pub fn conversation(&self, id: &str) -> Option<Value> {
         self.books()
@@ -301,6 +311,10 @@ impl Simulator {
             )
             .route("/api/v2/notifications/availabletopics", get(available_topics))
             .route("/api/v2/notifications/channels", post(notifications::create_channel))
+            .route(
+                "/api/v2/analytics/conversations/details/query",
+                post(analytics::details_query),
+            )
             .route(
                 "/api/v2/notifications/channels/{id}",
                 axum::routing::head(notifications::head_channel),

@@ -1,0 +1,94 @@
+//! Filling a gap: the followed queues' voice conversations that ended inside it, found with the conversation details query (paged), each agent's leg published as a `…user.end`-shaped notification marked `"backfilled": true`.
+
+use crate::deadline::Deadline;
+use crate::genesys::analytics::AnalyticsApi;
+use crate::stream::records::Gap;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How long before a gap a call may have started and still end inside it.
+pub const LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::hours(4);
+/// How far back the details query is trusted to reach (not verified against Genesys).
+pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
+/// Conversations per page.
+const PAGE_SIZE: u32 = 100;
+
+/// The notifications that stand for the agents' `user.end` events of the calls on `queues` that
+/// ended inside `gap`; an error when the gap is beyond the analytics retention or a query fails.
+pub async fn backfill(
+    api: &dyn AnalyticsApi,
+    queues: &[String],
+    gap: &Gap,
+    request_timeout: Duration,
+) -> Result<Vec<Value>, String> {
+    if gap.from < Utc::now() - RETENTION {
+        return Err(format!(
+            "the gap from {} is older than the analytics retention ({} days): not backfilled",
+            crate::stream::records::rfc3339(gap.from),
+            RETENTION.num_days()
+        ));
+    }
+    let mut notifications = Vec::new();
+    let mut seen: u64 = 0;
+    for page in 1.. {
+        let answer = api
+            .conversation_details(
+                queues,
+                gap.from - LOOKBACK,
+                gap.to,
+                page,
+                PAGE_SIZE,
+                Deadline::after(request_timeout),
+            )
+            .await
+            .map_err(|error| crate::error_chain(&error))?;
+        if answer.conversations.is_empty() {
+            break;
+        }
+        seen += answer.conversations.len() as u64;
+        for conversation in answer.conversations {
+            let Some(end) = conversation
+                .end
+                .filter(|end| *end >= gap.from && *end <= gap.to)
+            else {
+                continue;
+            };
+            for agent in conversation.agents {
+                let on_followed = agent
+                    .queue_id
+                    .as_ref()
+                    .is_none_or(|queue| queues.iter().any(|q| q == queue));
+                if on_followed {
+                    notifications.push(user_end(&conversation.id, &agent, end));
+                }
+            }
+        }
+        if seen >= answer.total_hits {
+            break;
+        }
+    }
+    Ok(notifications)
+}
+
+/// A `…user.end`-shaped notification for an agent's leg that ended at `end`.
+fn user_end(
+    conversation: &str,
+    agent: &crate::genesys::analytics::AgentLeg,
+    end: DateTime<Utc>,
+) -> Value {
+    json!({
+        "topicName": format!("v2.detail.events.conversation.{conversation}.user.end"),
+        "version": "2",
+        "eventBody": {
+            "eventTime": end.timestamp_millis(),
+            "conversationId": conversation,
+            "participantId": agent.participant_id,
+            "userId": agent.user_id,
+            "queueId": agent.queue_id,
+            "mediaType": "VOICE",
+            "backfilled": true,
+        },
+        "metadata": {"CorrelationId": format!("backfill-{conversation}-{}", agent.participant_id)},
+    })
+}
