@@ -86,6 +86,10 @@ struct BridgeArgs {
     /// query) are published as `…user.end` events marked `"backfilled": true`.
     #[arg(long)]
     backfill: bool,
+    /// Keep the time the bridge was listening until here, so that a restart reports (and with
+    /// --backfill fills) the time it was down.
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<PathBuf>,
     /// Where entries the bus will not take wait (append-only files, replayed in order).
     #[arg(long, value_name = "DIR")]
     spool: Option<PathBuf>,
@@ -351,6 +355,7 @@ async fn bridge(args: BridgeArgs) -> anyhow::Result<i32> {
         },
         stop_after: None,
         backfill: args.backfill,
+        checkpoint: args.checkpoint,
     };
     let access = GenesysAccess::from_env()?;
     let client = std::sync::Arc::new(app::genesys_client(&access).await?);

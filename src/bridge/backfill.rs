@@ -11,6 +11,9 @@ use std::time::Duration;
 pub const LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::hours(4);
 /// How far back the details query is trusted to reach (not verified against Genesys).
 pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
+/// Ends this close to a gap's edges count as inside it (Genesys' times have milliseconds, the
+/// gap's bounds finer; an extra backfilled event is harmless to the consumer, a missed one is not).
+const EDGE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 /// Conversations per page.
 const PAGE_SIZE: u32 = 100;
 
@@ -36,7 +39,7 @@ pub async fn backfill(
             .conversation_details(
                 queues,
                 gap.from - LOOKBACK,
-                gap.to,
+                gap.to + EDGE,
                 page,
                 PAGE_SIZE,
                 Deadline::after(request_timeout),
@@ -48,10 +51,8 @@ pub async fn backfill(
         }
         seen += answer.conversations.len() as u64;
         for conversation in answer.conversations {
-            let Some(end) = conversation
-                .end
-                .filter(|end| *end >= gap.from && *end <= gap.to)
-            else {
+            let inside = |end: &DateTime<Utc>| *end >= gap.from - EDGE && *end <= gap.to + EDGE;
+            let Some(end) = conversation.end.filter(inside) else {
                 continue;
             };
             for agent in conversation.agents {

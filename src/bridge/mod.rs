@@ -8,11 +8,13 @@ pub mod spool;
 use crate::genesys::analytics::AnalyticsApi;
 use crate::publish::{DedupWindow, Entry, EventSink, SendPolicy, check_entry, transform};
 use crate::stream::StreamApi;
+use crate::stream::checkpoint::{Checkpoint, ShardState};
 use crate::stream::records::{notification_line, rfc3339};
 use crate::stream::session::{Session, SessionEvent, SessionSettings};
 use coverage::{Change, Coverage, finished_conversation, queue_topic, queued_conversation};
 use serde_json::Value;
 use spool::Spool;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,7 +49,13 @@ pub struct BridgeOptions {
     pub stop_after: Option<Duration>,
     /// Fill each gap of the followed queues from the analytics API.
     pub backfill: bool,
+    /// Where the time the bridge was listening until is kept, so that a restart reports (and
+    /// backfills) the time it was down.
+    pub checkpoint: Option<PathBuf>,
 }
+
+/// The checkpoint key of the bridge (its shards change as conversations come and go).
+const CHECKPOINT_KEY: &str = "bridge";
 
 /// The API a bridge needs: the stream's and the analytics query.
 pub trait BridgeApi: StreamApi + AnalyticsApi {}
@@ -120,27 +128,54 @@ pub async fn run<A: BridgeApi + 'static>(
     let forwarder = tokio::spawn(forward::forward(queued, sink, spool, options.policy, lines));
     let (events, mut received) = mpsc::channel(4_096);
     let (shutdown, shutdown_seen) = watch::channel(false);
+    let mut saved = match &options.checkpoint {
+        Some(path) => match Checkpoint::load(path) {
+            Ok(saved) => saved,
+            Err(error) => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: {}",
+                    crate::error_chain(&error)
+                );
+                return 2;
+            }
+        },
+        None => Checkpoint::default(),
+    };
+    // The first shard (the followed queues) reports the time the bridge was not running.
+    let resumed = saved
+        .shards
+        .get(CHECKPOINT_KEY)
+        .and_then(ShardState::down_since);
+    let mut resume = resumed.map(|since| (since, "not running".to_owned()));
+    // Shards not listening, since when: the first one until it connects.
+    let mut down: BTreeMap<usize, chrono::DateTime<chrono::Utc>> =
+        BTreeMap::from([(0, resumed.unwrap_or_else(chrono::Utc::now))]);
     let mut coverage = Coverage::new(&fixed, crate::stream::topics::MAX_CHANNELS);
     let mut shards: Vec<Shard> = Vec::new();
-    let start_shard = |shards: &mut Vec<Shard>, topics: Vec<String>| {
-        let (wanted, wanted_seen) = watch::channel(topics.clone());
-        let session = Session {
-            shard: shards.len(),
-            topics,
-            down_since: None,
-            api: api.clone(),
-            settings: options.settings,
-            events: events.clone(),
-            wanted: Some(wanted_seen),
+    let start_shard =
+        |shards: &mut Vec<Shard>,
+         topics: Vec<String>,
+         down_since: Option<(chrono::DateTime<chrono::Utc>, String)>| {
+            let (wanted, wanted_seen) = watch::channel(topics.clone());
+            let session = Session {
+                shard: shards.len(),
+                topics,
+                down_since,
+                api: api.clone(),
+                settings: options.settings,
+                events: events.clone(),
+                wanted: Some(wanted_seen),
+            };
+            let task = tokio::spawn(session.run(shutdown_seen.clone()));
+            shards.push(Shard { wanted, task });
         };
-        let task = tokio::spawn(session.run(shutdown_seen.clone()));
-        shards.push(Shard { wanted, task });
-    };
     for topics in coverage.shards() {
-        start_shard(&mut shards, topics);
+        start_shard(&mut shards, topics, resume.take());
     }
     let mut window = DedupWindow::new(crate::publish::run::DEDUP_WINDOW);
     let (backfilled, mut backfills) = mpsc::unbounded_channel::<Value>();
+    let mut checkpoints = tokio::time::interval(Duration::from_secs(5));
     let stop_at = options
         .stop_after
         .map(|after| tokio::time::Instant::now() + after);
@@ -173,20 +208,24 @@ pub async fn run<A: BridgeApi + 'static>(
                             apply(&change, &coverage, &mut shards, &start_shard, err, conversation);
                         }
                     }
-                    SessionEvent::Listening { gap: Some(gap), .. } => {
+                    SessionEvent::Listening { shard, gap: Some(gap) } => {
+                        down.remove(&shard);
                         let _ = writeln!(out, "{}", gap.to_record());
                         let _ = out.flush();
                         if options.backfill && !options.follow_queues.is_empty() {
                             tokio::spawn(fill(api.clone(), options.follow_queues.clone(), gap, options.settings.request_timeout, backfilled.clone()));
                         }
                     }
-                    SessionEvent::Listening { gap: None, .. } => {}
+                    SessionEvent::Listening { shard, gap: None } => {
+                        down.remove(&shard);
+                    }
                     SessionEvent::Subscribed { shard, rejected, .. } => {
                         for (topic, reason) in rejected {
                             let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: {topic}: rejected: {reason}");
                         }
                     }
                     SessionEvent::Stopped { shard, at, reason } => {
+                        down.entry(shard).or_insert(at);
                         let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: not listening since {}: {reason}", rfc3339(at));
                     }
                     SessionEvent::Failed { shard, error } => {
@@ -209,6 +248,9 @@ pub async fn run<A: BridgeApi + 'static>(
                     let _ = out.flush();
                 }
             }
+            _ = checkpoints.tick(), if options.checkpoint.is_some() => {
+                save(&options, &mut saved, &down, err);
+            }
             () = async { match stop_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break,
             () = &mut stop => break,
         }
@@ -224,7 +266,35 @@ pub async fn run<A: BridgeApi + 'static>(
         let _ = writeln!(out, "{line}");
     }
     let _ = out.flush();
+    save(&options, &mut saved, &down, err);
     0
+}
+
+/// Writes the checkpoint: listening until now, or down since the earliest shard still down.
+fn save(
+    options: &BridgeOptions,
+    saved: &mut Checkpoint,
+    down: &BTreeMap<usize, chrono::DateTime<chrono::Utc>>,
+    err: &mut (dyn Write + Send),
+) {
+    let Some(path) = &options.checkpoint else {
+        return;
+    };
+    let state = saved.shards.entry(CHECKPOINT_KEY.to_owned()).or_default();
+    match down.values().min() {
+        Some(since) => state.open_gap_from = Some(*since),
+        None => {
+            state.listening_until = Some(chrono::Utc::now());
+            state.open_gap_from = None;
+        }
+    }
+    if let Err(error) = saved.save(path) {
+        let _ = writeln!(
+            err,
+            "genesys-eventbridge bridge: {}",
+            crate::error_chain(&error)
+        );
+    }
 }
 
 /// The entry of `notification`, unless it is invalid (reported on `err`) or already seen.
@@ -270,7 +340,8 @@ async fn fill<A: BridgeApi + 'static>(
     request_timeout: Duration,
     backfilled: mpsc::UnboundedSender<Value>,
 ) {
-    match backfill::backfill(api.as_ref(), &queues, &gap, request_timeout).await {
+    let result = backfill::backfill(api.as_ref(), &queues, &gap, request_timeout).await;
+    match result {
         Ok(notifications) => {
             tracing::info!(events = notifications.len(), gap.from = %rfc3339(gap.from), gap.to = %rfc3339(gap.to), "gap backfilled");
             for notification in notifications {
@@ -289,7 +360,7 @@ fn apply(
     change: &Change,
     coverage: &Coverage,
     shards: &mut Vec<Shard>,
-    start_shard: &impl Fn(&mut Vec<Shard>, Vec<String>),
+    start_shard: &impl Fn(&mut Vec<Shard>, Vec<String>, Option<(chrono::DateTime<chrono::Utc>, String)>),
     err: &mut (dyn Write + Send),
     conversation: &str,
 ) {
@@ -300,7 +371,7 @@ fn apply(
                 if index < shards.len() {
                     let _ = shards[index].wanted.send(topics[index].clone());
                 } else {
-                    start_shard(shards, topics[index].clone());
+                    start_shard(shards, topics[index].clone(), None);
                 }
             }
         }

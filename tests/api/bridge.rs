@@ -369,3 +369,36 @@ async fn a_call_that_ends_while_the_socket_is_down_is_backfilled_and_wrapped_up_
         .sum();
     assert_eq!(applied, 1, "the wrap-up still lands, once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_ends_while_the_bridge_is_stopped_is_backfilled_after_the_restart() {
+    let sim = demo_sim_fast().await;
+    let bus = sim.simulator.bus().clone();
+    let checkpoint =
+        std::env::temp_dir().join(format!("bridge-checkpoint-{:x}.json", fastrand::u64(..)));
+    let with_checkpoint = || BridgeOptions {
+        backfill: true,
+        checkpoint: Some(checkpoint.clone()),
+        ..options(None)
+    };
+    let first = start(&sim, Arc::new(stand_in_sink(&sim)), with_checkpoint());
+    subscribed(&sim, 1).await;
+    let (code, _) = first.stopped().await;
+    assert_eq!(code, 0);
+
+    end_now(&sim, CONVERSATION);
+    let second = start(&sim, Arc::new(stand_in_sink(&sim)), with_checkpoint());
+    reported(&second.out, "published", 1).await;
+    let (code, lines) = second.stopped().await;
+
+    assert_eq!(code, 0);
+    let gap = lines
+        .iter()
+        .find(|l| l["topicName"] == "genesys-eventbridge.gap")
+        .expect("the restart reports the downtime");
+    assert_eq!(gap["eventBody"]["reason"], "not running");
+    let events = bus.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail"]["eventBody"]["backfilled"], true);
+    std::fs::remove_file(checkpoint).unwrap();
+}
