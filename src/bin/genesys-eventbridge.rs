@@ -69,9 +69,9 @@ struct BridgeArgs {
     /// A concrete topic published as it comes; repeat for several.
     #[arg(long = "topic", value_name = "TOPIC")]
     topics: Vec<String>,
-    /// A queue id: each call on it gets its user.end, customer.end and acw topics subscribed
-    /// until its after-call work is over; repeat for several (or a comma-separated list in
-    /// BRIDGE_FOLLOW_QUEUES).
+    /// A queue id (or `all`: every queue listed at start): each call on it gets its user.end,
+    /// customer.end and acw topics subscribed until its after-call work is over; repeat for
+    /// several (or a comma-separated list in BRIDGE_FOLLOW_QUEUES).
     #[arg(
         long = "follow-queue",
         value_name = "QUEUE_ID",

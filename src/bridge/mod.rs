@@ -6,6 +6,7 @@ pub mod forward;
 pub mod spool;
 
 use crate::genesys::analytics::AnalyticsApi;
+use crate::genesys::routing::RoutingApi;
 use crate::publish::{DedupWindow, Entry, EventSink, SendPolicy, check_entry, transform};
 use crate::stream::StreamApi;
 use crate::stream::checkpoint::{Checkpoint, ShardState};
@@ -57,9 +58,12 @@ pub struct BridgeOptions {
 /// The checkpoint key of the bridge (its shards change as conversations come and go).
 const CHECKPOINT_KEY: &str = "bridge";
 
-/// The API a bridge needs: the stream's and the analytics query.
-pub trait BridgeApi: StreamApi + AnalyticsApi {}
-impl<T: StreamApi + AnalyticsApi> BridgeApi for T {}
+/// The API a bridge needs: the stream's, the analytics query and the queue listing.
+pub trait BridgeApi: StreamApi + AnalyticsApi + RoutingApi {}
+impl<T: StreamApi + AnalyticsApi + RoutingApi> BridgeApi for T {}
+
+/// `--follow-queue all`: every queue of the organization.
+pub const ALL_QUEUES: &str = "all";
 
 /// One shard: its wanted topics, and its session's task.
 struct Shard {
@@ -76,6 +80,39 @@ pub async fn run<A: BridgeApi + 'static>(
     err: &mut (dyn Write + Send),
     stop: impl Future<Output = ()>,
 ) -> i32 {
+    let mut options = options;
+    if options
+        .follow_queues
+        .iter()
+        .any(|queue| queue == ALL_QUEUES)
+    {
+        let deadline = crate::deadline::Deadline::after(options.settings.request_timeout);
+        match api.queues(deadline).await {
+            Ok(queues) if !queues.is_empty() => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: following all {} queues",
+                    queues.len()
+                );
+                options.follow_queues = queues.into_iter().map(|queue| queue.id).collect();
+            }
+            Ok(_) => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: --follow-queue all: the organization has no queues"
+                );
+                return 2;
+            }
+            Err(error) => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: --follow-queue all: {}",
+                    crate::error_chain(&error)
+                );
+                return 2;
+            }
+        }
+    }
     let fixed: Vec<String> = options
         .topics
         .iter()

@@ -8,6 +8,7 @@ pub mod notifications;
 mod operation;
 mod rate_limit;
 pub mod retry;
+pub mod routing;
 mod wire;
 
 use crate::deadline::Deadline;

@@ -51,6 +51,8 @@ pub enum Operation {
     PutSubscriptions(String),
     /// `POST /api/v2/analytics/conversations/details/query` (a read).
     ConversationDetailsQuery,
+    /// `GET /api/v2/routing/queues` (one page).
+    ListQueues,
 }
 
 impl Operation {
@@ -94,6 +96,7 @@ impl Operation {
             Operation::ConversationDetailsQuery => {
                 "POST /api/v2/analytics/conversations/details/query".into()
             }
+            Operation::ListQueues => "GET /api/v2/routing/queues".into(),
         }
     }
 
@@ -154,6 +157,7 @@ impl Operation {
             Operation::ConversationDetailsQuery => {
                 "/api/v2/analytics/conversations/details/query".into()
             }
+            Operation::ListQueues => "/api/v2/routing/queues".into(),
         }
     }
 
@@ -172,7 +176,8 @@ impl Operation {
             | Operation::GetIntegrationConfig(_)
             | Operation::AvailableTopics
             | Operation::Organization
-            | Operation::PropertiesSchema => reqwest::Method::GET,
+            | Operation::PropertiesSchema
+            | Operation::ListQueues => reqwest::Method::GET,
             Operation::CreateIntegration => reqwest::Method::POST,
             Operation::SetIntendedState(_) => reqwest::Method::PATCH,
             Operation::PutIntegrationConfig(_) => reqwest::Method::PUT,

@@ -402,3 +402,23 @@ async fn a_call_that_ends_while_the_bridge_is_stopped_is_backfilled_after_the_re
     assert_eq!(events[0]["detail"]["eventBody"]["backfilled"], true);
     std::fs::remove_file(checkpoint).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_all_queues_follows_every_queue_the_organization_lists() {
+    let sim = demo_sim_fast().await;
+    let bridge = start(
+        &sim,
+        Arc::new(stand_in_sink(&sim)),
+        BridgeOptions {
+            follow_queues: vec!["all".into()],
+            ..options(None)
+        },
+    );
+
+    conversation_queued_then_ended(&sim).await;
+    reported(&bridge.out, "published", 2).await;
+    let (code, _) = bridge.stopped().await;
+
+    assert_eq!(code, 0);
+    assert_eq!(sim.simulator.bus().events().len(), 2);
+}

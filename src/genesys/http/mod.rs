@@ -5,6 +5,7 @@ mod answers;
 mod integrations;
 mod notifications;
 mod origin;
+mod routing;
 mod send;
 mod token;
 

@@ -15,6 +15,7 @@ mod integrations;
 mod interactions;
 mod notifications;
 mod oauth;
+mod routing;
 mod seed;
 mod socket;
 
@@ -315,6 +316,7 @@ impl Simulator {
                 "/api/v2/analytics/conversations/details/query",
                 post(analytics::details_query),
             )
+            .route("/api/v2/routing/queues", get(routing::list_queues))
             .route(
                 "/api/v2/notifications/channels/{id}",
                 axum::routing::head(notifications::head_channel),
