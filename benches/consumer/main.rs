@@ -2,16 +2,17 @@
 //! CPU time and peak RSS are the consumer's own: `invoke` one event at a time, `invoke` on SQS
 //! batches of 10, and 16 concurrent instances, with in-memory and DynamoDB dedup (DynamoDB Local
 //! behind a proxy that counts every request by kind); then the release Lambda binary's size,
-//! zip size, cold start and RSS; then `publish` onto genesys-sim's EventBridge stand-in and `stream` from its
-//! notification socket. Prints the figures and writes `target/bench/results.json` and
+//! zip size, cold start and RSS; then `publish` onto genesys-sim's EventBridge stand-in, `stream` from its
+//! notification socket, and `bridge` end to end. Prints the figures and writes `target/bench/results.json` and
 //! `target/bench/latency.svg`.
 //!
 //! Options (after `--`): `--events N` (default 20000), `--instances N` (default 16),
-//! `--only memory|dynamodb|lambda|publish|stream` (one part).
+//! `--only memory|dynamodb|lambda|publish|stream|bridge` (one part).
 //! `BENCH_BIN_DIR` names another folder holding a `genesys-eventbridge` and a
 //! `disposition-consumer` to measure (an older build), instead of `target/release/` and the
 //! Lambda `make bench` builds without the `sim` feature (`target/bench/bootstrap`).
 
+mod bridge;
 mod child;
 mod dynamo_proxy;
 mod lambda_binary;
@@ -158,6 +159,9 @@ async fn main() {
     }
     if options.runs("stream") {
         results["stream"] = stream::stream(&bench, events * 5).await;
+    }
+    if options.runs("bridge") {
+        results["bridge"] = bridge::bridge(&bench).await;
     }
 
     write_results(&root, &dir, results, &series);

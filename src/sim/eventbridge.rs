@@ -62,6 +62,8 @@ struct Books {
     attempts: HashMap<String, usize>,
     requests: Vec<RequestRecord>,
     events: Vec<Value>,
+    /// For each accepted entry with a `Time`: when it was accepted minus that time, in ms.
+    lags_ms: Vec<f64>,
     next_id: u64,
 }
 
@@ -118,10 +120,15 @@ async fn get_events(State(bus): State<BusStandIn>) -> Json<Vec<Value>> {
     Json(bus.events())
 }
 
-/// Counts only, for large runs: requests received and events accepted.
+/// Counts only, for large runs: requests received, events accepted, and the time from each
+/// entry's own `Time` to its acceptance (p50/max, ms).
 async fn get_stats(State(bus): State<BusStandIn>) -> Json<Value> {
     let books = bus.books();
-    Json(json!({"requests": books.requests.len(), "accepted": books.events.len()}))
+    let mut lags = books.lags_ms.clone();
+    lags.sort_by(f64::total_cmp);
+    let lag = (!lags.is_empty())
+        .then(|| json!({"p50": lags[(lags.len() - 1) / 2], "max": lags[lags.len() - 1]}));
+    Json(json!({"requests": books.requests.len(), "accepted": books.events.len(), "lagMs": lag}))
 }
 
 fn aws_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -233,6 +240,11 @@ async fn put_events(State(bus): State<BusStandIn>, headers: HeaderMap, body: Str
             failed += 1;
             answers.push(json!({"ErrorCode": code, "ErrorMessage": format!("{code} (stand-in)")}));
             continue;
+        }
+        if let Some(seconds) = entry.get("Time").and_then(Value::as_f64) {
+            #[allow(clippy::cast_precision_loss)]
+            let now_ms = chrono::Utc::now().timestamp_millis() as f64;
+            books.lags_ms.push(now_ms - seconds * 1000.0);
         }
         books.next_id += 1;
         let event_id = format!("00000000-0000-4000-8000-{:012x}", books.next_id);
