@@ -19,12 +19,13 @@
 //! - [`telemetry`]: logs, OpenTelemetry spans and their flush, EMF metrics, span trees.
 //! - [`deadline`]: the invocation's deadline and the reserve kept for finishing it.
 //! - [`notify`]: announcing applied changes (SNS).
-//! - [`mod@error_chain`], [`locks`], [`secret`]: small shared helpers.
+//! - [`mod@error_chain`], [`locks`], [`secret`], [`backoff`]: small shared helpers.
 //! - [`cli`]: one module per `genesys-eventbridge` command.
 //! - `sim` (feature `sim`): the Genesys simulator, a Lambda Runtime API, workloads and a
 //!   delivering-platform stand-in, for tests, demos and benchmarks.
 
 pub mod app;
+pub mod backoff;
 pub mod bridge;
 pub mod cli;
 pub mod config;

@@ -86,28 +86,12 @@ pub async fn run<A: BridgeApi + 'static>(
         .iter()
         .any(|queue| queue == ALL_QUEUES)
     {
-        let deadline = crate::deadline::Deadline::after(options.settings.request_timeout);
-        match api.queues(deadline).await {
-            Ok(queues) if !queues.is_empty() => {
+        match every_queue(api.as_ref(), &options.settings, err).await {
+            Ok(queues) => options.follow_queues = queues,
+            Err(problem) => {
                 let _ = writeln!(
                     err,
-                    "genesys-eventbridge bridge: following all {} queues",
-                    queues.len()
-                );
-                options.follow_queues = queues.into_iter().map(|queue| queue.id).collect();
-            }
-            Ok(_) => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: --follow-queue all: the organization has no queues"
-                );
-                return 2;
-            }
-            Err(error) => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: --follow-queue all: {}",
-                    crate::error_chain(&error)
+                    "genesys-eventbridge bridge: --follow-queue all: {problem}"
                 );
                 return 2;
             }
@@ -126,22 +110,15 @@ pub async fn run<A: BridgeApi + 'static>(
         );
         return 2;
     }
-    let available = match api
-        .available_topics(crate::deadline::Deadline::after(
-            options.settings.request_timeout,
-        ))
-        .await
-    {
-        Ok(available) => available,
-        Err(error) => {
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge bridge: {}",
-                crate::error_chain(&error)
-            );
-            return 2;
-        }
-    };
+    let available =
+        match crate::stream::available_topics(api.as_ref(), &options.settings, "bridge", err).await
+        {
+            Ok(available) => available,
+            Err(problem) => {
+                let _ = writeln!(err, "genesys-eventbridge bridge: {problem}");
+                return 2;
+            }
+        };
     if let Err(problems) = crate::stream::topics::check_topics(&fixed, &available) {
         let _ = writeln!(err, "genesys-eventbridge bridge: {}", problems.join("\n"));
         return 2;
@@ -165,19 +142,16 @@ pub async fn run<A: BridgeApi + 'static>(
     let forwarder = tokio::spawn(forward::forward(queued, sink, spool, options.policy, lines));
     let (events, mut received) = mpsc::channel(4_096);
     let (shutdown, shutdown_seen) = watch::channel(false);
-    let mut saved = match &options.checkpoint {
-        Some(path) => match Checkpoint::load(path) {
-            Ok(saved) => saved,
-            Err(error) => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: {}",
-                    crate::error_chain(&error)
-                );
-                return 2;
-            }
-        },
-        None => Checkpoint::default(),
+    let mut saved = match Checkpoint::load_optional(options.checkpoint.as_deref()) {
+        Ok(saved) => saved,
+        Err(error) => {
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge bridge: {}",
+                crate::error_chain(&error)
+            );
+            return 2;
+        }
     };
     // The first shard (the followed queues) reports the time the bridge was not running.
     let resumed = saved
@@ -331,6 +305,45 @@ fn save(
             "genesys-eventbridge bridge: {}",
             crate::error_chain(&error)
         );
+    }
+}
+
+/// Every queue's id, for `--follow-queue all`; transient failures and those a configuration fix
+/// heals are reported and retried, as for the available topics.
+async fn every_queue<A: BridgeApi + ?Sized>(
+    api: &A,
+    settings: &SessionSettings,
+    err: &mut (dyn Write + Send),
+) -> Result<Vec<String>, String> {
+    let mut failures = 0;
+    loop {
+        let deadline = crate::deadline::Deadline::after(settings.request_timeout);
+        match api.queues(deadline).await {
+            Ok(queues) if queues.is_empty() => return Err("the organization has no queues".into()),
+            Ok(queues) => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: following all {} queues",
+                    queues.len()
+                );
+                return Ok(queues.into_iter().map(|queue| queue.id).collect());
+            }
+            Err(error) if error.is_retryable() || error.needs_configuration_fix() => {
+                failures += 1;
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: {} (retrying)",
+                    crate::error_chain(&error)
+                );
+                let wait = crate::backoff::full_jitter(
+                    settings.backoff_base,
+                    settings.backoff_max,
+                    failures,
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Err(error) => return Err(crate::error_chain(&error)),
+        }
     }
 }
 

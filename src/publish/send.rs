@@ -266,7 +266,12 @@ async fn send_request(
         }
         pending = still.into_iter().map(|(index, _)| index).collect();
         last_codes.clear();
-        tokio::time::sleep(full_jitter(policy, attempt)).await;
+        tokio::time::sleep(crate::backoff::full_jitter(
+            policy.backoff_base,
+            policy.backoff_max,
+            attempt,
+        ))
+        .await;
     }
     (results, report)
 }
@@ -280,15 +285,6 @@ fn lag_ms(entry: &Entry, accepted_at: chrono::DateTime<chrono::Utc>) -> Option<f
         lag.num_microseconds()
             .map_or(f64::MAX, |us| us as f64 / 1000.0),
     )
-}
-
-/// "Full jitter": a random wait up to `min(backoff_max, backoff_base * 2^(attempt-1))`.
-fn full_jitter(policy: SendPolicy, attempt: u32) -> Duration {
-    let ceiling = policy
-        .backoff_base
-        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(policy.backoff_max);
-    ceiling.mul_f64(fastrand::f64())
 }
 
 #[cfg(test)]

@@ -86,6 +86,11 @@ impl Checkpoint {
         }
     }
 
+    /// The checkpoint at `path` when one is given; empty otherwise.
+    pub fn load_optional(path: Option<&Path>) -> Result<Self, CheckpointError> {
+        path.map_or_else(|| Ok(Checkpoint::default()), Self::load)
+    }
+
     /// Writes the checkpoint to `path` atomically: a temporary file beside it, then a rename.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
         let io = |source| CheckpointError::Io {

@@ -71,19 +71,16 @@ pub async fn run<A: StreamApi + 'static>(
             return 2;
         }
     };
-    let mut saved = match &options.checkpoint {
-        Some(path) => match Checkpoint::load(path) {
-            Ok(saved) => saved,
-            Err(error) => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge stream: {}",
-                    crate::error_chain(&error)
-                );
-                return 2;
-            }
-        },
-        None => Checkpoint::default(),
+    let mut saved = match Checkpoint::load_optional(options.checkpoint.as_deref()) {
+        Ok(saved) => saved,
+        Err(error) => {
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge stream: {}",
+                crate::error_chain(&error)
+            );
+            return 2;
+        }
     };
     let keys: Vec<String> = shards.iter().map(|topics| shard_key(topics)).collect();
     let (events, mut received) = mpsc::channel(4_096);
@@ -209,31 +206,44 @@ async fn prepare<A: StreamApi>(
     options: &StreamOptions,
     err: &mut (dyn Write + Send),
 ) -> Result<Vec<Vec<String>>, String> {
+    let available = available_topics(api, &options.settings, "stream", err).await?;
+    topics::check_topics(&options.topics, &available).map_err(|problems| problems.join("\n"))?;
+    topics::shard(&options.topics)
+}
+
+/// The organization's available topics; transient failures and those a configuration fix
+/// heals (a refused token) are reported on `err` as `{tool}: …` and retried with full-jitter
+/// backoff until they succeed; any other failure is the error.
+pub async fn available_topics<A: StreamApi + ?Sized>(
+    api: &A,
+    settings: &SessionSettings,
+    tool: &str,
+    err: &mut (dyn Write + Send),
+) -> Result<Vec<crate::genesys::integrations::AvailableTopic>, String> {
     let mut failures = 0;
-    let available = loop {
+    loop {
         match api
-            .available_topics(Deadline::after(options.settings.request_timeout))
+            .available_topics(Deadline::after(settings.request_timeout))
             .await
         {
-            Ok(available) => break available,
+            Ok(available) => return Ok(available),
             Err(error) if error.is_retryable() || error.needs_configuration_fix() => {
                 failures += 1;
                 let _ = writeln!(
                     err,
-                    "genesys-eventbridge stream: {} (retrying)",
+                    "genesys-eventbridge {tool}: {} (retrying)",
                     crate::error_chain(&error)
                 );
-                let wait = options
-                    .settings
-                    .backoff_base
-                    .saturating_mul(1 << failures.min(6));
-                tokio::time::sleep(wait.min(options.settings.backoff_max)).await;
+                let wait = crate::backoff::full_jitter(
+                    settings.backoff_base,
+                    settings.backoff_max,
+                    failures,
+                );
+                tokio::time::sleep(wait).await;
             }
             Err(error) => return Err(crate::error_chain(&error)),
         }
-    };
-    topics::check_topics(&options.topics, &available).map_err(|problems| problems.join("\n"))?;
-    topics::shard(&options.topics)
+    }
 }
 
 fn count(figures: &mut Figures, notification: &serde_json::Value, received_at: DateTime<Utc>) {

@@ -190,7 +190,7 @@ impl Session {
             if wait {
                 failures += 1;
                 tokio::select! {
-                    () = tokio::time::sleep(full_jitter(self.settings, failures)) => {}
+                    () = tokio::time::sleep(crate::backoff::full_jitter(self.settings.backoff_base, self.settings.backoff_max, failures)) => {}
                     _ = shutdown.changed() => {}
                 }
             }
@@ -468,13 +468,4 @@ fn classify(text: &str) -> FrameKind {
         head.topic_name.as_deref().unwrap_or_default(),
         message.as_deref(),
     )
-}
-
-/// "Full jitter": a random wait up to `min(backoff_max, backoff_base * 2^(failures-1))`.
-fn full_jitter(settings: SessionSettings, failures: u32) -> Duration {
-    let ceiling = settings
-        .backoff_base
-        .saturating_mul(1 << failures.saturating_sub(1).min(16))
-        .min(settings.backoff_max);
-    ceiling.mul_f64(fastrand::f64())
 }

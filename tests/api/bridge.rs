@@ -1,6 +1,9 @@
 //! The whole pipeline on loopback: a simulated conversation on a followed queue ends → `bridge` → moto's EventBridge → the template's rule → SQS → the consumer → exactly one wrap-up; and with the bus refusing for a while, the spool grows then drains, nothing lost or doubled.
 
-use crate::helpers::{disposition, invocation, local_eventbridge, sim_client, sim_consumer};
+use crate::helpers::{
+    SharedOutput, disposition, invocation, local_eventbridge, sim_client, sim_consumer,
+    stand_in_sink,
+};
 use crate::publish_e2e::{Sqs, bus_with_the_rule_into_a_queue, lambda_sqs_event};
 use genesys_eventbridge::bridge::{BridgeOptions, run};
 use genesys_eventbridge::consumer::PipelineSettings;
@@ -13,40 +16,14 @@ use genesys_eventbridge::sim::eventbridge::{BusScript, RequestFault};
 use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
 use genesys_eventbridge::stream::session::SessionSettings;
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const QUEUE: &str = "c0ffee00-1111-4222-8333-444455556666";
 const CONVERSATION: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001";
-
-/// Output shared with the test while the bridge writes it.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn lines(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-}
 
 /// The demo simulator, its sockets beating every 100 ms.
 async fn demo_sim_fast() -> RunningSim {
@@ -87,7 +64,7 @@ fn options(spool: Option<PathBuf>) -> BridgeOptions {
 
 /// A bridge running in the background; stopped by `stopped`.
 struct Running {
-    out: Shared,
+    out: SharedOutput,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<i32>,
 }
@@ -105,9 +82,9 @@ impl Running {
 
 fn start(sim: &RunningSim, sink: Arc<dyn EventSink>, options: BridgeOptions) -> Running {
     let client = Arc::new(sim_client(&sim.base_url(), HttpSettings::default()));
-    let out = Shared::default();
+    let out = SharedOutput::default();
     let (stop, stopped) = oneshot::channel::<()>();
-    let (mut o, mut e) = (out.clone(), Shared::default());
+    let (mut o, mut e) = (out.clone(), SharedOutput::default());
     let task = tokio::spawn(async move {
         run(client, sink, options, &mut o, &mut e, async {
             let _ = stopped.await;
@@ -166,7 +143,7 @@ async fn conversation_queued_then_ended(sim: &RunningSim) {
 }
 
 /// Waits until `lines` of the bridge's output say `outcome` at least `count` times.
-async fn reported(out: &Shared, outcome: &str, count: usize) {
+async fn reported(out: &SharedOutput, outcome: &str, count: usize) {
     let started = Instant::now();
     while out
         .lines()
@@ -237,7 +214,7 @@ async fn while_the_bus_refuses_entries_wait_in_the_spool_and_drain_once_each_whe
             code: "ServiceUnavailable".into(),
         }),
     });
-    let sink = stand_in_sink(&sim);
+    let sink = stand_in_sink(&sim.base_url());
     let spool = std::env::temp_dir().join(format!("bridge-spool-{:x}", fastrand::u64(..)));
     let bridge = start(&sim, Arc::new(sink), options(Some(spool.clone())));
 
@@ -280,20 +257,6 @@ async fn while_the_bus_refuses_entries_wait_in_the_spool_and_drain_once_each_whe
     std::fs::remove_dir_all(spool).unwrap();
 }
 
-/// The bus of the simulator as an `EventSink` (no SDK retries: the bridge counts its own).
-fn stand_in_sink(sim: &RunningSim) -> BusSink {
-    let config = aws_sdk_eventbridge::Config::builder()
-        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-        .region(aws_sdk_eventbridge::config::Region::new("eu-west-1"))
-        .endpoint_url(sim.base_url())
-        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
-        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .build();
-    BusSink::new(aws_sdk_eventbridge::Client::from_conf(config), "local")
-}
-
 /// Conversation `id` now ends: every participant started a minute ago and ended now.
 fn end_now(sim: &RunningSim, id: &str) {
     let mut conversation = sim.simulator.conversation(id).unwrap();
@@ -319,7 +282,7 @@ async fn a_call_that_ends_while_the_socket_is_down_is_backfilled_and_wrapped_up_
     let bus = sim.simulator.bus().clone();
     let bridge = start(
         &sim,
-        Arc::new(stand_in_sink(&sim)),
+        Arc::new(stand_in_sink(&sim.base_url())),
         BridgeOptions {
             backfill: true,
             ..options(None)
@@ -381,13 +344,21 @@ async fn a_call_that_ends_while_the_bridge_is_stopped_is_backfilled_after_the_re
         checkpoint: Some(checkpoint.clone()),
         ..options(None)
     };
-    let first = start(&sim, Arc::new(stand_in_sink(&sim)), with_checkpoint());
+    let first = start(
+        &sim,
+        Arc::new(stand_in_sink(&sim.base_url())),
+        with_checkpoint(),
+    );
     subscribed(&sim, 1).await;
     let (code, _) = first.stopped().await;
     assert_eq!(code, 0);
 
     end_now(&sim, CONVERSATION);
-    let second = start(&sim, Arc::new(stand_in_sink(&sim)), with_checkpoint());
+    let second = start(
+        &sim,
+        Arc::new(stand_in_sink(&sim.base_url())),
+        with_checkpoint(),
+    );
     reported(&second.out, "published", 1).await;
     let (code, lines) = second.stopped().await;
 
@@ -408,7 +379,7 @@ async fn following_all_queues_follows_every_queue_the_organization_lists() {
     let sim = demo_sim_fast().await;
     let bridge = start(
         &sim,
-        Arc::new(stand_in_sink(&sim)),
+        Arc::new(stand_in_sink(&sim.base_url())),
         BridgeOptions {
             follow_queues: vec!["all".into()],
             ..options(None)

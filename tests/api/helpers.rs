@@ -461,3 +461,51 @@ impl genesys_eventbridge::notify::ChangeNotifier for Recording {
         Ok(())
     }
 }
+
+/// Output a command writes while the test reads it.
+#[derive(Clone, Default)]
+pub(crate) struct SharedOutput(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedOutput {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedOutput {
+    /// Each line, as JSON.
+    pub(crate) fn lines(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// All of it.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// The simulator's EventBridge stand-in at `base_url` as an `EventSink`, without the SDK's own
+/// retries (as the CLI's client: publish counts and makes every retry).
+pub(crate) fn stand_in_sink(base_url: &str) -> genesys_eventbridge::publish::BusSink {
+    let config = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .region(aws_sdk_eventbridge::config::Region::new("eu-west-1"))
+        .endpoint_url(base_url)
+        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
+        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    genesys_eventbridge::publish::BusSink::new(
+        aws_sdk_eventbridge::Client::from_conf(config),
+        "local",
+    )
+}

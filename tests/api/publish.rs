@@ -1,6 +1,6 @@
 //! `publish` against the simulator's EventBridge stand-in (scripted per-entry failures, AWS's limits) and, end to end, moto's EventBridge with the template's rule, an SQS target and the consumer.
 
-use crate::helpers::{Recording, demo_sim};
+use crate::helpers::{Recording, demo_sim, stand_in_sink};
 use genesys_eventbridge::cli::publish::{Console, PublishRequest, run};
 use genesys_eventbridge::publish::{
     DEFAULT_MAX_BYTES, DEFAULT_SOURCE, SendPolicy, entry_size, transform,
@@ -67,20 +67,7 @@ async fn publish(
     request: &PublishRequest,
     audit: Option<&dyn genesys_eventbridge::notify::ChangeNotifier>,
 ) -> Ran {
-    let config = aws_sdk_eventbridge::Config::builder()
-        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-        .region(aws_sdk_eventbridge::config::Region::new("eu-west-1"))
-        .endpoint_url(base_url)
-        // As the CLI's client (app::eventbridge_client): publish counts and makes every retry.
-        .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
-        .credentials_provider(aws_sdk_eventbridge::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .build();
-    let sink = genesys_eventbridge::publish::BusSink::new(
-        aws_sdk_eventbridge::Client::from_conf(config),
-        &request.bus,
-    );
+    let sink = stand_in_sink(base_url);
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut console = Console {
         out: &mut out,

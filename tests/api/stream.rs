@@ -1,58 +1,28 @@
 //! `stream` against the simulator's Notifications API: notifications out as JSON lines, every fault knob survived with a gap record of the right bounds and nothing sent while connected lost or doubled, sharding, the restart gap from a checkpoint, and no token anywhere.
 
-use crate::helpers::{demo_sim, sim_client};
+use crate::helpers::{SharedOutput, demo_sim, sim_client};
 use genesys_eventbridge::genesys::HttpSettings;
 use genesys_eventbridge::sim::{ChannelFault, RunningSim};
 use genesys_eventbridge::stream::session::SessionSettings;
 use genesys_eventbridge::stream::{StreamOptions, run};
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 const TOPIC: &str = "v2.detail.events.conversation.9b1f0c2e-4d3a-4b5c-8e7f-00000000c001.user.end";
 
-/// Output shared with the test while the stream writes it.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn lines(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
 /// A stream running in the background against `sim`; stopped by `stop`.
 struct Running {
-    out: Shared,
-    err: Shared,
+    out: SharedOutput,
+    err: SharedOutput,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<i32>,
 }
 
 impl Running {
-    async fn stopped(mut self) -> (i32, Shared, Shared) {
+    async fn stopped(mut self) -> (i32, SharedOutput, SharedOutput) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -95,7 +65,7 @@ fn start(sim: &RunningSim, topics: Vec<String>, checkpoint: Option<PathBuf>) -> 
         settings: fast_settings(),
         ..StreamOptions::default()
     };
-    let (out, err) = (Shared::default(), Shared::default());
+    let (out, err) = (SharedOutput::default(), SharedOutput::default());
     let (stop, stopped) = oneshot::channel::<()>();
     let (mut o, mut e) = (out.clone(), err.clone());
     let task = tokio::spawn(async move {
