@@ -162,6 +162,8 @@ impl Session {
                     match ended {
                         Ended::Silent(last_frame) => (last_frame, "no heartbeat".to_owned(), true),
                         Ended::Closed(why) => (Utc::now(), why, true),
+                        // Ended::Revoked (Closing and Shutdown are matched above): a new
+                        // channel, made with the new token the client fetches.
                         _ => {
                             channel = None;
                             (Utc::now(), "token revoked".to_owned(), true)
@@ -190,11 +192,17 @@ impl Session {
             if wait {
                 failures += 1;
                 tokio::select! {
-                    () = tokio::time::sleep(crate::backoff::full_jitter(self.settings.backoff_base, self.settings.backoff_max, failures)) => {}
+                    () = tokio::time::sleep(self.backoff(failures)) => {}
                     _ = shutdown.changed() => {}
                 }
             }
         }
+    }
+
+    /// The wait before attempt `failures + 1`.
+    fn backoff(&self, failures: u32) -> Duration {
+        let settings = &self.settings;
+        crate::backoff::full_jitter(settings.backoff_base, settings.backoff_max, failures)
     }
 
     fn deadline(&self) -> Deadline {
