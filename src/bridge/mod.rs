@@ -315,36 +315,18 @@ async fn every_queue<A: BridgeApi + ?Sized>(
     settings: &SessionSettings,
     err: &mut (dyn Write + Send),
 ) -> Result<Vec<String>, String> {
-    let mut failures = 0;
-    loop {
-        let deadline = crate::deadline::Deadline::after(settings.request_timeout);
-        match api.queues(deadline).await {
-            Ok(queues) if queues.is_empty() => return Err("the organization has no queues".into()),
-            Ok(queues) => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: following all {} queues",
-                    queues.len()
-                );
-                return Ok(queues.into_iter().map(|queue| queue.id).collect());
-            }
-            Err(error) if error.is_retryable() || error.needs_configuration_fix() => {
-                failures += 1;
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: {} (retrying)",
-                    crate::error_chain(&error)
-                );
-                let wait = crate::backoff::full_jitter(
-                    settings.backoff_base,
-                    settings.backoff_max,
-                    failures,
-                );
-                tokio::time::sleep(wait).await;
-            }
-            Err(error) => return Err(crate::error_chain(&error)),
-        }
+    let queues =
+        crate::stream::until_answered(settings, "bridge", err, |deadline| api.queues(deadline))
+            .await?;
+    if queues.is_empty() {
+        return Err("the organization has no queues".into());
     }
+    let _ = writeln!(
+        err,
+        "genesys-eventbridge bridge: following all {} queues",
+        queues.len()
+    );
+    Ok(queues.into_iter().map(|queue| queue.id).collect())
 }
 
 /// The entry of `notification`, unless it is invalid (reported on `err`) or already seen.

@@ -211,22 +211,36 @@ async fn prepare<A: StreamApi>(
     topics::shard(&options.topics)
 }
 
-/// The organization's available topics; transient failures and those a configuration fix
-/// heals (a refused token) are reported on `err` as `{tool}: …` and retried with full-jitter
-/// backoff until they succeed; any other failure is the error.
+/// The organization's available topics, asked for until Genesys answers (see `until_answered`).
 pub async fn available_topics<A: StreamApi + ?Sized>(
     api: &A,
     settings: &SessionSettings,
     tool: &str,
     err: &mut (dyn Write + Send),
 ) -> Result<Vec<crate::genesys::integrations::AvailableTopic>, String> {
+    until_answered(settings, tool, err, |deadline| {
+        api.available_topics(deadline)
+    })
+    .await
+}
+
+/// `call`, made again while it fails in a way a retry or a configuration fix can heal (a
+/// transient failure, a refused token): each failure is reported on `err` as `{tool}: …` and
+/// followed by a full-jitter backoff; any other failure is the error.
+pub async fn until_answered<T, F, Fut>(
+    settings: &SessionSettings,
+    tool: &str,
+    err: &mut (dyn Write + Send),
+    mut call: F,
+) -> Result<T, String>
+where
+    F: FnMut(Deadline) -> Fut,
+    Fut: Future<Output = Result<T, crate::genesys::GenesysError>>,
+{
     let mut failures = 0;
     loop {
-        match api
-            .available_topics(Deadline::after(settings.request_timeout))
-            .await
-        {
-            Ok(available) => return Ok(available),
+        match call(Deadline::after(settings.request_timeout)).await {
+            Ok(answer) => return Ok(answer),
             Err(error) if error.is_retryable() || error.needs_configuration_fix() => {
                 failures += 1;
                 let _ = writeln!(
