@@ -1,5 +1,5 @@
 # genesys-eventbridge: the two commands are `make demo` and `make test`.
-.PHONY: help demo test lint unit aws-checks template-checks sim build-debug build deploy logs bench
+.PHONY: help demo test lint unit aws-checks contract template-checks sim build-debug build deploy logs bench
 
 CARGO ?= cargo
 SAM ?= sam
@@ -10,9 +10,9 @@ PIP_INSTALL = --quiet --disable-pip-version-check
 demo: build-debug
 	./scripts/demo.sh
 
-## make test: fmt, clippy, every test (DynamoDB Local, moto on loopback), AWS checks, template lint.
+## make test: fmt, clippy, every test (DynamoDB Local, moto on loopback), AWS checks, the Genesys SDK contract, template lint.
 ## (The AWS checks run Step Functions, SQS and the rule pattern in moto.)
-test: lint unit aws-checks template-checks
+test: lint unit aws-checks contract template-checks
 
 # The simulator, the tests and the benchmark need the `sim` feature; the Lambda is built without it.
 FEATURES = --features sim
@@ -28,14 +28,19 @@ unit: .venv/ready
 aws-checks: .venv/ready build-debug
 	.venv/bin/python -m pytest -q tests/aws
 
+## make contract: genesys-sim's answers, our tools' requests and the sample events held to Genesys's SDK models.
+## (docs/simulator.md, "Fidelity: the SDK-model contract suite".)
+contract: .venv/ready build-debug
+	.venv/bin/python -m pytest -q tests/contract
+
 template-checks: .venv/ready .venv-sam/ready
 	.venv/bin/cfn-lint template.yaml deploy/bridge.yaml
 	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml
 
-## Local Python venvs for the test tooling (pinned): PyYAML, moto, cfn-lint, pytest; the SAM CLI apart.
+## Local Python venvs for the test tooling (pinned): PyYAML, moto, cfn-lint, pytest, Genesys's Python SDK; the SAM CLI apart.
 .venv/ready:
 	python3 -m venv .venv
-	.venv/bin/pip install $(PIP_INSTALL) pyyaml==6.0.3 'moto[server]==5.2.5' cfn-lint==1.58.0 pytest==8.4.2
+	.venv/bin/pip install $(PIP_INSTALL) pyyaml==6.0.3 'moto[server]==5.2.5' cfn-lint==1.58.0 pytest==8.4.2 purecloudplatformclientv2==269.0.0
 	touch $@
 
 .venv-sam/ready:

@@ -33,6 +33,7 @@ pub mod configure;
 pub mod consumer;
 pub mod deadline;
 pub mod dedup;
+pub mod doctor;
 pub mod domain;
 pub mod error_chain;
 pub mod eventbridge;

@@ -2,8 +2,8 @@
 
 use crate::domain::ids::validate_path_segment;
 use crate::domain::{
-    ConversationEvent, ConversationId, ConversationTopic, InteractionId, InteractionUpdate,
-    MediaType, ParsedEvent, ParticipantId, SequenceId,
+    ConversationEvent, ConversationId, ConversationTopic, DivisionId, InteractionId,
+    InteractionUpdate, MediaType, ParsedEvent, ParticipantId, QueueId, SequenceId,
 };
 use serde_json::Value;
 use std::fmt;
@@ -160,7 +160,25 @@ fn conversation_event(
         Some(Value::String(code)) if !code.trim().is_empty() => Some(code.clone()),
         _ => None,
     };
+    let queue_id = text("queueId")?
+        .map(|id| QueueId::parse(&id))
+        .transpose()
+        .map_err(|problem| Rejection::new("detail.eventBody.queueId", problem))?;
+    let division_id = text("divisionId")?
+        .map(|id| DivisionId::parse(&id))
+        .transpose()
+        .map_err(|problem| Rejection::new("detail.eventBody.divisionId", problem))?;
+    let direction = text("direction")?.map(|d| d.to_ascii_uppercase());
+    // A fact for a later event only: a value it cannot use is left out, never a rejection.
+    let interacting_ms = body
+        .get("interactingDurationMs")
+        .and_then(Value::as_i64)
+        .filter(|ms| *ms >= 0);
     Ok(ConversationEvent {
+        queue_id,
+        division_id,
+        direction,
+        interacting_ms,
         topic,
         topic_name,
         conversation_id,

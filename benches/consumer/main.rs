@@ -3,11 +3,12 @@
 //! batches of 10, and 16 concurrent instances, with in-memory and DynamoDB dedup (DynamoDB Local
 //! behind a proxy that counts every request by kind); then the release Lambda binary's size,
 //! zip size, cold start and RSS; then `publish` onto genesys-sim's EventBridge stand-in, `stream` from its
-//! notification socket, and `bridge` end to end. Prints the figures and writes `target/bench/results.json` and
+//! notification socket, `bridge` end to end, and `per-call`: Genesys requests, dedup writes and
+//! Lambda invocations per call on a realistic mix, under one OAuth client's budget. Prints the figures and writes `target/bench/results.json` and
 //! `target/bench/latency.svg`.
 //!
 //! Options (after `--`): `--events N` (default 20000), `--instances N` (default 16),
-//! `--only memory|dynamodb|lambda|publish|stream|bridge` (one part).
+//! `--only memory|dynamodb|lambda|publish|stream|bridge|per-call` (one part).
 //! `BENCH_BIN_DIR` names another folder holding a `genesys-eventbridge` and a
 //! `disposition-consumer` to measure (an older build), instead of `target/release/` and the
 //! Lambda `make bench` builds without the `sim` feature (`target/bench/bootstrap`).
@@ -17,6 +18,7 @@ mod child;
 mod dynamo_proxy;
 mod lambda_binary;
 mod modes;
+mod per_call;
 mod publish;
 mod sim;
 mod stats;
@@ -162,6 +164,9 @@ async fn main() {
     }
     if options.runs("bridge") {
         results["bridge"] = bridge::bridge(&bench).await;
+    }
+    if options.runs("per-call") {
+        results["perCall"] = per_call::per_call(events / 10).await;
     }
 
     write_results(&root, &dir, results, &series);

@@ -59,6 +59,10 @@ enum Command {
     /// followed queues onto a bus, with a spool while the bus refuses; runs until SIGINT/SIGTERM
     /// (exit 0), publishing or spooling what is queued first.
     Bridge(BridgeArgs),
+    /// Check the consumer's settings (its environment) against Genesys before go-live: the
+    /// token, the policy's queues and codes, the default code on every queue it can reach, the
+    /// read permissions. One line per check; exit 0 all hold, 3 a check failed, 2 bad settings.
+    Doctor,
 }
 
 #[derive(clap::Args)]
@@ -83,7 +87,7 @@ struct BridgeArgs {
     #[arg(long)]
     publish_queue_events: bool,
     /// Fill every gap: the followed queues' calls that ended inside it (analytics details
-    /// query) are published as `…user.end` events marked `"backfilled": true`.
+    /// query) are published as `…user.end` events marked `"backfilled": true` (in `metadata`).
     #[arg(long)]
     backfill: bool,
     /// Keep the time the bridge was listening until here, so that a restart reports (and with
@@ -315,7 +319,28 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
         Command::Publish(args) => Ok(publish(args).await),
         Command::Stream(args) => stream(args).await,
         Command::Bridge(args) => bridge(args).await,
+        Command::Doctor => doctor().await,
     }
+}
+
+/// `doctor`: the consumer's own settings, checked against Genesys.
+async fn doctor() -> anyhow::Result<i32> {
+    use std::io::Write;
+    let config = Config::from_env()?;
+    let access = genesys_eventbridge::config::GenesysAccess {
+        endpoints: config.endpoints.clone(),
+        credentials: config.credentials.clone(),
+    };
+    let client = app::genesys_client(&access).await?;
+    let policy = config.pipeline.effective_policy();
+    let findings =
+        genesys_eventbridge::doctor::check(&client, &policy, Duration::from_secs(20)).await;
+    let mut stdout = std::io::stdout().lock();
+    for finding in &findings {
+        let mark = if finding.ok { "ok  " } else { "FAIL" };
+        writeln!(stdout, "{mark} {}: {}", finding.subject, finding.detail)?;
+    }
+    Ok(if findings.iter().all(|f| f.ok) { 0 } else { 3 })
 }
 
 /// `bridge`: the Genesys settings and AWS's standard ones.

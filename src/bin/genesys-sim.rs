@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use genesys_eventbridge::sim::{Faults, SeedData, SimConfig, Simulator};
+use genesys_eventbridge::sim::{Faults, RequestBudget, SeedData, SimConfig, Simulator};
 use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -46,6 +46,13 @@ struct Args {
     /// (shares of requests; the seed makes a run repeatable). Also settable at `PUT /sim/faults`.
     #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
     faults: Option<Faults>,
+    /// Requests the OAuth client may send per window (Genesys' default is about 300 a minute,
+    /// shared by every process using the client); past it, 429 with Retry-After. 0: unlimited.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    client_requests_per_minute: u32,
+    /// The window of that budget: a minute, or less to compress time in a benchmark.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    rate_window_ms: u64,
 }
 
 fn parse_faults(spec: &str) -> Result<Faults, String> {
@@ -66,6 +73,10 @@ async fn main() -> anyhow::Result<()> {
         token_lifetime: Duration::from_secs(args.token_lifetime),
         channel_lifetime: Duration::from_secs(args.channel_lifetime),
         heartbeat_interval: Duration::from_millis(args.heartbeat_ms.max(1)),
+        request_budget: (args.client_requests_per_minute > 0).then(|| RequestBudget {
+            requests: args.client_requests_per_minute,
+            window: Duration::from_millis(args.rate_window_ms.max(1)),
+        }),
     });
     if let Some(faults) = args.faults {
         tracing::info!(?faults, "injecting faults");

@@ -1,4 +1,4 @@
-//! Filling a gap: the followed queues' voice conversations that ended inside it, found with the conversation details query (paged), each agent's leg published as a `…user.end`-shaped notification marked `"backfilled": true`.
+//! Filling a gap: the followed queues' voice conversations that ended inside it, found with the conversation details query (paged), each agent's leg published as a `…user.end`-shaped notification marked `"backfilled": true` in its `metadata`.
 
 use crate::deadline::Deadline;
 use crate::genesys::analytics::AnalyticsApi;
@@ -88,8 +88,11 @@ fn user_end(
             "userId": agent.user_id,
             "queueId": agent.queue_id,
             "mediaType": "VOICE",
+        },
+        // The marker rides in the envelope's metadata: the event body keeps Genesys' model.
+        "metadata": {
+            "CorrelationId": format!("backfill-{conversation}-{}", agent.participant_id),
             "backfilled": true,
         },
-        "metadata": {"CorrelationId": format!("backfill-{conversation}-{}", agent.participant_id)},
     })
 }

@@ -1,7 +1,7 @@
 //! Settings read from the environment at start-up; a missing or malformed one is named in a one-line error.
 
 use crate::consumer::PipelineSettings;
-use crate::domain::{DispositionCodeId, MediaType, WrapupTrigger};
+use crate::domain::{DispositionCodeId, MediaType, WrapupPolicy, WrapupTrigger};
 use crate::genesys::{ClientCredentials, Endpoints, HttpSettings, WrapupStyle};
 use crate::secret::Secret;
 use std::time::Duration;
@@ -200,7 +200,47 @@ fn native_settings(
         )?;
     }
     pipeline.wrapup_notes = get("WRAPUP_NOTES");
+    pipeline.policy = wrapup_policy(get)?.map(std::sync::Arc::new);
+    if let Some(seconds) = number(get, "QUEUE_CACHE_TTL_SECONDS", 1, 86_400)? {
+        pipeline.queue_cache_ttl = Duration::from_secs(seconds);
+    }
+    if let Some(value) = get("WRAPUP_ON_CUSTOMER_END") {
+        pipeline.wrapup_on_customer_end = one_of(
+            "WRAPUP_ON_CUSTOMER_END",
+            &value,
+            &[("true", true), ("false", false)],
+        )?;
+    }
     Ok(())
+}
+
+/// `WRAPUP_POLICY` (inline JSON) or `WRAPUP_POLICY_FILE` (a path), not both. Without either,
+/// `DISPOSITION_CODE_ID` (with `WRAPUP_NOTES`) is the one rule.
+fn wrapup_policy(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<WrapupPolicy>, ConfigError> {
+    let (name, text) = match (get("WRAPUP_POLICY"), get("WRAPUP_POLICY_FILE")) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: "WRAPUP_POLICY",
+                problem: "set either it or WRAPUP_POLICY_FILE, not both".into(),
+            });
+        }
+        (Some(text), None) => ("WRAPUP_POLICY", text),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                name: "WRAPUP_POLICY_FILE",
+                problem: format!("cannot read {path:?}: {e}"),
+            })?;
+            ("WRAPUP_POLICY_FILE", text)
+        }
+        (None, None) => return Ok(None),
+    };
+    let policy = WrapupPolicy::parse(&text).map_err(|e| ConfigError::Invalid {
+        name,
+        problem: e.to_string(),
+    })?;
+    Ok(Some(policy))
 }
 
 /// The choice `value` names (case-insensitive) among `choices`; else an error listing them.

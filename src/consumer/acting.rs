@@ -1,6 +1,6 @@
 //! What acting under a lease came to: the outcome, the write made, and how Genesys errors map to outcomes.
 
-use crate::domain::{EffectKey, Outcome};
+use crate::domain::{EffectKey, Outcome, PolicyAction, RuleName};
 use crate::genesys::{ApplyResult, GenesysError};
 use crate::telemetry;
 use tracing::Span;
@@ -13,6 +13,15 @@ pub(super) struct Acted {
     pub(super) applied: Option<EffectKey>,
     /// A write failed in a way that may still have applied it.
     pub(super) write_may_have_applied: bool,
+    /// The policy's rule that decided, when one did.
+    pub(super) decided: Option<Decided>,
+}
+
+/// The policy rule that decided a call, and its action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Decided {
+    pub(super) rule: RuleName,
+    pub(super) action: PolicyAction,
 }
 
 impl Acted {
@@ -22,6 +31,20 @@ impl Acted {
             outcome,
             applied: None,
             write_may_have_applied: false,
+            decided: None,
+        }
+    }
+
+    /// An outcome reached without a write, by a policy rule.
+    pub(super) fn decided(outcome: Outcome, decided: Decided) -> Self {
+        Acted::answer(outcome).with_decision(decided)
+    }
+
+    /// The same, naming the rule that decided.
+    pub(super) fn with_decision(self, decided: Decided) -> Self {
+        Acted {
+            decided: Some(decided),
+            ..self
         }
     }
 
@@ -36,6 +59,7 @@ impl Acted {
                 outcome: Outcome::Patched,
                 applied: Some(effect),
                 write_may_have_applied: false,
+                decided: None,
             },
             Ok(ApplyResult::Conflict) => Acted::answer(Outcome::Conflict),
             Err(error) => Acted {

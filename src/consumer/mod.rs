@@ -3,6 +3,7 @@
 mod acting;
 mod lease;
 mod native;
+mod queues;
 mod report;
 mod seed;
 mod settings;
@@ -12,7 +13,7 @@ pub use report::{Report, StepTimings};
 pub use settings::{Invocation, PipelineSettings};
 
 use crate::dedup::DedupStore;
-use crate::domain::{Outcome, ParsedEvent};
+use crate::domain::{Outcome, ParsedEvent, WrapupPolicy};
 use crate::genesys::GenesysApi;
 use crate::parse::{event_id, parse_event, payload_fingerprint};
 use crate::telemetry;
@@ -31,6 +32,9 @@ pub struct Consumer {
     store: Arc<dyn DedupStore>,
     genesys: Arc<dyn GenesysApi>,
     settings: Arc<PipelineSettings>,
+    /// The wrap-up policy in force (the configured one, or the disposition code everywhere).
+    policy: Arc<WrapupPolicy>,
+    queues: Arc<queues::QueueCache>,
 }
 
 /// Runs `future` inside `span`, writing its duration into `slot`.
@@ -55,6 +59,11 @@ impl Consumer {
         Consumer {
             store,
             genesys,
+            policy: Arc::new(settings.effective_policy()),
+            queues: Arc::new(queues::QueueCache::new(
+                settings.queue_cache_ttl,
+                settings.queue_cache_capacity,
+            )),
             settings: Arc::new(settings),
         }
     }
@@ -99,7 +108,7 @@ impl Consumer {
             span.record("event.id", id.as_str());
         }
         let mut steps = StepTimings::default();
-        let (outcome, work) = self
+        let (outcome, work, decided) = self
             .run(event, invocation, &mut steps)
             .instrument(span.clone())
             .await;
@@ -123,6 +132,11 @@ impl Consumer {
             latency: started.elapsed(),
             steps,
             trace_id: telemetry::trace_id(&span),
+            rule: decided.as_ref().map(|d| d.rule.to_string()),
+            code: decided
+                .as_ref()
+                .and_then(|d| d.action.code())
+                .map(ToString::to_string),
         };
         span.in_scope(|| log_report(&report));
         report
@@ -133,18 +147,38 @@ impl Consumer {
         event: &Value,
         invocation: &Invocation,
         steps: &mut StepTimings,
-    ) -> (Outcome, Option<Work>) {
+    ) -> (Outcome, Option<Work>, Option<acting::Decided>) {
         let parsed = info_span!("parse").in_scope(|| parse_event(event));
         let work = match parsed {
             ParsedEvent::Update(update) => Work::Seed(update),
             ParsedEvent::Conversation(conversation) => Work::Native(conversation),
-            ParsedEvent::Ignored { reason } => return (Outcome::Ignored { reason }, None),
-            ParsedEvent::Rejected { reason, .. } => return (Outcome::Rejected { reason }, None),
+            ParsedEvent::Ignored { reason } => return (Outcome::Ignored { reason }, None, None),
+            ParsedEvent::Rejected { reason, .. } => {
+                return (Outcome::Rejected { reason }, None, None);
+            }
         };
         let span = Span::current();
         work.record_ids(&span);
 
         let request = self.claim_request(work.dedup_key(), payload_fingerprint(event), invocation);
+        let known = match &work {
+            Work::Seed(_) => None,
+            Work::Native(conversation) => {
+                let triage = self
+                    .triage_native(
+                        conversation,
+                        invocation.deadline.for_work(),
+                        request.expires_at_s,
+                    )
+                    .await;
+                match triage {
+                    native::Triage::Settled(acted) => {
+                        return (acted.outcome, Some(work), acted.decided);
+                    }
+                    native::Triage::Act(known) => Some(known),
+                }
+            }
+        };
         // The work ends the reserve before the invocation's deadline, and a lease margin before
         // the lease (shorter than the invocation when DEDUP_LEASE_MAX_SECONDS caps it).
         let margin_ms = self.settings.lease_margin.as_millis() as i64;
@@ -157,20 +191,21 @@ impl Consumer {
             .await
         {
             Ok(lease) => lease,
-            Err(outcome) => return (outcome, Some(work)),
+            Err(outcome) => return (outcome, Some(work), None),
         };
 
         let acted = match &work {
             Work::Seed(update) => self.act_seed(update, &lease, work_deadline, steps).await,
             Work::Native(conversation) => {
-                self.act_native(conversation, &lease, work_deadline, steps)
+                let known = known.unwrap_or_default();
+                self.act_native(conversation, known, &lease, work_deadline, steps)
                     .await
             }
         };
         let finish_deadline = invocation.deadline.earlier_by(ANSWER_TIME);
         self.finish(&request, &lease, &acted, finish_deadline, steps)
             .await;
-        (acted.outcome, Some(work))
+        (acted.outcome, Some(work), acted.decided)
     }
 
     /// Runs the business rules in a `decide` span, timing them.

@@ -52,6 +52,10 @@ pub struct Report {
     pub steps: StepTimings,
     /// The OpenTelemetry trace id of the event's span, when tracing is on.
     pub trace_id: Option<String>,
+    /// The wrap-up policy's rule that decided (`rules[2]`, `default`), when one did.
+    pub rule: Option<String>,
+    /// The wrap-up code that rule applies (or would apply, or skipped none).
+    pub code: Option<String>,
 }
 
 impl Report {
@@ -66,6 +70,8 @@ impl Report {
             latency: Duration::ZERO,
             steps: StepTimings::default(),
             trace_id: None,
+            rule: None,
+            code: None,
         }
     }
 }
@@ -80,6 +86,12 @@ impl Serialize for Report {
         map.serialize_entry("sequenceId", &self.sequence_id)?;
         let latency_ms = (self.latency.as_secs_f64() * 1_000_000.0).round() / 1_000.0;
         map.serialize_entry("latencyMs", &latency_ms)?;
+        if let Some(rule) = &self.rule {
+            map.serialize_entry("rule", rule)?;
+        }
+        if let Some(code) = &self.code {
+            map.serialize_entry("code", code)?;
+        }
         map.end()
     }
 }

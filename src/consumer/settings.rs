@@ -2,8 +2,9 @@
 
 use crate::deadline::Deadline;
 use crate::dedup::OwnerToken;
-use crate::domain::{DispositionCodeId, MediaType, WrapupTrigger};
+use crate::domain::{DispositionCodeId, MediaType, WrapupPolicy, WrapupTrigger};
 use crate::genesys::WrapupStyle;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The business settings of the consumer.
@@ -32,6 +33,16 @@ pub struct PipelineSettings {
     pub wrapup_style: WrapupStyle,
     /// Native dialect: notes sent with the wrap-up.
     pub wrapup_notes: Option<String>,
+    /// Native dialect: which code each call gets (`WRAPUP_POLICY`); `None`: the disposition
+    /// code (with the notes) on every call.
+    pub policy: Option<Arc<WrapupPolicy>>,
+    /// Native dialect: how long a queue's facts (codes, after-call work) are kept per instance.
+    pub queue_cache_ttl: Duration,
+    /// Native dialect: how many queues' facts are kept per instance.
+    pub queue_cache_capacity: usize,
+    /// Native dialect: a `customer.end` may wrap the agent up (reading the conversation), for
+    /// integrations that do not deliver the agents' `user.end` and `acw` events.
+    pub wrapup_on_customer_end: bool,
 }
 
 impl PipelineSettings {
@@ -45,6 +56,10 @@ impl PipelineSettings {
     pub const DEFAULT_MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 60);
     /// Default wait for another event's lease on the same target.
     pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(2);
+    /// Default time a queue's facts are kept: 10 minutes.
+    pub const DEFAULT_QUEUE_CACHE_TTL: Duration = Duration::from_secs(600);
+    /// Default number of queues whose facts are kept.
+    pub const DEFAULT_QUEUE_CACHE_CAPACITY: usize = 1_000;
 
     /// The defaults, applying `disposition_code`.
     pub fn new(disposition_code: DispositionCodeId) -> Self {
@@ -60,6 +75,20 @@ impl PipelineSettings {
             wrapup_trigger: WrapupTrigger::default(),
             wrapup_style: WrapupStyle::default(),
             wrapup_notes: None,
+            policy: None,
+            queue_cache_ttl: Self::DEFAULT_QUEUE_CACHE_TTL,
+            queue_cache_capacity: Self::DEFAULT_QUEUE_CACHE_CAPACITY,
+            wrapup_on_customer_end: false,
+        }
+    }
+
+    /// The wrap-up policy in force: the configured one, else the disposition code on every call.
+    pub fn effective_policy(&self) -> WrapupPolicy {
+        match &self.policy {
+            Some(policy) => WrapupPolicy::clone(policy),
+            None => {
+                WrapupPolicy::single_code(self.disposition_code.clone(), self.wrapup_notes.clone())
+            }
         }
     }
 }

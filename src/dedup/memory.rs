@@ -1,10 +1,11 @@
 //! The in-memory dedup adapter: one Lambda instance's memory, one record per target, bounded and expiring.
 
 use super::{
-    ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease, MAX_EVENTS_PER_TARGET, OwnerToken,
+    AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease, MAX_EVENTS_PER_TARGET,
+    OwnerToken,
 };
 use crate::deadline::now_epoch_ms;
-use crate::domain::{EffectKey, EpochMillis, EventKey, TargetKey};
+use crate::domain::{EffectKey, EpochMillis, EventKey, ParticipantId, TargetKey};
 use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -26,6 +27,7 @@ struct TargetRecord {
     lease: Option<(OwnerToken, EpochMillis)>,
     done: HashMap<EventKey, Done>,
     applied: HashMap<EffectKey, i64>,
+    facts: HashMap<String, (AgentFacts, i64)>,
     expires_at_s: i64,
     generation: u64,
 }
@@ -50,6 +52,8 @@ impl TargetRecord {
         self.done.retain(|_, done| done.expires_at_s >= now_s);
         self.applied
             .retain(|_, expires_at_s| *expires_at_s >= now_s);
+        self.facts
+            .retain(|_, (_, expires_at_s)| *expires_at_s >= now_s);
         while self.done.len() > MAX_EVENTS_PER_TARGET {
             let oldest = self
                 .done
@@ -191,6 +195,12 @@ impl DedupStore for InMemoryDedupStore {
                 .map(|(effect, _)| effect.clone())
                 .collect(),
             stale_events: Vec::new(),
+            facts: record
+                .facts
+                .iter()
+                .filter(|(_, (_, expires_at_s))| *expires_at_s >= now_s)
+                .map(|(participant, (facts, _))| (participant.clone(), *facts))
+                .collect(),
         };
         inner.next_generation += 1;
         inner
@@ -275,6 +285,31 @@ impl DedupStore for InMemoryDedupStore {
             .records
             .get(target)
             .and_then(|record| record.live_lease(now_ms)))
+    }
+
+    async fn note_facts(
+        &self,
+        target: &TargetKey,
+        participant: &ParticipantId,
+        facts: AgentFacts,
+        expires_at_s: i64,
+    ) -> Result<(), DedupError> {
+        let now_ms = now_epoch_ms();
+        let mut inner = self.lock();
+        inner.evict(now_ms, self.capacity);
+        let generation = inner.next_generation;
+        let is_new = !inner.records.contains_key(target);
+        let record = inner.records.entry(target.clone()).or_default();
+        record
+            .facts
+            .insert(participant.as_str().to_owned(), (facts, expires_at_s));
+        record.expires_at_s = record.expires_at_s.max(expires_at_s);
+        if is_new {
+            record.generation = generation;
+            inner.next_generation += 1;
+            inner.order.push_back((target.clone(), generation));
+        }
+        Ok(())
     }
 }
 

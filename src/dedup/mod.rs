@@ -4,8 +4,9 @@ mod cache;
 pub mod dynamodb;
 pub mod memory;
 
-use crate::domain::{DedupKey, EffectKey, EpochMillis, EventKey, TargetKey};
+use crate::domain::{DedupKey, EffectKey, EpochMillis, EventKey, ParticipantId, TargetKey};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use std::fmt;
 
 pub use dynamodb::DynamoDbDedupStore;
@@ -70,6 +71,16 @@ pub struct Lease {
     /// Completed events of the target the store found expired (or beyond its bound); the
     /// complete removes them.
     pub stale_events: Vec<EventKey>,
+    /// What earlier events noted of the target's agents (unexpired), by participant id.
+    pub facts: HashMap<String, AgentFacts>,
+}
+
+/// What an event noted of one agent participant for a later event of the same call (the
+/// `user.end`'s duration, for the `acw` that decides without reading the conversation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentFacts {
+    /// `interactingDurationMs` of the agent's `user.end`.
+    pub interacting_ms: i64,
 }
 
 impl Lease {
@@ -179,6 +190,16 @@ pub trait DedupStore: Send + Sync {
     /// When the unexpired lease on `target` ends, or `None` when the target is free: a cheap
     /// read for an event waiting its turn.
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError>;
+
+    /// Notes `facts` of `participant` on `target` until `expires_at_s` (one unconditional write
+    /// that touches nothing else): the next claim of the target hands them over in its lease.
+    async fn note_facts(
+        &self,
+        target: &TargetKey,
+        participant: &ParticipantId,
+        facts: AgentFacts,
+        expires_at_s: i64,
+    ) -> Result<(), DedupError>;
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The native Genesys Cloud dialect: conversation events, the fetched conversation, and the wrap-up rules.
 
 use super::eligibility::{IneligibleReason, is_voice};
-use super::ids::{CommunicationId, ConversationId, ParticipantId};
+use super::ids::{CommunicationId, ConversationId, DivisionId, ParticipantId, QueueId};
 use super::interaction::EpochMillis;
 use super::keys::{DedupKey, EventKey, TargetKey};
 use std::fmt;
@@ -104,6 +104,14 @@ pub struct ConversationEvent {
     pub correlation_id: Option<String>,
     /// `eventBody.wrapupCode` of an `acw` event: the code the agent chose, if any.
     pub wrapup_code: Option<String>,
+    /// `eventBody.queueId` (`user.end`, `acw`; `customer.end` has none).
+    pub queue_id: Option<QueueId>,
+    /// `eventBody.divisionId` (`user.end`, `customer.end`).
+    pub division_id: Option<DivisionId>,
+    /// `eventBody.direction`, upper case (`INBOUND`, `OUTBOUND`).
+    pub direction: Option<String>,
+    /// `eventBody.interactingDurationMs` (`user.end`, `customer.end`).
+    pub interacting_ms: Option<i64>,
 }
 
 impl ConversationEvent {
@@ -135,7 +143,10 @@ pub struct ParticipantSnapshot {
     pub id: Option<ParticipantId>,
     /// `purpose`: `agent`, `user`, `customer`, `acd`, `ivr`, ...
     pub purpose: String,
-    /// `state`: `connected`, `disconnected`, `terminated`, ...
+    /// `queueId`: the queue the participant was routed from, when it was.
+    pub queue_id: Option<QueueId>,
+    /// Its last communication's `state` (`connected`, `disconnected`, `terminated`, ...): the
+    /// `Participant` model has no state of its own.
     pub state: String,
     /// `connectedTime` (epoch ms).
     pub connected: Option<EpochMillis>,
@@ -521,6 +532,10 @@ mod tests {
             event_time_ms: Some(1_700_000_000_000),
             correlation_id: Some("x".into()),
             wrapup_code: None,
+            queue_id: None,
+            division_id: None,
+            direction: None,
+            interacting_ms: None,
         };
         let later = ConversationEvent {
             event_time_ms: Some(1_700_000_000_001),

@@ -23,6 +23,11 @@ pub enum IneligibleReason {
     /// Native dialect: the agent is still in after-call work, choosing a code; the `acw` event
     /// that ends it decides.
     AgentInAfterCallWork,
+    /// The wrap-up policy skips the call's queue (a `skip` rule, or no rule and no default).
+    PolicySkip,
+    /// Native dialect: a `customer.end` leaves the wrap-up to the agent's own events
+    /// (`user.end`, `acw`), which come for every agent leg (`WRAPUP_ON_CUSTOMER_END`).
+    AgentEventsDecide,
 }
 
 impl IneligibleReason {
@@ -36,6 +41,8 @@ impl IneligibleReason {
             IneligibleReason::DurationBelowThreshold => "duration-below-threshold",
             IneligibleReason::NoAgentParticipant => "no-agent-participant",
             IneligibleReason::AgentInAfterCallWork => "agent-in-after-call-work",
+            IneligibleReason::PolicySkip => "policy-skip",
+            IneligibleReason::AgentEventsDecide => "agent-events-decide",
         }
     }
 }

@@ -110,6 +110,14 @@ path_safe_id!(
     /// The id of a Genesys Cloud integration (e.g. the Amazon EventBridge Source).
     IntegrationId
 );
+path_safe_id!(
+    /// The id of a routing queue (`eventBody.queueId`, a participant's `queueId`).
+    QueueId
+);
+path_safe_id!(
+    /// The id of a division (`eventBody.divisionId`, a queue's `division.id`).
+    DivisionId
+);
 
 #[cfg(test)]
 mod tests {

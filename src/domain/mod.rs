@@ -9,6 +9,7 @@ pub mod integration;
 pub mod interaction;
 pub mod keys;
 pub mod outcome;
+pub mod policy;
 
 pub use conversation::{
     AfterCallWork, ConversationEvent, ConversationSnapshot, ConversationTopic, MediaType,
@@ -17,9 +18,10 @@ pub use conversation::{
 pub use eligibility::{Eligibility, IneligibleReason, decide};
 pub use event::{InteractionUpdate, ParsedEvent};
 pub use ids::{
-    CommunicationId, ConversationId, DispositionCodeId, IdError, IntegrationId, InteractionId,
-    MAX_ID_LEN, ParticipantId, SequenceId,
+    CommunicationId, ConversationId, DispositionCodeId, DivisionId, IdError, IntegrationId,
+    InteractionId, MAX_ID_LEN, ParticipantId, QueueId, SequenceId,
 };
 pub use interaction::{EpochMillis, InteractionSnapshot, TimelineEntry};
 pub use keys::{DedupKey, EffectKey, EventKey, TargetKey};
 pub use outcome::Outcome;
+pub use policy::{CallFacts, PolicyAction, PolicyDecision, PolicyError, RuleName, WrapupPolicy};

@@ -37,6 +37,18 @@ pub enum Outcome {
         /// What failed.
         reason: String,
     },
+    /// The policy decided the code, and wrote nothing (a `shadow` rule).
+    WouldPatch {
+        /// The code that would have been applied.
+        code: String,
+    },
+    /// The code the policy chose is not assigned to the call's queue (or Genesys refused the
+    /// wrap-up with 400): reported as `failed` and delivered again, then dead-lettered, until
+    /// the policy or the queue is fixed. Counted apart (`CodeNotOnQueue`).
+    CodeNotOnQueue {
+        /// What was refused, naming queue and code.
+        reason: String,
+    },
     /// A failure that a configuration fix heals (credentials, secret, permissions): reported as
     /// `failed` and delivered again (then dead-lettered), never completed; the reason says what
     /// to fix. Counted apart (`ConfigurationFailures`) so that an alarm fires at once.
@@ -57,7 +69,10 @@ impl Outcome {
             Outcome::Rejected { .. } => "rejected",
             Outcome::Conflict => "conflict",
             Outcome::NotFound => "not-found",
-            Outcome::Failed { .. } | Outcome::Misconfigured { .. } => "failed",
+            Outcome::WouldPatch { .. } => "would-patch",
+            Outcome::Failed { .. }
+            | Outcome::Misconfigured { .. }
+            | Outcome::CodeNotOnQueue { .. } => "failed",
         }
     }
 
@@ -84,6 +99,8 @@ impl Outcome {
             | Outcome::Rejected { reason }
             | Outcome::Failed { reason } => Some(reason.clone()),
             Outcome::Misconfigured { reason } => Some(format!("configuration: {reason}")),
+            Outcome::CodeNotOnQueue { reason } => Some(format!("code-not-on-queue: {reason}")),
+            Outcome::WouldPatch { code } => Some(format!("shadow: would apply {code}")),
             Outcome::Conflict => Some("interaction changed concurrently (409)".into()),
             Outcome::NotFound => Some("interaction not found (404)".into()),
         }
@@ -91,12 +108,18 @@ impl Outcome {
 
     /// False only for `failed`: the event has not reached a final state and must be delivered again.
     pub fn is_terminal(&self) -> bool {
-        !matches!(self, Outcome::Failed { .. } | Outcome::Misconfigured { .. })
+        !matches!(
+            self,
+            Outcome::Failed { .. } | Outcome::Misconfigured { .. } | Outcome::CodeNotOnQueue { .. }
+        )
     }
 
     /// True when fixing the configuration (not waiting) is what lets the event succeed.
     pub fn needs_configuration_fix(&self) -> bool {
-        matches!(self, Outcome::Misconfigured { .. })
+        matches!(
+            self,
+            Outcome::Misconfigured { .. } | Outcome::CodeNotOnQueue { .. }
+        )
     }
 }
 

@@ -14,7 +14,7 @@ mod wire;
 use crate::deadline::Deadline;
 use crate::domain::{
     ConversationId, ConversationSnapshot, DispositionCodeId, InteractionId, InteractionSnapshot,
-    WrapupTarget,
+    QueueId, WrapupTarget,
 };
 use async_trait::async_trait;
 use std::fmt;
@@ -82,6 +82,14 @@ pub trait GenesysApi: Send + Sync {
         id: &ConversationId,
         deadline: Deadline,
     ) -> Result<ConversationSnapshot, GenesysError>;
+
+    /// A queue's division, after-call-work prompt and assigned wrap-up codes
+    /// (`GET /api/v2/routing/queues/{id}` and every page of its `/wrapupcodes`).
+    async fn queue_facts(
+        &self,
+        id: &QueueId,
+        deadline: Deadline,
+    ) -> Result<routing::QueueFacts, GenesysError>;
 
     /// Applies `wrapup` to the target participant: a PATCH whose body is `{"wrapup": {...}}`
     /// only, or the communication-level POST.

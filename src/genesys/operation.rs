@@ -1,6 +1,8 @@
 //! The calls made to Genesys Cloud: their method, path and low-cardinality route, for requests, errors and spans.
 
-use crate::domain::{CommunicationId, ConversationId, IntegrationId, InteractionId, ParticipantId};
+use crate::domain::{
+    CommunicationId, ConversationId, IntegrationId, InteractionId, ParticipantId, QueueId,
+};
 use std::fmt;
 
 /// Which call failed, for messages and spans.
@@ -53,6 +55,12 @@ pub enum Operation {
     ConversationDetailsQuery,
     /// `GET /api/v2/routing/queues` (one page).
     ListQueues,
+    /// `GET /api/v2/routing/queues/{queueId}`.
+    GetQueue(QueueId),
+    /// `GET /api/v2/routing/queues/{queueId}/wrapupcodes` (one page).
+    ListQueueWrapupCodes(QueueId),
+    /// `GET /api/v2/routing/wrapupcodes` (one page).
+    ListWrapupCodes,
 }
 
 impl Operation {
@@ -97,6 +105,11 @@ impl Operation {
                 "POST /api/v2/analytics/conversations/details/query".into()
             }
             Operation::ListQueues => "GET /api/v2/routing/queues".into(),
+            Operation::GetQueue(_) => "GET /api/v2/routing/queues/{queueId}".into(),
+            Operation::ListQueueWrapupCodes(_) => {
+                "GET /api/v2/routing/queues/{queueId}/wrapupcodes".into()
+            }
+            Operation::ListWrapupCodes => "GET /api/v2/routing/wrapupcodes".into(),
         }
     }
 
@@ -158,6 +171,11 @@ impl Operation {
                 "/api/v2/analytics/conversations/details/query".into()
             }
             Operation::ListQueues => "/api/v2/routing/queues".into(),
+            Operation::GetQueue(id) => format!("/api/v2/routing/queues/{id}"),
+            Operation::ListQueueWrapupCodes(id) => {
+                format!("/api/v2/routing/queues/{id}/wrapupcodes")
+            }
+            Operation::ListWrapupCodes => "/api/v2/routing/wrapupcodes".into(),
         }
     }
 
@@ -177,7 +195,10 @@ impl Operation {
             | Operation::AvailableTopics
             | Operation::Organization
             | Operation::PropertiesSchema
-            | Operation::ListQueues => reqwest::Method::GET,
+            | Operation::ListQueues
+            | Operation::GetQueue(_)
+            | Operation::ListQueueWrapupCodes(_)
+            | Operation::ListWrapupCodes => reqwest::Method::GET,
             Operation::CreateIntegration => reqwest::Method::POST,
             Operation::SetIntendedState(_) => reqwest::Method::PATCH,
             Operation::PutIntegrationConfig(_) => reqwest::Method::PUT,

@@ -3,7 +3,7 @@
 use super::WrapupRequest;
 use crate::domain::{
     AfterCallWork, CommunicationId, ConversationSnapshot, EpochMillis, InteractionSnapshot,
-    ParticipantId, ParticipantSnapshot, TimelineEntry,
+    ParticipantId, ParticipantSnapshot, QueueId, TimelineEntry,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -131,6 +131,7 @@ struct AfterCallWorkBody {
 #[serde(rename_all = "camelCase")]
 struct Communication {
     id: Option<String>,
+    state: Option<String>,
     after_call_work: Option<AfterCallWorkBody>,
 }
 
@@ -141,7 +142,7 @@ struct Communication {
 struct ParticipantBody {
     id: Option<String>,
     purpose: Option<String>,
-    state: Option<String>,
+    queue_id: Option<String>,
     connected_time: Option<Value>,
     end_time: Option<Value>,
     wrapup: Option<WrapupState>,
@@ -219,8 +220,12 @@ impl ConversationBody {
                     after_call_work: p.after_call_work(),
                     // An id that is not path-safe cannot be addressed: treat it as absent.
                     id: p.id.as_deref().and_then(|id| ParticipantId::parse(id).ok()),
+                    queue_id: p.queue_id.as_deref().and_then(|id| QueueId::parse(id).ok()),
+                    state: p
+                        .last_communication()
+                        .and_then(|c| c.state.clone())
+                        .unwrap_or_default(),
                     purpose: p.purpose.unwrap_or_default(),
-                    state: p.state.unwrap_or_default(),
                     connected: p.connected_time.as_ref().and_then(epoch_millis),
                     ended: p.end_time.as_ref().and_then(epoch_millis),
                     wrapup_required: p.wrapup_required,
@@ -353,8 +358,9 @@ mod tests {
         let body: ConversationBody = serde_json::from_value(json!({
             "id": "c-1",
             "participants": [
-                {"id": "p-cust", "purpose": "customer", "state": "disconnected"},
-                {"id": "p-agent", "purpose": "agent", "state": "disconnected",
+                {"id": "p-cust", "purpose": "customer",
+                 "calls": [{"id": "call-0", "state": "disconnected"}]},
+                {"id": "p-agent", "purpose": "agent", "queueId": "q-1",
                  "connectedTime": "2026-11-23T10:00:05.000Z", "endTime": "2026-11-23T10:01:05.000Z",
                  "wrapupRequired": true,
                  "calls": [{"id": "call-1", "state": "disconnected",
@@ -369,6 +375,8 @@ mod tests {
         assert_eq!(agent.duration_ms(), 60_000);
         assert_eq!(agent.after_call_work, AfterCallWork::Pending);
         assert_eq!(agent.wrapup_required, Some(true));
+        assert_eq!(agent.state, "disconnected");
+        assert_eq!(agent.queue_id.as_ref().unwrap().as_str(), "q-1");
         assert_eq!(agent.communication_id.as_ref().unwrap().as_str(), "call-1");
         assert_eq!(snapshot.participants[2].id, None);
         assert_eq!(snapshot.participants[2].wrapup_code.as_deref(), Some("w-1"));

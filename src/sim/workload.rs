@@ -56,11 +56,13 @@ fn conversation(id: &str) -> Map<String, Value> {
     let body = json!({
         "id": id,
         "participants": [
-            {"id": format!("{id}-cust"), "purpose": "customer", "state": "disconnected"},
-            {"id": format!("{id}-agent"), "purpose": "agent", "state": "disconnected",
+            {"id": format!("{id}-cust"), "purpose": "customer",
+             "calls": [{"id": format!("{id}-cust-call"), "state": "disconnected"}]},
+            {"id": format!("{id}-agent"), "purpose": "agent",
              "connectedTime": "2026-11-23T10:00:00.000Z", "endTime": "2026-11-23T10:01:00.000Z",
              "wrapupRequired": true, "endAcwTime": "2026-11-23T10:01:30.000Z",
-             "calls": [{"id": format!("{id}-call"), "afterCallWork": {"state": "complete"}}]}
+             "calls": [{"id": format!("{id}-call"), "state": "disconnected",
+                        "afterCallWork": {"state": "complete"}}]}
         ]
     });
     body.as_object().cloned().unwrap_or_default()
@@ -157,6 +159,7 @@ impl WorkloadSpec {
             seed_data: SeedData {
                 interactions,
                 conversations: conversations.iter().map(|id| conversation(id)).collect(),
+                ..SeedData::default()
             },
             deliveries,
             duplicates: duplicate_count,

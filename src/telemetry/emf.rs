@@ -25,7 +25,8 @@ pub struct EmfEvent<'a> {
 /// The EMF line for one event's report: metric `Events` (1) with dimension `Outcome`, and the
 /// latencies in milliseconds of the whole event and of each step that ran (`ClaimMs`, `FetchMs`,
 /// `DecideMs`, `ApplyMs`, `CompleteMs`), plus `PayloadMismatch` when a duplicate carried another
-/// payload, and `ConfigurationFailures` when the event failed for want of a configuration fix.
+/// payload, `ConfigurationFailures` when the event failed for want of a configuration fix, and
+/// `CodeNotOnQueue` when the policy's code is not assigned to the call's queue.
 /// `eventId`, `interactionId` and `traceId` ride along as searchable properties.
 pub fn emf_line(
     report: &EmfEvent<'_>,
@@ -65,6 +66,10 @@ pub fn emf_line(
     if report.outcome.needs_configuration_fix() {
         metrics.push(json!({"Name": "ConfigurationFailures", "Unit": "Count"}));
         line.insert("ConfigurationFailures".into(), Value::from(1));
+    }
+    if let Outcome::CodeNotOnQueue { .. } = report.outcome {
+        metrics.push(json!({"Name": "CodeNotOnQueue", "Unit": "Count"}));
+        line.insert("CodeNotOnQueue".into(), Value::from(1));
     }
     line.insert(
         "_aws".into(),

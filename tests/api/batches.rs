@@ -168,6 +168,20 @@ impl GenesysApi for CountingGenesys {
         Ok(ConversationSnapshot::default())
     }
 
+    async fn queue_facts(
+        &self,
+        id: &genesys_eventbridge::domain::QueueId,
+        _: Deadline,
+    ) -> Result<genesys_eventbridge::genesys::routing::QueueFacts, GenesysError> {
+        Ok(genesys_eventbridge::genesys::routing::QueueFacts {
+            id: id.clone(),
+            name: "queue".into(),
+            division_id: None,
+            wrapup_prompt: None,
+            codes: Default::default(),
+        })
+    }
+
     async fn apply_wrapup(
         &self,
         _: &'static str,

@@ -319,7 +319,7 @@ async fn a_call_that_ends_while_the_socket_is_down_is_backfilled_and_wrapped_up_
     );
     let events = bus.events();
     assert_eq!(events.len(), 1, "one backfilled user.end: {events:?}");
-    assert_eq!(events[0]["detail"]["eventBody"]["backfilled"], true);
+    assert_eq!(events[0]["detail"]["metadata"]["backfilled"], true);
     let consumer = sim_consumer(&sim.base_url(), PipelineSettings::new(disposition()));
     for event in events {
         lambda::handle(&consumer, event, &invocation("backfilled")).await;
@@ -370,7 +370,7 @@ async fn a_call_that_ends_while_the_bridge_is_stopped_is_backfilled_after_the_re
     assert_eq!(gap["eventBody"]["reason"], "not running");
     let events = bus.events();
     assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0]["detail"]["eventBody"]["backfilled"], true);
+    assert_eq!(events[0]["detail"]["metadata"]["backfilled"], true);
     std::fs::remove_file(checkpoint).unwrap();
 }
 

@@ -25,6 +25,8 @@ const LEASE_MARGIN: Duration = Duration::from_millis(300);
 fn instance(base_url: &str, store: Arc<dyn DedupStore>) -> Consumer {
     let mut settings = PipelineSettings::new(DispositionCodeId::parse("chaos-code").unwrap());
     settings.lease_margin = LEASE_MARGIN;
+    // Both end events of a call race for its agent, as the harshest case.
+    settings.wrapup_on_customer_end = true;
     consumer_over(base_url, store, settings, Duration::from_millis(150))
 }
 
@@ -206,6 +208,7 @@ async fn run_race(stores: [Arc<dyn DedupStore>; 2], prefix: &str, targets: usize
         .unwrap();
     let mut settings = PipelineSettings::new(DispositionCodeId::parse("race-code").unwrap());
     settings.lease_margin = Duration::from_millis(200);
+    settings.wrapup_on_customer_end = true;
     let [first, second] = stores.map(|store| {
         consumer_over(
             &sim.base_url(),

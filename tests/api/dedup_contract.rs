@@ -129,6 +129,7 @@ pub(crate) async fn a_completed_target_is_leased_to_its_next_event_with_the_writ
             took_over: false,
             applied: vec![applied],
             stale_events: vec![],
+            facts: Default::default(),
         })
     );
 }

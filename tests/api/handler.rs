@@ -71,7 +71,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     (
         "21-native-customer-end-same-call.json",
         "ineligible",
-        "wrap-up-already-set",
+        "agent-events-decide",
     ),
     (
         "22-native-acw-wrapup-applied.json",
@@ -86,7 +86,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     (
         "24-native-agent-still-connected.json",
         "ineligible",
-        "interaction-not-completed",
+        "agent-events-decide",
     ),
     ("25-native-chat.json", "ineligible", "non-voice-interaction"),
     (
@@ -97,7 +97,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     (
         "27-native-no-agent.json",
         "ineligible",
-        "no-agent-participant",
+        "agent-events-decide",
     ),
     (
         "28-native-missing-conversation-id.json",

@@ -159,7 +159,36 @@ pub(crate) fn invocation(request_id: &str) -> Invocation {
 pub(crate) async fn genesys_with_token() -> MockServer {
     let server = MockServer::start().await;
     mount_token(&server, 86_400, 1).await;
+    mount_queue(&server, "AGENT_REQUESTED", &[DISPOSITION]).await;
     server
+}
+
+/// Mounts [`QUEUE`] (`Queue` with `acwSettings.wrapupPrompt` = `prompt`) and its assigned
+/// wrap-up codes (one page), as the Routing API returns them.
+pub(crate) async fn mount_queue(server: &MockServer, prompt: &str, codes: &[&str]) {
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v2/routing/queues/{QUEUE}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": QUEUE, "name": "Support",
+            "division": {"id": "d1v1s10n-0000-4000-8000-000000000000", "name": "Home"},
+            "acwSettings": {"wrapupPrompt": prompt, "timeoutMs": 30000}
+        })))
+        .named("GET queue")
+        .mount(server)
+        .await;
+    let entities: Vec<Value> = codes
+        .iter()
+        .map(|id| json!({"id": id, "name": id}))
+        .collect();
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v2/routing/queues/{QUEUE}/wrapupcodes")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "entities": entities, "pageSize": 100, "pageNumber": 1,
+            "total": codes.len(), "pageCount": 1
+        })))
+        .named("GET queue wrapupcodes")
+        .mount(server)
+        .await;
 }
 
 /// Mounts an answer for the first `times` requests of `method` to `path` (and expects exactly
@@ -302,6 +331,7 @@ pub(crate) const CONVERSATION: &str = "9b1f0c2e-4d3a-4b5c-8e7f-0000000000aa";
 pub(crate) const AGENT: &str = "p-agent-1";
 pub(crate) const CUSTOMER: &str = "p-customer-1";
 pub(crate) const AGENT_CALL: &str = "call-agent-1";
+pub(crate) const QUEUE: &str = "c0ffee00-1111-4222-8333-444455556666";
 
 /// A native Genesys Cloud conversation event, as the partner event source delivers it.
 pub(crate) fn native_event(
@@ -341,7 +371,7 @@ pub(crate) fn conversation_json(agent: Value) -> Value {
     let mut agent_participant = json!({
         "id": AGENT,
         "purpose": "agent",
-        "state": "disconnected",
+        "queueId": QUEUE,
         "connectedTime": "2026-11-23T10:00:00.000Z",
         "endTime": "2026-11-23T10:01:00.000Z",
         "wrapupRequired": true,
@@ -357,8 +387,9 @@ pub(crate) fn conversation_json(agent: Value) -> Value {
     json!({
         "id": CONVERSATION,
         "participants": [
-            {"id": CUSTOMER, "purpose": "customer", "state": "disconnected",
-             "connectedTime": "2026-11-23T10:00:00.000Z", "endTime": "2026-11-23T10:01:00.000Z"},
+            {"id": CUSTOMER, "purpose": "customer",
+             "connectedTime": "2026-11-23T10:00:00.000Z", "endTime": "2026-11-23T10:01:00.000Z",
+             "calls": [{"id": "call-customer-1", "state": "disconnected"}]},
             agent_participant
         ]
     })

@@ -16,6 +16,7 @@ mod parsing_props;
 mod pipeline;
 mod publish;
 mod publish_e2e;
+mod queue_policy;
 mod secrets;
 mod sim_faults;
 mod stream;

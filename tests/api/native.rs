@@ -85,7 +85,7 @@ async fn a_customer_end_and_a_user_end_of_one_call_wrap_the_agent_up_once() {
     // Both reads show no wrap-up yet (the second races the first PATCH).
     mount_conversation(&server, conversation_json(json!({})), 2).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
-    let consumer = consumer(&server);
+    let consumer = consumer_with_settings(&server, |s| s.wrapup_on_customer_end = true);
 
     let agent_left = consumer.process(&user_end("n-1"), &invocation("r1")).await;
     let customer_left = consumer
@@ -111,7 +111,7 @@ async fn a_customer_end_event_wraps_up_the_agent_not_the_customer() {
     mount_conversation(&server, conversation_json(json!({})), 1).await;
     mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
 
-    let report = consumer(&server)
+    let report = consumer_with_settings(&server, |s| s.wrapup_on_customer_end = true)
         .process(
             &native_event("n-2", "customer.end", CUSTOMER, 1),
             &invocation("r"),
@@ -169,7 +169,7 @@ async fn the_communication_style_posts_the_wrapup_to_the_agents_call() {
 async fn each_wrapup_rule_has_its_reason_and_no_write() {
     let cases = [
         (
-            json!({"state": "connected", "endTime": null, "startAcwTime": null, "endAcwTime": null,
+            json!({"endTime": null, "startAcwTime": null, "endAcwTime": null,
                    "calls": [{"id": AGENT_CALL, "state": "connected"}]}),
             "interaction-not-completed",
         ),
@@ -515,6 +515,7 @@ async fn end_events_racing_on_eight_instances_wrap_the_agent_up_once() {
         )
         .mount(&server)
         .await;
+    mount_queue(&server, "AGENT_REQUESTED", &[DISPOSITION]).await;
     let conversation = format!("race-{:016x}", fastrand::u64(..));
     let mut body = conversation_json(json!({}));
     body["id"] = json!(conversation);
@@ -534,7 +535,13 @@ async fn end_events_racing_on_eight_instances_wrap_the_agent_up_once() {
 
     let mut runs = Vec::new();
     for n in 0..8 {
-        let consumer = consumer_with(client(&server), dynamodb_store().await.unwrap());
+        let mut settings = PipelineSettings::new(disposition());
+        settings.wrapup_on_customer_end = true;
+        let consumer = Consumer::new(
+            dynamodb_store().await.unwrap(),
+            Arc::new(client(&server)),
+            settings,
+        );
         let (topic, participant) = if n % 2 == 0 {
             ("user.end", AGENT)
         } else {

@@ -1,6 +1,6 @@
 //! The dedup item's attributes: reading its completed events and writes, and what a claim's condition result means.
 
-use crate::dedup::{ClaimOutcome, ClaimRequest, Lease, MAX_EVENTS_PER_TARGET};
+use crate::dedup::{AgentFacts, ClaimOutcome, ClaimRequest, Lease, MAX_EVENTS_PER_TARGET};
 use crate::domain::{EffectKey, EpochMillis, EventKey};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -25,6 +25,10 @@ pub mod attr {
     pub const PAYLOAD_HASH: &str = "h";
     /// Inside a `done` entry: the expiry (epoch s).
     pub const ENTRY_EXPIRY: &str = "x";
+    /// The prefix of an agent's noted facts: `fact#{participantId}`.
+    pub const FACT_PREFIX: &str = "fact#";
+    /// Inside a fact: the agent's interacting duration (ms).
+    pub const FACT_DURATION: &str = "d";
 }
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
@@ -149,7 +153,23 @@ pub(super) fn granted_lease(
         took_over: previous_owner.is_some_and(|owner| owner != request.owner.as_str()),
         applied,
         stale_events,
+        facts: noted_facts(old, now_s),
     }
+}
+
+/// The unexpired `fact#{participantId}` attributes of an item, by participant id.
+fn noted_facts(item: &HashMap<String, AttributeValue>, now_s: i64) -> HashMap<String, AgentFacts> {
+    item.iter()
+        .filter_map(|(name, value)| {
+            let participant = name.strip_prefix(attr::FACT_PREFIX)?;
+            let fact = value.as_m().ok()?;
+            if number(fact, attr::ENTRY_EXPIRY)? < now_s {
+                return None;
+            }
+            let interacting_ms = number(fact, attr::FACT_DURATION)?;
+            Some((participant.to_owned(), AgentFacts { interacting_ms }))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! | `lease_until` | N | epoch ms; after it another event may take the lease over; absent when free |
 //! | `done` | M | completed events: event key → `{o: outcome, h: payload fingerprint, x: expiry epoch s}` |
 //! | `applied` | M | writes made to the target: `interaction` or `participant#{id}` → expiry epoch s |
+//! | `fact#{participantId}` | M | what an agent's `user.end` noted: `{d: interacting ms, x: expiry epoch s}` |
 //! | `expiry` | N | epoch s; the table's TTL attribute (the latest expiry of anything in the item) |
 mod errors;
 mod item;
@@ -18,8 +19,8 @@ pub use item::attr;
 
 use crate::deadline::now_epoch_ms;
 use crate::dedup::cache::CompletedCache;
-use crate::dedup::{ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease};
-use crate::domain::{EffectKey, EpochMillis, TargetKey};
+use crate::dedup::{AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease};
+use crate::domain::{EffectKey, EpochMillis, ParticipantId, TargetKey};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -308,5 +309,39 @@ impl DedupStore for DynamoDbDedupStore {
             .item()
             .and_then(|item| number(item, attr::LEASE_UNTIL))
             .filter(|until| *until >= now_ms))
+    }
+
+    async fn note_facts(
+        &self,
+        target: &TargetKey,
+        participant: &ParticipantId,
+        facts: AgentFacts,
+        expires_at_s: i64,
+    ) -> Result<(), DedupError> {
+        let fact = HashMap::from([
+            (attr::FACT_DURATION.to_owned(), n(facts.interacting_ms)),
+            (attr::ENTRY_EXPIRY.to_owned(), n(expires_at_s)),
+        ]);
+        let span = self.client_span("UpdateItem");
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::KEY, s(target.as_str()))
+            .update_expression("SET #fact = :fact, #expiry = :expiry")
+            .expression_attribute_names(
+                "#fact",
+                format!("{}{}", attr::FACT_PREFIX, participant.as_str()),
+            )
+            .expression_attribute_names("#expiry", attr::EXPIRY)
+            .expression_attribute_values(":fact", AttributeValue::M(fact))
+            .expression_attribute_values(":expiry", n(expires_at_s))
+            .send()
+            .instrument(span.clone())
+            .await;
+        self.record_result(&span, &result);
+        result
+            .map(|_| ())
+            .map_err(|error| self.classify("UpdateItem", error))
     }
 }

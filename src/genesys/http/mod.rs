@@ -12,7 +12,7 @@ mod token;
 use crate::deadline::Deadline;
 use crate::domain::{
     ConversationId, ConversationSnapshot, DispositionCodeId, InteractionId, InteractionSnapshot,
-    WrapupTarget,
+    QueueId, WrapupTarget,
 };
 use crate::genesys::credentials::{ClientCredentials, CredentialsSource};
 use crate::genesys::rate_limit::RateLimiter;
@@ -239,6 +239,14 @@ impl GenesysApi for HttpGenesysClient {
         let operation = Operation::FetchConversation(id.clone());
         let body: ConversationBody = self.get_json(operation, deadline).await?;
         Ok(body.into_snapshot())
+    }
+
+    async fn queue_facts(
+        &self,
+        id: &QueueId,
+        deadline: Deadline,
+    ) -> Result<crate::genesys::routing::QueueFacts, GenesysError> {
+        crate::genesys::routing::RoutingApi::queue_facts(self, id, deadline).await
     }
 
     async fn apply_wrapup(

@@ -53,7 +53,13 @@ fn unusable_channel_id(operation: &Operation, id: &str) -> Option<GenesysError> 
 impl NotificationsApi for HttpGenesysClient {
     async fn create_channel(&self, deadline: Deadline) -> Result<Channel, GenesysError> {
         let operation = Operation::CreateChannel;
-        let response = self.send_json(&operation, &json!({}), deadline).await?;
+        // `POST /api/v2/notifications/channels` takes no body (as the SDK sends it).
+        let url = self.api.url(&operation.path());
+        let response = self
+            .send(&operation, &url, &Body::Empty, deadline, || {
+                self.bearer_credential(deadline)
+            })
+            .await?;
         let body: ChannelBody = self.json_answer(operation.clone(), response).await?;
         if let Some(error) = unusable_channel_id(&operation, &body.id) {
             return Err(error);

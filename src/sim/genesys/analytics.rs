@@ -37,14 +37,14 @@ fn analytics_conversation(conversation: &Value) -> Option<(DateTime<Utc>, Value)
             json!({
                 "participantId": p.get("id"),
                 "purpose": p.get("purpose"),
-                "userId": p.pointer("/user/id"),
+                "userId": p.get("userId"),
                 "sessions": [{
                     "mediaType": "voice",
                     "segments": [{
                         "segmentStart": p.get("startTime"),
                         "segmentEnd": p.get("endTime"),
                         "segmentType": "interact",
-                        "queueId": p.pointer("/queue/id"),
+                        "queueId": p.get("queueId"),
                     }]
                 }]
             })

@@ -48,13 +48,34 @@ pub(super) async fn get_media_conversation(
     answer
 }
 
-/// The media-specific view of a stored conversation.
+/// The media-specific view of a stored conversation: each `Participant` as a
+/// `CallMediaParticipant` (and its kin): `user` and `queue` as references instead of `userId`
+/// and `queueId`, the state of its last communication as its own, no communications.
 pub(super) fn flattened(body: &Map<String, Value>) -> Value {
     let mut body = body.clone();
     if let Some(Value::Array(participants)) = body.get_mut("participants") {
         for participant in participants.iter_mut().filter_map(Value::as_object_mut) {
+            let state = MEDIA_LISTS
+                .iter()
+                .filter_map(|media| participant.get(*media).and_then(Value::as_array))
+                .flatten()
+                .filter_map(|communication| communication.get("state"))
+                .next_back()
+                .cloned();
             for media in MEDIA_LISTS {
                 participant.remove(media);
+            }
+            if let Some(state) = state {
+                participant.insert("state".into(), state);
+            }
+            for (flat, nested, kind) in [
+                ("userId", "user", "users"),
+                ("queueId", "queue", "routing/queues"),
+            ] {
+                if let Some(Value::String(id)) = participant.remove(flat) {
+                    let reference = json!({"id": id, "selfUri": format!("/api/v2/{kind}/{id}")});
+                    participant.insert(nested.into(), reference);
+                }
             }
         }
     }
@@ -98,6 +119,7 @@ pub(super) fn apply_wrapup(
     let Books {
         conversations,
         patches,
+        routing,
         ..
     } = &mut *books;
     let Some(conversation) = conversations.get_mut(&(segment, id.to_owned())) else {
@@ -143,6 +165,9 @@ pub(super) fn apply_wrapup(
         Ok(wrapup) => wrapup,
         Err(problem) => return error(StatusCode::BAD_REQUEST, "bad.request", problem),
     };
+    if let Some(refusal) = code_not_on_queue(routing, target, &wrapup) {
+        return refusal;
+    }
     if let Some(target) = target.as_object_mut() {
         wrap_up(target, wrapup);
     }
@@ -195,6 +220,24 @@ pub(super) async fn post_communication_wrapup(
         conflict.is_some(),
         wrapup,
     )
+}
+
+/// Genesys' 400 for a wrap-up code that is not assigned to the participant's queue.
+fn code_not_on_queue(
+    routing: &super::routing::RoutingBook,
+    participant: &Value,
+    wrapup: &Map<String, Value>,
+) -> Option<Response> {
+    let queue = participant.get("queueId").and_then(Value::as_str)?;
+    let code = wrapup.get("code").and_then(Value::as_str)?;
+    if routing.accepts(queue, code) != Some(false) {
+        return None;
+    }
+    Some(error(
+        StatusCode::BAD_REQUEST,
+        "bad.request",
+        format!("The wrap-up code {code} is not valid for this participant's queue {queue}"),
+    ))
 }
 
 /// True when the participant lists `communication` among its communications of any media.

@@ -15,6 +15,7 @@ mod integrations;
 mod interactions;
 mod notifications;
 mod oauth;
+mod requests;
 mod routing;
 mod seed;
 mod socket;
@@ -27,6 +28,7 @@ use integrations::{
     put_config,
 };
 pub use notifications::{ChannelFault, MAX_CHANNELS, MAX_TOPICS_PER_CHANNEL};
+pub use requests::{ReceivedRequest, RequestBudget, template_of};
 pub use seed::{SeedData, SeedError};
 
 use crate::domain::MediaType;
@@ -66,6 +68,8 @@ pub struct SimConfig {
     pub channel_lifetime: Duration,
     /// How often sockets send a heartbeat.
     pub heartbeat_interval: Duration,
+    /// The OAuth client's request budget (429 past it); `None`: unlimited.
+    pub request_budget: Option<RequestBudget>,
 }
 
 impl Default for SimConfig {
@@ -76,6 +80,7 @@ impl Default for SimConfig {
             token_lifetime: Duration::from_secs(86_400),
             channel_lifetime: Duration::from_secs(86_400),
             heartbeat_interval: Duration::from_secs(30),
+            request_budget: None,
         }
     }
 }
@@ -128,6 +133,7 @@ struct Books {
     integrations: BTreeMap<String, SimIntegration>,
     /// Every write request to the Integrations API, in order.
     integration_writes: Vec<String>,
+    routing: routing::RoutingBook,
 }
 
 impl Default for Books {
@@ -140,6 +146,7 @@ impl Default for Books {
             injector: Injector::new(Faults::default()),
             integrations: BTreeMap::new(),
             integration_writes: Vec::new(),
+            routing: routing::RoutingBook::default(),
         }
     }
 }
@@ -151,6 +158,7 @@ pub struct Simulator {
     config: Arc<SimConfig>,
     bus: super::eventbridge::BusStandIn,
     channels: Arc<Mutex<notifications::Channels>>,
+    requests: Arc<Mutex<requests::RequestBook>>,
 }
 
 impl Simulator {
@@ -161,12 +169,26 @@ impl Simulator {
             config: Arc::new(config),
             bus: super::eventbridge::BusStandIn::default(),
             channels: Arc::default(),
+            requests: Arc::default(),
         }
     }
 
     /// Adds (or replaces) the seeded interactions.
     pub fn seed(&self, data: SeedData) -> Result<usize, SeedError> {
         let count = data.interactions.len() + data.conversations.len();
+        for (index, entry) in data.wrapup_codes.into_iter().enumerate() {
+            self.put_wrapup_code(entry)
+                .map_err(|problem| SeedError::Entry {
+                    index,
+                    problem: format!("wrapupCodes: {problem}"),
+                })?;
+        }
+        for (index, entry) in data.queues.into_iter().enumerate() {
+            self.put_queue(entry).map_err(|problem| SeedError::Entry {
+                index,
+                problem: format!("queues: {problem}"),
+            })?;
+        }
         for (index, entry) in data.interactions.into_iter().enumerate() {
             self.put_interaction(entry)
                 .map_err(|problem| SeedError::Entry { index, problem })?;
@@ -317,6 +339,13 @@ impl Simulator {
                 post(analytics::details_query),
             )
             .route("/api/v2/routing/queues", get(routing::list_queues))
+            .route("/api/v2/routing/queues/{id}", get(routing::get_queue))
+            .route(
+                "/api/v2/routing/queues/{id}/wrapupcodes",
+                get(routing::queue_wrapup_codes),
+            )
+            .route("/api/v2/routing/wrapupcodes", get(routing::list_wrapup_codes))
+            .route("/api/v2/routing/wrapupcodes/{id}", get(routing::get_wrapup_code))
             .route(
                 "/api/v2/notifications/channels/{id}",
                 axum::routing::head(notifications::head_channel),
@@ -331,9 +360,20 @@ impl Simulator {
             .route("/api/v2/organizations/me", get(organization))
             .route_layer(axum::middleware::from_fn_with_state(self.clone(), require_token))
             .layer(axum::middleware::from_fn_with_state(self.clone(), inject_faults));
-        Router::new()
+        let genesys = Router::new()
             .route("/oauth/token", post(issue_token))
             .merge(api)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                requests::log_and_limit,
+            ));
+        Router::new()
+            .merge(genesys)
+            .route(
+                "/sim/requests",
+                get(requests::list_requests).delete(requests::clear_requests),
+            )
+            .route("/sim/requests/stats", get(requests::request_stats))
             .route("/sim/faults", get(get_faults).put(put_faults))
             .route("/sim/patches", get(all_patches))
             .route("/sim/patches/{id}", get(one_patch_count))
@@ -380,6 +420,10 @@ impl Simulator {
 
     fn books(&self) -> MutexGuard<'_, Books> {
         crate::locks::lock(&self.books)
+    }
+
+    fn requests(&self) -> MutexGuard<'_, requests::RequestBook> {
+        crate::locks::lock(&self.requests)
     }
 
     fn channels(&self) -> MutexGuard<'_, notifications::Channels> {

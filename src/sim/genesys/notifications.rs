@@ -310,7 +310,7 @@ pub(super) async fn generate(State(sim): State<Simulator>, Json(body): Json<Valu
         let notification = json!({
             "topicName": topic,
             "version": "2",
-            "eventBody": {"n": n, "eventTime": chrono::Utc::now().timestamp_millis(),
+            "eventBody": {"x-sim": {"n": n}, "eventTime": chrono::Utc::now().timestamp_millis(),
                           "conversationId": "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001",
                           "participantId": "7a2e9c41-agnt-4c5d-9e8f-00000000p001",
                           "mediaType": "VOICE", "direction": "INBOUND"},

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path as FsPath;
 
-/// Seed data: `{"interactions": [ {"id": ..., "type": ..., ...}, ... ]}`.
+/// Seed data: `{"interactions": [...], "conversations": [...], "queues": [...], "wrapupCodes": [...]}`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct SeedData {
     #[serde(default)]
@@ -14,6 +14,13 @@ pub struct SeedData {
     /// (default `VOICE`) picks the API path (`calls`, `callbacks`, `chats`, `emails`, `messages`).
     #[serde(default)]
     pub conversations: Vec<Map<String, Value>>,
+    /// Queues as `GET /api/v2/routing/queues/{id}` returns them (`Queue`, with `acwSettings`),
+    /// plus `"x-sim": {"wrapupCodes": [ids]}`: the codes assigned to the queue.
+    #[serde(default)]
+    pub queues: Vec<Map<String, Value>>,
+    /// The org's wrap-up codes as `GET /api/v2/routing/wrapupcodes/{id}` returns them.
+    #[serde(default, rename = "wrapupCodes")]
+    pub wrapup_codes: Vec<Map<String, Value>>,
 }
 
 /// A seed file that cannot be used.
