@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# make demo, in two acts, each against its own genesys-sim on a free loopback port:
+# make demo, in three acts, each against its own genesys-sim on a free loopback port:
 # 1. the consumer (`invoke`) on every sample event in events/, one outcome line per event;
 # 2. the bridge following a queue: a call is queued and ends, the bridge publishes its events to
-#    the simulator's EventBridge stand-in, and the consumer wraps the call up from them.
+#    the simulator's EventBridge stand-in, and the consumer wraps the call up from them;
+# 3. a wrap-up policy (examples/wrapup-policy.json): `doctor` checks it, then three calls with
+#    their whole event sequences: Sales and Billing get their own codes, VIP is skipped, and the
+#    simulator counts the Genesys requests they cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-target/debug}
@@ -76,3 +79,21 @@ curl -fsS "$url/sim/eventbridge/events" >"$workdir/bus-events.json"
 GENESYS_CLOUD_BASE_URL="$url" "$bin/genesys-eventbridge" invoke --events "$workdir/bus-events.json"
 echo "# writes the simulator received:" >&2
 curl -fsS "$url/sim/patches" >&2 2>/dev/null && echo >&2 || true
+
+start_sim act3
+echo >&2
+echo "# act 3: genesys-sim at $url; WRAPUP_POLICY_FILE=examples/wrapup-policy.json (Sales and Billing: their own codes; VIP: skip)" >&2
+export WRAPUP_POLICY_FILE=examples/wrapup-policy.json
+GENESYS_CLOUD_BASE_URL="$url" "$bin/genesys-eventbridge" doctor >&2
+curl -fsS -X DELETE "$url/sim/requests"
+echo "# three calls, each user.end, customer.end and acw without a code:" >&2
+GENESYS_CLOUD_BASE_URL="$url" "$bin/genesys-eventbridge" invoke --events events/policy/calls.json
+echo "# every Genesys request the nine events cost (the queue facts are read once per queue and instance):" >&2
+curl -fsS "$url/sim/requests/stats" >&2 && echo >&2
+echo "# the wrap-ups the simulator applied:" >&2
+token=$(curl -fsS -u demo-client:demo-secret -d grant_type=client_credentials "$url/oauth/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+for call in 9b1f0c2e-4d3a-4b5c-8e7f-00000000c101 9b1f0c2e-4d3a-4b5c-8e7f-00000000c102 9b1f0c2e-4d3a-4b5c-8e7f-00000000c103; do
+  curl -fsS "$url/api/v2/conversations/$call" -H "authorization: Bearer $token" \
+    | sed -n 's/.*"queueId":"\([^"]*\)".*"wrapup":{"code":"\([^"]*\)".*/  call on queue \1: wrap-up \2/p; t; s/.*"queueId":"\([^"]*\)".*/  call on queue \1: no wrap-up/p' >&2
+  echo >&2
+done

@@ -1,7 +1,7 @@
 //! The whole pipeline on loopback: a simulated conversation on a followed queue ends → `bridge` → moto's EventBridge → the template's rule → SQS → the consumer → exactly one wrap-up; and with the bus refusing for a while, the spool grows then drains, nothing lost or doubled.
 
 use crate::helpers::{
-    SharedOutput, disposition, invocation, local_eventbridge, sim_client, sim_consumer,
+    SharedOutput, disposition, invocation, local_eventbridge, sim_client, sim_consumer, sim_token,
     stand_in_sink,
 };
 use crate::publish_e2e::{Sqs, bus_with_the_rule_into_a_queue, lambda_sqs_event};
@@ -94,6 +94,25 @@ fn start(sim: &RunningSim, sink: Arc<dyn EventSink>, options: BridgeOptions) -> 
     Running { out, stop, task }
 }
 
+/// How many queues the organization lists (`GET /api/v2/routing/queues`, `total`).
+async fn listed_queues(sim: &RunningSim) -> usize {
+    let http = reqwest::Client::new();
+    let token = sim_token(&http, &sim.base_url()).await;
+    let listing: Value = http
+        .get(format!(
+            "{}/api/v2/routing/queues?pageSize=500",
+            sim.base_url()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    listing["total"].as_u64().unwrap() as usize
+}
+
 /// Waits until some connected channel holds `topics` topics.
 async fn subscribed(sim: &RunningSim, topics: usize) {
     let started = Instant::now();
@@ -111,8 +130,9 @@ async fn subscribed(sim: &RunningSim, topics: usize) {
 }
 
 /// The call is queued on the followed queue, then ends: the notifications Genesys would send.
-async fn conversation_queued_then_ended(sim: &RunningSim) {
-    subscribed(sim, 1).await;
+/// `followed` queues are followed (one topic each) before the call's own three topics come.
+async fn conversation_queued_then_ended(sim: &RunningSim, followed: usize) {
+    subscribed(sim, followed).await;
     let queued = json!({"topicName": format!("v2.routing.queues.{QUEUE}.conversations.calls"),
                         "version": "2", "eventBody": {"id": CONVERSATION, "participants": []},
                         "metadata": {"CorrelationId": "q-1"}});
@@ -122,7 +142,7 @@ async fn conversation_queued_then_ended(sim: &RunningSim) {
             .send_to_subscribers(topic, &queued.to_string()),
         1
     );
-    subscribed(sim, 4).await;
+    subscribed(sim, followed + 3).await;
     for sample in [
         "20-native-user-end-eligible.json",
         "21-native-customer-end-same-call.json",
@@ -172,7 +192,7 @@ async fn a_call_ending_on_a_followed_queue_is_wrapped_up_once_through_eventbridg
     let sim = demo_sim_fast().await;
     let bridge = start(&sim, Arc::new(BusSink::new(events, &bus)), options(None));
 
-    conversation_queued_then_ended(&sim).await;
+    conversation_queued_then_ended(&sim, 1).await;
     reported(&bridge.out, "published", 2).await;
     let (code, _) = bridge.stopped().await;
     let delivered = sqs.drain(&ingest).await;
@@ -218,7 +238,7 @@ async fn while_the_bus_refuses_entries_wait_in_the_spool_and_drain_once_each_whe
     let spool = std::env::temp_dir().join(format!("bridge-spool-{:x}", fastrand::u64(..)));
     let bridge = start(&sim, Arc::new(sink), options(Some(spool.clone())));
 
-    conversation_queued_then_ended(&sim).await;
+    conversation_queued_then_ended(&sim, 1).await;
     reported(&bridge.out, "spooled", 2).await;
     let waiting = std::fs::read_dir(&spool).unwrap().count();
     bus.set_script(BusScript::default());
@@ -385,8 +405,9 @@ async fn following_all_queues_follows_every_queue_the_organization_lists() {
             ..options(None)
         },
     );
+    let queues = listed_queues(&sim).await;
 
-    conversation_queued_then_ended(&sim).await;
+    conversation_queued_then_ended(&sim, queues).await;
     reported(&bridge.out, "published", 2).await;
     let (code, _) = bridge.stopped().await;
 
