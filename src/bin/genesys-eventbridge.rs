@@ -49,7 +49,8 @@ enum Command {
     },
     /// Publish Genesys notifications or EventBridge events (files, directories of *.json, or
     /// `-` for stdin) onto a bus, one JSON outcome line per event. Exit 0 all published or
-    /// duplicate, 1 some failed after retries, 3 some rejected, 2 bad settings or input.
+    /// duplicate, 1 some failed after retries or audit messages not published, 3 some rejected,
+    /// 2 bad settings or input.
     Publish(PublishArgs),
     /// Stream Genesys notifications of concrete topics over the Notifications API's WebSocket,
     /// one JSON line per notification, a gap record for every interval not listening; runs
@@ -147,10 +148,12 @@ struct PublishArgs {
     /// The `Source` of every entry (not `aws.`…).
     #[arg(long, default_value = genesys_eventbridge::publish::DEFAULT_SOURCE)]
     source: String,
-    /// Publish one audit message per PutEvents request to this SNS topic.
+    /// Publish one audit message per PutEvents request to this SNS topic (one not published
+    /// makes the exit code 1).
     #[arg(long, value_name = "ARN")]
     audit_topic_arn: Option<String>,
-    /// Write each rejected event, with its reason, to this file (JSON lines).
+    /// Write each rejected event, with its reason, to this file (JSON lines; not one of the
+    /// inputs, and itself valid input for a later run).
     #[arg(long, value_name = "PATH")]
     rejects: Option<PathBuf>,
     /// The largest entry (and request) sent, as AWS counts bytes; up to 1048576 where raised.
@@ -193,8 +196,9 @@ enum ConfigureAction {
         #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
         audit_log: PathBuf,
         /// How long to wait for an enabled integration to report ACTIVE (and for the partner
-        /// event source to appear).
-        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        /// event source to appear), at most 3600.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(0..=3600))]
         wait_seconds: u64,
         /// Then create the partner event bus on AWS (region: the file's awsRegion) once the
         /// partner event source appears, and print its name for `sam deploy`.
@@ -217,13 +221,18 @@ enum ConfigureAction {
         #[arg(long, value_name = "DIR", default_value = "events")]
         events_dir: PathBuf,
     },
-    /// Show the integration as Genesys has it and its partner event source.
+    /// Show the integration as Genesys has it, its partner event source, and the audit log's
+    /// head (keep it: `audit verify --expect-head` compares).
     Status {
         /// The desired state (JSON).
         #[arg(long, value_name = "PATH")]
         file: PathBuf,
+        /// The audit log whose head is shown.
+        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
+        audit_log: PathBuf,
     },
-    /// Check the audit log's hash chain (exit 3 at the first broken line).
+    /// Check the audit log's hash chain (exit 3 at a broken or cut-short line, or a head other
+    /// than --expect-head).
     Audit {
         #[command(subcommand)]
         action: AuditAction,
@@ -232,11 +241,15 @@ enum ConfigureAction {
 
 #[derive(Subcommand)]
 enum AuditAction {
-    /// Verify the chain.
+    /// Verify the chain (and, with --expect-head, that the log ends at that head).
     Verify {
         /// The audit log.
         #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
         audit_log: PathBuf,
+        /// The head the log must end with: the `head` of the last SNS record, or what `status`
+        /// showed (exit 3 naming both when it differs).
+        #[arg(long, value_name = "SHA256")]
+        expect_head: Option<String>,
     },
 }
 
@@ -290,6 +303,10 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
             lambda_response,
         } => {
             let config = Config::from_env()?;
+            config.check_invocation_timeout(
+                Duration::from_secs(timeout_seconds),
+                "the invocation timeout --timeout-seconds",
+            )?;
             let sources = if events.is_empty() {
                 vec!["-".to_owned()]
             } else {
@@ -356,10 +373,7 @@ async fn bridge(args: BridgeArgs) -> anyhow::Result<i32> {
             args.max_entry_bytes
         );
     }
-    let heartbeat = Duration::try_from_secs_f64(args.heartbeat_seconds)
-        .ok()
-        .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| anyhow::anyhow!("--heartbeat-seconds: not a positive number"))?;
+    let heartbeat = bounded_seconds(args.heartbeat_seconds, "--heartbeat-seconds", HEARTBEAT)?;
     let options = BridgeOptions {
         topics: args.topics,
         follow_queues: args.follow_queues,
@@ -381,6 +395,7 @@ async fn bridge(args: BridgeArgs) -> anyhow::Result<i32> {
         stop_after: None,
         backfill: args.backfill,
         checkpoint: args.checkpoint,
+        checkpoint_interval: genesys_eventbridge::stream::CHECKPOINT_INTERVAL,
     };
     let access = GenesysAccess::from_env()?;
     let client = std::sync::Arc::new(app::genesys_client(&access).await?);
@@ -394,31 +409,41 @@ async fn bridge(args: BridgeArgs) -> anyhow::Result<i32> {
     Ok(run(client, sink, options, &mut out, &mut err, stop).await)
 }
 
+/// The range of `--heartbeat-seconds` (Genesys beats every 30 s).
+const HEARTBEAT: (f64, f64) = (0.1, 3_600.0);
+/// The range of `--status-interval`.
+const STATUS_INTERVAL: (f64, f64) = (0.1, 86_400.0);
+/// The range of `--stop-after-seconds` (a year).
+const STOP_AFTER: (f64, f64) = (0.001, 31_536_000.0);
+
+/// `value` seconds, refused outside `range` (a timer past it overflows, one below it spins).
+fn bounded_seconds(value: f64, flag: &str, (min, max): (f64, f64)) -> anyhow::Result<Duration> {
+    if !(min..=max).contains(&value) {
+        anyhow::bail!("{flag}: {value} is not within {min} to {max} seconds");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
 /// `stream`: the Genesys settings only.
 async fn stream(args: StreamArgs) -> anyhow::Result<i32> {
     use genesys_eventbridge::cli::stream::{open_output, read_topics, termination};
     use genesys_eventbridge::stream::{StreamOptions, run, session::SessionSettings};
-    let seconds = |value: f64, flag: &str| {
-        Duration::try_from_secs_f64(value)
-            .ok()
-            .filter(|duration| !duration.is_zero())
-            .ok_or_else(|| anyhow::anyhow!("{flag}: {value} is not a positive number of seconds"))
-    };
     let options = StreamOptions {
         topics: read_topics(&args.topics, args.topics_file.as_deref())
             .map_err(anyhow::Error::msg)?,
         checkpoint: args.checkpoint,
+        checkpoint_interval: genesys_eventbridge::stream::CHECKPOINT_INTERVAL,
         status_interval: args
             .status_interval
-            .map(|value| seconds(value, "--status-interval"))
+            .map(|value| bounded_seconds(value, "--status-interval", STATUS_INTERVAL))
             .transpose()?,
         stop_after_events: args.stop_after_events,
         stop_after: args
             .stop_after_seconds
-            .map(|value| seconds(value, "--stop-after-seconds"))
+            .map(|value| bounded_seconds(value, "--stop-after-seconds", STOP_AFTER))
             .transpose()?,
         settings: SessionSettings {
-            heartbeat: seconds(args.heartbeat_seconds, "--heartbeat-seconds")?,
+            heartbeat: bounded_seconds(args.heartbeat_seconds, "--heartbeat-seconds", HEARTBEAT)?,
             ..SessionSettings::default()
         },
     };
@@ -507,7 +532,7 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
                 interval: Duration::from_millis(500),
             },
         },
-        ConfigureAction::Status { file } => Request::Status { file },
+        ConfigureAction::Status { file, audit_log } => Request::Status { file, audit_log },
         ConfigureAction::Check {
             file,
             template,
@@ -523,11 +548,19 @@ async fn configure(action: ConfigureAction) -> anyhow::Result<i32> {
             ));
         }
         ConfigureAction::Audit {
-            action: AuditAction::Verify { audit_log },
+            action:
+                AuditAction::Verify {
+                    audit_log,
+                    expect_head,
+                },
         } => {
             let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
             let mut terminal = terminal(&mut out, &mut err, String::new());
-            return Ok(configure::audit_verify(&audit_log, &mut terminal));
+            return Ok(configure::audit_verify(
+                &audit_log,
+                expect_head.as_deref(),
+                &mut terminal,
+            ));
         }
     };
     let access = GenesysAccess::from_env()?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// A local Genesys Cloud (interactions, conversations, integrations, notification channels and
 /// sockets) and EventBridge PutEvents stand-in, for demos, tests and benchmarks.
 #[derive(Parser)]
-#[command(name = "genesys-sim", version, about)]
+#[command(name = "genesys-sim", version)]
 struct Args {
     /// Seed data: {"interactions": [...]}, each as GET /api/v2/interactions/{id} returns it.
     #[arg(long, value_name = "PATH")]

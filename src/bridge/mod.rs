@@ -13,6 +13,7 @@ use crate::stream::checkpoint::{Checkpoint, ShardState};
 use crate::stream::records::{notification_line, rfc3339};
 use crate::stream::session::{Session, SessionEvent, SessionSettings};
 use coverage::{Change, Coverage, finished_conversation, queue_topic, queued_conversation};
+use forward::{Forwarder, Queued, Unhandled};
 use serde_json::Value;
 use spool::Spool;
 use std::collections::BTreeMap;
@@ -53,6 +54,8 @@ pub struct BridgeOptions {
     /// Where the time the bridge was listening until is kept, so that a restart reports (and
     /// backfills) the time it was down.
     pub checkpoint: Option<PathBuf>,
+    /// How often the checkpoint is written; zero means the default, 5 s.
+    pub checkpoint_interval: Duration,
 }
 
 /// The checkpoint key of the bridge (its shards change as conversations come and go).
@@ -137,9 +140,20 @@ pub async fn run<A: BridgeApi + 'static>(
         },
         None => None,
     };
-    let (entries, queued) = mpsc::channel::<Entry>(QUEUE_CAPACITY);
+    let (entries, queued) = mpsc::channel::<Queued>(QUEUE_CAPACITY);
     let (lines, mut reported) = mpsc::unbounded_channel::<String>();
-    let forwarder = tokio::spawn(forward::forward(queued, sink, spool, options.policy, lines));
+    let unhandled = Unhandled::default();
+    let (stopping, stopping_seen) = watch::channel(false);
+    let forwarder = tokio::spawn(
+        Forwarder {
+            sink,
+            spool,
+            policy: options.policy,
+            lines,
+            unhandled: unhandled.clone(),
+        }
+        .run(queued, stopping_seen),
+    );
     let (events, mut received) = mpsc::channel(4_096);
     let (shutdown, shutdown_seen) = watch::channel(false);
     let mut saved = match Checkpoint::load_optional(options.checkpoint.as_deref()) {
@@ -186,7 +200,11 @@ pub async fn run<A: BridgeApi + 'static>(
     }
     let mut window = DedupWindow::new(crate::publish::run::DEDUP_WINDOW);
     let (backfilled, mut backfills) = mpsc::unbounded_channel::<Value>();
-    let mut checkpoints = tokio::time::interval(Duration::from_secs(5));
+    let mut checkpoints = tokio::time::interval(if options.checkpoint_interval.is_zero() {
+        crate::stream::CHECKPOINT_INTERVAL
+    } else {
+        options.checkpoint_interval
+    });
     let stop_at = options
         .stop_after
         .map(|after| tokio::time::Instant::now() + after);
@@ -198,6 +216,7 @@ pub async fn run<A: BridgeApi + 'static>(
                 match event {
                     SessionEvent::Frame { text, received_at, .. } => {
                         let Some((_, notification)) = notification_line(&text, received_at) else { continue };
+                        let received = received_at;
                         let received_at = rfc3339(received_at);
                         let topic = notification.get("topicName").and_then(Value::as_str).unwrap_or_default().to_owned();
                         let body = notification.get("eventBody").cloned().unwrap_or_default();
@@ -210,7 +229,7 @@ pub async fn run<A: BridgeApi + 'static>(
                             }
                         }
                         if let Some(entry) = entry_of(&notification, &options, &received_at, &mut window, err)
-                            && entries.send(entry).await.is_err()
+                            && entries.send(Queued { entry, ticket: unhandled.add(received), reported_held: false }).await.is_err()
                         {
                             break;
                         }
@@ -246,9 +265,10 @@ pub async fn run<A: BridgeApi + 'static>(
             }
             notification = backfills.recv() => {
                 let Some(notification) = notification else { continue };
-                let received_at = rfc3339(chrono::Utc::now());
+                let received = chrono::Utc::now();
+                let received_at = rfc3339(received);
                 if let Some(entry) = entry_of(&notification, &options, &received_at, &mut window, err)
-                    && entries.send(entry).await.is_err()
+                    && entries.send(Queued { entry, ticket: unhandled.add(received), reported_held: false }).await.is_err()
                 {
                     break;
                 }
@@ -260,42 +280,60 @@ pub async fn run<A: BridgeApi + 'static>(
                 }
             }
             _ = checkpoints.tick(), if options.checkpoint.is_some() => {
-                save(&options, &mut saved, &down, err);
+                save(&options, &mut saved, &down, unhandled.oldest(), err);
             }
             () = async { match stop_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break,
             () = &mut stop => break,
         }
     }
-    // Stop reading, then publish or spool what is queued.
+    // Stop reading; then the forwarder spools what is queued (without the network), or, with
+    // no spool, publishes it within its budget; its report lines are written as they come.
     let _ = shutdown.send(true);
     for shard in shards {
         let _ = tokio::time::timeout(Duration::from_secs(2), shard.task).await;
     }
     drop(entries);
-    let _ = forwarder.await;
+    let _ = stopping.send(true);
+    tokio::pin!(forwarder);
+    loop {
+        tokio::select! {
+            _ = &mut forwarder => break,
+            Some(line) = reported.recv() => {
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }
+    }
     while let Ok(line) = reported.try_recv() {
         let _ = writeln!(out, "{line}");
     }
     let _ = out.flush();
-    save(&options, &mut saved, &down, err);
+    save(&options, &mut saved, &down, unhandled.oldest(), err);
     0
 }
 
-/// Writes the checkpoint: listening until now, or down since the earliest shard still down.
+/// Writes the checkpoint: listening until now, or down since the earliest shard still down;
+/// never later than the receipt of the oldest entry not yet on the bus or in the spool
+/// (`unhandled_since`), so that a restart reports, and backfills, what a crash lost from memory.
 fn save(
     options: &BridgeOptions,
     saved: &mut Checkpoint,
     down: &BTreeMap<usize, chrono::DateTime<chrono::Utc>>,
+    unhandled_since: Option<chrono::DateTime<chrono::Utc>>,
     err: &mut (dyn Write + Send),
 ) {
     let Some(path) = &options.checkpoint else {
         return;
     };
     let state = saved.shards.entry(CHECKPOINT_KEY.to_owned()).or_default();
+    let earliest = |since: chrono::DateTime<chrono::Utc>| match unhandled_since {
+        Some(unhandled) => since.min(unhandled),
+        None => since,
+    };
     match down.values().min() {
-        Some(since) => state.open_gap_from = Some(*since),
+        Some(since) => state.open_gap_from = Some(earliest(*since)),
         None => {
-            state.listening_until = Some(chrono::Utc::now());
+            state.listening_until = Some(earliest(chrono::Utc::now()));
             state.open_gap_from = None;
         }
     }

@@ -83,6 +83,43 @@ impl Spool {
             .collect()
     }
 
+    /// The entries of one spool file that can be read, and its lines that cannot.
+    pub fn read_lenient(file: &Path) -> std::io::Result<(Vec<Entry>, Vec<String>)> {
+        let text = String::from_utf8_lossy(&std::fs::read(file)?).into_owned();
+        let mut entries = Vec::new();
+        let mut bad = Vec::new();
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            match serde_json::from_str::<Spooled>(line) {
+                Ok(spooled) => entries.push(Entry {
+                    source: spooled.source,
+                    detail_type: spooled.detail_type,
+                    detail: spooled.detail,
+                    time: spooled.time,
+                    bridge_event_id: spooled.bridge_event_id,
+                }),
+                Err(_) => bad.push(line.to_owned()),
+            }
+        }
+        Ok((entries, bad))
+    }
+
+    /// Moves the `bad` lines of `file` to `<file>.bad` (appended) and leaves `file` with
+    /// `entries` only; returns the quarantine's path.
+    pub fn quarantine(file: &Path, entries: &[Entry], bad: &[String]) -> std::io::Result<PathBuf> {
+        let moved = file.with_extension("jsonl.bad");
+        let mut quarantine = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&moved)?;
+        for line in bad {
+            quarantine.write_all(line.as_bytes())?;
+            quarantine.write_all(b"\n")?;
+        }
+        quarantine.sync_all()?;
+        write_file(file, entries)?;
+        Ok(moved)
+    }
+
     /// How many entries wait in the spool.
     pub fn depth(&self) -> usize {
         self.files()

@@ -1,4 +1,4 @@
-//! Reading events from files, directories and stdin: one JSON value, a JSON array or JSON lines per file, streamed; errors name the file, line and column.
+//! Reading events from files, directories and stdin: one JSON value, a JSON array or JSON lines per file, streamed; errors name the file, line and column. Only regular files (and stdin) are read; the check pass parses exactly as the read does.
 
 use serde_json::Value;
 use std::io::{BufReader, Read};
@@ -16,19 +16,26 @@ pub enum InputError {
         /// Why it could not be read.
         source: std::io::Error,
     },
-    #[error("{source_name}: line {line}, column {column}: not valid JSON")]
-    /// An input is not JSON.
+    #[error("{source_name}: line {line}, column {column}: not valid JSON: {reason}")]
+    /// An input is not JSON (or JSON no event can hold: invalid UTF-8, a lone surrogate, a
+    /// number out of range, nesting deeper than 128).
     Json {
         /// The file name, or `stdin`.
         source_name: String,
-        /// Where the JSON stops making sense (1-based).
+        /// Where the JSON stops making sense (1-based), in the whole input.
         line: usize,
         /// The column of that line (1-based).
         column: usize,
-        #[source]
-        /// What the JSON parser said.
-        source: serde_json::Error,
+        /// What the JSON parser said, without its own position (which counts from the start of
+        /// the value it was reading, not of the input).
+        reason: String,
     },
+    #[error(
+        "{0}: not a regular file (a device, pipe or socket is not read as a file); pipe it into stdin and give `-`"
+    )]
+    /// An input path is a device, a pipe, a socket: it could be endless (`/dev/zero`) and cannot
+    /// be read twice.
+    NotAFile(String),
     #[error("{0}: no *.json files in this directory")]
     /// A directory given as input holds no events file.
     EmptyDirectory(String),
@@ -146,6 +153,10 @@ impl EventReader {
             source_name: path.to_owned(),
             source,
         };
+        // Checked before opening: opening a FIFO would wait for a writer.
+        if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+            return Err(InputError::NotAFile(path.to_owned()));
+        }
         let file = std::fs::File::open(path).map_err(read_error)?;
         if file.metadata().map_err(read_error)?.len() <= READ_WHOLE_UP_TO {
             let bytes = std::fs::read(path).map_err(read_error)?;
@@ -206,7 +217,7 @@ impl Iterator for EventReader {
                         source_name: self.name.clone(),
                         line: at.line,
                         column: at.column,
-                        source: at.error,
+                        reason: without_position(&at.error),
                     }
                 }))
             }
@@ -214,102 +225,24 @@ impl Iterator for EventReader {
     }
 }
 
-/// Checks that the file at `path` is readable JSON throughout, without keeping what it reads;
-/// returns how many events it holds (the items of a top-level array each count).
+/// serde_json's message without the " at line L column C" it appends.
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+}
+
+/// Checks that the file at `path` is readable events throughout, without keeping them: it is
+/// read exactly as [`EventReader`] reads it (into `serde_json::Value`, so the same string,
+/// number and depth rules), and a problem names the same file, line and column. Returns how many
+/// events it holds (the items of a top-level array each count).
 pub fn count_events(path: &str) -> Result<usize, InputError> {
-    let read_error = |source| InputError::Read {
-        source_name: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
     let mut count = 0;
-    let bytes;
-    let values: Box<dyn Iterator<Item = Result<Events, serde_json::Error>>> =
-        if file.metadata().map_err(read_error)?.len() <= READ_WHOLE_UP_TO {
-            bytes = std::fs::read(path).map_err(read_error)?;
-            Box::new(serde_json::Deserializer::from_slice(&bytes).into_iter())
-        } else {
-            Box::new(serde_json::Deserializer::from_reader(BufReader::new(file)).into_iter())
-        };
-    for events in values {
-        match events {
-            Ok(Events(n)) => count += n,
-            Err(source) if source.is_io() => {
-                return Err(InputError::Read {
-                    source_name: path.to_owned(),
-                    source: source.into(),
-                });
-            }
-            Err(source) => {
-                return Err(InputError::Json {
-                    source_name: path.to_owned(),
-                    line: source.line(),
-                    column: source.column(),
-                    source,
-                });
-            }
-        }
+    for event in EventReader::open(path)? {
+        event?;
+        count += 1;
     }
     Ok(count)
-}
-
-/// How many events one top-level JSON value holds: an array's length, else 1.
-struct Events(usize);
-
-impl<'de> serde::Deserialize<'de> for Events {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(EventsVisitor)
-    }
-}
-
-struct EventsVisitor;
-
-impl<'de> serde::de::Visitor<'de> for EventsVisitor {
-    type Value = Events;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("an event or an array of events")
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Events, A::Error> {
-        let mut count = 0;
-        while items.next_element::<serde::de::IgnoredAny>()?.is_some() {
-            count += 1;
-        }
-        Ok(Events(count))
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut fields: A) -> Result<Events, A::Error> {
-        while fields
-            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(Events(1))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Events, E> {
-        Ok(Events(1))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Events, E> {
-        Ok(Events(1))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Events, E> {
-        Ok(Events(1))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Events, E> {
-        Ok(Events(1))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Events, E> {
-        Ok(Events(1))
-    }
-
-    fn visit_unit<E>(self) -> Result<Events, E> {
-        Ok(Events(1))
-    }
 }
 
 /// Reads all the events of one source: `-` is stdin, anything else a file path.
@@ -361,7 +294,7 @@ mod tests {
         let err = parse_events("{\"id\": \"a\"}\n{\"id\": }", "events.jsonl").unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("events.jsonl: line 2, column 8: not valid JSON"),
+                .starts_with("events.jsonl: line 2, column 8: not valid JSON: expected value"),
             "{err}"
         );
     }
@@ -377,7 +310,7 @@ mod tests {
         std::fs::write(&path, "{}\n{\"b\": }").unwrap();
         let error = count_events(&name).unwrap_err().to_string();
         assert!(
-            error.ends_with("line 2, column 7: not valid JSON"),
+            error.contains("line 2, column 7: not valid JSON"),
             "{error}"
         );
         std::fs::remove_file(path).unwrap();
@@ -392,10 +325,48 @@ mod tests {
         let error = read_events(&name).unwrap_err().to_string();
 
         assert!(
-            error.ends_with("line 2, column 16: not valid JSON"),
+            error.ends_with("line 2, column 16: not valid JSON: expected value"),
             "{error}"
         );
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn the_check_pass_refuses_what_the_read_refuses_at_the_same_line_and_column() {
+        let path = std::env::temp_dir().join(format!("strict-{:x}.jsonl", fastrand::u64(..)));
+        let name = path.to_string_lossy().into_owned();
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        let bad_lines: [&[u8]; 4] = [
+            b"{\"s\": \"\xff\xfe\"}",
+            b"{\"s\": \"\\ud800\"}",
+            b"{\"n\": 1e400}",
+            deep.as_bytes(),
+        ];
+        for bad in bad_lines {
+            let mut bytes = b"{\"a\": 1}\n{\"b\": 2}\n".to_vec();
+            bytes.extend_from_slice(bad);
+            bytes.extend_from_slice(b"\n{\"c\": 3}\n");
+            std::fs::write(&path, &bytes).unwrap();
+
+            let checked = count_events(&name).unwrap_err().to_string();
+            let read = read_events(&name).unwrap_err().to_string();
+
+            assert_eq!(checked, read);
+            assert!(checked.contains(": line 3, column "), "{checked}");
+            assert!(
+                !checked.contains(" at line "),
+                "one position only: {checked}"
+            );
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_device_is_refused_before_it_is_read() {
+        let error = count_events("/dev/zero").unwrap_err();
+
+        assert!(matches!(error, InputError::NotAFile(_)), "{error}");
+        assert!(error.to_string().contains("`-`"), "{error}");
     }
 
     #[test]

@@ -1,13 +1,13 @@
-//! `genesys-eventbridge publish`: events from files, directories or stdin onto a bus, one JSON line per event, a summary on stderr, rejects to a file, exit codes 0/1/3/2.
+//! `genesys-eventbridge publish`: events from files, directories or stdin onto a bus, one JSON line per event, a summary on stderr, rejects to a file (never one of the inputs), exit codes 0/1/3/2 (1 also for an incomplete audit).
 
-use super::input::{EventReader, InputError, count_events, expand_paths};
+use super::input::{EventReader, count_events, expand_paths};
 use crate::notify::ChangeNotifier;
 use crate::publish::{
     EventReport, EventSink, Outcome, PublishSettings, Publisher, SendPolicy, check_source,
 };
 use serde_json::{Value, json};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Events handled per round: read, sent, reported, then the next.
@@ -71,7 +71,13 @@ impl Tally {
 
     /// 1 when some failed, 3 when some were rejected (none failed), else 0.
     pub fn exit_code(&self) -> i32 {
-        if self.failed > 0 {
+        self.exit_code_with_audit(0)
+    }
+
+    /// As [`Tally::exit_code`], and 1 also when `audit_missing` audit messages could not be
+    /// published: a script must be able to tell that the audit trail is incomplete.
+    pub fn exit_code_with_audit(&self, audit_missing: usize) -> i32 {
+        if self.failed > 0 || audit_missing > 0 {
             1
         } else if self.rejected > 0 {
             3
@@ -125,12 +131,21 @@ async fn publish(
         request.events.clone()
     };
     let files = expand_paths(&paths).map_err(|error| crate::error_chain(&error))?;
-    // Files are read through once before anything is sent: a broken line at the end must not
-    // leave half a file published. Stdin can only be read once, and is sent as it comes.
-    let mut total = 0;
-    for file in files.iter().filter(|file| *file != "-") {
-        total += count_events(file).map_err(|error| crate::error_chain(&error))?;
+    if let Some(rejects) = &request.rejects {
+        refuse_an_input_as_rejects(rejects, &files)?;
     }
+    // Files are read through once before anything is sent, parsed as the real read parses
+    // them: a broken line at the end must not leave half a file published. Stdin can only be
+    // read once, and is sent as it comes.
+    let mut counted: Vec<Option<usize>> = Vec::with_capacity(files.len());
+    for file in &files {
+        counted.push(if file == "-" {
+            None
+        } else {
+            Some(count_events(file).map_err(|error| crate::error_chain(&error))?)
+        });
+    }
+    let total: usize = counted.iter().flatten().sum();
     let rejects = match &request.rejects {
         Some(path) => Some(
             std::fs::File::create(path)
@@ -156,43 +171,95 @@ async fn publish(
     };
     let started = Instant::now();
     let mut chunk: Vec<(String, Value)> = Vec::with_capacity(CHUNK);
-    let mut input_error: Option<InputError> = None;
-    'files: for file in &files {
+    let mut input_error: Option<String> = None;
+    'files: for (file, &expected) in files.iter().zip(&counted) {
+        let mut read = 0;
         for event in EventReader::open(file).map_err(|e| crate::error_chain(&e))? {
             match event {
+                Ok(_) if expected.is_some_and(|expected| read == expected) => {
+                    input_error = Some(changed(file, expected, "more"));
+                    break 'files;
+                }
                 Ok(event) => chunk.push(event),
                 Err(error) => {
-                    input_error = Some(error);
+                    input_error = Some(crate::error_chain(&error));
                     break 'files;
                 }
             }
+            read += 1;
             if chunk.len() == CHUNK {
                 run.send(&mut chunk, console).await?;
             }
+        }
+        if expected.is_some_and(|expected| read < expected) {
+            input_error = Some(changed(file, expected, &read.to_string()));
+            break;
         }
     }
     run.send(&mut chunk, console).await?;
     if run.progress_of.is_some() {
         let _ = writeln!(console.err);
     }
-    let audit_failures = &run.publisher.audit_failures;
-    for failure in audit_failures {
+    for failure in &run.publisher.audit_failures {
         let _ = writeln!(console.err, "genesys-eventbridge publish: audit: {failure}");
     }
-    summary(
-        console,
-        &run.tally,
-        started,
-        request.dry_run,
-        audit_failures.len(),
-    );
+    if run.publisher.audit_skipped > 0 {
+        let _ = writeln!(
+            console.err,
+            "genesys-eventbridge publish: audit: {} messages not tried, the topic having failed {} times in a row",
+            run.publisher.audit_skipped,
+            crate::publish::run::AUDIT_FAILURES_BEFORE_GIVING_UP
+        );
+    }
+    let audit_missing = run.publisher.audit_missing();
+    summary(console, &run.tally, started, request.dry_run, audit_missing);
     if let Some(error) = input_error {
         return Err(format!(
-            "{} (the events before it were handled as reported)",
-            crate::error_chain(&error)
+            "{error} (the events before it were handled as reported)"
         ));
     }
-    Ok(run.tally.exit_code())
+    Ok(run.tally.exit_code_with_audit(audit_missing))
+}
+
+/// The error of a file that held `expected` events when checked and `read` when read.
+fn changed(file: &str, expected: Option<usize>, read: &str) -> String {
+    format!(
+        "{file}: held {} events when checked and {read} when read: it changed while publishing, and the rest of it and of the inputs is not read",
+        expected.unwrap_or_default()
+    )
+}
+
+/// Refuses a `--rejects` path that is one of the inputs (the same file by its canonical path or,
+/// on Unix, its device and inode, which also catches a hard link): creating it would truncate
+/// the events before they are read.
+fn refuse_an_input_as_rejects(rejects: &Path, files: &[String]) -> Result<(), String> {
+    // A path that does not exist yet cannot be an input.
+    let Ok(metadata) = std::fs::metadata(rejects) else {
+        return Ok(());
+    };
+    let canonical = std::fs::canonicalize(rejects).ok();
+    for file in files.iter().filter(|file| *file != "-") {
+        let same_path = canonical.is_some() && std::fs::canonicalize(file).ok() == canonical;
+        let same_inode = std::fs::metadata(file).is_ok_and(|input| same_file(&metadata, &input));
+        if same_path || same_inode {
+            return Err(format!(
+                "--rejects {} is also an input ({file}): writing the rejects there would destroy its events; give another path",
+                rejects.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// A run under way: the publisher, the counts so far, the rejects file and the progress bar's
@@ -239,6 +306,9 @@ impl Run<'_> {
             }
         }
         console.out.flush().map_err(write_error)?;
+        // Audited only now: a hanging or failing topic never holds back the outcome lines of
+        // events already on the bus.
+        self.publisher.audit(&handled.requests).await;
         chunk.clear();
         if let Some(total) = self.progress_of {
             progress(console, &self.tally, total);
@@ -286,7 +356,7 @@ fn summary(
         "published"
     };
     let audit = if audit > 0 {
-        format!("; {audit} audit messages not published")
+        format!("; {audit} audit messages not published (exit 1)")
     } else {
         String::new()
     };

@@ -99,6 +99,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// Checks the lease against an invocation time given otherwise than by the environment
+    /// (`invoke --timeout-seconds`), naming both settings when they do not fit.
+    pub fn check_invocation_timeout(
+        &self,
+        timeout: Duration,
+        given_by: &str,
+    ) -> Result<(), ConfigError> {
+        check_lease_covers_invocations(&self.pipeline, Some(timeout), given_by)
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -155,7 +165,7 @@ impl Config {
         }
         native_settings(&get, &mut pipeline)?;
         let function_timeout = function_timeout(&get)?;
-        check_lease_covers_invocations(&pipeline, function_timeout)?;
+        check_lease_covers_invocations(&pipeline, function_timeout, "the function timeout")?;
         let dedup_table = get("DEDUP_TABLE_NAME")
             .map(|name| table_name("DEDUP_TABLE_NAME", name))
             .transpose()?;
@@ -284,6 +294,7 @@ fn function_timeout(
 fn check_lease_covers_invocations(
     pipeline: &PipelineSettings,
     function_timeout: Option<Duration>,
+    timeout_name: &str,
 ) -> Result<(), ConfigError> {
     let margin = pipeline.lease_margin;
     if let Some(timeout) = function_timeout
@@ -292,7 +303,7 @@ fn check_lease_covers_invocations(
         return Err(ConfigError::Invalid {
             name: "DEDUP_LEASE_MAX_SECONDS",
             problem: format!(
-                "{} s is below the function timeout ({} s) plus the {} s lease margin: a lease \
+                "{} s is below {timeout_name} ({} s) plus the {} s lease margin: a lease \
                  would end while its invocation still works; raise it to at least {} s",
                 pipeline.max_lease.as_secs(),
                 timeout.as_secs(),

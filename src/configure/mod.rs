@@ -16,8 +16,12 @@ use crate::genesys::integrations::{
     ConfigWrite, EventBridgeProperties, Integration, IntegrationConfig, IntegrationsApi,
     IntendedState,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Duration;
+
+/// The longest wait for activation (and for the partner event source) that apply accepts; a
+/// longer one is cut to it.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// Why configure could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -64,11 +68,21 @@ pub enum ConfigureError {
     )]
     SourceMissing(String),
     /// The integration did not become active in time, or reported an error.
-    #[error("the integration reports {state} after enabling it")]
+    #[error("{}", not_active(.state, *.timed_out))]
     NotActive {
-        /// Its `reportedState.code`.
+        /// Its last `reportedState.code`.
         state: String,
+        /// True when the wait ran out (else it reported ERROR).
+        timed_out: bool,
     },
+}
+
+fn not_active(state: &str, timed_out: bool) -> String {
+    if timed_out {
+        format!("the integration still reports {state}, not ACTIVE, when the wait ran out")
+    } else {
+        format!("the integration reports {state} after enabling it")
+    }
 }
 
 fn describe(problems: &[SpecProblem]) -> String {
@@ -80,16 +94,27 @@ fn describe(problems: &[SpecProblem]) -> String {
 }
 
 impl ConfigureError {
-    /// The CLI's exit status: 2 bad input, 3 a conflict to look at, 1 a remote failure.
+    /// The CLI's exit status: 2 bad input, 3 a conflict to look at, 1 a remote failure (an
+    /// integration that does not become ACTIVE is one).
     pub fn exit_code(&self) -> i32 {
         match self {
             ConfigureError::Invalid(_) | ConfigureError::Ambiguous { .. } => 2,
-            ConfigureError::Conflict { .. } | ConfigureError::NotActive { .. } => 3,
+            ConfigureError::Conflict { .. } => 3,
             ConfigureError::Missing(_)
             | ConfigureError::Genesys(_)
             | ConfigureError::Aws(_)
-            | ConfigureError::SourceMissing(_) => 1,
+            | ConfigureError::SourceMissing(_)
+            | ConfigureError::NotActive { .. } => 1,
         }
+    }
+
+    /// True when the failed request may have been carried out all the same (no answer, or a
+    /// 5xx: the write may have landed before the answer was lost).
+    pub fn may_have_landed(&self) -> bool {
+        matches!(
+            self,
+            ConfigureError::Genesys(GenesysError::Server { .. } | GenesysError::Transport { .. })
+        )
     }
 }
 
@@ -170,24 +195,103 @@ pub async fn find(
     }))
 }
 
-/// The spec's problems that only Genesys can tell: properties its schema for the type refuses,
-/// topics it does not know or does not send to EventBridge (with the nearest known name when
-/// one is misspelt).
+/// Reads and checks the desired state `text`, locally and against Genesys, and reports every
+/// problem at once, each naming its field: the local ones (unknown fields, account id, region,
+/// suffix, topics' shape) and the remote ones (properties the type's schema refuses, topics
+/// Genesys does not know or does not send to EventBridge), even when the local check failed.
+pub async fn desired_state(
+    api: &dyn IntegrationsApi,
+    text: &str,
+    deadline: Deadline,
+) -> Result<IntegrationSpec, ConfigureError> {
+    let parsed = crate::domain::integration::parse_spec(text);
+    let local = parsed.as_ref().err().cloned().unwrap_or_default();
+    let Ok(Value::Object(raw)) = serde_json::from_str::<Value>(text) else {
+        return parsed.map_err(ConfigureError::Invalid);
+    };
+    let remote = match (&parsed, validate_remotely(api, &raw, deadline).await) {
+        (_, Ok(remote)) => remote,
+        (Ok(_), Err(error)) => return Err(error),
+        // The input is wrong anyway: say so, and that Genesys could not be asked.
+        (Err(_), Err(error)) => vec![SpecProblem {
+            field: "topics".into(),
+            problem: format!(
+                "not checked against Genesys Cloud: {}",
+                crate::error_chain(&error)
+            ),
+        }],
+    };
+    let top = |field: &str| {
+        field
+            .split(['.', '['])
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // A field already wrong locally (e.g. `awsAccountId` not 12 digits) is not repeated by the
+    // schema; each topic is checked remotely unless it is wrong locally itself.
+    let named_locally = |problem: &SpecProblem| {
+        local.iter().any(|local| {
+            local.field == problem.field
+                || (!problem.field.starts_with("topics[")
+                    && top(&local.field) == top(&problem.field))
+        })
+    };
+    let remote: Vec<SpecProblem> = remote
+        .into_iter()
+        .filter(|problem| !named_locally(problem))
+        .collect();
+    let problems: Vec<SpecProblem> = local.iter().cloned().chain(remote).collect();
+    match parsed {
+        Ok(spec) if problems.is_empty() => Ok(spec),
+        _ => Err(ConfigureError::Invalid(problems)),
+    }
+}
+
+/// The problems of the desired state `raw` (the file's JSON object, valid or not) that only
+/// Genesys can tell: properties its schema for the type refuses, topics it does not know or does
+/// not send to EventBridge (with the nearest known name when one is misspelt).
 pub async fn validate_remotely(
     api: &dyn IntegrationsApi,
-    spec: &IntegrationSpec,
+    raw: &serde_json::Map<String, Value>,
     deadline: Deadline,
 ) -> Result<Vec<SpecProblem>, ConfigureError> {
     let available = api.available_topics(deadline).await?;
+    let topics: Vec<(usize, String)> = raw
+        .get("topics")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .enumerate()
+                .filter_map(|(index, topic)| Some((index, topic.as_str()?.trim().to_owned())))
+                .filter(|(_, topic)| !topic.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
     let mut problems = match api.properties_schema(deadline).await? {
         Some(schema) => {
-            let properties =
-                serde_json::to_value(desired_config(spec, 0).properties).unwrap_or_default();
-            schema::problems(&schema, &properties)
+            let mut properties = serde_json::Map::new();
+            for (property, field) in [
+                ("awsAccountId", "awsAccountId"),
+                ("awsAccountRegion", "awsRegion"),
+                ("eventSourceSuffix", "eventSourceSuffix"),
+            ] {
+                if let Some(value) = raw.get(field).filter(|value| !value.is_null()) {
+                    properties.insert(property.into(), value.clone());
+                }
+            }
+            if let Some(value) = raw.get("topics").filter(|value| !value.is_null()) {
+                let filter = match value {
+                    Value::Array(_) => json!(topics.iter().map(|(_, t)| t).collect::<Vec<_>>()),
+                    other => other.clone(),
+                };
+                properties.insert("eventFilter".into(), filter);
+            }
+            schema::problems(&schema, &Value::Object(properties))
         }
         None => Vec::new(),
     };
-    for (index, topic) in spec.topics.iter().enumerate() {
+    for (index, topic) in &topics {
         let field = format!("topics[{index}]");
         match available.iter().find(|known| known.id == *topic) {
             Some(known) if known.reaches_eventbridge() => {}
@@ -258,42 +362,167 @@ pub struct ActivationWait {
     pub interval: Duration,
 }
 
-/// Performs `plan` (made from `found`): creates the integration if needed, writes the
-/// configuration against **the version read for the plan** (a conflict is never retried or
-/// forced), sets the intended state, and waits for it to report ACTIVE when enabled.
-pub async fn apply(
+impl ActivationWait {
+    /// The wait with its timeout cut to [`MAX_WAIT`] and its interval to the timeout (at least
+    /// 1 ms), so that no sum of instants overflows and no loop spins.
+    pub fn bounded(self) -> Self {
+        let timeout = self.timeout.min(MAX_WAIT);
+        ActivationWait {
+            timeout,
+            interval: self.interval.clamp(
+                Duration::from_millis(1),
+                timeout.max(Duration::from_millis(1)),
+            ),
+        }
+    }
+}
+
+/// The writes Genesys accepted for a plan: the first part of `apply`, before the wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The integration.
+    pub integration_id: IntegrationId,
+    /// True when it was created (`POST /api/v2/integrations` accepted).
+    pub created: bool,
+    /// The configuration version before (none when created).
+    pub version_before: Option<i64>,
+    /// The configuration version Genesys has after the writes (before them when none was
+    /// accepted).
+    pub version_after: i64,
+    /// True when the configuration was written (`PUT …/config/current` accepted).
+    pub config_written: bool,
+    /// The intended state set (`PATCH`) when one was accepted.
+    pub state_set: Option<IntendedState>,
+    /// `reportedState.code` after the writes.
+    pub reported_state: String,
+}
+
+impl Written {
+    /// What was accepted, e.g. `created, configuration written (version 2), enabled`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.created {
+            parts.push("created".to_owned());
+        }
+        if self.config_written {
+            parts.push(match self.version_before {
+                Some(before) => format!(
+                    "configuration written (version {before} -> {})",
+                    self.version_after
+                ),
+                None => format!("configuration written (version {})", self.version_after),
+            });
+        }
+        match self.state_set {
+            Some(IntendedState::Enabled) => parts.push("enabled".into()),
+            Some(IntendedState::Disabled) => parts.push("disabled".into()),
+            None => {}
+        }
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Writes that stopped part-way: what Genesys had accepted before (if anything), which write
+/// failed, and why.
+#[derive(Debug)]
+pub struct WriteFailure {
+    /// The writes accepted before the failure.
+    pub accepted: Option<Written>,
+    /// The write that failed, e.g. `writing the configuration`.
+    pub step: &'static str,
+    /// Why.
+    pub error: ConfigureError,
+}
+
+/// Performs the writes of `plan` (made from `found`): creates the integration if needed,
+/// writes the configuration against **the version read for the plan** (a conflict is never
+/// retried or forced), sets the intended state. It does not wait for activation: what it
+/// returns, success or part-way failure, is what to record before waiting.
+pub async fn write(
     api: &dyn IntegrationsApi,
     spec: &IntegrationSpec,
     plan: &Plan,
     found: Option<&Found>,
-    wait: ActivationWait,
     deadline: Deadline,
-) -> Result<Applied, ConfigureError> {
+) -> Result<Written, WriteFailure> {
     let (integration, version) = match found {
         Some(found) => (found.integration.clone(), found.config.version),
         None => {
-            let created = api.create_integration(&spec.name, deadline).await?;
-            let version = api.config(&created.id, deadline).await?.version;
-            (created, version)
+            let created = api
+                .create_integration(&spec.name, deadline)
+                .await
+                .map_err(|error| WriteFailure {
+                    accepted: None,
+                    step: "creating the integration",
+                    error: error.into(),
+                })?;
+            let written = Written {
+                integration_id: created.id.clone(),
+                created: true,
+                version_before: None,
+                version_after: 0,
+                config_written: false,
+                state_set: None,
+                reported_state: created.reported_state.clone(),
+            };
+            match api.config(&created.id, deadline).await {
+                Ok(config) => (created, config.version),
+                Err(error) => {
+                    return Err(WriteFailure {
+                        accepted: Some(written),
+                        step: "reading the new integration's configuration",
+                        error: error.into(),
+                    });
+                }
+            }
         }
     };
-    let mut version_after = version;
+    let mut written = Written {
+        integration_id: integration.id.clone(),
+        created: found.is_none(),
+        version_before: found.map(|found| found.config.version),
+        version_after: version,
+        config_written: false,
+        state_set: None,
+        reported_state: integration.reported_state.clone(),
+    };
+    let accepted =
+        |written: &Written| (written.created || written.config_written).then(|| written.clone());
     let config_changed = plan.action == Action::Create
         || plan.changes.iter().any(|change| change.field != "enabled");
     if config_changed {
+        let step = "writing the configuration";
         let config = desired_config(spec, version);
-        match api.put_config(&integration.id, &config, deadline).await? {
-            ConfigWrite::Saved(saved) => version_after = saved.version,
-            ConfigWrite::Conflict => {
+        match api.put_config(&integration.id, &config, deadline).await {
+            Ok(ConfigWrite::Saved(saved)) => {
+                written.version_after = saved.version;
+                written.config_written = true;
+            }
+            Ok(ConfigWrite::Conflict) => {
                 let remote = api.config(&integration.id, deadline).await.ok();
                 let changed = match (found, &remote) {
                     (Some(found), Some(remote)) => remote_changes(&found.config, remote),
                     _ => "unknown".into(),
                 };
-                return Err(ConfigureError::Conflict {
-                    planned: version,
-                    now: remote.map_or(0, |config| config.version),
-                    changed,
+                return Err(WriteFailure {
+                    accepted: accepted(&written),
+                    step,
+                    error: ConfigureError::Conflict {
+                        planned: version,
+                        now: remote.map_or(0, |config| config.version),
+                        changed,
+                    },
+                });
+            }
+            Err(error) => {
+                return Err(WriteFailure {
+                    accepted: accepted(&written),
+                    step,
+                    error: error.into(),
                 });
             }
         }
@@ -303,22 +532,54 @@ pub async fn apply(
     } else {
         IntendedState::Disabled
     };
-    let enabled_now = integration.intended_state == "ENABLED";
-    let mut reported = integration.reported_state.clone();
-    if enabled_now != spec.enabled {
-        reported = api
+    if (integration.intended_state == "ENABLED") != spec.enabled {
+        match api
             .set_intended_state(&integration.id, wanted, deadline)
-            .await?
-            .reported_state;
+            .await
+        {
+            Ok(now) => {
+                written.state_set = Some(wanted);
+                written.reported_state = now.reported_state;
+            }
+            Err(error) => {
+                return Err(WriteFailure {
+                    accepted: accepted(&written),
+                    step: if spec.enabled {
+                        "enabling it (intendedState ENABLED)"
+                    } else {
+                        "disabling it (intendedState DISABLED)"
+                    },
+                    error: error.into(),
+                });
+            }
+        }
     }
-    if spec.enabled {
-        reported = wait_until_active(api, &integration.id, wait, deadline).await?;
-    }
+    Ok(written)
+}
+
+/// [`write`], then, when the spec wants it enabled, [`wait_until_active`]: the whole apply for
+/// callers that record nothing in between.
+pub async fn apply(
+    api: &dyn IntegrationsApi,
+    spec: &IntegrationSpec,
+    plan: &Plan,
+    found: Option<&Found>,
+    wait: ActivationWait,
+    deadline: Deadline,
+) -> Result<Applied, ConfigureError> {
+    let written = write(api, spec, plan, found, deadline)
+        .await
+        .map_err(|failure| failure.error)?;
+    let reported_state = if spec.enabled {
+        wait_until_active(api, &written.integration_id, wait, deadline).await?
+    } else {
+        written.reported_state
+    };
     Ok(Applied {
-        integration_id: integration.id,
-        version_before: found.map(|found| found.config.version),
-        version_after,
-        reported_state: reported,
+        integration_id: written.integration_id,
+        version_before: written.version_before,
+        version_after: written.version_after,
+        reported_state,
     })
 }
 
@@ -371,21 +632,34 @@ fn desired_config(spec: &IntegrationSpec, version: i64) -> IntegrationConfig {
     }
 }
 
-/// Reads the integration until it reports ACTIVE (or ERROR, or the wait runs out).
-async fn wait_until_active(
+/// Reads the integration until it reports ACTIVE (or ERROR, or the wait, cut to
+/// [`MAX_WAIT`] and to `deadline`, runs out).
+pub async fn wait_until_active(
     api: &dyn IntegrationsApi,
     id: &IntegrationId,
     wait: ActivationWait,
     deadline: Deadline,
 ) -> Result<String, ConfigureError> {
-    let give_up = tokio::time::Instant::now() + wait.timeout;
+    let wait = wait.bounded();
+    let start = tokio::time::Instant::now();
     loop {
         let state = api.integration(id, deadline).await?.reported_state;
+        let waited = start.elapsed();
         match state.as_str() {
             "ACTIVE" => return Ok(state),
-            "ERROR" => return Err(ConfigureError::NotActive { state }),
-            _ if tokio::time::Instant::now() + wait.interval > give_up => {
-                return Err(ConfigureError::NotActive { state });
+            "ERROR" => {
+                return Err(ConfigureError::NotActive {
+                    state,
+                    timed_out: false,
+                });
+            }
+            _ if waited.saturating_add(wait.interval) > wait.timeout
+                || deadline.remaining() <= wait.interval =>
+            {
+                return Err(ConfigureError::NotActive {
+                    state,
+                    timed_out: true,
+                });
             }
             _ => {
                 tracing::info!(%state, "waiting for the integration to become ACTIVE");
@@ -414,7 +688,24 @@ mod tests {
             changed: "notes".into(),
         };
         let invalid = ConfigureError::Invalid(vec![]);
+        let not_active = ConfigureError::NotActive {
+            state: "ERROR".into(),
+            timed_out: false,
+        };
         assert_eq!(conflict.exit_code(), 3);
         assert_eq!(invalid.exit_code(), 2);
+        assert_eq!(not_active.exit_code(), 1);
+    }
+
+    #[test]
+    fn an_absurd_wait_is_cut_to_the_longest_one_accepted() {
+        let wait = ActivationWait {
+            timeout: Duration::MAX,
+            interval: Duration::ZERO,
+        }
+        .bounded();
+
+        assert_eq!(wait.timeout, MAX_WAIT);
+        assert_eq!(wait.interval, Duration::from_millis(1));
     }
 }

@@ -34,10 +34,10 @@ pub async fn associate(
     wait: Duration,
     interval: Duration,
 ) -> Result<String, ConfigureError> {
-    let give_up = tokio::time::Instant::now() + wait;
+    let start = tokio::time::Instant::now();
     loop {
         match sources.source_state(name).await?.as_deref() {
-            Some("DELETED") | None if tokio::time::Instant::now() + interval > give_up => {
+            Some("DELETED") | None if start.elapsed().saturating_add(interval) > wait => {
                 return Err(ConfigureError::SourceMissing(name.to_owned()));
             }
             Some("DELETED") | None => tokio::time::sleep(interval).await,

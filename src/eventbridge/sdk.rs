@@ -1,9 +1,11 @@
-//! The EventBridge port over the AWS SDK (region and credentials from the standard chain; `AWS_ENDPOINT_URL_EVENTBRIDGE` for a local server).
+//! The EventBridge port over the AWS SDK (region and credentials from the standard chain; `AWS_ENDPOINT_URL_EVENTBRIDGE` for a local server), with connect, attempt and operation timeouts.
 
 use super::{EventBridgeError, EventSources};
 use async_trait::async_trait;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
+use std::time::Duration;
 
 /// EventBridge in one region.
 #[derive(Debug, Clone)]
@@ -12,10 +14,23 @@ pub struct SdkEventSources {
 }
 
 impl SdkEventSources {
-    /// A client of EventBridge in `region`, with the SDK's standard settings otherwise.
+    /// The client's timeouts: 3 s to connect, 5 s per attempt, 15 s per call in all (the SDK's
+    /// standard retries within it). Without them a call to an endpoint that never answers
+    /// waits forever.
+    pub fn timeouts() -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(15))
+            .build()
+    }
+
+    /// A client of EventBridge in `region`, with [`SdkEventSources::timeouts`] and the SDK's
+    /// standard settings otherwise.
     pub async fn in_region(region: &str) -> Self {
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(region.to_owned()))
+            .timeout_config(Self::timeouts())
             .load()
             .await;
         SdkEventSources {
@@ -61,5 +76,25 @@ impl EventSources for SdkEventSources {
             .await
             .map(|_| ())
             .map_err(|error| unavailable("CreateEventBus")(Box::new(error)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_event_sources_client_gives_up_on_an_endpoint_that_never_answers() {
+        let sources = SdkEventSources::in_region("eu-west-1").await;
+
+        let config = sources.client.config();
+        let timeouts = config.timeout_config().expect("timeouts set");
+
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(timeouts.operation_timeout(), Some(Duration::from_secs(15)));
     }
 }

@@ -16,7 +16,8 @@ pub fn entry_size(entry: &Entry) -> usize {
     time + entry.source.len() + entry.detail_type.len() + entry.detail.len()
 }
 
-/// Why an entry is not sent.
+/// Why an entry is not sent: over the byte limit, a `DetailType` empty, over 128 bytes or
+/// holding a control character (NUL included).
 pub fn check_entry(entry: &Entry, max_bytes: usize) -> Result<(), String> {
     let size = entry_size(entry);
     if size > max_bytes {
@@ -28,6 +29,12 @@ pub fn check_entry(entry: &Entry, max_bytes: usize) -> Result<(), String> {
         return Err(format!(
             "the detail-type is {} bytes; EventBridge takes 1 to {MAX_DETAIL_TYPE_LEN}",
             entry.detail_type.len()
+        ));
+    }
+    if let Some(control) = entry.detail_type.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the detail-type holds the control character U+{:04X}; EventBridge takes printable text only",
+            u32::from(control)
         ));
     }
     Ok(())
@@ -87,6 +94,23 @@ mod tests {
         assert!(check_entry(&at_limit, DEFAULT_MAX_BYTES).is_ok());
         let problem = check_entry(&over, DEFAULT_MAX_BYTES).unwrap_err();
         assert!(problem.contains("262145 bytes"), "{problem}");
+    }
+
+    #[test]
+    fn a_detail_type_with_a_control_character_or_nul_is_refused_naming_it() {
+        let mut with_nul = entry(10, false);
+        with_nul.detail_type = "v2.users.\u{0}.presence".into();
+        let mut with_newline = entry(10, false);
+        with_newline.detail_type = "line\nbreak".into();
+        let mut accented = entry(10, false);
+        accented.detail_type = "événement".into();
+
+        let nul = check_entry(&with_nul, DEFAULT_MAX_BYTES).unwrap_err();
+        let newline = check_entry(&with_newline, DEFAULT_MAX_BYTES).unwrap_err();
+
+        assert!(nul.contains("U+0000"), "{nul}");
+        assert!(newline.contains("U+000A"), "{newline}");
+        assert!(check_entry(&accented, DEFAULT_MAX_BYTES).is_ok());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! One publish run: events in, each transformed, checked, deduplicated within the run, sent, and reported; one audit message per request.
+//! One publish run: events in, each transformed, checked, deduplicated within the run, sent, and reported; then one audit message per request (after the caller has written the reports), until the topic has failed several times in a row.
 
 use super::batch::check_entry;
 use super::send::{EventSink, Published, RequestReport, SendPolicy, send_all};
@@ -58,6 +58,11 @@ pub struct PublishSettings {
 /// Bridge ids the dedup window remembers.
 pub const DEDUP_WINDOW: usize = 100_000;
 
+/// After this many audit messages in a row could not be published, the run stops trying: each
+/// would wait for the SNS client's timeout, so a topic that hangs would stretch a run of many
+/// requests by hours. The messages not tried are counted in `audit_skipped`.
+pub const AUDIT_FAILURES_BEFORE_GIVING_UP: usize = 3;
+
 /// Publishes chunks of events, remembering bridge ids across chunks.
 pub struct Publisher<'a> {
     sink: &'a dyn EventSink,
@@ -66,8 +71,12 @@ pub struct Publisher<'a> {
     window: DedupWindow,
     run_id: String,
     requests_sent: u64,
-    /// Audit messages that could not be published (each already reported on stderr by the caller).
+    failures_in_a_row: usize,
+    /// Audit messages that could not be published: why, one per message.
     pub audit_failures: Vec<String>,
+    /// Audit messages not tried, the topic having failed
+    /// [`AUDIT_FAILURES_BEFORE_GIVING_UP`] times in a row.
+    pub audit_skipped: usize,
 }
 
 impl<'a> Publisher<'a> {
@@ -84,12 +93,21 @@ impl<'a> Publisher<'a> {
             window: DedupWindow::new(DEDUP_WINDOW),
             run_id: format!("{:012x}", fastrand::u64(..) >> 16),
             requests_sent: 0,
+            failures_in_a_row: 0,
             audit_failures: Vec::new(),
+            audit_skipped: 0,
         }
     }
 
+    /// Audit messages that were due and not published (failed or not tried).
+    pub fn audit_missing(&self) -> usize {
+        self.audit_failures.len() + self.audit_skipped
+    }
+
     /// Publishes `events` (each with its origin, e.g. `file#3`, for duplicate reasons), received
-    /// at `received_at` (RFC 3339); one report per event, in order.
+    /// at `received_at` (RFC 3339); one report per event, in order, and one report per request
+    /// made, for [`Publisher::audit`] once the caller has written the event reports (an audit
+    /// topic that hangs must not hold back what is known of events already on the bus).
     pub async fn publish(&mut self, events: &[(String, Value)], received_at: &str) -> Chunk {
         let mut reports = Vec::with_capacity(events.len());
         let mut entries: Vec<Entry> = Vec::new();
@@ -121,7 +139,11 @@ impl<'a> Publisher<'a> {
             reports.push(report);
         }
         if self.settings.dry_run {
-            return Chunk { reports, entries };
+            return Chunk {
+                reports,
+                entries,
+                requests: Vec::new(),
+            };
         }
         let outcome = send_all(self.sink, &entries, self.settings.policy).await;
         for (&at, result) in sent_as.iter().zip(outcome.results) {
@@ -141,22 +163,36 @@ impl<'a> Publisher<'a> {
                 }
             }
         }
-        for request in &outcome.requests {
-            self.audit_request(request).await;
+        Chunk {
+            reports,
+            entries,
+            requests: outcome.requests,
         }
-        Chunk { reports, entries }
     }
 
-    async fn audit_request(&mut self, request: &RequestReport) {
-        self.requests_sent += 1;
-        let Some(audit) = self.audit else { return };
-        let message = audit_message(
-            &format!("{}-{}", self.run_id, self.requests_sent),
-            &self.settings.bus,
-            request,
-        );
-        if let Err(error) = audit.notify(&message.to_string()).await {
-            self.audit_failures.push(crate::error_chain(&error));
+    /// Publishes one audit message per request (when auditing), in order. Once
+    /// [`AUDIT_FAILURES_BEFORE_GIVING_UP`] messages in a row have failed, the rest of the run's
+    /// messages are not tried and are counted in `audit_skipped`.
+    pub async fn audit(&mut self, requests: &[RequestReport]) {
+        for request in requests {
+            self.requests_sent += 1;
+            let Some(audit) = self.audit else { continue };
+            if self.failures_in_a_row >= AUDIT_FAILURES_BEFORE_GIVING_UP {
+                self.audit_skipped += 1;
+                continue;
+            }
+            let message = audit_message(
+                &format!("{}-{}", self.run_id, self.requests_sent),
+                &self.settings.bus,
+                request,
+            );
+            match audit.notify(&message.to_string()).await {
+                Ok(()) => self.failures_in_a_row = 0,
+                Err(error) => {
+                    self.failures_in_a_row += 1;
+                    self.audit_failures.push(crate::error_chain(&error));
+                }
+            }
         }
     }
 }
@@ -168,6 +204,8 @@ pub struct Chunk {
     pub reports: Vec<EventReport>,
     /// The entries formed (sent unless dry-run), in order.
     pub entries: Vec<Entry>,
+    /// What each PutEvents request did, for [`Publisher::audit`].
+    pub requests: Vec<RequestReport>,
 }
 
 fn pending(entry: &Entry) -> EventReport {
@@ -242,6 +280,48 @@ mod tests {
             message["eventToAcceptedMs"],
             json!({"p50": 100.0, "max": 5000.0})
         );
+    }
+
+    /// An audit topic that refuses every message, counting them.
+    struct Refusing(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl ChangeNotifier for Refusing {
+        async fn notify(&self, _: &str) -> Result<(), crate::notify::NotifyError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(crate::notify::NotifyError {
+                topic_arn: "arn:aws:sns:eu-west-1:123456789012:audit".into(),
+                source: "timed out".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn after_three_audit_failures_in_a_row_the_rest_are_counted_not_tried() {
+        let topic = Refusing(std::sync::atomic::AtomicUsize::new(0));
+        let settings = PublishSettings {
+            source: "s".into(),
+            max_entry_bytes: 1000,
+            policy: SendPolicy::default(),
+            bus: "bus".into(),
+            dry_run: false,
+        };
+        let mut publisher = Publisher::new(&super::super::NothingSent, Some(&topic), settings);
+        let request = RequestReport {
+            bridge_event_ids: vec!["a".into()],
+            published: 1,
+            failed: Vec::new(),
+            attempts: 1,
+            call_ms: vec![1.0],
+            event_to_accepted_ms: Vec::new(),
+        };
+
+        publisher.audit(&vec![request; 5]).await;
+
+        assert_eq!(topic.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(publisher.audit_failures.len(), 3);
+        assert_eq!(publisher.audit_skipped, 2);
+        assert_eq!(publisher.audit_missing(), 5);
     }
 
     #[test]

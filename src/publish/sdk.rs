@@ -5,7 +5,7 @@ use super::transform::Entry;
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 /// One event bus (a name or an ARN).
@@ -28,21 +28,18 @@ impl BusSink {
 #[async_trait]
 impl EventSink for BusSink {
     async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryAnswer>, SinkError> {
-        let requests: Vec<PutEventsRequestEntry> =
-            entries
-                .iter()
-                .map(|entry| {
-                    PutEventsRequestEntry::builder()
-                        .event_bus_name(&self.bus)
-                        .source(&entry.source)
-                        .detail_type(&entry.detail_type)
-                        .detail(&entry.detail)
-                        .set_time(entry.time.as_deref().and_then(|time| {
-                            DateTime::from_str(time, DateTimeFormat::DateTime).ok()
-                        }))
-                        .build()
-                })
-                .collect();
+        let requests: Vec<PutEventsRequestEntry> = entries
+            .iter()
+            .map(|entry| {
+                PutEventsRequestEntry::builder()
+                    .event_bus_name(&self.bus)
+                    .source(&entry.source)
+                    .detail_type(&entry.detail_type)
+                    .detail(&entry.detail)
+                    .set_time(entry.time.as_deref().and_then(sdk_time))
+                    .build()
+            })
+            .collect();
         let output = self
             .client
             .put_events()
@@ -51,14 +48,20 @@ impl EventSink for BusSink {
             .await
             .map_err(|error| {
                 let retryable = match &error {
+                    // An answer from the bus: only throttling and its own failures pass.
                     SdkError::ServiceError(service) => {
                         matches!(
                             service.err().code(),
                             Some("ThrottlingException" | "InternalException" | "InternalFailure")
                         ) || service.raw().status().is_server_error()
                     }
-                    SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-                    _ => false,
+                    // Never sent: the request could not even be built.
+                    SdkError::ConstructionFailure(_) => false,
+                    // A timeout, a connection lost, an answer cut mid-body or unreadable
+                    // (`ResponseError`): the bus may have taken the entries or not. That is a
+                    // failure to try again, never a refusal; a copy is harmless, since the
+                    // bridge id makes it one event to the consumer.
+                    _ => true,
                 };
                 SinkError {
                     retryable,
@@ -78,5 +81,28 @@ impl EventSink for BusSink {
                 },
             })
             .collect())
+    }
+}
+
+/// An entry's `Time` (RFC 3339, as `transform` makes it) as the SDK's date-time.
+fn sdk_time(time: &str) -> Option<DateTime> {
+    let time = chrono::DateTime::parse_from_rfc3339(time).ok()?;
+    Some(DateTime::from_secs_and_nanos(
+        time.timestamp(),
+        time.timestamp_subsec_nanos(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_with_an_offset_or_fractions_is_sent_as_the_same_instant() {
+        let with_offset = sdk_time("2026-11-23T12:00:00.250+02:00").unwrap();
+
+        assert_eq!(with_offset.secs(), 1_795_428_000);
+        assert_eq!(with_offset.subsec_nanos(), 250_000_000);
+        assert_eq!(sdk_time("23/11/2026"), None);
     }
 }

@@ -1,4 +1,4 @@
-//! Sending entries through an `EventSink`: requests within PutEvents' limits, each answer read per entry, only throttled or internally failed entries sent again (with full-jitter backoff), a succeeded entry never twice.
+//! Sending entries through an `EventSink`: requests within PutEvents' limits, each answer read per entry, only throttled or internally failed entries (and requests whose fate is unknown: timeouts, lost or cut answers) sent again (with full-jitter backoff), an entry answered as accepted never twice, entries of a malformed (short) answer sent again once at most.
 
 use super::batch::batches;
 use super::transform::Entry;
@@ -27,7 +27,8 @@ pub enum EntryAnswer {
 #[derive(Debug, thiserror::Error)]
 #[error("PutEvents failed")]
 pub struct SinkError {
-    /// True for throttling, 5xx and timeouts: the same request may succeed later.
+    /// True for throttling, 5xx, timeouts and lost or unreadable answers (the bus may or may
+    /// not have taken the entries): the same request may succeed later.
     pub retryable: bool,
     /// The SDK's error.
     #[source]
@@ -128,6 +129,11 @@ pub struct SendOutcome {
     pub requests: Vec<RequestReport>,
 }
 
+/// The failure code of entries whose answer had the wrong number of entries.
+const MALFORMED_ANSWER: &str = "MalformedAnswer";
+/// How many times entries are sent again after a malformed answer (whose fate is unknown).
+const MALFORMED_ANSWER_RESENDS: u32 = 1;
+
 /// The entry codes a retry can help.
 fn retryable_code(code: &str) -> bool {
     matches!(code, "ThrottlingException" | "InternalFailure")
@@ -181,6 +187,7 @@ async fn send_request(
     let mut results: Vec<(usize, Published)> = Vec::with_capacity(request.len());
     let mut last_codes: Vec<(usize, String)> = Vec::new();
     let mut pending = request;
+    let mut malformed_answers = 0;
     for attempt in 1..=policy.max_attempts {
         let batch: Vec<&Entry> = pending.iter().map(|&i| &entries[i]).collect();
         let started = Instant::now();
@@ -192,23 +199,53 @@ async fn send_request(
         let accepted_at = chrono::Utc::now();
         let mut still = Vec::new();
         match answer {
+            // PutEvents answers every entry, in order. An answer of another length is malformed:
+            // none of it can be trusted (which entry is missing?) and whether the bus took the
+            // entries is unknown. They are sent again as a whole once; a second malformed answer
+            // fails them, so that a bus answering short cannot multiply them attempt after attempt.
+            Ok(answers) if answers.len() != pending.len() => {
+                malformed_answers += 1;
+                let reason = format!(
+                    "the bus answered {} entries for {} sent, so whether it took them is unknown",
+                    answers.len(),
+                    pending.len()
+                );
+                for &index in &pending {
+                    if malformed_answers <= MALFORMED_ANSWER_RESENDS {
+                        last_codes.push((index, MALFORMED_ANSWER.into()));
+                        still.push((index, reason.clone()));
+                    } else {
+                        report.failed.push((
+                            entries[index].bridge_event_id.clone(),
+                            MALFORMED_ANSWER.into(),
+                        ));
+                        results.push((
+                            index,
+                            Published::Failed {
+                                reason: format!(
+                                    "{reason} (for the second time: not sent again; publishing it again later is safe, its bridge id keeps it one event)"
+                                ),
+                            },
+                        ));
+                    }
+                }
+            }
             Ok(answers) => {
-                let answers = answers.into_iter().map(Some).chain(std::iter::repeat(None));
                 for (index, answer) in pending.iter().copied().zip(answers) {
                     match answer {
-                        Some(EntryAnswer::Accepted { event_id }) => {
+                        EntryAnswer::Accepted { event_id } => {
                             report.published += 1;
                             if let Some(lag) = lag_ms(&entries[index], accepted_at) {
                                 report.event_to_accepted_ms.push(lag);
                             }
                             results.push((index, Published::Published { event_id }));
                         }
-                        Some(EntryAnswer::Failed { code, message }) if retryable_code(&code) => {
+                        EntryAnswer::Failed { code, message } if retryable_code(&code) => {
                             let reason = format!("{code}: {message}");
                             last_codes.push((index, code));
                             still.push((index, reason));
                         }
-                        Some(EntryAnswer::Failed { code, message }) => {
+                        EntryAnswer::Failed { code, message } => {
                             report
                                 .failed
                                 .push((entries[index].bridge_event_id.clone(), code.clone()));
@@ -217,13 +254,6 @@ async fn send_request(
                                 Published::Rejected {
                                     reason: format!("{code}: {message}"),
                                 },
-                            ));
-                        }
-                        None => {
-                            last_codes.push((index, "MissingAnswer".into()));
-                            still.push((
-                                index,
-                                "the bus answered fewer entries than were sent".into(),
                             ));
                         }
                     }
@@ -370,6 +400,73 @@ mod tests {
         );
         let sent: usize = calls.iter().map(Vec::len).sum();
         assert_eq!(sent, 13, "only the throttled entry is sent twice");
+    }
+
+    /// A bus that takes every entry and answers only the first, for its first `short` calls.
+    struct ShortBus {
+        calls: Mutex<Vec<Vec<String>>>,
+        short: usize,
+    }
+
+    #[async_trait]
+    impl EventSink for ShortBus {
+        async fn put(&self, entries: &[&Entry]) -> Result<Vec<EntryAnswer>, SinkError> {
+            let mut calls = self.calls.lock().unwrap();
+            let call = calls.len();
+            calls.push(entries.iter().map(|e| e.bridge_event_id.clone()).collect());
+            let answers = entries.iter().map(|entry| EntryAnswer::Accepted {
+                event_id: format!("eb-{}", entry.bridge_event_id),
+            });
+            Ok(if call < self.short {
+                answers.take(1).collect()
+            } else {
+                answers.collect()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_short_answer_is_sent_again_whole_once_and_then_failed_not_multiplied() {
+        let bus = ShortBus {
+            calls: Mutex::default(),
+            short: usize::MAX,
+        };
+        let policy = SendPolicy {
+            max_attempts: 8,
+            ..policy()
+        };
+
+        let outcome = send_all(&bus, &entries(10), policy).await;
+
+        let calls = bus.calls.lock().unwrap();
+        assert_eq!(calls.len(), 2, "sent whole, then once more: {calls:?}");
+        assert!(calls.iter().all(|call| call.len() == 10));
+        for result in &outcome.results {
+            assert!(
+                matches!(result, Published::Failed { reason } if reason.contains("answered 1 entries for 10 sent")),
+                "{result:?}"
+            );
+        }
+        assert_eq!(outcome.requests[0].failed.len(), 10);
+        assert_eq!(outcome.requests[0].failed[0].1, "MalformedAnswer");
+    }
+
+    #[tokio::test]
+    async fn after_one_short_answer_a_whole_answer_publishes_every_entry() {
+        let bus = ShortBus {
+            calls: Mutex::default(),
+            short: 1,
+        };
+
+        let results = send_all(&bus, &entries(10), policy()).await.results;
+
+        assert_eq!(bus.calls.lock().unwrap().len(), 2);
+        assert!(
+            results
+                .iter()
+                .all(|result| matches!(result, Published::Published { .. })),
+            "{results:?}"
+        );
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! From a Genesys notification or an EventBridge envelope to one PutEvents entry: source, detail-type (the topic's template), detail with a deterministic bridge id, time.
 
+use super::window::is_bridge_id;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -32,6 +33,9 @@ pub enum TransformError {
     /// The envelope's `detail` or the notification is not a JSON object.
     #[error("{0} must be a JSON object")]
     NotAnObject(&'static str),
+    /// The envelope's `time` is not an RFC 3339 date-time (EventBridge's `Time` must be one).
+    #[error("time {0} is not an RFC 3339 date-time such as \"2026-11-23T10:02:05Z\"")]
+    NotRfc3339(String),
 }
 
 /// Checks a `--source`: not `aws.`-prefixed, 1 to 256 of letters, digits, `.`, `-`, `_`, `/`.
@@ -94,14 +98,44 @@ impl std::io::Write for HashWriter<'_> {
     }
 }
 
-/// The entry for `input` (a notification or an envelope), published as `source`, received at
-/// `received_at` (RFC 3339).
-pub fn transform(input: &Value, source: &str, received_at: &str) -> Result<Entry, TransformError> {
-    // A Lambda failure record (the Direct mode's dead letters): the event is its request payload.
-    let input = match (input.get("requestContext"), input.get("requestPayload")) {
-        (Some(_), Some(payload)) => payload,
+/// The event an input carries: a `--rejects` line's `event` (`{origin, reason, bridgeEventId,
+/// event}`), a Lambda failure record's `requestPayload` (the Direct mode's dead letters), or the
+/// input itself.
+fn carried(input: &Value) -> &Value {
+    let is_reject_line = input.get("origin").is_some_and(Value::is_string)
+        && input.get("reason").is_some()
+        && input.get("topicName").is_none()
+        && input.get("detail-type").is_none();
+    let input = match input.get("event") {
+        Some(event) if is_reject_line => event,
         _ => input,
     };
+    match (input.get("requestContext"), input.get("requestPayload")) {
+        (Some(_), Some(payload)) => payload,
+        _ => input,
+    }
+}
+
+/// The envelope's `time` as EventBridge's `Time` (RFC 3339 in UTC), `None` when it has none.
+fn envelope_time(input: &Value) -> Result<Option<String>, TransformError> {
+    match input.get("time") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|time| {
+                Some(
+                    time.with_timezone(&chrono::Utc)
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                )
+            })
+            .map_err(|_| TransformError::NotRfc3339(Value::from(text.as_str()).to_string())),
+        Some(other) => Err(TransformError::NotRfc3339(other.to_string())),
+    }
+}
+
+/// The entry for `input` (a notification or an envelope, or either inside a `--rejects` line or
+/// a Lambda failure record), published as `source`, received at `received_at` (RFC 3339).
+pub fn transform(input: &Value, source: &str, received_at: &str) -> Result<Entry, TransformError> {
+    let input = carried(input);
     let (detail_type, detail, time) =
         if let Some(topic) = input.get("topicName").and_then(Value::as_str) {
             if !input.is_object() || input.get("eventBody").is_none() {
@@ -115,15 +149,19 @@ pub fn transform(input: &Value, source: &str, received_at: &str) -> Result<Entry
             input.get("detail-type").and_then(Value::as_str),
             input.get("detail"),
         ) {
-            let time = input.get("time").and_then(Value::as_str).map(str::to_owned);
-            (detail_type.to_owned(), detail, time)
+            (detail_type.to_owned(), detail, envelope_time(input)?)
         } else {
             return Err(TransformError::UnknownShape);
         };
     let Some(object) = detail.as_object() else {
         return Err(TransformError::NotAnObject("detail"));
     };
-    let existing_id = detail.pointer("/bridge/eventId").and_then(Value::as_str);
+    // Only an id of the form this tool makes is kept; an empty, constant-looking or otherwise
+    // malformed one (`""`, uppercase, a `+`) would fold different events into one.
+    let existing_id = detail
+        .pointer("/bridge/eventId")
+        .and_then(Value::as_str)
+        .filter(|id| is_bridge_id(id));
     let bridge_event_id = match existing_id {
         // Published by this tool before (a re-drive): the id it had.
         Some(id) => id.to_owned(),
@@ -136,14 +174,23 @@ pub fn transform(input: &Value, source: &str, received_at: &str) -> Result<Entry
                 .pointer("/metadata/CorrelationId")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            // A notification's body, or the whole detail of an event without one.
-            let body = object.get("eventBody").unwrap_or(detail);
-            bridge_event_id(topic, correlation, body)
+            match object.get("eventBody") {
+                // A notification's body.
+                Some(body) => bridge_event_id(topic, correlation, body),
+                // The whole detail of an event without one, less a `bridge` field that is not
+                // ours (its `receivedAt` would make the id differ on every run).
+                None if object.contains_key("bridge") => {
+                    let mut without = object.clone();
+                    without.remove("bridge");
+                    bridge_event_id(topic, correlation, &Value::Object(without))
+                }
+                None => bridge_event_id(topic, correlation, detail),
+            }
         }
     };
     let bridge = json!({"eventId": bridge_event_id, "receivedAt": received_at});
     let detail = if object.contains_key("bridge") && existing_id.is_none() {
-        // A `bridge` field of someone else's: replaced, on a copy.
+        // A `bridge` field of someone else's (or with a malformed id): replaced, on a copy.
         let mut copy = object.clone();
         copy.entry("timestamp")
             .or_insert_with(|| json!(received_at));
@@ -290,6 +337,79 @@ mod tests {
         let from_record = transform(&record, DEFAULT_SOURCE, "t").unwrap();
 
         assert_eq!(from_record, transform(&event, DEFAULT_SOURCE, "t").unwrap());
+    }
+
+    #[test]
+    fn a_rejects_line_is_published_as_the_event_it_carries() {
+        let event = notification(json!({"a": 1}));
+        let line = json!({"origin": "events.jsonl#3", "reason": "AccessDeniedException: no",
+                          "bridgeEventId": null, "event": event});
+
+        let from_line = transform(&line, DEFAULT_SOURCE, "t").unwrap();
+
+        assert_eq!(from_line, transform(&event, DEFAULT_SOURCE, "t").unwrap());
+    }
+
+    #[test]
+    fn an_empty_or_malformed_bridge_id_is_recomputed_and_a_well_formed_one_kept() {
+        let event = |id: &str, interaction: &str| {
+            json!({"detail-type": "purecloud:v2:interaction:update",
+                   "detail": {"interactionId": interaction, "sequenceId": "1",
+                              "bridge": {"eventId": id, "receivedAt": "2026-01-01T00:00:00Z"}}})
+        };
+        let kept = "abcdef0123456789abcdef0123456789";
+
+        let ids: Vec<String> = [
+            ("", "i-1"),
+            ("", "i-2"),
+            (&kept.to_uppercase(), "i-3"),
+            (kept, "i-4"),
+            ("+bcdef0123456789abcdef0123456789", "i-5"),
+        ]
+        .iter()
+        .map(|(id, interaction)| {
+            transform(&event(id, interaction), DEFAULT_SOURCE, "t")
+                .unwrap()
+                .bridge_event_id
+        })
+        .collect();
+        let again = transform(&event("", "i-1"), DEFAULT_SOURCE, "later").unwrap();
+
+        assert_eq!(ids[3], kept);
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), 5, "{ids:?}");
+        assert!(ids.iter().all(|id| is_bridge_id(id)), "{ids:?}");
+        assert_eq!(
+            again.bridge_event_id, ids[0],
+            "recomputed the same way on every run"
+        );
+        let detail: Value = serde_json::from_str(&again.detail).unwrap();
+        assert_eq!(detail["bridge"]["eventId"], ids[0].as_str());
+    }
+
+    #[test]
+    fn an_envelope_time_that_is_not_rfc3339_is_refused_and_an_offset_is_sent_in_utc() {
+        let event = |time: Value| json!({"detail-type": "x", "time": time, "detail": {"interactionId": "i-1"}});
+
+        let offset = transform(
+            &event(json!("2026-11-23T12:00:00+02:00")),
+            DEFAULT_SOURCE,
+            "t",
+        );
+        let slashes = transform(&event(json!("2026/11/23 10:00")), DEFAULT_SOURCE, "t");
+        let number = transform(&event(json!(1_795_428_125)), DEFAULT_SOURCE, "t");
+        let none = transform(&event(Value::Null), DEFAULT_SOURCE, "t");
+
+        assert_eq!(
+            offset.unwrap().time.as_deref(),
+            Some("2026-11-23T10:00:00Z")
+        );
+        assert_eq!(
+            slashes.unwrap_err().to_string(),
+            "time \"2026/11/23 10:00\" is not an RFC 3339 date-time such as \"2026-11-23T10:02:05Z\""
+        );
+        assert!(matches!(number, Err(TransformError::NotRfc3339(_))));
+        assert_eq!(none.unwrap().time, None);
     }
 
     #[test]

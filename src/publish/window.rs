@@ -10,7 +10,8 @@ pub struct DedupWindow {
     order: VecDeque<Key>,
 }
 
-/// A bridge id as a number when it is the tool's 32 hex digits (no allocation), else as text.
+/// A bridge id as a number when it is exactly the tool's form, 32 lowercase hex digits (no
+/// allocation), else as its exact text: two different strings are never one key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Hex(u128),
@@ -19,11 +20,19 @@ enum Key {
 
 impl Key {
     fn of(id: &str) -> Self {
-        match u128::from_str_radix(id, 16) {
-            Ok(number) if id.len() == 32 => Key::Hex(number),
-            _ => Key::Text(id.to_owned()),
+        if is_bridge_id(id)
+            && let Ok(number) = u128::from_str_radix(id, 16)
+        {
+            return Key::Hex(number);
         }
+        Key::Text(id.to_owned())
     }
+}
+
+/// True when `id` has the form of the ids this tool makes: exactly 32 lowercase hex digits
+/// (`u128::from_str_radix` alone would also take uppercase digits and a leading `+`).
+pub fn is_bridge_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl DedupWindow {
@@ -69,6 +78,25 @@ mod tests {
             window.first_seen("not-hex", "file#4").as_deref(),
             Some("file#3")
         );
+    }
+
+    #[test]
+    fn ids_that_differ_only_in_case_or_by_a_plus_sign_are_different_events() {
+        let mut window = DedupWindow::new(10);
+        let lower = "abcdef0123456789abcdef0123456789";
+        let upper = "ABCDEF0123456789ABCDEF0123456789";
+        let plus = "+bcdef0123456789abcdef0123456789";
+        let zero = "0bcdef0123456789abcdef0123456789";
+
+        let seen: Vec<Option<String>> = [lower, upper, plus, zero]
+            .iter()
+            .enumerate()
+            .map(|(n, id)| window.first_seen(id, &format!("file#{n}")))
+            .collect();
+
+        assert_eq!(seen, [None, None, None, None], "four different ids");
+        assert!(is_bridge_id(lower) && is_bridge_id(zero));
+        assert!(!is_bridge_id(upper) && !is_bridge_id(plus) && !is_bridge_id(""));
     }
 
     #[test]

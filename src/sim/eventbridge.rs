@@ -1,4 +1,4 @@
-//! A local EventBridge `PutEvents` (AWS JSON 1.1, as the SDK speaks it) with scripted per-entry and whole-request failures, AWS's request limits, and a record of every request and accepted event.
+//! A local EventBridge `PutEvents` (AWS JSON 1.1, as the SDK speaks it) with scripted per-entry and whole-request failures (AWS errors, and transport faults: an answer cut mid-body, a short answer, a blackhole), AWS's request limits, and a record of every request and accepted event.
 //!
 //! Served by `genesys-sim` at `POST /` (header `X-Amz-Target: AWSEvents.PutEvents`), so
 //! `AWS_ENDPOINT_URL_EVENTBRIDGE` can point at the simulator. `PUT /sim/eventbridge/script`
@@ -32,16 +32,106 @@ pub struct BusScript {
     pub fail_requests: Option<RequestFault>,
 }
 
-/// A whole-request failure, e.g. `{"count": 2, "status": 400, "code": "ThrottlingException"}`.
+/// A whole-request fault, for the next `count` requests.
+///
+/// `code` names what happens. An AWS error type (`ThrottlingException`, `ServiceUnavailable`, …)
+/// fails the request as a whole with `status`, nothing accepted:
+/// `{"count": 2, "status": 400, "code": "ThrottlingException"}`. The stand-in's own transport
+/// faults (`status` is not used):
+///
+/// - [`RequestFault::CUT_ANSWER`] (`"CutAnswer"`): every entry is taken as usual (scripted
+///   per-entry answers apply, the events are recorded as accepted), then the answer is cut
+///   mid-body: its `Content-Length` promises the whole answer, half of it is sent and the
+///   connection is closed. The client cannot tell what the bus took.
+/// - [`RequestFault::BLACKHOLE`] (`"Blackhole"`): the request is read and recorded (answer
+///   `blackhole`), nothing is accepted, and it is never answered: the connection stays open
+///   until the client gives up (its timeout) or the simulator stops.
+/// - [`RequestFault::SHORT_ANSWER`] (`"ShortAnswer"`): every entry is taken as usual, and the
+///   answer lists only the first entry's result (fewer entries than were sent).
+///
+/// `RequestFault` keeps the shape it had (a struct, not an enum) so that scripts written as
+/// `RequestFault { count, status, code }` still build; the faults are its `code`s, made by
+/// [`RequestFault::cut_answer`], [`RequestFault::blackhole`] and [`RequestFault::short_answer`]
+/// and told apart by [`RequestFault::kind`].
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestFault {
     /// How many requests fail.
     pub count: u64,
-    /// The HTTP status (400 for throttling, 500/503 for the service).
+    /// The HTTP status of an AWS error (400 for throttling, 500/503 for the service); 400 when
+    /// left out of a JSON script. Not used by the stand-in's transport faults.
+    #[serde(default = "client_error")]
     pub status: u16,
-    /// The error type (`__type`).
+    /// The error type (`__type`), or one of the stand-in's transport faults.
     pub code: String,
+}
+
+fn client_error() -> u16 {
+    400
+}
+
+/// What a [`RequestFault`] does to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind<'a> {
+    /// Fails the request as a whole with this HTTP status and AWS error type; nothing accepted.
+    Error {
+        /// The HTTP status.
+        status: u16,
+        /// The error type.
+        code: &'a str,
+    },
+    /// Takes the entries, then cuts the answer mid-body.
+    CutAnswer,
+    /// Reads the request and never answers.
+    Blackhole,
+    /// Takes the entries and answers only the first one.
+    ShortAnswer,
+}
+
+impl RequestFault {
+    /// The `code` of the fault that takes the entries, then cuts the answer mid-body.
+    pub const CUT_ANSWER: &'static str = "CutAnswer";
+    /// The `code` of the fault that reads the request and never answers.
+    pub const BLACKHOLE: &'static str = "Blackhole";
+    /// The `code` of the fault that takes the entries and answers only the first one.
+    pub const SHORT_ANSWER: &'static str = "ShortAnswer";
+
+    /// The next `count` requests fail with `status` and the AWS error type `code`.
+    pub fn error(count: u64, status: u16, code: &str) -> Self {
+        RequestFault {
+            count,
+            status,
+            code: code.to_owned(),
+        }
+    }
+
+    /// The next `count` requests are taken and their answers cut mid-body.
+    pub fn cut_answer(count: u64) -> Self {
+        Self::error(count, 200, Self::CUT_ANSWER)
+    }
+
+    /// The next `count` requests are read and never answered.
+    pub fn blackhole(count: u64) -> Self {
+        Self::error(count, 200, Self::BLACKHOLE)
+    }
+
+    /// The next `count` requests are taken and answered for their first entry only.
+    pub fn short_answer(count: u64) -> Self {
+        Self::error(count, 200, Self::SHORT_ANSWER)
+    }
+
+    /// What this fault does.
+    pub fn kind(&self) -> FaultKind<'_> {
+        match self.code.as_str() {
+            Self::CUT_ANSWER => FaultKind::CutAnswer,
+            Self::BLACKHOLE => FaultKind::Blackhole,
+            Self::SHORT_ANSWER => FaultKind::ShortAnswer,
+            code => FaultKind::Error {
+                status: self.status,
+                code,
+            },
+        }
+    }
 }
 
 /// One request as received.
@@ -52,7 +142,8 @@ pub struct RequestRecord {
     pub bridge_event_ids: Vec<String>,
     /// The entries' total size, as AWS counts it.
     pub bytes: usize,
-    /// `ok`, or the status and code of a whole-request failure.
+    /// `ok`, the status and code of a whole-request failure, `blackhole`, or `ok (…)` naming
+    /// the transport fault applied to an answer.
     pub answer: String,
 }
 
@@ -158,23 +249,32 @@ fn entry_size(entry: &Value) -> usize {
 }
 
 async fn put_events(State(bus): State<BusStandIn>, headers: HeaderMap, body: String) -> Response {
+    match answer(&bus, &headers, &body) {
+        Some(response) => response,
+        // Read, recorded, never answered: the client's own timeout ends the exchange.
+        None => std::future::pending().await,
+    }
+}
+
+/// The answer to one PutEvents request, or `None` for a blackholed one (recorded, unanswered).
+fn answer(bus: &BusStandIn, headers: &HeaderMap, body: &str) -> Option<Response> {
     let target = headers
         .get("x-amz-target")
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     if target != "AWSEvents.PutEvents" {
-        return aws_error(
+        return Some(aws_error(
             StatusCode::BAD_REQUEST,
             "UnknownOperationException",
             &format!("the stand-in serves AWSEvents.PutEvents only, not {target:?}"),
-        );
+        ));
     }
-    let Ok(request) = serde_json::from_str::<Value>(&body) else {
-        return aws_error(
+    let Ok(request) = serde_json::from_str::<Value>(body) else {
+        return Some(aws_error(
             StatusCode::BAD_REQUEST,
             "SerializationException",
             "not JSON",
-        );
+        ));
     };
     let entries = request
         .get("Entries")
@@ -189,6 +289,7 @@ async fn put_events(State(bus): State<BusStandIn>, headers: HeaderMap, body: Str
         bytes,
         answer: "ok".into(),
     };
+    let mut transport = None;
     let refusal = if entries.is_empty() || entries.len() > MAX_ENTRIES {
         Some((
             StatusCode::BAD_REQUEST,
@@ -206,19 +307,43 @@ async fn put_events(State(bus): State<BusStandIn>, headers: HeaderMap, body: Str
         ))
     } else if let Some(fault) = books.script.fail_requests.as_mut().filter(|f| f.count > 0) {
         fault.count -= 1;
-        Some((
-            StatusCode::from_u16(fault.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            fault.code.clone(),
-            "scripted failure".to_owned(),
-        ))
+        match fault.kind() {
+            FaultKind::Error { status, code } => Some((
+                StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                code.to_owned(),
+                "scripted failure".to_owned(),
+            )),
+            FaultKind::CutAnswer => {
+                transport = Some(Transport::CutAnswer);
+                None
+            }
+            FaultKind::Blackhole => {
+                transport = Some(Transport::Blackhole);
+                None
+            }
+            FaultKind::ShortAnswer => {
+                transport = Some(Transport::ShortAnswer);
+                None
+            }
+        }
     } else {
         None
     };
     if let Some((status, code, message)) = refusal {
         record.answer = format!("{} {code}", status.as_u16());
         books.requests.push(record);
-        return aws_error(status, &code, &message);
+        return Some(aws_error(status, &code, &message));
     }
+    if transport == Some(Transport::Blackhole) {
+        record.answer = "blackhole".into();
+        books.requests.push(record);
+        return None;
+    }
+    record.answer = match transport {
+        Some(Transport::CutAnswer) => "ok (answer cut mid-body)".into(),
+        Some(Transport::ShortAnswer) => format!("ok (answered 1 of {} entries)", entries.len()),
+        _ => "ok".into(),
+    };
     books.requests.push(record);
     let mut answers = Vec::with_capacity(entries.len());
     let mut failed = 0;
@@ -251,11 +376,56 @@ async fn put_events(State(bus): State<BusStandIn>, headers: HeaderMap, body: Str
         books.events.push(envelope(entry, &event_id));
         answers.push(json!({"EventId": event_id}));
     }
-    (
-        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
-        Json(json!({"FailedEntryCount": failed, "Entries": answers})),
+    drop(books);
+    if transport == Some(Transport::ShortAnswer) {
+        answers.truncate(1);
+        failed = answers
+            .iter()
+            .filter(|a| a.get("ErrorCode").is_some())
+            .count();
+    }
+    let answer = json!({"FailedEntryCount": failed, "Entries": answers}).to_string();
+    if transport == Some(Transport::CutAnswer) {
+        return Some(cut_mid_body(answer));
+    }
+    Some(
+        (
+            [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+            answer,
+        )
+            .into_response(),
     )
-        .into_response()
+}
+
+/// A stand-in fault that acts on the connection rather than answering an AWS error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    CutAnswer,
+    Blackhole,
+    ShortAnswer,
+}
+
+/// A 200 answer whose `Content-Length` promises all of `answer` but whose body stops halfway:
+/// the headers and the first half go out, then (a moment later, so that they are on the wire)
+/// the body fails and the server closes the connection mid-body.
+fn cut_mid_body(answer: String) -> Response {
+    use futures_util::StreamExt;
+    let mut bytes = answer.into_bytes();
+    let length = bytes.len();
+    bytes.truncate(length / 2);
+    let half = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+    let cut = futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err(std::io::Error::other("the stand-in cuts this answer"))
+    });
+    let mut response = axum::body::Body::from_stream(half.chain(cut)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(length));
+    response
 }
 
 /// `detail.bridge.eventId`, or `?`.

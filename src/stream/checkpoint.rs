@@ -100,7 +100,13 @@ impl Checkpoint {
         };
         let temporary = path.with_extension("tmp");
         let text = serde_json::to_vec_pretty(self).expect("a checkpoint serialises");
-        std::fs::write(&temporary, text).map_err(io)?;
+        // Synced before the rename: after a crash the file holds the old or the new state.
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&temporary)?;
+            std::io::Write::write_all(&mut file, &text)?;
+            file.sync_all()
+        };
+        write().map_err(io)?;
         std::fs::rename(&temporary, path).map_err(io)
     }
 }

@@ -27,6 +27,9 @@ pub struct StreamOptions {
     pub topics: Vec<String>,
     /// The checkpoint file, if any.
     pub checkpoint: Option<PathBuf>,
+    /// How often the checkpoint is written while running (and at the stop); zero means the
+    /// default, 5 s.
+    pub checkpoint_interval: Duration,
     /// How often a status line goes to stderr.
     pub status_interval: Option<Duration>,
     /// Stop after this many notifications.
@@ -36,6 +39,9 @@ pub struct StreamOptions {
     /// Session timings.
     pub settings: SessionSettings,
 }
+
+/// How often the checkpoint is written while running, unless told otherwise.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The API a stream needs: available topics and the Notifications API.
 pub trait StreamApi: NotificationsApi + IntegrationsApi {}
@@ -116,6 +122,14 @@ pub async fn run<A: StreamApi + 'static>(
         .unwrap_or(Duration::from_secs(3_600));
     let mut status = tokio::time::interval(status_every);
     status.tick().await;
+    // The checkpoint has its own timer: whatever the status interval, a crash loses at most
+    // this much of the record of when the stream was listening.
+    let mut checkpoints = tokio::time::interval(if options.checkpoint_interval.is_zero() {
+        CHECKPOINT_INTERVAL
+    } else {
+        options.checkpoint_interval
+    });
+    checkpoints.tick().await;
     let mut last_status = Instant::now();
     let stop_at = options
         .stop_after
@@ -176,6 +190,8 @@ pub async fn run<A: StreamApi + 'static>(
             _ = status.tick(), if options.status_interval.is_some() => {
                 write_status(err, &mut figures, &connected, last_status.elapsed());
                 last_status = Instant::now();
+            }
+            _ = checkpoints.tick(), if options.checkpoint.is_some() => {
                 save(&options, &mut saved, &keys, &state, &connected, err);
             }
             () = async { match stop_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break 0,

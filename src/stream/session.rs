@@ -85,6 +85,13 @@ pub enum SessionEvent {
     },
 }
 
+/// The shard's channel, and whether its subscriptions are known to be in place.
+#[derive(Debug, Default)]
+struct ChannelState {
+    channel: Option<Channel>,
+    subscribed: bool,
+}
+
 /// The socket of a connection.
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -100,8 +107,10 @@ struct Established {
 enum Ended {
     /// No frame for two heartbeats and no answer to a ping: since the last frame.
     Silent(DateTime<Utc>),
-    /// The server warned it would close: reconnect at once.
+    /// The server warned it would close: reconnect at once (after a healthy life).
     Closing,
+    /// Putting the subscriptions again failed: the channel may carry nothing any more.
+    Unsubscribed(String),
     /// The token was revoked: new token, new channel.
     Revoked,
     /// The socket closed or failed.
@@ -115,6 +124,7 @@ impl Ended {
         match self {
             Ended::Silent(_) => "no heartbeat",
             Ended::Closing => "socket_closing",
+            Ended::Unsubscribed(_) => "resubscription failed",
             Ended::Revoked => "token revoked",
             Ended::Closed(_) => "closed",
             Ended::Shutdown => "shutdown",
@@ -143,7 +153,7 @@ pub struct Session {
 impl Session {
     /// Runs until `shutdown` is true.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let mut channel: Option<Channel> = None;
+        let mut channel = ChannelState::default();
         let mut first_subscription = true;
         let mut failures: u32 = 0;
         while !*shutdown.borrow() {
@@ -153,19 +163,29 @@ impl Session {
             let healthy = self.settings.heartbeat * 2;
             let (at, reason, wait) = match attempt {
                 Ok((Ended::Shutdown, _)) => return,
-                Ok((Ended::Closing, _)) => (Utc::now(), "socket_closing".to_owned(), false),
                 Ok((ended, lived)) => {
                     // A socket that lived a healthy while resets the backoff.
                     if lived > healthy {
                         failures = 0;
                     }
                     match ended {
+                        // Maintenance: reconnect at once, unless the socket closed within a
+                        // heartbeat of opening (a `socket_closing` on every connect): then back
+                        // off like any failure, or it becomes a reconnect storm.
+                        Ended::Closing => {
+                            let wait = lived < self.settings.heartbeat;
+                            (Utc::now(), "socket_closing".to_owned(), wait)
+                        }
                         Ended::Silent(last_frame) => (last_frame, "no heartbeat".to_owned(), true),
                         Ended::Closed(why) => (Utc::now(), why, true),
-                        // Ended::Revoked (Closing and Shutdown are matched above): a new
-                        // channel, made with the new token the client fetches.
+                        Ended::Unsubscribed(why) => {
+                            channel.subscribed = false;
+                            (Utc::now(), why, true)
+                        }
+                        // Ended::Revoked (Shutdown is matched above): a new channel, made with
+                        // the new token the client fetches.
                         _ => {
-                            channel = None;
+                            channel = ChannelState::default();
                             (Utc::now(), "token revoked".to_owned(), true)
                         }
                     }
@@ -213,7 +233,7 @@ impl Session {
     /// socket ends; an error is a failed attempt.
     async fn listen(
         &mut self,
-        channel: &mut Option<Channel>,
+        channel: &mut ChannelState,
         first_subscription: &mut bool,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(Ended, Duration), String> {
@@ -257,14 +277,16 @@ impl Session {
         Ok((ended, connected.elapsed()))
     }
 
-    /// A channel with the shard's subscriptions (the current one when it still exists) and a
-    /// socket on it, with the span its connection's life will be recorded in.
+    /// A channel with the shard's subscriptions (the current one when it still exists, put
+    /// again when they may be lost) and a socket on it, with the span its connection's life
+    /// will be recorded in. Every step is bounded by the request timeout, the socket's
+    /// handshake too: a handshake that never completes is a failed attempt, not a hang.
     async fn establish(
         &mut self,
-        channel: &mut Option<Channel>,
+        channel: &mut ChannelState,
         first_subscription: &mut bool,
     ) -> Result<Established, String> {
-        let reuse = match channel.as_ref() {
+        let reuse = match channel.channel.as_ref() {
             Some(current) => self
                 .api
                 .channel_exists(&current.id, self.deadline())
@@ -278,13 +300,28 @@ impl Session {
                 .create_channel(self.deadline())
                 .await
                 .map_err(|error| crate::error_chain(&error))?;
-            self.subscribe(&created.id, first_subscription).await?;
-            *channel = Some(created);
+            // Kept even if subscribing fails: the next attempt subscribes it instead of
+            // making another channel (Genesys evicts the oldest past 20 per client).
+            *channel = ChannelState {
+                channel: Some(created),
+                subscribed: false,
+            };
+        }
+        let current = channel.channel.clone().expect("a channel was made sure of");
+        if !channel.subscribed {
+            self.subscribe(&current.id, first_subscription).await?;
+            channel.subscribed = true;
         }
         tracing::Span::current().record("channel.reused", reuse);
-        let current = channel.clone().expect("a channel was made sure of");
-        let (socket, _) = tokio_tungstenite::connect_async(current.connect_uri.as_str())
+        let handshake = tokio_tungstenite::connect_async(current.connect_uri.as_str());
+        let (socket, _) = tokio::time::timeout(self.settings.request_timeout, handshake)
             .await
+            .map_err(|_| {
+                format!(
+                    "the socket of {} did not complete its handshake within {:?}",
+                    current.id, self.settings.request_timeout
+                )
+            })?
             .map_err(|error| format!("cannot connect the socket of {}: {error}", current.id))?;
         let connection = tracing::info_span!(
             parent: None,
@@ -385,9 +422,11 @@ impl Session {
                         FrameKind::SocketClosing => return Ended::Closing,
                         FrameKind::TokenRevoked => return Ended::Revoked,
                         FrameKind::Resubscribe => {
+                            // Until the subscriptions are back the channel carries nothing:
+                            // a failure ends the socket, so the shard counts as not listening
+                            // (a gap) and reconnects, subscribing again, with backoff.
                             if let Err(error) = self.subscribe(&channel.id, &mut false).await {
-                                let shard = self.shard;
-                                let _ = self.events.send(SessionEvent::Failed { shard, error }).await;
+                                return Ended::Unsubscribed(format!("resubscription failed: {error}"));
                             }
                         }
                         FrameKind::Notification => {
@@ -424,9 +463,9 @@ impl Session {
                 } => {
                     if changed && let Some(wanted) = wanted.as_deref_mut() {
                         self.topics = wanted.borrow_and_update().clone();
+                        // The new topics are not listened to until they are subscribed.
                         if let Err(error) = self.subscribe(&channel.id, &mut false).await {
-                            let shard = self.shard;
-                            let _ = self.events.send(SessionEvent::Failed { shard, error }).await;
+                            return Ended::Unsubscribed(format!("subscribing the new topics failed: {error}"));
                         }
                     } else if !changed {
                         // The sender is gone: the topics are final.

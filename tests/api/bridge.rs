@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const QUEUE: &str = "c0ffee00-1111-4222-8333-444455556666";
+pub(crate) const QUEUE: &str = "c0ffee00-1111-4222-8333-444455556666";
 const CONVERSATION: &str = "9b1f0c2e-4d3a-4b5c-8e7f-00000000c001";
 
 /// The demo simulator, its sockets beating every 100 ms.
-async fn demo_sim_fast() -> RunningSim {
+pub(crate) async fn demo_sim_fast() -> RunningSim {
     let simulator = Simulator::new(SimConfig {
         heartbeat_interval: Duration::from_millis(100),
         ..SimConfig::default()
@@ -39,7 +39,7 @@ async fn demo_sim_fast() -> RunningSim {
         .unwrap()
 }
 
-fn options(spool: Option<PathBuf>) -> BridgeOptions {
+pub(crate) fn options(spool: Option<PathBuf>) -> BridgeOptions {
     BridgeOptions {
         follow_queues: vec![QUEUE.into()],
         spool,
@@ -63,14 +63,14 @@ fn options(spool: Option<PathBuf>) -> BridgeOptions {
 }
 
 /// A bridge running in the background; stopped by `stopped`.
-struct Running {
-    out: SharedOutput,
+pub(crate) struct Running {
+    pub(crate) out: SharedOutput,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<i32>,
 }
 
 impl Running {
-    async fn stopped(self) -> (i32, Vec<Value>) {
+    pub(crate) async fn stopped(self) -> (i32, Vec<Value>) {
         let _ = self.stop.send(());
         let code = tokio::time::timeout(Duration::from_secs(15), self.task)
             .await
@@ -80,7 +80,7 @@ impl Running {
     }
 }
 
-fn start(sim: &RunningSim, sink: Arc<dyn EventSink>, options: BridgeOptions) -> Running {
+pub(crate) fn start(sim: &RunningSim, sink: Arc<dyn EventSink>, options: BridgeOptions) -> Running {
     let client = Arc::new(sim_client(&sim.base_url(), HttpSettings::default()));
     let out = SharedOutput::default();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -131,7 +131,7 @@ async fn subscribed(sim: &RunningSim, topics: usize) {
 
 /// The call is queued on the followed queue, then ends: the notifications Genesys would send.
 /// `followed` queues are followed (one topic each) before the call's own three topics come.
-async fn conversation_queued_then_ended(sim: &RunningSim, followed: usize) {
+pub(crate) async fn conversation_queued_then_ended(sim: &RunningSim, followed: usize) {
     subscribed(sim, followed).await;
     let queued = json!({"topicName": format!("v2.routing.queues.{QUEUE}.conversations.calls"),
                         "version": "2", "eventBody": {"id": CONVERSATION, "participants": []},
@@ -163,7 +163,7 @@ async fn conversation_queued_then_ended(sim: &RunningSim, followed: usize) {
 }
 
 /// Waits until `lines` of the bridge's output say `outcome` at least `count` times.
-async fn reported(out: &SharedOutput, outcome: &str, count: usize) {
+pub(crate) async fn reported(out: &SharedOutput, outcome: &str, count: usize) {
     let started = Instant::now();
     while out
         .lines()

@@ -12,8 +12,17 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The SHA-256 of `text`, in hex (the audit chain's hash).
+pub(crate) fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// The desired state of `examples/integration.json`, changed by `changes`, written to a file.
-fn desired_file(changes: Value) -> PathBuf {
+pub(crate) fn desired_file(changes: Value) -> PathBuf {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/integration.json"
@@ -28,18 +37,18 @@ fn desired_file(changes: Value) -> PathBuf {
     path
 }
 
-fn audit_path() -> PathBuf {
+pub(crate) fn audit_path() -> PathBuf {
     std::env::temp_dir().join(format!("audit-{:016x}.jsonl", fastrand::u64(..)))
 }
 
 /// What one command printed, and its exit status.
-struct Ran {
-    code: i32,
-    out: String,
-    err: String,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) out: String,
+    pub(crate) err: String,
 }
 
-async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
+pub(crate) async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
     let client = sim_client(&sim.base_url(), HttpSettings::default());
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = {
@@ -60,7 +69,7 @@ async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
     }
 }
 
-fn plan_request(file: &Path) -> Request {
+pub(crate) fn plan_request(file: &Path) -> Request {
     Request::Plan {
         file: file.to_path_buf(),
         exit_code: true,
@@ -68,7 +77,7 @@ fn plan_request(file: &Path) -> Request {
     }
 }
 
-fn apply_request(file: &Path, audit_log: &Path) -> Request {
+pub(crate) fn apply_request(file: &Path, audit_log: &Path) -> Request {
     Request::Apply {
         file: file.to_path_buf(),
         yes: true,
@@ -79,6 +88,22 @@ fn apply_request(file: &Path, audit_log: &Path) -> Request {
         },
         associate_bus: false,
         notify_topic_arn: None,
+    }
+}
+
+/// `configure audit verify`, against `expect_head` when given.
+pub(crate) fn verify_request(audit_log: &Path, expect_head: Option<&str>) -> Request {
+    Request::AuditVerify {
+        audit_log: audit_log.to_path_buf(),
+        expect_head: expect_head.map(str::to_owned),
+    }
+}
+
+/// `configure status`, showing the head of `audit_log`.
+pub(crate) fn status_request(file: &Path, audit_log: &Path) -> Request {
+    Request::Status {
+        file: file.to_path_buf(),
+        audit_log: audit_log.to_path_buf(),
     }
 }
 
@@ -226,6 +251,39 @@ async fn every_problem_of_the_desired_state_is_reported_at_once() {
 }
 
 #[tokio::test]
+async fn local_and_remote_problems_of_the_desired_state_are_all_reported_in_one_run() {
+    let sim = demo_sim().await;
+    let file = desired_file(json!({
+        "awsAccountId": "12",
+        "eventSourceSuffix": "bad suffix!",
+        "topics": [
+            "v2.detail.events.conversation.{id}.user.ended",
+            "v2.users.{id}.presence",
+            "v2.detail.events.conversation.{id}.user.end"
+        ]
+    }));
+
+    let planned = configure_cmd(&sim, plan_request(&file)).await;
+    let applied = configure_cmd(&sim, apply_request(&file, &audit_path())).await;
+
+    for ran in [&planned, &applied] {
+        assert_eq!(ran.code, 2, "{}{}", ran.out, ran.err);
+        for expected in [
+            "awsAccountId: \"12\" is not a 12-digit AWS account id",
+            "eventSourceSuffix: must be at most 64",
+            "topics[0]: \"v2.detail.events.conversation.{id}.user.ended\" is not a Genesys Cloud \
+             topic; did you mean \"v2.detail.events.conversation.{id}.user.end\"?",
+            "topics[1]: \"v2.users.{id}.presence\" is not sent to EventBridge (transports: Websocket)",
+        ] {
+            assert!(ran.err.contains(expected), "{expected}: {}", ran.err);
+        }
+        assert!(!ran.err.contains("topics[2]"), "{}", ran.err);
+        assert!(ran.err.contains("4 problem(s)"), "{}", ran.err);
+    }
+    assert!(sim.simulator.integration_writes().is_empty());
+}
+
+#[tokio::test]
 async fn no_secret_or_token_reaches_any_output_or_the_audit_log() {
     let sim = demo_sim().await;
     let (file, audit_log) = (desired_file(json!({})), audit_path());
@@ -257,7 +315,7 @@ async fn a_tampered_audit_log_fails_verification_at_the_first_broken_line() {
     )
     .unwrap();
 
-    let verified = configure_cmd(&sim, Request::AuditVerify { audit_log }).await;
+    let verified = configure_cmd(&sim, verify_request(&audit_log, None)).await;
 
     assert_eq!(verified.code, 3);
     assert!(verified.err.contains("line 2"), "{}", verified.err);
@@ -303,7 +361,7 @@ async fn apply_associates_the_partner_event_source_with_its_bus_and_status_shows
     };
 
     let applied = configure_cmd(&sim, associate).await;
-    let status = configure_cmd(&sim, Request::Status { file }).await;
+    let status = configure_cmd(&sim, status_request(&file, &audit_path())).await;
 
     assert_eq!(applied.code, 0, "{}{}", applied.out, applied.err);
     assert!(
@@ -467,7 +525,11 @@ async fn each_applied_change_is_published_as_its_audit_record_without_secrets() 
     let published = published.lock().unwrap();
     let audit = std::fs::read_to_string(&audit_log).unwrap();
     assert_eq!(published.len(), 1);
-    assert_eq!(published[0], audit.trim_end());
+    let mut record: Value = serde_json::from_str(&published[0]).unwrap();
+    let head = record.as_object_mut().unwrap().remove("head");
+    let line: Value = serde_json::from_str(audit.trim_end()).unwrap();
+    assert_eq!(record, line);
+    assert_eq!(head, Some(json!(sha256_hex(audit.trim_end()))));
     assert!(!published[0].contains("demo-secret") && !published[0].contains("sim-token-"));
 }
 

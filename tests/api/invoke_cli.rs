@@ -228,3 +228,38 @@ async fn two_invoke_processes_share_dedup_through_dynamodb() {
     assert_eq!(lines(&second)[0]["outcome"], "duplicate");
     assert_eq!(sim.simulator.patch_counts()[&interaction].received, 1);
 }
+
+#[test]
+fn a_lease_shorter_than_the_invoke_timeout_is_refused_at_start_naming_both_settings() {
+    let output = invoke_with(
+        "http://127.0.0.1:9",
+        &[
+            "--timeout-seconds",
+            "30",
+            "--events",
+            &event_file("01-eligible-voice-call.json"),
+        ],
+        None,
+        &[("DEDUP_LEASE_MAX_SECONDS", "1".to_owned())],
+    );
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("DEDUP_LEASE_MAX_SECONDS") && stderr.contains("--timeout-seconds"),
+        "{stderr}"
+    );
+    assert!(lines(&output).is_empty(), "no event was processed");
+}
+
+#[test]
+fn the_simulators_help_describes_the_simulator() {
+    let output = Command::new(env!("CARGO_BIN_EXE_genesys-sim"))
+        .arg("--help")
+        .output()
+        .unwrap();
+
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.starts_with("A local Genesys Cloud"), "{help}");
+}

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A Genesys notification of conversation `n`, its body padded with `pad` bytes.
-fn notification(n: usize, pad: usize) -> Value {
+pub(crate) fn notification(n: usize, pad: usize) -> Value {
     let conversation = format!("9b1f0c2e-4d3a-4b5c-8e7f-{n:012}");
     json!({"topicName": format!("v2.detail.events.conversation.{conversation}.user.end"),
            "version": "2",
@@ -23,21 +23,22 @@ fn notification(n: usize, pad: usize) -> Value {
 }
 
 /// The bridge id `publish` gives `event`.
-fn bridge_id(event: &Value) -> String {
+pub(crate) fn bridge_id(event: &Value) -> String {
     transform(event, DEFAULT_SOURCE, "t")
         .unwrap()
         .bridge_event_id
 }
 
 /// `events` as a JSON-lines file.
-fn events_file(events: &[Value]) -> PathBuf {
+pub(crate) fn events_file(events: &[Value]) -> PathBuf {
     let path = std::env::temp_dir().join(format!("publish-{:016x}.jsonl", fastrand::u64(..)));
     let lines: Vec<String> = events.iter().map(Value::to_string).collect();
     std::fs::write(&path, lines.join("\n")).unwrap();
     path
 }
 
-fn request(events: &std::path::Path) -> PublishRequest {
+/// The request of a test run: `events`, the default source and limits, 4 quick attempts.
+pub(crate) fn request(events: &std::path::Path) -> PublishRequest {
     PublishRequest {
         bus: "test-bus".into(),
         events: vec![events.to_string_lossy().into_owned()],
@@ -55,26 +56,34 @@ fn request(events: &std::path::Path) -> PublishRequest {
 }
 
 /// What a publish run printed and returned.
-struct Ran {
-    code: i32,
-    lines: Vec<Value>,
-    err: String,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) lines: Vec<Value>,
+    pub(crate) err: String,
 }
 
 /// Runs publish against the stand-in at `base_url`, auditing to `audit` when given.
-async fn publish(
+pub(crate) async fn publish(
     base_url: &str,
     request: &PublishRequest,
     audit: Option<&dyn genesys_eventbridge::notify::ChangeNotifier>,
 ) -> Ran {
-    let sink = stand_in_sink(base_url);
+    publish_to(&stand_in_sink(base_url), request, audit).await
+}
+
+/// Runs publish sending to `sink`, auditing to `audit` when given.
+pub(crate) async fn publish_to(
+    sink: &dyn genesys_eventbridge::publish::EventSink,
+    request: &PublishRequest,
+    audit: Option<&dyn genesys_eventbridge::notify::ChangeNotifier>,
+) -> Ran {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut console = Console {
         out: &mut out,
         err: &mut err,
         progress: false,
     };
-    let code = run(request, &sink, audit, &mut console).await;
+    let code = run(request, sink, audit, &mut console).await;
     Ran {
         code,
         lines: String::from_utf8(out)

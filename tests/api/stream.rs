@@ -11,18 +11,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-const TOPIC: &str = "v2.detail.events.conversation.9b1f0c2e-4d3a-4b5c-8e7f-00000000c001.user.end";
+pub(crate) const TOPIC: &str =
+    "v2.detail.events.conversation.9b1f0c2e-4d3a-4b5c-8e7f-00000000c001.user.end";
 
 /// A stream running in the background against `sim`; stopped by `stop`.
-struct Running {
-    out: SharedOutput,
-    err: SharedOutput,
+pub(crate) struct Running {
+    pub(crate) out: SharedOutput,
+    pub(crate) err: SharedOutput,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<i32>,
 }
 
 impl Running {
-    async fn stopped(mut self) -> (i32, SharedOutput, SharedOutput) {
+    pub(crate) async fn stopped(mut self) -> (i32, SharedOutput, SharedOutput) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -34,7 +35,7 @@ impl Running {
     }
 }
 
-fn fast_settings() -> SessionSettings {
+pub(crate) fn fast_settings() -> SessionSettings {
     SessionSettings {
         heartbeat: Duration::from_millis(100),
         backoff_base: Duration::from_millis(20),
@@ -45,7 +46,7 @@ fn fast_settings() -> SessionSettings {
 }
 
 /// A simulator whose sockets beat every 100 ms.
-async fn fast_sim() -> RunningSim {
+pub(crate) async fn fast_sim() -> RunningSim {
     use genesys_eventbridge::sim::{SimConfig, Simulator};
     let config = SimConfig {
         heartbeat_interval: Duration::from_millis(100),
@@ -58,13 +59,20 @@ async fn fast_sim() -> RunningSim {
 }
 
 fn start(sim: &RunningSim, topics: Vec<String>, checkpoint: Option<PathBuf>) -> Running {
+    start_with(
+        sim,
+        StreamOptions {
+            topics,
+            checkpoint,
+            settings: fast_settings(),
+            ..StreamOptions::default()
+        },
+    )
+}
+
+/// A stream with `options` running in the background against `sim`.
+pub(crate) fn start_with(sim: &RunningSim, options: StreamOptions) -> Running {
     let client = Arc::new(sim_client(&sim.base_url(), HttpSettings::default()));
-    let options = StreamOptions {
-        topics,
-        checkpoint,
-        settings: fast_settings(),
-        ..StreamOptions::default()
-    };
     let (out, err) = (SharedOutput::default(), SharedOutput::default());
     let (stop, stopped) = oneshot::channel::<()>();
     let (mut o, mut e) = (out.clone(), err.clone());

@@ -6,10 +6,12 @@ mod output;
 pub use check::check;
 use output::{print_plan, print_status};
 
-use crate::configure::audit::{self, AuditEntry};
-use crate::configure::{self, ActivationWait, ConfigureError, Found, partner_bus};
+use crate::configure::audit::{self, AuditEntry, AuditLog};
+use crate::configure::{
+    self, ActivationWait, ConfigureError, Found, WriteFailure, Written, partner_bus,
+};
 use crate::deadline::Deadline;
-use crate::domain::integration::{Action, IntegrationSpec, Plan, parse_spec};
+use crate::domain::integration::{Action, IntegrationSpec, Plan};
 use crate::eventbridge::{EventSources, partner_source_name};
 use crate::genesys::integrations::IntegrationsApi;
 use crate::notify::ChangeNotifier;
@@ -79,15 +81,20 @@ pub enum Request {
         /// Also publish each applied change (its audit record) to this SNS topic.
         notify_topic_arn: Option<String>,
     },
-    /// Show the integration as Genesys has it, and the partner event source it makes.
+    /// Show the integration as Genesys has it, the partner event source it makes, and the
+    /// audit log's head.
     Status {
         /// The desired state's file.
         file: PathBuf,
+        /// The audit log whose head is shown.
+        audit_log: PathBuf,
     },
-    /// Check the audit log's hash chain.
+    /// Check the audit log's hash chain and, with `expect_head`, its head.
     AuditVerify {
         /// The log.
         audit_log: PathBuf,
+        /// The head the log must end with (from the last SNS record, or `status`).
+        expect_head: Option<String>,
     },
 }
 
@@ -132,8 +139,11 @@ pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Ter
             };
             apply(&file, options, api, terminal).await
         }
-        Request::Status { file } => status(&file, api, terminal).await,
-        Request::AuditVerify { audit_log } => Ok(audit_verify(&audit_log, terminal)),
+        Request::Status { file, audit_log } => status(&file, &audit_log, api, terminal).await,
+        Request::AuditVerify {
+            audit_log,
+            expect_head,
+        } => Ok(audit_verify(&audit_log, expect_head.as_deref(), terminal)),
     };
     match outcome {
         Ok(code) => code,
@@ -144,7 +154,7 @@ pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Ter
     }
 }
 
-/// Reads and checks the desired state, locally then against Genesys (all problems at once).
+/// Reads and checks the desired state, locally and against Genesys (all problems at once).
 async fn desired(
     file: &Path,
     api: &dyn IntegrationsApi,
@@ -156,13 +166,7 @@ async fn desired(
             problem: format!("cannot be read: {error}"),
         }])
     })?;
-    let spec = parse_spec(&text).map_err(ConfigureError::Invalid)?;
-    let problems = configure::validate_remotely(api, &spec, deadline).await?;
-    if problems.is_empty() {
-        Ok(spec)
-    } else {
-        Err(ConfigureError::Invalid(problems))
-    }
+    configure::desired_state(api, &text, deadline).await
 }
 
 /// The desired state of `file` (checked), the integration it names as Genesys has it, and the
@@ -224,23 +228,33 @@ async fn apply(
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
 ) -> Result<i32, ConfigureError> {
-    let deadline = Deadline::after(BUDGET);
+    let wait = options.activation.bounded();
+    // The waits for activation and for the partner event source come on top of the requests.
+    let deadline = Deadline::after(BUDGET.saturating_add(wait.timeout.saturating_mul(2)));
     let (spec, found, plan) = read_and_plan(file, api, deadline).await?;
     print_plan(&spec, &plan, terminal.out);
     if plan.has_changes() {
+        // Before anything is written to Genesys: the change must be recordable.
+        let mut log = match AuditLog::open(options.audit_log) {
+            Ok(log) => log,
+            Err(error) => {
+                let _ = writeln!(
+                    terminal.err,
+                    "configure: {}; nothing was written to Genesys Cloud",
+                    crate::error_chain(&error)
+                );
+                return Ok(2);
+            }
+        };
         if !options.yes && !confirmed(terminal) {
             return Ok(2);
         }
-        let code = apply_plan(
-            &spec,
-            &plan,
-            found.as_ref(),
-            &options,
-            deadline,
-            api,
-            terminal,
-        )
-        .await?;
+        let planned = Planned {
+            spec: &spec,
+            plan: &plan,
+            found: found.as_ref(),
+        };
+        let code = apply_plan(planned, &options, &mut log, deadline, api, terminal).await;
         if code != 0 {
             return Ok(code);
         }
@@ -251,7 +265,6 @@ async fn apply(
             &spec.event_source_suffix,
         );
         let sources = (terminal.aws)(&spec.aws_region).await;
-        let wait = options.activation;
         let bus =
             partner_bus::associate(sources.as_ref(), &name, wait.timeout, wait.interval).await?;
         let _ = writeln!(
@@ -262,56 +275,238 @@ async fn apply(
     Ok(0)
 }
 
-/// Performs a plan with changes and records it in the audit log.
+/// Records in the audit log (and on SNS) what Genesys accepted.
+struct Recorder<'a> {
+    log: &'a mut AuditLog,
+    notifier: Option<Box<dyn ChangeNotifier>>,
+    who: String,
+    changes: Value,
+    /// Set when a record could not be written or published (exit 1).
+    failed: bool,
+}
+
+/// One record: what happened to one integration.
+struct Record<'a> {
+    integration_id: &'a str,
+    action: &'a str,
+    version_before: Option<i64>,
+    version_after: i64,
+    outcome: &'a str,
+}
+
+impl Recorder<'_> {
+    /// Appends the record to the log, then publishes it with the log's new head; a failure is
+    /// said on `err` and remembered.
+    async fn record(&mut self, record: Record<'_>, out: &mut dyn Write, err: &mut dyn Write) {
+        let entry = AuditEntry {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            who: &self.who,
+            integration_id: record.integration_id,
+            action: record.action,
+            version_before: record.version_before,
+            version_after: record.version_after,
+            changes: self.changes.clone(),
+            outcome: record.outcome,
+        };
+        let appended = match self.log.append(&entry) {
+            Ok(appended) => appended,
+            Err(error) => {
+                self.failed = true;
+                let _ = writeln!(
+                    err,
+                    "configure: {}: what Genesys accepted ({}: {}) is NOT recorded",
+                    crate::error_chain(&error),
+                    record.integration_id,
+                    record.outcome
+                );
+                return;
+            }
+        };
+        let _ = writeln!(
+            out,
+            "recorded in {}: {}, head {}",
+            self.log.path().display(),
+            record.outcome,
+            appended.head
+        );
+        if let Some(notifier) = &self.notifier
+            && let Err(error) = notifier.notify(&appended.anchored_record()).await
+        {
+            self.failed = true;
+            let _ = writeln!(err, "configure: {}", crate::error_chain(&error));
+        }
+    }
+}
+
+/// A plan, the desired state it leads to, and the integration it was made from.
+#[derive(Clone, Copy)]
+struct Planned<'a> {
+    spec: &'a IntegrationSpec,
+    plan: &'a Plan,
+    found: Option<&'a Found>,
+}
+
+/// Performs a plan with changes: each write Genesys accepts is recorded (a partial one with how
+/// it ended) before the wait for activation and before anything that may fail after it.
 async fn apply_plan(
-    spec: &IntegrationSpec,
-    plan: &Plan,
-    found: Option<&Found>,
+    planned: Planned<'_>,
     options: &ApplyOptions<'_>,
+    log: &mut AuditLog,
     deadline: Deadline,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
-) -> Result<i32, ConfigureError> {
-    let (audit_log, activation) = (options.audit_log, options.activation);
-    let applied = configure::apply(api, spec, plan, found, activation, deadline).await?;
-    let _ = writeln!(
-        terminal.out,
-        "applied: integration {}, configuration version {} -> {}, reported state {}",
-        applied.integration_id,
-        applied
-            .version_before
-            .map_or("none".into(), |v| v.to_string()),
-        applied.version_after,
-        applied.reported_state
-    );
-    let entry = AuditEntry {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        who: &terminal.who,
-        integration_id: applied.integration_id.as_str(),
-        action: if plan.action == Action::Create {
-            "create"
-        } else {
-            "update"
-        },
-        version_before: applied.version_before,
-        version_after: applied.version_after,
+) -> i32 {
+    let Planned { spec, plan, found } = planned;
+    let notifier = match options.notify_topic_arn {
+        Some(topic_arn) => Some((terminal.notifier)(topic_arn).await),
+        None => None,
+    };
+    let mut recorder = Recorder {
+        log,
+        notifier,
+        who: terminal.who.clone(),
         changes: serde_json::to_value(&plan.changes).unwrap_or(Value::Null),
+        failed: false,
     };
-    let line = match audit::append(audit_log, &entry) {
-        Ok(line) => line,
-        Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
-            return Ok(1);
+    let action = if plan.action == Action::Create {
+        "create"
+    } else {
+        "update"
+    };
+    let (out, err) = (&mut *terminal.out, &mut *terminal.err);
+    let (written, failure) = match configure::write(api, spec, plan, found, deadline).await {
+        Ok(written) => (written, None),
+        Err(WriteFailure {
+            accepted: Some(written),
+            step,
+            error,
+        }) => (written, Some((step, error))),
+        Err(WriteFailure {
+            accepted: None,
+            step,
+            error,
+        }) => {
+            if error.may_have_landed() {
+                // No answer: the write may be in place. Recorded as such, for plan to settle.
+                let outcome = format!(
+                    "unknown: {step} got no answer ({}); it may have been applied: run plan",
+                    crate::error_chain(&error)
+                );
+                let integration_id = found.map_or("", |found| found.integration.id.as_str());
+                let version = found.map(|found| found.config.version);
+                let record = Record {
+                    integration_id,
+                    action,
+                    version_before: version,
+                    version_after: version.unwrap_or(0),
+                    outcome: &outcome,
+                };
+                recorder.record(record, out, err).await;
+            }
+            let _ = writeln!(err, "configure: {}", crate::error_chain(&error));
+            return error.exit_code();
         }
     };
-    if let Some(topic_arn) = options.notify_topic_arn {
-        let notifier = (terminal.notifier)(topic_arn).await;
-        if let Err(error) = notifier.notify(&line).await {
-            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
-            return Ok(1);
-        }
+    let id = written.integration_id.as_str().to_owned();
+    let outcome = match &failure {
+        None => "applied".to_owned(),
+        Some((step, error)) => format!(
+            "partial: {} accepted; {step} failed: {}{}",
+            written.describe(),
+            crate::error_chain(error),
+            if error.may_have_landed() {
+                " (it may have been applied all the same: run plan)"
+            } else {
+                ""
+            }
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "{}: integration {id}, {}",
+        if failure.is_some() {
+            "partial"
+        } else {
+            "applied"
+        },
+        written.describe()
+    );
+    let record = Record {
+        integration_id: &id,
+        action,
+        version_before: written.version_before,
+        version_after: written.version_after,
+        outcome: &outcome,
+    };
+    recorder.record(record, out, err).await;
+    if let Some((_, error)) = failure {
+        let _ = writeln!(err, "configure: {}", crate::error_chain(&error));
+        return error.exit_code();
     }
-    Ok(0)
+    let reported = if spec.enabled {
+        wait_for_activation(
+            &written,
+            options.activation,
+            deadline,
+            api,
+            &mut recorder,
+            out,
+            err,
+        )
+        .await
+    } else {
+        Some(written.reported_state.clone())
+    };
+    let Some(reported) = reported else {
+        return 1;
+    };
+    let _ = writeln!(out, "integration {id}: reported state {reported}");
+    i32::from(recorder.failed)
+}
+
+/// Waits for the integration to report ACTIVE; when it does not (ERROR, the wait ran out, or its
+/// state cannot be read), records that after the change's own record, and returns `None`.
+async fn wait_for_activation(
+    written: &Written,
+    wait: ActivationWait,
+    deadline: Deadline,
+    api: &dyn IntegrationsApi,
+    recorder: &mut Recorder<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Option<String> {
+    let id = &written.integration_id;
+    let error = match configure::wait_until_active(api, id, wait, deadline).await {
+        Ok(state) => return Some(state),
+        Err(error) => error,
+    };
+    let outcome = match &error {
+        ConfigureError::NotActive {
+            state,
+            timed_out: false,
+        } => format!("applied, activation failed: {state}"),
+        ConfigureError::NotActive {
+            state,
+            timed_out: true,
+        } => format!(
+            "applied, activation timed out: still {state} after {} s",
+            wait.bounded().timeout.as_secs()
+        ),
+        other => format!(
+            "applied, activation not confirmed: {}",
+            crate::error_chain(other)
+        ),
+    };
+    let record = Record {
+        integration_id: id.as_str(),
+        action: "activation",
+        version_before: Some(written.version_after),
+        version_after: written.version_after,
+        outcome: &outcome,
+    };
+    recorder.record(record, out, err).await;
+    let _ = writeln!(err, "configure: {}", crate::error_chain(&error));
+    None
 }
 
 /// Asks on a terminal; without one (and without `--yes`) refuses.
@@ -332,6 +527,7 @@ fn confirmed(terminal: &mut Terminal<'_>) -> bool {
 
 async fn status(
     file: &Path,
+    audit_log: &Path,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
 ) -> Result<i32, ConfigureError> {
@@ -339,6 +535,7 @@ async fn status(
     let (spec, found, _) = read_and_plan(file, api, deadline).await?;
     let Some(found) = found else {
         let _ = writeln!(terminal.out, "integration {:?}: absent", spec.name);
+        print_audit_head(audit_log, terminal.out);
         return Ok(0);
     };
     print_status(&found, terminal.out);
@@ -364,23 +561,81 @@ async fn status(
             crate::error_chain(&error)
         ),
     };
+    print_audit_head(audit_log, terminal.out);
     Ok(0)
 }
 
-/// `configure audit verify`: checks the audit log's chain; 3 at the first broken line.
-pub fn audit_verify(audit_log: &Path, terminal: &mut Terminal<'_>) -> i32 {
-    match audit::verify(audit_log) {
-        Ok(lines) => {
-            let _ = writeln!(
-                terminal.out,
-                "{}: {lines} line(s), chain intact",
-                audit_log.display()
-            );
-            0
-        }
+/// The audit log's head, to keep outside the file (`audit verify --expect-head` compares).
+fn print_audit_head(audit_log: &Path, out: &mut dyn Write) {
+    let path = audit_log.display();
+    let _ = match audit::head(audit_log) {
+        Ok(Some(verified)) => writeln!(
+            out,
+            "  audit log {path}: {} record(s), head {}{}",
+            verified.records,
+            verified.head,
+            if verified.problems.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} problem(s): run configure audit verify)",
+                    verified.problems.len()
+                )
+            }
+        ),
+        Ok(None) => writeln!(out, "  audit log {path}: absent"),
+        Err(error) => writeln!(out, "  audit log: {}", crate::error_chain(&error)),
+    };
+}
+
+/// `configure audit verify`: checks the audit log's chain and, with `expect_head`, that it ends
+/// at that head; 3 when a line does not follow, one is cut short, or the head differs (both
+/// named), 2 when `expect_head` is not a SHA-256.
+pub fn audit_verify(
+    audit_log: &Path,
+    expect_head: Option<&str>,
+    terminal: &mut Terminal<'_>,
+) -> i32 {
+    if let Some(head) = expect_head
+        && !(head.len() == 64 && head.bytes().all(|byte| byte.is_ascii_hexdigit()))
+    {
+        let _ = writeln!(
+            terminal.err,
+            "configure: --expect-head {head:?} is not a SHA-256 (64 hex digits)"
+        );
+        return 2;
+    }
+    let verified = match audit::verify(audit_log, expect_head) {
+        Ok(verified) => verified,
         Err(error) => {
             let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
-            3
+            return 3;
         }
+    };
+    let path = audit_log.display();
+    if verified.problems.is_empty() {
+        let _ = writeln!(
+            terminal.out,
+            "{path}: {} record(s), chain intact, head {}{}",
+            verified.records,
+            verified.head,
+            if expect_head.is_some() {
+                " as expected"
+            } else {
+                " (not compared: give --expect-head to detect a removed or edited last line)"
+            }
+        );
+        return 0;
     }
+    let _ = writeln!(
+        terminal.out,
+        "{path}: {} record(s), head {}, {} problem(s)",
+        verified.records,
+        verified.head,
+        verified.problems.len()
+    );
+    for problem in &verified.problems {
+        let _ = writeln!(terminal.err, "configure: audit log {path}: {problem}");
+    }
+    3
 }

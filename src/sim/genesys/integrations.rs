@@ -1,13 +1,79 @@
 //! The simulated Integrations API (the Amazon EventBridge Source), available notification topics and the organization, in Genesys' shapes.
 
-use super::Simulator;
 use super::answers::error;
+use super::{Books, Simulator};
 use crate::domain::integration::INTEGRATION_TYPE;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, Weak};
+
+/// Faults of the simulated Integrations API (`PUT /sim/integrations/faults`), for every
+/// integration of the simulator, those created later included.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct IntegrationFaults {
+    /// What an enabled integration reports once it has been read ACTIVATING: `ACTIVE` (the
+    /// default), `ERROR`, or `ACTIVATING` (it never becomes active).
+    reported_after_enabling: Option<String>,
+    /// Every `PATCH /api/v2/integrations/{id}` (intendedState) is answered with this status and
+    /// not applied (e.g. 503, or 400).
+    patch_status: Option<u16>,
+    /// Every `PUT …/config/current` is answered with this status and not applied: with a create
+    /// before it, a create that succeeds and a configuration that does not.
+    put_status: Option<u16>,
+}
+
+/// The integration faults of each simulator, by its books (a simulator that is gone drops out:
+/// its entry's `Weak` no longer upgrades, and keeps its address from being reused meanwhile).
+static FAULTS: Mutex<Vec<(Weak<Mutex<Books>>, IntegrationFaults)>> = Mutex::new(Vec::new());
+
+fn faults_of(sim: &Simulator) -> IntegrationFaults {
+    crate::locks::lock(&FAULTS)
+        .iter()
+        .find(|(books, _)| std::ptr::eq(books.as_ptr(), Arc::as_ptr(&sim.books)))
+        .map(|(_, faults)| faults.clone())
+        .unwrap_or_default()
+}
+
+/// `PUT /sim/integrations/faults` with [`IntegrationFaults`] (`{}` clears them).
+pub(super) async fn put_faults(
+    State(sim): State<Simulator>,
+    Json(faults): Json<IntegrationFaults>,
+) -> Response {
+    if let Some(state) = &faults.reported_after_enabling
+        && !matches!(state.as_str(), "ACTIVE" | "ERROR" | "ACTIVATING")
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "reportedAfterEnabling must be ACTIVE, ERROR or ACTIVATING",
+        );
+    }
+    let statuses = [faults.patch_status, faults.put_status];
+    if statuses
+        .into_iter()
+        .flatten()
+        .any(|status| StatusCode::from_u16(status).is_err())
+    {
+        return error(StatusCode::BAD_REQUEST, "bad.request", "not an HTTP status");
+    }
+    let mut all = crate::locks::lock(&FAULTS);
+    all.retain(|(books, _)| {
+        books.strong_count() > 0 && !std::ptr::eq(books.as_ptr(), Arc::as_ptr(&sim.books))
+    });
+    all.push((Arc::downgrade(&sim.books), faults));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// An injected failure answer of the Integrations API.
+fn injected(status: u16, what: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    error(status, "simulated", format!("simulated failure of {what}"))
+}
 
 /// The simulated organization's id (the partner event source's name carries it).
 pub const ORG_ID: &str = "3f1c8a2e-7b6d-4e5f-9a0b-1c2d3e4f5a6b";
@@ -95,18 +161,22 @@ pub(super) async fn create_integration(
     Json(answer).into_response()
 }
 
-/// `GET /api/v2/integrations/{id}`; an enabled integration reports ACTIVATING once, then ACTIVE.
+/// `GET /api/v2/integrations/{id}`; an enabled integration reports ACTIVATING once, then ACTIVE
+/// (or what the faults' `reportedAfterEnabling` says).
 pub(super) async fn get_integration(
     State(sim): State<Simulator>,
     Path(id): Path<String>,
 ) -> Response {
+    let after = faults_of(&sim)
+        .reported_after_enabling
+        .unwrap_or_else(|| "ACTIVE".into());
     let mut books = sim.books();
     let Some(integration) = books.integrations.get_mut(&id) else {
         return missing(&id);
     };
     let answer = integration.to_json();
     if integration.reported_state == "ACTIVATING" {
-        integration.reported_state = "ACTIVE".into();
+        integration.reported_state = after;
     }
     Json(answer).into_response()
 }
@@ -128,10 +198,14 @@ pub(super) async fn patch_integration(
             "intendedState must be ENABLED or DISABLED",
         );
     }
+    let failing = faults_of(&sim).patch_status;
     let mut books = sim.books();
     books
         .integration_writes
         .push(format!("PATCH /api/v2/integrations/{id}"));
+    if let Some(status) = failing {
+        return injected(status, "PATCH intendedState");
+    }
     let Some(integration) = books.integrations.get_mut(&id) else {
         return missing(&id);
     };
@@ -160,10 +234,14 @@ pub(super) async fn put_config(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
+    let failing = faults_of(&sim).put_status;
     let mut books = sim.books();
     books
         .integration_writes
         .push(format!("PUT /api/v2/integrations/{id}/config/current"));
+    if let Some(status) = failing {
+        return injected(status, "PUT config/current");
+    }
     let Some(integration) = books.integrations.get_mut(&id) else {
         return missing(&id);
     };

@@ -27,7 +27,7 @@ use integrations::{
     get_integration, list_integrations, organization, patch_integration, properties_schema,
     put_config,
 };
-pub use notifications::{ChannelFault, MAX_CHANNELS, MAX_TOPICS_PER_CHANNEL};
+pub use notifications::{ChannelFault, MAX_CHANNELS, MAX_TOPICS_PER_CHANNEL, SocketFaults};
 pub use requests::{ReceivedRequest, RequestBudget, template_of};
 pub use seed::{SeedData, SeedError};
 
@@ -379,6 +379,7 @@ impl Simulator {
             .route("/sim/patches/{id}", get(one_patch_count))
             .route("/sim/interactions/{id}", put(put_interaction))
             .route("/sim/integrations/{id}/bump", put(bump_integration))
+            .route("/sim/integrations/faults", put(integrations::put_faults))
             .route("/sim/health", get(|| async { "ok" }))
             .route("/channels/{id}", get(socket::connect))
             .route("/sim/notifications/publish", post(notifications::publish))
@@ -391,6 +392,7 @@ impl Simulator {
                 "/sim/notifications/channels/{id}/fault",
                 post(notifications::inject),
             )
+            .route("/sim/notifications/faults", put(notifications::put_faults))
             .layer(axum::middleware::map_response(add_correlation_id))
             .with_state(self.clone())
             .merge(self.bus.router())

@@ -37,6 +37,35 @@ pub(super) struct Channels {
     pub(super) sockets: u64,
     /// The URI of every socket request, in order.
     pub(super) socket_uris: Vec<String>,
+    /// Faults applied to every socket and subscription while set.
+    pub(super) faults: SocketFaults,
+    /// Subscription requests (PUT or POST) received.
+    pub(super) subscription_requests: u64,
+}
+
+/// Faults of the notification service as a whole (`PUT /sim/notifications/faults`), applied to
+/// every connect and subscription while set.
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SocketFaults {
+    /// Accept the socket's TCP connection and never answer its handshake.
+    #[serde(default)]
+    pub hang_handshake: bool,
+    /// Send `v2.system.socket_closing` and close as soon as a socket connects.
+    #[serde(default)]
+    pub closing_on_connect: bool,
+    /// Answer every subscription request (PUT or POST) with 503.
+    #[serde(default)]
+    pub refuse_subscriptions: bool,
+}
+
+/// `PUT /sim/notifications/faults` `{"hangHandshake": true, …}`: the faults from now on.
+pub(super) async fn put_faults(
+    State(sim): State<Simulator>,
+    Json(faults): Json<SocketFaults>,
+) -> Response {
+    sim.set_socket_faults(faults);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 impl Channels {
@@ -170,6 +199,14 @@ async fn subscribe(
 ) -> Response {
     let lifetime = sim.config.channel_lifetime;
     let mut channels = sim.channels();
+    channels.subscription_requests += 1;
+    if channels.faults.refuse_subscriptions {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service.unavailable",
+            "subscriptions are refused (simulated fault)",
+        );
+    }
     let Some(channel) = channels.live(id) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -337,6 +374,8 @@ pub enum ChannelFault {
     Delete,
     /// The client's tokens are revoked: `token_revoked`, then the close.
     Revoke,
+    /// The channel loses its subscriptions: `v2.system.no_longer_subscribed` on its socket.
+    NoLongerSubscribed,
     /// A second connection to the channel takes it over (the first is closed).
     Kick,
 }
@@ -415,8 +454,29 @@ impl Simulator {
                 drop(channels);
                 self.revoke_tokens();
             }
+            ChannelFault::NoLongerSubscribed => {
+                channel.topics.clear();
+                let message = json!({"topicName": "v2.system.no_longer_subscribed",
+                                     "eventBody": {"message": "no_longer_subscribed"}});
+                close(channel, SocketCommand::Frame(message.to_string()));
+            }
         }
         true
+    }
+
+    /// Sets the notification service's faults from now on.
+    pub fn set_socket_faults(&self, faults: SocketFaults) {
+        self.channels().faults = faults;
+    }
+
+    /// How many subscription requests (PUT or POST) the channels received.
+    pub fn subscription_requests(&self) -> u64 {
+        self.channels().subscription_requests
+    }
+
+    /// How many sockets have connected (or tried to) so far.
+    pub fn socket_connects(&self) -> u64 {
+        self.channels().sockets
     }
 
     /// Every channel: its id, how many topics it has, and the number of the socket on it.

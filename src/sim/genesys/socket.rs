@@ -42,6 +42,12 @@ pub(super) async fn connect(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let (commands, received) = unbounded_channel();
+    let faults = sim.channels().faults;
+    if faults.hang_handshake {
+        sim.channels().sockets += 1;
+        // TCP is accepted; the handshake's answer never comes.
+        std::future::pending::<()>().await;
+    }
     let number = {
         let mut channels = sim.channels();
         channels.socket_uris.push(uri.to_string());
@@ -54,11 +60,14 @@ pub(super) async fn connect(
                 format!("channel {id} not found"),
             );
         };
-        if let Some((_, previous)) = channel.socket.replace((number, commands)) {
+        if let Some((_, previous)) = channel.socket.replace((number, commands.clone())) {
             let _ = previous.send(SocketCommand::Kicked);
         }
         number
     };
+    if faults.closing_on_connect {
+        let _ = commands.send(SocketCommand::Closing);
+    }
     upgrade
         .on_upgrade(move |socket| serve(sim, id, number, socket, received))
         .into_response()
