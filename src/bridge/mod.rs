@@ -11,12 +11,13 @@ use crate::publish::{DedupWindow, Entry, EventSink, SendPolicy, check_entry, tra
 use crate::stream::StreamApi;
 use crate::stream::checkpoint::{Checkpoint, ShardState};
 use crate::stream::records::{notification_line, rfc3339};
-use crate::stream::session::{Session, SessionEvent, SessionSettings};
+use crate::stream::session::{SessionEvent, SessionSettings};
+use crate::stream::supervisor::Shards;
+use chrono::{DateTime, Utc};
 use coverage::{Change, Coverage, finished_conversation, queue_topic, queued_conversation};
 use forward::{Forwarder, Queued, Unhandled};
 use serde_json::Value;
 use spool::Spool;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,12 +69,6 @@ impl<T: StreamApi + AnalyticsApi + RoutingApi> BridgeApi for T {}
 /// `--follow-queue all`: every queue of the organization.
 pub const ALL_QUEUES: &str = "all";
 
-/// One shard: its wanted topics, and its session's task.
-struct Shard {
-    wanted: watch::Sender<Vec<String>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
 /// Runs the bridge until `stop` resolves; returns the exit code.
 pub async fn run<A: BridgeApi + 'static>(
     api: Arc<A>,
@@ -84,61 +79,38 @@ pub async fn run<A: BridgeApi + 'static>(
     stop: impl Future<Output = ()>,
 ) -> i32 {
     let mut options = options;
-    if options
-        .follow_queues
-        .iter()
-        .any(|queue| queue == ALL_QUEUES)
-    {
-        match every_queue(api.as_ref(), &options.settings, err).await {
-            Ok(queues) => options.follow_queues = queues,
-            Err(problem) => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: --follow-queue all: {problem}"
-                );
-                return 2;
-            }
+    let fixed = match prepare(api.as_ref(), &mut options, err).await {
+        Ok(fixed) => fixed,
+        Err(problem) => {
+            let _ = writeln!(err, "genesys-eventbridge bridge: {problem}");
+            return 2;
         }
-    }
-    let fixed: Vec<String> = options
-        .topics
-        .iter()
-        .cloned()
-        .chain(options.follow_queues.iter().map(|queue| queue_topic(queue)))
-        .collect();
-    if fixed.is_empty() {
-        let _ = writeln!(
-            err,
-            "genesys-eventbridge bridge: give --topic or --follow-queue"
-        );
-        return 2;
-    }
-    let available =
-        match crate::stream::available_topics(api.as_ref(), &options.settings, "bridge", err).await
-        {
-            Ok(available) => available,
-            Err(problem) => {
-                let _ = writeln!(err, "genesys-eventbridge bridge: {problem}");
-                return 2;
-            }
-        };
-    if let Err(problems) = crate::stream::topics::check_topics(&fixed, &available) {
-        let _ = writeln!(err, "genesys-eventbridge bridge: {}", problems.join("\n"));
-        return 2;
-    }
-    let spool = match &options.spool {
-        Some(dir) => match Spool::open(dir) {
-            Ok(spool) => Some(spool),
-            Err(error) => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: --spool {}: {error}",
-                    dir.display()
-                );
-                return 2;
-            }
-        },
-        None => None,
+    };
+    let spool = match options.spool.as_deref().map(Spool::open).transpose() {
+        Ok(spool) => spool,
+        Err(error) => {
+            let dir = options
+                .spool
+                .as_deref()
+                .unwrap_or_else(|| std::path::Path::new(""));
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge bridge: --spool {}: {error}",
+                dir.display()
+            );
+            return 2;
+        }
+    };
+    let saved = match Checkpoint::load_optional(options.checkpoint.as_deref()) {
+        Ok(saved) => saved,
+        Err(error) => {
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge bridge: {}",
+                crate::error_chain(&error)
+            );
+            return 2;
+        }
     };
     let (entries, queued) = mpsc::channel::<Queued>(QUEUE_CAPACITY);
     let (lines, mut reported) = mpsc::unbounded_channel::<String>();
@@ -154,186 +126,330 @@ pub async fn run<A: BridgeApi + 'static>(
         }
         .run(queued, stopping_seen),
     );
-    let (events, mut received) = mpsc::channel(4_096);
-    let (shutdown, shutdown_seen) = watch::channel(false);
-    let mut saved = match Checkpoint::load_optional(options.checkpoint.as_deref()) {
-        Ok(saved) => saved,
-        Err(error) => {
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge bridge: {}",
-                crate::error_chain(&error)
-            );
-            return 2;
-        }
-    };
-    // The first shard (the followed queues) reports the time the bridge was not running.
-    let resumed = saved
-        .shards
-        .get(CHECKPOINT_KEY)
-        .and_then(ShardState::down_since);
-    let mut resume = resumed.map(|since| (since, "not running".to_owned()));
-    // Shards not listening, since when: the first one until it connects.
-    let mut down: BTreeMap<usize, chrono::DateTime<chrono::Utc>> =
-        BTreeMap::from([(0, resumed.unwrap_or_else(chrono::Utc::now))]);
-    let mut coverage = Coverage::new(&fixed, crate::stream::topics::MAX_CHANNELS);
-    let mut shards: Vec<Shard> = Vec::new();
-    let start_shard =
-        |shards: &mut Vec<Shard>,
-         topics: Vec<String>,
-         down_since: Option<(chrono::DateTime<chrono::Utc>, String)>| {
-            let (wanted, wanted_seen) = watch::channel(topics.clone());
-            let session = Session {
-                shard: shards.len(),
-                topics,
-                down_since,
-                api: api.clone(),
-                settings: options.settings,
-                events: events.clone(),
-                wanted: Some(wanted_seen),
-            };
-            let task = tokio::spawn(session.run(shutdown_seen.clone()));
-            shards.push(Shard { wanted, task });
-        };
-    for topics in coverage.shards() {
-        start_shard(&mut shards, topics, resume.take());
-    }
-    let mut window = DedupWindow::new(crate::publish::run::DEDUP_WINDOW);
     let (backfilled, mut backfills) = mpsc::unbounded_channel::<Value>();
-    let mut checkpoints = tokio::time::interval(if options.checkpoint_interval.is_zero() {
-        crate::stream::CHECKPOINT_INTERVAL
-    } else {
-        options.checkpoint_interval
-    });
-    let stop_at = options
+    let mut bridge = Bridge::start(api, options, &fixed, saved, entries, unhandled, backfilled);
+    let mut checkpoints = tokio::time::interval(bridge.checkpoint_interval());
+    let stop_at = bridge
+        .options
         .stop_after
         .map(|after| tokio::time::Instant::now() + after);
     tokio::pin!(stop);
     loop {
         tokio::select! {
-            event = received.recv() => {
+            // What a session says: notifications, gaps, subscription verdicts, failures.
+            event = bridge.shards.next() => {
                 let Some(event) = event else { break };
-                match event {
-                    SessionEvent::Frame { text, received_at, .. } => {
-                        let Some((_, notification)) = notification_line(&text, received_at) else { continue };
-                        let received = received_at;
-                        let received_at = rfc3339(received_at);
-                        let topic = notification.get("topicName").and_then(Value::as_str).unwrap_or_default().to_owned();
-                        let body = notification.get("eventBody").cloned().unwrap_or_default();
-                        let queued_conversation = queued_conversation(&topic, &body);
-                        if let Some(conversation) = &queued_conversation {
-                            let change = coverage.add(conversation);
-                            apply(&change, &coverage, &mut shards, &start_shard, err, conversation);
-                            if !options.publish_queue_events {
-                                continue;
-                            }
-                        }
-                        if let Some(entry) = entry_of(&notification, &options, &received_at, &mut window, err)
-                            && entries.send(Queued { entry, ticket: unhandled.add(received), reported_held: false }).await.is_err()
-                        {
-                            break;
-                        }
-                        if let Some(conversation) = finished_conversation(&topic) {
-                            let change = coverage.remove(conversation);
-                            apply(&change, &coverage, &mut shards, &start_shard, err, conversation);
-                        }
-                    }
-                    SessionEvent::Listening { shard, gap: Some(gap) } => {
-                        down.remove(&shard);
-                        let _ = writeln!(out, "{}", gap.to_record());
-                        let _ = out.flush();
-                        if options.backfill && !options.follow_queues.is_empty() {
-                            tokio::spawn(fill(api.clone(), options.follow_queues.clone(), gap, options.settings.request_timeout, backfilled.clone()));
-                        }
-                    }
-                    SessionEvent::Listening { shard, gap: None } => {
-                        down.remove(&shard);
-                    }
-                    SessionEvent::Subscribed { shard, rejected, .. } => {
-                        for (topic, reason) in rejected {
-                            let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: {topic}: rejected: {reason}");
-                        }
-                    }
-                    SessionEvent::Stopped { shard, at, reason } => {
-                        down.entry(shard).or_insert(at);
-                        let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: not listening since {}: {reason}", rfc3339(at));
-                    }
-                    SessionEvent::Failed { shard, error } => {
-                        let _ = writeln!(err, "genesys-eventbridge bridge: shard {shard}: {error} (retrying)");
-                    }
+                if bridge.on_event(event, out, err).await.is_err() {
+                    break;
                 }
             }
+            // A gap's calls found by the details query.
             notification = backfills.recv() => {
-                let Some(notification) = notification else { continue };
-                let received = chrono::Utc::now();
-                let received_at = rfc3339(received);
-                if let Some(entry) = entry_of(&notification, &options, &received_at, &mut window, err)
-                    && entries.send(Queued { entry, ticket: unhandled.add(received), reported_held: false }).await.is_err()
+                if let Some(notification) = notification
+                    && bridge.on_backfill(&notification, err).await.is_err()
                 {
                     break;
                 }
             }
+            // The forwarder's outcome lines.
             line = reported.recv() => {
                 if let Some(line) = line {
                     let _ = writeln!(out, "{line}");
                     let _ = out.flush();
                 }
             }
-            _ = checkpoints.tick(), if options.checkpoint.is_some() => {
-                save(&options, &mut saved, &down, unhandled.oldest(), err);
-            }
+            _ = checkpoints.tick(), if bridge.options.checkpoint.is_some() => bridge.save(err),
             () = async { match stop_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break,
             () = &mut stop => break,
         }
     }
-    // Stop reading; then the forwarder spools what is queued (without the network), or, with
-    // no spool, publishes it within its budget; its report lines are written as they come.
-    let _ = shutdown.send(true);
-    for shard in shards {
-        let _ = tokio::time::timeout(Duration::from_secs(2), shard.task).await;
-    }
-    drop(entries);
-    let _ = stopping.send(true);
-    tokio::pin!(forwarder);
-    loop {
-        tokio::select! {
-            _ = &mut forwarder => break,
-            Some(line) = reported.recv() => {
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
-            }
-        }
-    }
-    while let Ok(line) = reported.try_recv() {
-        let _ = writeln!(out, "{line}");
-    }
-    let _ = out.flush();
-    save(&options, &mut saved, &down, unhandled.oldest(), err);
+    bridge
+        .stop(forwarder, stopping, &mut reported, out, err)
+        .await;
     0
 }
 
-/// Writes the checkpoint: listening until now, or down since the earliest shard still down;
-/// never later than the receipt of the oldest entry not yet on the bus or in the spool
-/// (`unhandled_since`), so that a restart reports, and backfills, what a crash lost from memory.
-fn save(
+/// The queue to the forwarder closed: the bridge is stopping.
+#[derive(Debug)]
+struct QueueClosed;
+
+/// The bridge's state between events: its shards and what they follow, the dedup window, the
+/// queue to the forwarder with its unhandled entries, the checkpoint.
+struct Bridge<A> {
+    api: Arc<A>,
+    options: BridgeOptions,
+    shards: Shards,
+    coverage: Coverage,
+    window: DedupWindow,
+    entries: mpsc::Sender<Queued>,
+    unhandled: Unhandled,
+    backfilled: mpsc::UnboundedSender<Value>,
+    saved: Checkpoint,
+}
+
+impl<A: BridgeApi + 'static> Bridge<A> {
+    /// The bridge with its first shards running: the fixed topics (the followed queues' among
+    /// them), the first reporting the time a previous run was not running.
+    fn start(
+        api: Arc<A>,
+        options: BridgeOptions,
+        fixed: &[String],
+        saved: Checkpoint,
+        entries: mpsc::Sender<Queued>,
+        unhandled: Unhandled,
+        backfilled: mpsc::UnboundedSender<Value>,
+    ) -> Self {
+        let mut resume = saved
+            .shards
+            .get(CHECKPOINT_KEY)
+            .and_then(ShardState::down_since)
+            .map(|since| (since, "not running".to_owned()));
+        let coverage = Coverage::new(fixed, crate::stream::topics::MAX_CHANNELS);
+        let mut shards = Shards::new(api.clone(), options.settings);
+        for topics in coverage.shards() {
+            shards.spawn(topics, resume.take(), true);
+        }
+        Bridge {
+            api,
+            options,
+            shards,
+            coverage,
+            window: DedupWindow::new(crate::publish::run::DEDUP_WINDOW),
+            entries,
+            unhandled,
+            backfilled,
+            saved,
+        }
+    }
+
+    fn checkpoint_interval(&self) -> Duration {
+        if self.options.checkpoint_interval.is_zero() {
+            crate::stream::CHECKPOINT_INTERVAL
+        } else {
+            self.options.checkpoint_interval
+        }
+    }
+
+    async fn on_event(
+        &mut self,
+        event: SessionEvent,
+        out: &mut (dyn Write + Send),
+        err: &mut (dyn Write + Send),
+    ) -> Result<(), QueueClosed> {
+        match event {
+            SessionEvent::Frame {
+                text, received_at, ..
+            } => return self.on_frame(&text, received_at, err).await,
+            SessionEvent::Listening { gap: Some(gap), .. } => self.on_gap(gap, out),
+            SessionEvent::Listening { gap: None, .. } => {}
+            SessionEvent::Subscribed {
+                shard, rejected, ..
+            } => {
+                for (topic, reason) in rejected {
+                    let _ = writeln!(
+                        err,
+                        "genesys-eventbridge bridge: shard {shard}: {topic}: rejected: {reason}"
+                    );
+                }
+            }
+            SessionEvent::Stopped { shard, at, reason } => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: shard {shard}: not listening since {}: {reason}",
+                    rfc3339(at)
+                );
+            }
+            SessionEvent::Failed { shard, error } => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: shard {shard}: {error} (retrying)"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A notification: a call queued on a followed queue gets its topics followed (and is
+    /// published only with `--publish-queue-events`); anything else is published, and a
+    /// call's `acw` ends its following.
+    async fn on_frame(
+        &mut self,
+        text: &str,
+        received_at: DateTime<Utc>,
+        err: &mut (dyn Write + Send),
+    ) -> Result<(), QueueClosed> {
+        let Some((_, notification)) = notification_line(text, received_at) else {
+            return Ok(());
+        };
+        let topic = notification
+            .get("topicName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let body = notification.get("eventBody").cloned().unwrap_or_default();
+        if let Some(conversation) = queued_conversation(&topic, &body) {
+            let change = self.coverage.add(&conversation);
+            self.follow(&change, &conversation, err);
+            if !self.options.publish_queue_events {
+                return Ok(());
+            }
+        }
+        self.enqueue(&notification, received_at, err).await?;
+        if let Some(conversation) = finished_conversation(&topic) {
+            let change = self.coverage.remove(conversation);
+            self.follow(&change, conversation, err);
+        }
+        Ok(())
+    }
+
+    /// A gap: its record on the output, and with `--backfill` the query that fills it.
+    fn on_gap(&mut self, gap: crate::stream::records::Gap, out: &mut (dyn Write + Send)) {
+        let _ = writeln!(out, "{}", gap.to_record());
+        let _ = out.flush();
+        if self.options.backfill && !self.options.follow_queues.is_empty() {
+            tokio::spawn(fill(
+                self.api.clone(),
+                self.options.follow_queues.clone(),
+                gap,
+                self.options.settings.request_timeout,
+                self.backfilled.clone(),
+            ));
+        }
+    }
+
+    async fn on_backfill(
+        &mut self,
+        notification: &Value,
+        err: &mut (dyn Write + Send),
+    ) -> Result<(), QueueClosed> {
+        self.enqueue(notification, Utc::now(), err).await
+    }
+
+    /// The notification's entry to the forwarder, counted unhandled from its receipt.
+    async fn enqueue(
+        &mut self,
+        notification: &Value,
+        received: DateTime<Utc>,
+        err: &mut (dyn Write + Send),
+    ) -> Result<(), QueueClosed> {
+        let Some(entry) = entry_of(
+            notification,
+            &self.options,
+            &rfc3339(received),
+            &mut self.window,
+            err,
+        ) else {
+            return Ok(());
+        };
+        let queued = Queued {
+            entry,
+            ticket: self.unhandled.add(received),
+            reported_held: false,
+        };
+        self.entries.send(queued).await.map_err(|_| QueueClosed)
+    }
+
+    /// Puts the new topics of the shards `change` names (starting a session for a new shard),
+    /// or reports that a conversation could not be covered.
+    fn follow(&mut self, change: &Change, conversation: &str, err: &mut (dyn Write + Send)) {
+        match change {
+            Change::Shards(changed) => {
+                let topics = self.coverage.shards();
+                for &index in changed {
+                    if index < self.shards.len() {
+                        self.shards.retarget(index, topics[index].clone());
+                    } else {
+                        self.shards.spawn(topics[index].clone(), None, true);
+                    }
+                }
+            }
+            Change::NoRoom => {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge bridge: conversation {conversation} not covered: every channel holds 1,000 topics"
+                );
+            }
+            Change::None => {}
+        }
+    }
+
+    /// Writes the checkpoint as the shards stand now.
+    fn save(&mut self, err: &mut (dyn Write + Send)) {
+        let down_since = self.shards.down_since();
+        write_checkpoint(
+            &self.options,
+            &mut self.saved,
+            down_since,
+            self.unhandled.oldest(),
+            err,
+        );
+    }
+
+    /// Stops reading; then the forwarder spools what is queued (without the network), or, with
+    /// no spool, publishes it within its budget; its report lines are written as they come;
+    /// the checkpoint last.
+    async fn stop(
+        self,
+        forwarder: tokio::task::JoinHandle<()>,
+        stopping: watch::Sender<bool>,
+        reported: &mut mpsc::UnboundedReceiver<String>,
+        out: &mut (dyn Write + Send),
+        err: &mut (dyn Write + Send),
+    ) {
+        let down_since = self.shards.down_since();
+        let Bridge {
+            shards,
+            entries,
+            options,
+            mut saved,
+            unhandled,
+            ..
+        } = self;
+        shards.stop().await;
+        // The closed queue and the stop signal end the forwarder's loop.
+        drop(entries);
+        let _ = stopping.send(true);
+        tokio::pin!(forwarder);
+        loop {
+            tokio::select! {
+                _ = &mut forwarder => break,
+                Some(line) = reported.recv() => {
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                }
+            }
+        }
+        while let Ok(line) = reported.try_recv() {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+        write_checkpoint(&options, &mut saved, down_since, unhandled.oldest(), err);
+    }
+}
+
+/// Writes the checkpoint: listening until now, or down since `down_since` (the earliest shard
+/// still down); never later than `unhandled_since`, the receipt of the oldest entry not yet on
+/// the bus or in the spool, so that a restart reports, and backfills, what a crash lost from
+/// memory.
+fn write_checkpoint(
     options: &BridgeOptions,
     saved: &mut Checkpoint,
-    down: &BTreeMap<usize, chrono::DateTime<chrono::Utc>>,
-    unhandled_since: Option<chrono::DateTime<chrono::Utc>>,
+    down_since: Option<DateTime<Utc>>,
+    unhandled_since: Option<DateTime<Utc>>,
     err: &mut (dyn Write + Send),
 ) {
     let Some(path) = &options.checkpoint else {
         return;
     };
-    let state = saved.shards.entry(CHECKPOINT_KEY.to_owned()).or_default();
-    let earliest = |since: chrono::DateTime<chrono::Utc>| match unhandled_since {
+    let earliest = |since: DateTime<Utc>| match unhandled_since {
         Some(unhandled) => since.min(unhandled),
         None => since,
     };
-    match down.values().min() {
-        Some(since) => state.open_gap_from = Some(earliest(*since)),
+    let state = saved.shards.entry(CHECKPOINT_KEY.to_owned()).or_default();
+    match down_since {
+        Some(since) => state.open_gap_from = Some(earliest(since)),
         None => {
-            state.listening_until = Some(earliest(chrono::Utc::now()));
+            state.listening_until = Some(earliest(Utc::now()));
             state.open_gap_from = None;
         }
     }
@@ -344,6 +460,37 @@ fn save(
             crate::error_chain(&error)
         );
     }
+}
+
+/// Resolves `--follow-queue all` and checks the topics: the fixed topics (given and the
+/// followed queues'), or the problem that stops the bridge before it starts.
+async fn prepare<A: BridgeApi>(
+    api: &A,
+    options: &mut BridgeOptions,
+    err: &mut (dyn Write + Send),
+) -> Result<Vec<String>, String> {
+    if options
+        .follow_queues
+        .iter()
+        .any(|queue| queue == ALL_QUEUES)
+    {
+        options.follow_queues = every_queue(api, &options.settings, err)
+            .await
+            .map_err(|problem| format!("--follow-queue all: {problem}"))?;
+    }
+    let fixed: Vec<String> = options
+        .topics
+        .iter()
+        .cloned()
+        .chain(options.follow_queues.iter().map(|queue| queue_topic(queue)))
+        .collect();
+    if fixed.is_empty() {
+        return Err("give --topic or --follow-queue".into());
+    }
+    let available = crate::stream::available_topics(api, &options.settings, "bridge", err).await?;
+    crate::stream::topics::check_topics(&fixed, &available)
+        .map_err(|problems| problems.join("\n"))?;
+    Ok(fixed)
 }
 
 /// Every queue's id, for `--follow-queue all`; transient failures and those a configuration fix
@@ -421,36 +568,5 @@ async fn fill<A: BridgeApi + 'static>(
         Err(problem) => {
             tracing::error!(gap.from = %rfc3339(gap.from), gap.to = %rfc3339(gap.to), "backfill failed: {problem}");
         }
-    }
-}
-
-/// Puts the new topics of the shards `change` names (starting a session for a new shard), or
-/// reports that a conversation could not be covered.
-fn apply(
-    change: &Change,
-    coverage: &Coverage,
-    shards: &mut Vec<Shard>,
-    start_shard: &impl Fn(&mut Vec<Shard>, Vec<String>, Option<(chrono::DateTime<chrono::Utc>, String)>),
-    err: &mut (dyn Write + Send),
-    conversation: &str,
-) {
-    match change {
-        Change::Shards(changed) => {
-            let topics = coverage.shards();
-            for &index in changed {
-                if index < shards.len() {
-                    let _ = shards[index].wanted.send(topics[index].clone());
-                } else {
-                    start_shard(shards, topics[index].clone(), None);
-                }
-            }
-        }
-        Change::NoRoom => {
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge bridge: conversation {conversation} not covered: every channel holds 1,000 topics"
-            );
-        }
-        Change::None => {}
     }
 }

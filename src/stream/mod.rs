@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod records;
 pub mod session;
+pub mod supervisor;
 pub mod topics;
 
 use crate::deadline::Deadline;
@@ -11,14 +12,14 @@ use crate::genesys::notifications::NotificationsApi;
 use checkpoint::{Checkpoint, ShardState, shard_key};
 use chrono::{DateTime, Utc};
 use records::{Gap, event_time, notification_line};
-use session::{Session, SessionEvent, SessionSettings};
+use session::{SessionEvent, SessionSettings};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use supervisor::Shards;
 
 /// What to stream and when to stop.
 #[derive(Debug, Clone, Default)]
@@ -89,32 +90,19 @@ pub async fn run<A: StreamApi + 'static>(
         }
     };
     let keys: Vec<String> = shards.iter().map(|topics| shard_key(topics)).collect();
-    let (events, mut received) = mpsc::channel(4_096);
-    let (shutdown, shutdown_seen) = watch::channel(false);
-    let mut tasks = Vec::new();
+    let mut sessions = Shards::new(api.clone(), options.settings);
     for (shard, topics) in shards.into_iter().enumerate() {
         let down_since = saved
             .shards
             .get(&keys[shard])
             .and_then(ShardState::down_since)
             .map(|since| (since, "not running".to_owned()));
-        let session = Session {
-            shard,
-            topics,
-            down_since,
-            api: api.clone(),
-            settings: options.settings,
-            events: events.clone(),
-            wanted: None,
-        };
-        tasks.push(tokio::spawn(session.run(shutdown_seen.clone())));
+        sessions.spawn(topics, down_since, false);
     }
-    drop(events);
     let mut state: Vec<ShardState> = keys
         .iter()
         .map(|key| saved.shards.get(key).cloned().unwrap_or_default())
         .collect();
-    let mut connected = vec![false; keys.len()];
     let mut subscribed = vec![None; keys.len()];
     let mut figures = Figures::default();
     let status_every = options
@@ -137,7 +125,7 @@ pub async fn run<A: StreamApi + 'static>(
     tokio::pin!(stop);
     let code = loop {
         tokio::select! {
-            event = received.recv() => {
+            event = sessions.next() => {
                 let Some(event) = event else { break 0 };
                 match event {
                     SessionEvent::Frame { shard, text, received_at } => {
@@ -165,7 +153,6 @@ pub async fn run<A: StreamApi + 'static>(
                         }
                     }
                     SessionEvent::Listening { shard, gap } => {
-                        connected[shard] = true;
                         state[shard].open_gap_from = None;
                         state[shard].listening_until = Some(Utc::now());
                         if let Some(gap) = gap {
@@ -173,7 +160,6 @@ pub async fn run<A: StreamApi + 'static>(
                         }
                     }
                     SessionEvent::Stopped { shard, at, reason } => {
-                        connected[shard] = false;
                         state[shard].open_gap_from = Some(at);
                         figures.reconnects += 1;
                         let _ = writeln!(err, "genesys-eventbridge stream: shard {shard}: not listening since {}: {reason}", records::rfc3339(at));
@@ -183,25 +169,23 @@ pub async fn run<A: StreamApi + 'static>(
                         let _ = writeln!(err, "genesys-eventbridge stream: shard {shard}: {error} (retrying)");
                     }
                 }
-                if received.is_empty() {
+                if !sessions.has_pending() {
                     let _ = out.flush();
                 }
             }
             _ = status.tick(), if options.status_interval.is_some() => {
-                write_status(err, &mut figures, &connected, last_status.elapsed());
+                write_status(err, &mut figures, &listening(&sessions), last_status.elapsed());
                 last_status = Instant::now();
             }
             _ = checkpoints.tick(), if options.checkpoint.is_some() => {
-                save(&options, &mut saved, &keys, &state, &connected, err);
+                save(&options, &mut saved, &keys, &state, &listening(&sessions), err);
             }
             () = async { match stop_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break 0,
             () = &mut stop => break 0,
         }
     };
-    let _ = shutdown.send(true);
-    for task in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
-    }
+    let connected = listening(&sessions);
+    sessions.stop().await;
     let _ = out.flush();
     save(&options, &mut saved, &keys, &state, &connected, err);
     let _ = writeln!(
@@ -214,6 +198,13 @@ pub async fn run<A: StreamApi + 'static>(
         figures.gap_ms
     );
     code
+}
+
+/// Whether each shard listens now.
+fn listening(sessions: &Shards) -> Vec<bool> {
+    (0..sessions.len())
+        .map(|shard| sessions.is_listening(shard))
+        .collect()
 }
 
 /// The checked topics, sharded; or the problem that stops the stream before it starts.
