@@ -91,7 +91,10 @@ pub enum FrameKind {
 
 /// The kind of a frame whose `topicName` is `topic` (and `eventBody.message` is `message`).
 pub fn frame_kind(topic: &str, message: Option<&str>) -> FrameKind {
-    let said = |what: &str| topic.ends_with(what) || message == Some(what);
+    // A notification of a subscribed topic (`v2.…`, not `v2.system.…`) is data whatever its
+    // body says: only a system frame is read by its message.
+    let notification_topic = topic.starts_with("v2.") && !topic.starts_with("v2.system.");
+    let said = |what: &str| topic.ends_with(what) || (!notification_topic && message == Some(what));
     if topic == "channel.metadata" {
         FrameKind::Metadata
     } else if said("socket_closing") {
@@ -159,5 +162,15 @@ mod tests {
             frame_kind("v2.users.u.presence", None),
             FrameKind::Notification
         );
+    }
+
+    #[test]
+    fn a_notification_whose_body_says_socket_closing_is_still_a_notification() {
+        let topic = "v2.detail.events.conversation.c-1.user.end";
+
+        let kinds = ["socket_closing", "token_revoked", "no_longer_subscribed"]
+            .map(|message| frame_kind(topic, Some(message)));
+
+        assert_eq!(kinds, [FrameKind::Notification; 3]);
     }
 }

@@ -263,3 +263,35 @@ fn the_simulators_help_describes_the_simulator() {
     let help = String::from_utf8_lossy(&output.stdout);
     assert!(help.starts_with("A local Genesys Cloud"), "{help}");
 }
+
+#[test]
+fn absurd_stream_and_bridge_timings_are_refused_at_start_not_panicked_on() {
+    let runs = [
+        vec!["stream", "--topic", "t", "--heartbeat-seconds", "1e19"],
+        vec!["stream", "--topic", "t", "--stop-after-seconds", "1e19"],
+        vec!["stream", "--topic", "t", "--status-interval", "1e-9"],
+        vec![
+            "bridge",
+            "--bus",
+            "b",
+            "--topic",
+            "t",
+            "--heartbeat-seconds",
+            "5e18",
+        ],
+    ];
+    for args in runs {
+        let output = Command::new(BIN)
+            .args(&args)
+            .env_clear()
+            .env("GENESYS_CLOUD_BASE_URL", "http://127.0.0.1:9")
+            .env("GENESYS_CLOUD_CLIENT_ID", "demo-client")
+            .env("GENESYS_CLOUD_CLIENT_SECRET", "demo-secret")
+            .output()
+            .unwrap();
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("is not within"), "{args:?}: {stderr}");
+    }
+}

@@ -61,6 +61,7 @@ async fn a_socket_handshake_that_never_completes_is_retried_and_ends_in_a_gap() 
     .await;
     sim.simulator.set_socket_faults(SocketFaults::default());
     until("listening", || listening(&sim)).await;
+    until("the gap recorded", || !gap_reasons(&stream.out).is_empty()).await;
     let (code, out, err) = stream.stopped().await;
 
     assert_eq!(code, 0);

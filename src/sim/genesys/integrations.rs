@@ -1,7 +1,7 @@
 //! The simulated Integrations API (the Amazon EventBridge Source), available notification topics and the organization, in Genesys' shapes.
 
+use super::Simulator;
 use super::answers::error;
-use super::{Books, Simulator};
 use crate::domain::integration::INTEGRATION_TYPE;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex, Weak};
 
 /// Faults of the simulated Integrations API (`PUT /sim/integrations/faults`), for every
 /// integration of the simulator, those created later included.
@@ -27,16 +26,8 @@ pub(super) struct IntegrationFaults {
     put_status: Option<u16>,
 }
 
-/// The integration faults of each simulator, by its books (a simulator that is gone drops out:
-/// its entry's `Weak` no longer upgrades, and keeps its address from being reused meanwhile).
-static FAULTS: Mutex<Vec<(Weak<Mutex<Books>>, IntegrationFaults)>> = Mutex::new(Vec::new());
-
 fn faults_of(sim: &Simulator) -> IntegrationFaults {
-    crate::locks::lock(&FAULTS)
-        .iter()
-        .find(|(books, _)| std::ptr::eq(books.as_ptr(), Arc::as_ptr(&sim.books)))
-        .map(|(_, faults)| faults.clone())
-        .unwrap_or_default()
+    sim.books().integration_faults.clone()
 }
 
 /// `PUT /sim/integrations/faults` with [`IntegrationFaults`] (`{}` clears them).
@@ -61,11 +52,7 @@ pub(super) async fn put_faults(
     {
         return error(StatusCode::BAD_REQUEST, "bad.request", "not an HTTP status");
     }
-    let mut all = crate::locks::lock(&FAULTS);
-    all.retain(|(books, _)| {
-        books.strong_count() > 0 && !std::ptr::eq(books.as_ptr(), Arc::as_ptr(&sim.books))
-    });
-    all.push((Arc::downgrade(&sim.books), faults));
+    sim.books().integration_faults = faults;
     StatusCode::NO_CONTENT.into_response()
 }
 

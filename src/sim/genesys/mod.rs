@@ -134,6 +134,7 @@ struct Books {
     /// Every write request to the Integrations API, in order.
     integration_writes: Vec<String>,
     routing: routing::RoutingBook,
+    integration_faults: integrations::IntegrationFaults,
 }
 
 impl Default for Books {
@@ -147,6 +148,7 @@ impl Default for Books {
             integrations: BTreeMap::new(),
             integration_writes: Vec::new(),
             routing: routing::RoutingBook::default(),
+            integration_faults: integrations::IntegrationFaults::default(),
         }
     }
 }
