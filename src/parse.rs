@@ -160,21 +160,30 @@ fn conversation_event(
         Some(Value::String(code)) if !code.trim().is_empty() => Some(code.clone()),
         _ => None,
     };
-    let queue_id = text("queueId")?
-        .map(|id| QueueId::parse(&id))
-        .transpose()
-        .map_err(|problem| Rejection::new("detail.eventBody.queueId", problem))?;
-    let division_id = text("divisionId")?
-        .map(|id| DivisionId::parse(&id))
-        .transpose()
-        .map_err(|problem| Rejection::new("detail.eventBody.divisionId", problem))?;
-    let direction = text("direction")?.map(|d| d.to_ascii_uppercase());
-    // A fact for a later event only: a value it cannot use is left out, never a rejection.
+    // Facts for the policy and for a later event only: a value that cannot be used is left
+    // out (the conversation is read instead), never a rejection of the event.
+    let queue_id = text("queueId")
+        .ok()
+        .flatten()
+        .and_then(|id| QueueId::parse(&id).ok());
+    let division_id = text("divisionId")
+        .ok()
+        .flatten()
+        .and_then(|id| DivisionId::parse(&id).ok());
+    let direction = text("direction")
+        .ok()
+        .flatten()
+        .map(|d| d.to_ascii_uppercase());
+    let backfilled = detail
+        .pointer("/metadata/backfilled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let interacting_ms = body
         .get("interactingDurationMs")
         .and_then(Value::as_i64)
         .filter(|ms| *ms >= 0);
     Ok(ConversationEvent {
+        backfilled,
         queue_id,
         division_id,
         direction,

@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, watch};
 const LINGER: Duration = Duration::from_millis(20);
 /// How often a non-empty spool (or held entries) is tried again while no entries arrive.
 const SPOOL_RETRY: Duration = Duration::from_millis(500);
+/// The most entries held in memory while neither the bus nor the spool takes them.
+const MAX_HELD: usize = 10_000;
 /// Without a spool, how long the stop keeps trying to publish what is queued.
 pub const STOP_PUBLISH_BUDGET: Duration = Duration::from_secs(20);
 
@@ -88,18 +90,29 @@ impl Forwarder {
         let mut open = true;
         while open && !*stopping.borrow() {
             let mut batch: Vec<Queued> = std::mem::take(&mut held);
+            // While too much is held (neither bus nor spool takes entries), take no more: the
+            // bounded queue then holds the socket side back, and its gaps show.
+            let room = batch.len() < MAX_HELD;
+            let waiting = async {
+                if room {
+                    tokio::time::timeout(SPOOL_RETRY, entries.recv()).await.ok()
+                } else {
+                    tokio::time::sleep(SPOOL_RETRY).await;
+                    None
+                }
+            };
             tokio::select! {
-                waited = tokio::time::timeout(SPOOL_RETRY, entries.recv()) => match waited {
-                    Ok(Some(entry)) => batch.push(entry),
-                    Ok(None) => open = false,
-                    Err(_) => {}
+                waited = waiting => match waited {
+                    Some(Some(entry)) => batch.push(entry),
+                    Some(None) => open = false,
+                    None => {}
                 },
                 _ = stopping.changed() => {
                     held = batch;
                     break;
                 }
             }
-            if open && !batch.is_empty() {
+            if room && open && !batch.is_empty() {
                 open = linger(&mut entries, &mut batch).await;
             }
             let sent = batch.clone();
@@ -141,6 +154,8 @@ impl Forwarder {
         if self.spool.is_some() {
             return self.spool_entries(failed);
         }
+        // Not on the bus and nowhere to keep it: reported, and left unhandled, so the
+        // checkpoint keeps its time and a restart reports (and backfills) it.
         for queued in failed {
             let _ = self.lines.send(line(
                 &queued.entry,
@@ -148,7 +163,6 @@ impl Forwarder {
                 Some("the bus did not take it and no --spool is set"),
                 None,
             ));
-            self.unhandled.done(queued.ticket);
         }
         Vec::new()
     }

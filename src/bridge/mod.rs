@@ -126,7 +126,7 @@ pub async fn run<A: BridgeApi + 'static>(
         }
         .run(queued, stopping_seen),
     );
-    let (backfilled, mut backfills) = mpsc::unbounded_channel::<Value>();
+    let (backfilled, mut backfills) = mpsc::unbounded_channel::<Backfilled>();
     let mut bridge = Bridge::start(api, options, &fixed, saved, entries, unhandled, backfilled);
     let mut checkpoints = tokio::time::interval(bridge.checkpoint_interval());
     let stop_at = bridge
@@ -136,6 +136,8 @@ pub async fn run<A: BridgeApi + 'static>(
     tokio::pin!(stop);
     loop {
         tokio::select! {
+            // Sessions first: a checkpoint never passes frames already received.
+            biased;
             // What a session says: notifications, gaps, subscription verdicts, failures.
             event = bridge.shards.next() => {
                 let Some(event) = event else { break };
@@ -144,9 +146,9 @@ pub async fn run<A: BridgeApi + 'static>(
                 }
             }
             // A gap's calls found by the details query.
-            notification = backfills.recv() => {
-                if let Some(notification) = notification
-                    && bridge.on_backfill(&notification, err).await.is_err()
+            filled = backfills.recv() => {
+                if let Some(filled) = filled
+                    && bridge.on_backfill(filled, err).await.is_err()
                 {
                     break;
                 }
@@ -183,8 +185,16 @@ struct Bridge<A> {
     window: DedupWindow,
     entries: mpsc::Sender<Queued>,
     unhandled: Unhandled,
-    backfilled: mpsc::UnboundedSender<Value>,
+    backfilled: mpsc::UnboundedSender<Backfilled>,
     saved: Checkpoint,
+}
+
+/// A gap's backfill: the notifications found for it, and the ticket that held the checkpoint
+/// at the gap's start until they are queued.
+struct Backfilled {
+    gap: crate::stream::records::Gap,
+    notifications: Vec<Value>,
+    ticket: u64,
 }
 
 impl<A: BridgeApi + 'static> Bridge<A> {
@@ -197,7 +207,7 @@ impl<A: BridgeApi + 'static> Bridge<A> {
         saved: Checkpoint,
         entries: mpsc::Sender<Queued>,
         unhandled: Unhandled,
-        backfilled: mpsc::UnboundedSender<Value>,
+        backfilled: mpsc::UnboundedSender<Backfilled>,
     ) -> Self {
         let mut resume = saved
             .shards
@@ -302,27 +312,36 @@ impl<A: BridgeApi + 'static> Bridge<A> {
         Ok(())
     }
 
-    /// A gap: its record on the output, and with `--backfill` the query that fills it.
+    /// A gap: its record on the output, and with `--backfill` the query that fills it; until
+    /// its calls are queued (never, if the query fails) the checkpoint stays at the gap's start,
+    /// so a restart reports the gap again rather than losing it.
     fn on_gap(&mut self, gap: crate::stream::records::Gap, out: &mut (dyn Write + Send)) {
         let _ = writeln!(out, "{}", gap.to_record());
         let _ = out.flush();
         if self.options.backfill && !self.options.follow_queues.is_empty() {
+            let ticket = self.unhandled.add(gap.from);
             tokio::spawn(fill(
                 self.api.clone(),
                 self.options.follow_queues.clone(),
                 gap,
                 self.options.settings.request_timeout,
+                ticket,
                 self.backfilled.clone(),
             ));
         }
     }
 
+    /// A filled gap: its calls queued as received at the gap's start, then its ticket freed.
     async fn on_backfill(
         &mut self,
-        notification: &Value,
+        filled: Backfilled,
         err: &mut (dyn Write + Send),
     ) -> Result<(), QueueClosed> {
-        self.enqueue(notification, Utc::now(), err).await
+        for notification in &filled.notifications {
+            self.enqueue(notification, filled.gap.from, err).await?;
+        }
+        self.unhandled.done(filled.ticket);
+        Ok(())
     }
 
     /// The notification's entry to the forwarder, counted unhandled from its receipt.
@@ -549,21 +568,25 @@ fn entry_of(
         .then_some(entry)
 }
 
-/// Backfills `gap` and hands the notifications to the bridge; a failure is logged as an error.
+/// Backfills `gap` and hands the notifications to the bridge; a failure is logged as an error
+/// (and its ticket kept, so the checkpoint keeps the gap for the next run).
 async fn fill<A: BridgeApi + 'static>(
     api: Arc<A>,
     queues: Vec<String>,
     gap: crate::stream::records::Gap,
     request_timeout: Duration,
-    backfilled: mpsc::UnboundedSender<Value>,
+    ticket: u64,
+    backfilled: mpsc::UnboundedSender<Backfilled>,
 ) {
     let result = backfill::backfill(api.as_ref(), &queues, &gap, request_timeout).await;
     match result {
         Ok(notifications) => {
             tracing::info!(events = notifications.len(), gap.from = %rfc3339(gap.from), gap.to = %rfc3339(gap.to), "gap backfilled");
-            for notification in notifications {
-                let _ = backfilled.send(notification);
-            }
+            let _ = backfilled.send(Backfilled {
+                gap,
+                notifications,
+                ticket,
+            });
         }
         Err(problem) => {
             tracing::error!(gap.from = %rfc3339(gap.from), gap.to = %rfc3339(gap.to), "backfill failed: {problem}");

@@ -63,7 +63,7 @@ impl Consumer {
             Ok(queue) => queue,
             Err(acted) => return Triage::Settled(acted),
         };
-        let decided = self.decide_policy(event, Some(&queue), Some(queue_id));
+        let decided = self.decide_policy(event, queue.as_deref(), Some(queue_id));
         if decided.action == PolicyAction::Skip {
             return Triage::Settled(Acted::decided(
                 Outcome::Ineligible(IneligibleReason::PolicySkip),
@@ -71,17 +71,20 @@ impl Consumer {
             ));
         }
         let acw_follows = queue
-            .wrapup_prompt
             .as_ref()
+            .and_then(|queue| queue.wrapup_prompt.as_ref())
             .is_some_and(WrapupPrompt::after_call_work_follows);
+        // A backfilled `user.end` stands for a call whose events were lost, its `acw` too:
+        // it must decide itself, from the conversation.
         if event.topic == ConversationTopic::UserEnd
             && self.settings.wrapup_trigger == WrapupTrigger::AfterAfterCallWork
             && acw_follows
+            && !event.backfilled
         {
             return Triage::Settled(self.note_for_acw(event, expires_at_s).await);
         }
         Triage::Act(Known {
-            queue: Some(queue),
+            queue,
             decided: Some(decided),
         })
     }
@@ -170,22 +173,32 @@ impl Consumer {
                 PolicyAction::Write { code, notes } => (code, notes, false),
                 PolicyAction::Shadow { code, notes } => (code, notes, true),
             };
-            if let Some(queue) = &queue
-                && !queue.has_code(code.as_str())
-            {
-                let reason = format!(
-                    "wrap-up code {code} ({}) is not assigned to queue {} ({}): assign it to the \
-                     queue, or change the policy",
-                    decided.rule, queue.id, queue.name
-                );
-                tracing::error!(%reason, "the policy's code is not on the call's queue");
-                return Acted::decided(Outcome::CodeNotOnQueue { reason }, decided);
-            }
+            let not_on_queue = queue
+                .as_ref()
+                .filter(|queue| !queue.has_code(code.as_str()))
+                .map(|queue| {
+                    format!(
+                        "wrap-up code {code} ({}) is not assigned to queue {} ({}): assign it to \
+                         the queue, or change the policy",
+                        decided.rule, queue.id, queue.name
+                    )
+                });
+            // A shadow rule writes nothing, so it fails nothing: what a write would meet is
+            // said in its outcome.
             if shadow {
                 let outcome = Outcome::WouldPatch {
                     code: code.to_string(),
+                    not_on_queue,
                 };
                 return Acted::decided(outcome, decided);
+            }
+            if let Some(reason) = not_on_queue {
+                tracing::error!(%reason, "the policy's code is not on the call's queue");
+                if let Some(queue) = &queue {
+                    // Read the queue again next time: the fix may be the queue's codes.
+                    self.queues.forget(&queue.id);
+                }
+                return Acted::decided(Outcome::CodeNotOnQueue { reason }, decided);
             }
             let request = WrapupRequest {
                 code: code.clone(),
@@ -301,22 +314,39 @@ impl Consumer {
             return Ok((target, None, None));
         };
         let queue = self.queue_facts(&queue_id, deadline).await?;
-        let decided = self.decide_policy(event, Some(&queue), Some(&queue_id));
-        Ok((target, Some(queue), Some(decided)))
+        let decided = self.decide_policy(event, queue.as_deref(), Some(&queue_id));
+        Ok((target, queue, Some(decided)))
     }
 
     /// The queue's facts from the instance's cache (read from Genesys when missing or old).
+    /// A queue that cannot be read for a reason no retry changes now (gone, hidden by its
+    /// division, or a role without `routing:queue:view`) is worked without its facts — as
+    /// before queue facts existed: the conversation is read, and Genesys itself refuses a code
+    /// not on the queue — and logged for the fix (`doctor` names it). A retryable failure is
+    /// the event's outcome.
     async fn queue_facts(
         &self,
         queue: &QueueId,
         deadline: Deadline,
-    ) -> Result<Arc<QueueFacts>, Acted> {
+    ) -> Result<Option<Arc<QueueFacts>>, Acted> {
         let span = info_span!("queue", queue.id = %queue);
-        self.queues
+        let read = self
+            .queues
             .facts(self.genesys.as_ref(), queue, deadline)
             .instrument(span.clone())
-            .await
-            .map_err(|error| Acted::answer(outcome_of_error(&span, &error)))
+            .await;
+        match read {
+            Ok(facts) => Ok(Some(facts)),
+            Err(error)
+                if matches!(error, GenesysError::NotFound { .. })
+                    || error.needs_configuration_fix() =>
+            {
+                let error = crate::error_chain(&error);
+                tracing::warn!(%error, queue.id = %queue, "the queue's facts cannot be read: the event goes on without them");
+                Ok(None)
+            }
+            Err(error) => Err(Acted::answer(outcome_of_error(&span, &error))),
+        }
     }
 
     /// The policy's rule for the call: its queue, media and direction from the event, its

@@ -39,7 +39,12 @@ impl QueueCache {
         deadline: Deadline,
     ) -> Result<Arc<QueueFacts>, GenesysError> {
         let slot = self.slot(queue);
-        let mut held = slot.lock().await;
+        // Another event of the queue may be reading it: wait for it, within this event's time.
+        let Ok(mut held) = tokio::time::timeout_at(deadline.instant(), slot.lock()).await else {
+            return Err(GenesysError::DeadlineExceeded {
+                operation: crate::genesys::Operation::GetQueue(queue.clone()),
+            });
+        };
         if let Some((read_at, facts)) = held.as_ref()
             && read_at.elapsed() < self.ttl
         {
@@ -48,6 +53,11 @@ impl QueueCache {
         let facts = Arc::new(genesys.queue_facts(queue, deadline).await?);
         *held = Some((Instant::now(), Arc::clone(&facts)));
         Ok(facts)
+    }
+
+    /// Forgets the queue's facts, so that the next event reads them again.
+    pub(super) fn forget(&self, queue: &QueueId) {
+        crate::locks::lock(&self.slots).remove(queue);
     }
 
     fn slot(&self, queue: &QueueId) -> Slot {

@@ -112,6 +112,9 @@ pub struct ConversationEvent {
     pub direction: Option<String>,
     /// `eventBody.interactingDurationMs` (`user.end`, `customer.end`).
     pub interacting_ms: Option<i64>,
+    /// `metadata.backfilled`: the bridge made it from the analytics API for a call whose
+    /// events were lost (its `acw` too).
+    pub backfilled: bool,
 }
 
 impl ConversationEvent {
@@ -536,6 +539,7 @@ mod tests {
             division_id: None,
             direction: None,
             interacting_ms: None,
+            backfilled: false,
         };
         let later = ConversationEvent {
             event_time_ms: Some(1_700_000_000_001),

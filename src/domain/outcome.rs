@@ -41,6 +41,8 @@ pub enum Outcome {
     WouldPatch {
         /// The code that would have been applied.
         code: String,
+        /// Why a write of it would have failed (`code-not-on-queue`), when it would have.
+        not_on_queue: Option<String>,
     },
     /// The code the policy chose is not assigned to the call's queue (or Genesys refused the
     /// wrap-up with 400): reported as `failed` and delivered again, then dead-lettered, until
@@ -100,7 +102,16 @@ impl Outcome {
             | Outcome::Failed { reason } => Some(reason.clone()),
             Outcome::Misconfigured { reason } => Some(format!("configuration: {reason}")),
             Outcome::CodeNotOnQueue { reason } => Some(format!("code-not-on-queue: {reason}")),
-            Outcome::WouldPatch { code } => Some(format!("shadow: would apply {code}")),
+            Outcome::WouldPatch {
+                code,
+                not_on_queue: None,
+            } => Some(format!("shadow: would apply {code}")),
+            Outcome::WouldPatch {
+                code,
+                not_on_queue: Some(reason),
+            } => Some(format!(
+                "shadow: would apply {code}, and fail code-not-on-queue: {reason}"
+            )),
             Outcome::Conflict => Some("interaction changed concurrently (409)".into()),
             Outcome::NotFound => Some("interaction not found (404)".into()),
         }

@@ -136,20 +136,6 @@ impl WrapupPolicy {
             )
     }
 
-    /// True when some rule needs the call's division to decide.
-    pub fn reads_division(&self) -> bool {
-        self.rules
-            .iter()
-            .any(|rule| rule.matches.division_id.is_some())
-    }
-
-    /// Every (queue, code) pair the policy names: a rule's code on the rule's queue.
-    pub fn queue_codes(&self) -> impl Iterator<Item = (&QueueId, &DispositionCodeId)> {
-        self.rules
-            .iter()
-            .filter_map(|rule| Some((rule.matches.queue_id.as_ref()?, rule.action.code()?)))
-    }
-
     /// Parses the policy's JSON, naming the field of the first problem.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
         let raw: RawPolicy = serde_json::from_str(text).map_err(|e| PolicyError {
@@ -423,23 +409,5 @@ mod tests {
             let error = WrapupPolicy::parse(text).unwrap_err();
             assert_eq!(error.field, field, "{text}: {error}");
         }
-    }
-
-    #[test]
-    fn the_codes_named_per_queue_are_listed_for_checking() {
-        let policy = WrapupPolicy::parse(POLICY).unwrap();
-
-        let pairs: Vec<(String, String)> = policy
-            .queue_codes()
-            .map(|(q, c)| (q.to_string(), c.to_string()))
-            .collect();
-
-        assert_eq!(
-            pairs,
-            [
-                ("q-sales".into(), "c-sales".into()),
-                ("q-new".into(), "c-new".into())
-            ]
-        );
     }
 }

@@ -125,6 +125,8 @@ pub async fn run<A: StreamApi + 'static>(
     tokio::pin!(stop);
     let code = loop {
         tokio::select! {
+            // Sessions first: a checkpoint never passes frames already received.
+            biased;
             event = sessions.next() => {
                 let Some(event) = event else { break 0 };
                 match event {

@@ -110,7 +110,7 @@ enum Ended {
     /// The server warned it would close: reconnect at once (after a healthy life).
     Closing,
     /// Putting the subscriptions again failed: the channel may carry nothing any more.
-    Unsubscribed(String),
+    Unsubscribed(String, DateTime<Utc>),
     /// The token was revoked: new token, new channel.
     Revoked,
     /// The socket closed or failed.
@@ -124,7 +124,7 @@ impl Ended {
         match self {
             Ended::Silent(_) => "no heartbeat",
             Ended::Closing => "socket_closing",
-            Ended::Unsubscribed(_) => "resubscription failed",
+            Ended::Unsubscribed(..) => "resubscription failed",
             Ended::Revoked => "token revoked",
             Ended::Closed(_) => "closed",
             Ended::Shutdown => "shutdown",
@@ -178,9 +178,10 @@ impl Session {
                         }
                         Ended::Silent(last_frame) => (last_frame, "no heartbeat".to_owned(), true),
                         Ended::Closed(why) => (Utc::now(), why, true),
-                        Ended::Unsubscribed(why) => {
+                        // Deaf since the frame that said so (or the change of topics).
+                        Ended::Unsubscribed(why, since) => {
                             channel.subscribed = false;
-                            (Utc::now(), why, true)
+                            (since, why, true)
                         }
                         // Ended::Revoked (Shutdown is matched above): a new channel, made with
                         // the new token the client fetches.
@@ -238,7 +239,12 @@ impl Session {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(Ended, Duration), String> {
         if let Some(wanted) = self.wanted.as_mut() {
-            self.topics = wanted.borrow_and_update().clone();
+            let topics = wanted.borrow_and_update().clone();
+            // Topics changed while the shard was down are put even on a reused channel.
+            if topics != self.topics {
+                channel.subscribed = false;
+                self.topics = topics;
+            }
         }
         let establishing = tracing::info_span!(
             "stream.reconnect",
@@ -426,7 +432,7 @@ impl Session {
                             // a failure ends the socket, so the shard counts as not listening
                             // (a gap) and reconnects, subscribing again, with backoff.
                             if let Err(error) = self.subscribe(&channel.id, &mut false).await {
-                                return Ended::Unsubscribed(format!("resubscription failed: {error}"));
+                                return Ended::Unsubscribed(format!("resubscription failed: {error}"), last_frame);
                             }
                         }
                         FrameKind::Notification => {
@@ -462,10 +468,11 @@ impl Session {
                     }
                 } => {
                     if changed && let Some(wanted) = wanted.as_deref_mut() {
+                        let changed_at = Utc::now();
                         self.topics = wanted.borrow_and_update().clone();
                         // The new topics are not listened to until they are subscribed.
                         if let Err(error) = self.subscribe(&channel.id, &mut false).await {
-                            return Ended::Unsubscribed(format!("subscribing the new topics failed: {error}"));
+                            return Ended::Unsubscribed(format!("subscribing the new topics failed: {error}"), changed_at);
                         }
                     } else if !changed {
                         // The sender is gone: the topics are final.

@@ -99,7 +99,8 @@ impl Shards {
     }
 
     /// The next thing a session says; a shard's listening state follows its `Listening` and
-    /// `Stopped` events. `None` once every session has ended.
+    /// `Stopped` events. Sessions end only at the stop (shards may still be added meanwhile),
+    /// so this waits while none speaks.
     pub async fn next(&mut self) -> Option<SessionEvent> {
         let event = self.events.recv().await?;
         match &event {
@@ -129,11 +130,21 @@ impl Shards {
         self.down.values().min().copied()
     }
 
-    /// Ends every session (each closes its socket), waiting for each a short while.
+    /// Ends every session (each closes its socket), all within [`SESSION_STOP`]; a session
+    /// still busy then (e.g. making its channel) is aborted.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        for shard in self.shards {
-            let _ = tokio::time::timeout(SESSION_STOP, shard.task).await;
+        let (tasks, aborts): (Vec<_>, Vec<_>) = self
+            .shards
+            .into_iter()
+            .map(|shard| {
+                let abort = shard.task.abort_handle();
+                (shard.task, abort)
+            })
+            .unzip();
+        let _ = tokio::time::timeout(SESSION_STOP, futures_util::future::join_all(tasks)).await;
+        for abort in aborts {
+            abort.abort();
         }
     }
 }

@@ -63,7 +63,10 @@ pub fn emf_line(
         metrics.push(json!({"Name": "PayloadMismatch", "Unit": "Count"}));
         line.insert("PayloadMismatch".into(), Value::from(1));
     }
-    if report.outcome.needs_configuration_fix() {
+    // A code not on its queue has its own metric and alarm, not also the general one.
+    if report.outcome.needs_configuration_fix()
+        && !matches!(report.outcome, Outcome::CodeNotOnQueue { .. })
+    {
         metrics.push(json!({"Name": "ConfigurationFailures", "Unit": "Count"}));
         line.insert("ConfigurationFailures".into(), Value::from(1));
     }

@@ -2,9 +2,10 @@
 
 use genesys_eventbridge::deadline::now_epoch_ms;
 use genesys_eventbridge::dedup::{
-    ClaimOutcome, ClaimRequest, DedupError, DedupStore, InMemoryDedupStore, Lease, OwnerToken,
+    AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, InMemoryDedupStore, Lease,
+    OwnerToken,
 };
-use genesys_eventbridge::domain::{DedupKey, EffectKey, TargetKey};
+use genesys_eventbridge::domain::{DedupKey, EffectKey, ParticipantId, TargetKey};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -333,6 +334,47 @@ pub(crate) async fn exactly_one_of_32_concurrent_events_of_one_target_wins(
     assert_eq!(winners, 1);
 }
 
+pub(crate) async fn facts_noted_for_an_agent_come_with_the_next_lease_of_its_target(
+    store: Arc<dyn DedupStore>,
+) {
+    let target = unique_target("facts");
+    let agent = ParticipantId::parse("agent-1").unwrap();
+    let expires_at_s = now_epoch_ms() / 1_000 + 3_600;
+
+    store
+        .note_facts(
+            &target,
+            &agent,
+            AgentFacts {
+                interacting_ms: 120_000,
+            },
+            expires_at_s,
+        )
+        .await
+        .unwrap();
+    store
+        .note_facts(
+            &target,
+            &ParticipantId::parse("agent-2").unwrap(),
+            AgentFacts { interacting_ms: 5 },
+            now_epoch_ms() / 1_000 - 10,
+        )
+        .await
+        .unwrap();
+    let lease = leased(&store, &claim(&key(&target, "acw"), "a", LONG)).await;
+
+    assert_eq!(
+        lease.facts.get("agent-1"),
+        Some(&AgentFacts {
+            interacting_ms: 120_000
+        })
+    );
+    assert!(
+        !lease.facts.contains_key("agent-2"),
+        "an expired fact is not handed over"
+    );
+}
+
 /// Generates one `#[tokio::test]` per contract case for an adapter made by `$make`, an async
 /// expression giving `Option<Arc<dyn DedupStore>>` (`None`: the adapter's server is absent).
 #[macro_export]
@@ -353,6 +395,7 @@ macro_rules! dedup_contract_tests {
             an_expired_completion_and_write_are_forgotten,
             a_different_payload_under_a_completed_key_is_reported,
             exactly_one_of_32_concurrent_events_of_one_target_wins,
+            facts_noted_for_an_agent_come_with_the_next_lease_of_its_target,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -331,7 +331,8 @@ async fn a_shadow_rule_decides_the_code_and_writes_nothing() {
     assert_eq!(
         reports[1].outcome,
         Outcome::WouldPatch {
-            code: SALES_CODE.into()
+            code: SALES_CODE.into(),
+            not_on_queue: None,
         }
     );
     assert_eq!(reports[1].rule.as_deref(), Some("rules[0]"));
@@ -454,5 +455,69 @@ async fn doctor_finds_every_policy_mistake_before_the_first_call() {
             ))
             && !failures[2].contains(VIP),
         "the default reaches support, not the skipped VIP: {failures:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_backfilled_user_end_on_a_queue_with_after_call_work_wraps_the_call_up_itself() {
+    // The bridge backfills a `user.end` for a call whose events were lost in a gap, its `acw`
+    // among them: waiting for that `acw` would leave the call without a wrap-up.
+    let sim = org().await;
+    let consumer = consumer_of(&sim, policy(THREE_QUEUES));
+    let mut backfilled = event("user.end", "c-sales", SALES, None, 1_000);
+    backfilled["detail"]["metadata"]["backfilled"] = json!(true);
+
+    let report = consumer.process(&backfilled, &invocation("r")).await;
+
+    assert_eq!(report.outcome, Outcome::Patched);
+    assert_eq!(report.code.as_deref(), Some(SALES_CODE));
+}
+
+#[tokio::test]
+async fn a_queue_that_cannot_be_read_is_worked_without_its_facts_not_dropped() {
+    // The event names a queue Genesys does not show (deleted, or hidden from the role): the
+    // call is decided from the conversation, as before queue facts existed.
+    let sim = org().await;
+    let consumer = consumer_of(&sim, PipelineSettings::new(disposition()));
+    let mut acw = event("acw", "c-sales", "no-such-queue", None, 31_000);
+    acw["detail"]["eventBody"]["queueId"] = json!("a-queue-that-is-gone");
+
+    let report = consumer.process(&acw, &invocation("r")).await;
+
+    assert_eq!(report.outcome.name(), "failed", "{:?}", report.outcome);
+    let reason = report.outcome.reason().unwrap();
+    assert!(reason.starts_with("code-not-on-queue: "), "{reason}");
+    assert!(
+        call_requests(&sim).contains(&"GET /api/v2/conversations/c-sales".to_owned()),
+        "{:?}",
+        call_requests(&sim)
+    );
+}
+
+#[tokio::test]
+async fn a_shadow_rule_with_a_code_not_on_the_queue_fails_nothing_and_says_so() {
+    let sim = org().await;
+    let shadow = format!(
+        r#"{{"rules": [{{"queueId": "{SALES}", "action": "shadow", "code": "{SUPPORT_CODE}"}}]}}"#
+    );
+    let consumer = consumer_of(&sim, policy(&shadow));
+
+    let report = consumer
+        .process(
+            &event("acw", "c-sales", SALES, None, 31_000),
+            &invocation("r"),
+        )
+        .await;
+
+    assert_eq!(report.outcome.name(), "would-patch");
+    assert!(report.outcome.is_terminal());
+    assert!(
+        report
+            .outcome
+            .reason()
+            .unwrap()
+            .contains("code-not-on-queue"),
+        "{:?}",
+        report.outcome.reason()
     );
 }
