@@ -171,3 +171,40 @@ async fn a_corrupt_spool_line_is_quarantined_once_and_the_good_entries_are_publi
     assert!(!spool.join("spool-000000000000.jsonl").exists());
     let _ = std::fs::remove_dir_all(spool);
 }
+
+#[tokio::test]
+async fn without_a_spool_entries_the_bus_refused_keep_the_checkpoint_at_their_receipt() {
+    let sim = demo_sim_fast().await;
+    let checkpoint = temp_dir("bridge-nospool").with_extension("json");
+    sim.simulator.bus().set_script(BusScript {
+        fail_requests: Some(RequestFault {
+            count: 1_000_000,
+            status: 503,
+            code: "ServiceUnavailable".into(),
+        }),
+        ..BusScript::default()
+    });
+    let bridge = start(
+        &sim,
+        Arc::new(stand_in_sink(&sim.base_url())),
+        BridgeOptions {
+            checkpoint: Some(checkpoint.clone()),
+            checkpoint_interval: Duration::from_millis(50),
+            ..options(None)
+        },
+    );
+
+    let before = Utc::now();
+    conversation_queued_then_ended(&sim, 1).await;
+    reported(&bridge.out, "failed", 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let claimed = listening_until(&checkpoint).expect("a checkpoint");
+    let _ = bridge.stopped().await;
+
+    // Failed and not kept anywhere: a restart must report them as a gap (and backfill them).
+    assert!(
+        claimed < before + chrono::Duration::milliseconds(200),
+        "listening until {claimed}, failed entries received from {before}"
+    );
+    let _ = std::fs::remove_file(checkpoint);
+}

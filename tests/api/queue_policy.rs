@@ -521,3 +521,39 @@ async fn a_shadow_rule_with_a_code_not_on_the_queue_fails_nothing_and_says_so() 
         report.outcome.reason()
     );
 }
+
+/// How many times the simulator was asked for `queue`'s facts.
+fn queue_reads(sim: &RunningSim, queue: &str) -> usize {
+    sim.simulator
+        .received_requests()
+        .iter()
+        .filter(|r| r.path == format!("/api/v2/routing/queues/{queue}"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_queues_facts_are_read_once_per_instance_until_they_are_older_than_the_ttl() {
+    let sim = org().await;
+    let cached = consumer_of(&sim, policy(THREE_QUEUES));
+    let mut settings = policy(THREE_QUEUES);
+    settings.queue_cache_ttl = std::time::Duration::from_millis(50);
+    let expiring = consumer_of(&sim, settings);
+
+    for n in 0..3 {
+        let user_end = event("user.end", "c-sales", SALES, None, 1_000 + n);
+        cached.process(&user_end, &invocation("r")).await;
+    }
+    let read_by_one = queue_reads(&sim, SALES);
+    for n in 0..2 {
+        let user_end = event("user.end", "c-sales", SALES, None, 2_000 + n);
+        expiring.process(&user_end, &invocation("r")).await;
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+    }
+
+    assert_eq!(read_by_one, 1, "three events, one read");
+    assert_eq!(
+        queue_reads(&sim, SALES),
+        3,
+        "the expiring instance read twice"
+    );
+}
