@@ -71,6 +71,19 @@ fn options() -> Options {
 
 /// One consumer (a Lambda instance) against the simulator at `url`, over `store`.
 pub fn consumer(url: &str, store: Arc<dyn DedupStore>) -> Consumer {
+    consumer_with(
+        url,
+        store,
+        PipelineSettings::new(DispositionCodeId::parse(sim::CODE).unwrap()),
+    )
+}
+
+/// [`consumer`] with `settings`.
+pub fn consumer_with(
+    url: &str,
+    store: Arc<dyn DedupStore>,
+    settings: PipelineSettings,
+) -> Consumer {
     let client = HttpGenesysClient::new(
         Endpoints {
             api_base: url.to_owned(),
@@ -83,11 +96,7 @@ pub fn consumer(url: &str, store: Arc<dyn DedupStore>) -> Consumer {
         HttpSettings::default(),
     )
     .unwrap();
-    Consumer::new(
-        store,
-        Arc::new(client),
-        PipelineSettings::new(DispositionCodeId::parse(sim::CODE).unwrap()),
-    )
+    Consumer::new(store, Arc::new(client), settings)
 }
 
 #[tokio::main]

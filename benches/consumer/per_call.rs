@@ -9,10 +9,6 @@ use genesys_eventbridge::dedup::{
 use genesys_eventbridge::domain::{
     DispositionCodeId, EffectKey, EpochMillis, ParticipantId, TargetKey, WrapupPolicy,
 };
-use genesys_eventbridge::genesys::{
-    ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
-};
-use genesys_eventbridge::secret::Secret;
 use genesys_eventbridge::sim::{RequestBudget, RunningSim, SeedData, SimConfig, Simulator};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -273,18 +269,6 @@ async fn org(calls: &[Call], budget: Option<RequestBudget>) -> RunningSim {
 }
 
 fn consumer(sim: &RunningSim, store: Arc<CountingStore>) -> Consumer {
-    let client = HttpGenesysClient::new(
-        Endpoints {
-            api_base: sim.base_url(),
-            login_base: sim.base_url(),
-        },
-        Arc::new(StaticCredentials(ClientCredentials {
-            client_id: "demo-client".into(),
-            client_secret: Secret::new("demo-secret"),
-        })),
-        HttpSettings::default(),
-    )
-    .unwrap();
     let rules: Vec<Value> = QUEUES
         .iter()
         .map(|(queue, _, code)| json!({"queueId": queue, "code": code}))
@@ -293,7 +277,7 @@ fn consumer(sim: &RunningSim, store: Arc<CountingStore>) -> Consumer {
     settings.policy = Some(Arc::new(
         WrapupPolicy::parse(&json!({"rules": rules}).to_string()).unwrap(),
     ));
-    Consumer::new(store, Arc::new(client), settings)
+    crate::consumer_with(&sim.base_url(), store, settings)
 }
 
 fn invocation() -> Invocation {

@@ -128,7 +128,9 @@ pub async fn run<A: BridgeApi + 'static>(
     );
     let (backfilled, mut backfills) = mpsc::unbounded_channel::<Backfilled>();
     let mut bridge = Bridge::start(api, options, &fixed, saved, entries, unhandled, backfilled);
-    let mut checkpoints = tokio::time::interval(bridge.checkpoint_interval());
+    let mut checkpoints = tokio::time::interval(crate::stream::checkpoint_every(
+        bridge.options.checkpoint_interval,
+    ));
     let stop_at = bridge
         .options
         .stop_after
@@ -229,14 +231,6 @@ impl<A: BridgeApi + 'static> Bridge<A> {
             unhandled,
             backfilled,
             saved,
-        }
-    }
-
-    fn checkpoint_interval(&self) -> Duration {
-        if self.options.checkpoint_interval.is_zero() {
-            crate::stream::CHECKPOINT_INTERVAL
-        } else {
-            self.options.checkpoint_interval
         }
     }
 

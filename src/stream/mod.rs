@@ -44,6 +44,15 @@ pub struct StreamOptions {
 /// How often the checkpoint is written while running, unless told otherwise.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The checkpoint's period: `configured`, or [`CHECKPOINT_INTERVAL`] when it is zero.
+pub fn checkpoint_every(configured: Duration) -> Duration {
+    if configured.is_zero() {
+        CHECKPOINT_INTERVAL
+    } else {
+        configured
+    }
+}
+
 /// The API a stream needs: available topics and the Notifications API.
 pub trait StreamApi: NotificationsApi + IntegrationsApi {}
 impl<T: NotificationsApi + IntegrationsApi> StreamApi for T {}
@@ -112,11 +121,7 @@ pub async fn run<A: StreamApi + 'static>(
     status.tick().await;
     // The checkpoint has its own timer: whatever the status interval, a crash loses at most
     // this much of the record of when the stream was listening.
-    let mut checkpoints = tokio::time::interval(if options.checkpoint_interval.is_zero() {
-        CHECKPOINT_INTERVAL
-    } else {
-        options.checkpoint_interval
-    });
+    let mut checkpoints = tokio::time::interval(checkpoint_every(options.checkpoint_interval));
     checkpoints.tick().await;
     let mut last_status = Instant::now();
     let stop_at = options

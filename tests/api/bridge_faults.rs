@@ -25,6 +25,18 @@ async fn blackhole() -> String {
     url
 }
 
+/// The simulator's bus answers 503 to every request from now on.
+fn refuse_every_request(sim: &genesys_eventbridge::sim::RunningSim) {
+    sim.simulator.bus().set_script(BusScript {
+        fail_requests: Some(RequestFault {
+            count: 1_000_000,
+            status: 503,
+            code: "ServiceUnavailable".into(),
+        }),
+        ..BusScript::default()
+    });
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("{name}-{:x}", fastrand::u64(..)))
 }
@@ -106,14 +118,7 @@ async fn an_unwritable_spool_holds_the_entries_in_memory_until_it_can_take_them(
     // The spool's first file cannot be written (as on a full disk).
     let obstacle = spool.join("spool-000000000000.tmp");
     std::fs::create_dir_all(&obstacle).unwrap();
-    sim.simulator.bus().set_script(BusScript {
-        fail_requests: Some(RequestFault {
-            count: 1_000_000,
-            status: 503,
-            code: "ServiceUnavailable".into(),
-        }),
-        ..BusScript::default()
-    });
+    refuse_every_request(&sim);
     let bridge = start(
         &sim,
         Arc::new(stand_in_sink(&sim.base_url())),
@@ -176,14 +181,7 @@ async fn a_corrupt_spool_line_is_quarantined_once_and_the_good_entries_are_publi
 async fn without_a_spool_entries_the_bus_refused_keep_the_checkpoint_at_their_receipt() {
     let sim = demo_sim_fast().await;
     let checkpoint = temp_dir("bridge-nospool").with_extension("json");
-    sim.simulator.bus().set_script(BusScript {
-        fail_requests: Some(RequestFault {
-            count: 1_000_000,
-            status: 503,
-            code: "ServiceUnavailable".into(),
-        }),
-        ..BusScript::default()
-    });
+    refuse_every_request(&sim);
     let bridge = start(
         &sim,
         Arc::new(stand_in_sink(&sim.base_url())),

@@ -39,28 +39,14 @@ fn records(audit_log: &Path) -> Vec<Value> {
 
 /// An apply whose activation wait is `wait`.
 fn apply_waiting(file: &Path, audit_log: &Path, wait: Duration) -> Request {
-    let Request::Apply {
-        file,
-        yes,
-        audit_log,
-        associate_bus,
-        notify_topic_arn,
-        ..
-    } = apply_request(file, audit_log)
-    else {
-        unreachable!()
-    };
-    Request::Apply {
-        file,
-        yes,
-        audit_log,
-        activation: ActivationWait {
+    let mut request = apply_request(file, audit_log);
+    if let Request::Apply { activation, .. } = &mut request {
+        *activation = ActivationWait {
             timeout: wait,
             interval: Duration::from_millis(20),
-        },
-        associate_bus,
-        notify_topic_arn,
+        };
     }
+    request
 }
 
 /// Runs `request` with a notifier that keeps what it is given in `published`.
@@ -90,25 +76,14 @@ async fn configure_published(
 
 /// An apply that publishes each record to SNS (recorded in memory).
 fn apply_notifying(file: &Path, audit_log: &Path) -> Request {
-    let Request::Apply {
-        file,
-        yes,
-        audit_log,
-        activation,
-        associate_bus,
-        ..
-    } = apply_request(file, audit_log)
-    else {
-        unreachable!()
-    };
-    Request::Apply {
-        file,
-        yes,
-        audit_log,
-        activation,
-        associate_bus,
-        notify_topic_arn: Some("arn:aws:sns:eu-west-1:123456789012:integration-changes".into()),
+    let mut request = apply_request(file, audit_log);
+    if let Request::Apply {
+        notify_topic_arn, ..
+    } = &mut request
+    {
+        *notify_topic_arn = Some("arn:aws:sns:eu-west-1:123456789012:integration-changes".into());
     }
+    request
 }
 
 #[tokio::test]
