@@ -14,16 +14,15 @@ demo: build-debug
 ## (The AWS checks run Step Functions, SQS and the rule pattern in moto.)
 test: lint unit aws-checks contract template-checks
 
-# The simulator, the tests and the benchmark need the `sim` feature; the Lambda is built without it.
-FEATURES = --features sim
-
+# The workspace's members (docs/architecture.md) are all default members: plain cargo commands
+# build, lint and test every crate. The tests run the binaries of the other crates, so they are
+# built first.
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy --all-targets $(FEATURES) -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-unit: .venv/ready
-	./scripts/with-local-aws.sh $(CARGO) test --all-targets $(FEATURES)
+unit: .venv/ready build-debug
+	./scripts/with-local-aws.sh $(CARGO) test --workspace --all-targets
 
 aws-checks: .venv/ready build-debug
 	.venv/bin/python -m pytest -q tests/aws
@@ -54,17 +53,17 @@ template-checks: .venv/ready .venv-sam/ready
 ## in-memory and DynamoDB dedup. BENCH_EVENTS sets the deliveries per mode.
 BENCH_EVENTS ?= 20000
 bench: .venv/ready
-	$(CARGO) build --release --bin disposition-consumer
+	$(CARGO) build --release -p gev-consumer --bin disposition-consumer
 	mkdir -p target/bench && cp target/release/disposition-consumer target/bench/bootstrap
-	$(CARGO) build --release --bins $(FEATURES)
-	./scripts/with-local-aws.sh $(CARGO) bench --bench consumer $(FEATURES) -- --events $(BENCH_EVENTS)
+	$(CARGO) build --release --bins
+	./scripts/with-local-aws.sh $(CARGO) bench --bench consumer -- --events $(BENCH_EVENTS)
 
 ## make sim: genesys-sim on 127.0.0.1:8089 with the demo data (for cargo lambda watch).
 sim: build-debug
 	./target/debug/genesys-sim --data events/sim/interactions.json --listen 127.0.0.1:8089
 
 build-debug:
-	$(CARGO) build --bins $(FEATURES)
+	$(CARGO) build --bins
 
 ## make build: the Lambda for arm64 (needs cargo-lambda, and zig or --compiler cargo).
 build:

@@ -2,7 +2,7 @@
 
 use crate::child::run_measured;
 use crate::sim::start_sim;
-use genesys_eventbridge::sim::workload::WorkloadSpec;
+use gev_sim::workload::WorkloadSpec;
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

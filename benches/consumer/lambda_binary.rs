@@ -3,8 +3,8 @@
 
 use crate::sim::{CODE, start_sim};
 use crate::stats::percentile;
-use genesys_eventbridge::sim::lambda_api::{InvocationResult, RunningLambdaApi};
-use genesys_eventbridge::sim::workload::WorkloadSpec;
+use gev_sim::lambda_api::{InvocationResult, RunningLambdaApi};
+use gev_sim::workload::WorkloadSpec;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -11,7 +11,7 @@
 //! `--only memory|dynamodb|lambda|publish|stream|bridge|per-call` (one part).
 //! `BENCH_BIN_DIR` names another folder holding a `genesys-eventbridge` and a
 //! `disposition-consumer` to measure (an older build), instead of `target/release/` and the
-//! Lambda `make bench` builds without the `sim` feature (`target/bench/bootstrap`).
+//! Lambda `make bench` builds alone, `-p gev-consumer` (`target/bench/bootstrap`).
 
 mod bridge;
 mod child;
@@ -25,13 +25,13 @@ mod stats;
 mod stream;
 mod svg;
 
-use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
-use genesys_eventbridge::dedup::DedupStore;
-use genesys_eventbridge::domain::DispositionCodeId;
-use genesys_eventbridge::genesys::{
+use gev_consumer::consumer::{Consumer, PipelineSettings};
+use gev_consumer::dedup::DedupStore;
+use gev_core::domain::DispositionCodeId;
+use gev_core::secret::Secret;
+use gev_genesys::{
     ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
 };
-use genesys_eventbridge::secret::Secret;
 use modes::{Bench, Dedup, Dynamo};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -157,7 +157,7 @@ async fn main() {
     } else if options.runs("dynamodb") {
         println!("dynamodb: skipped (run `make bench`, which starts DynamoDB Local)");
     }
-    // The Lambda as it ships: built without the `sim` feature (make bench copies it here).
+    // The Lambda as it ships: built alone, `-p gev-consumer` (make bench copies it here).
     let lambda = match std::env::var_os("BENCH_BIN_DIR") {
         Some(bin_dir) => PathBuf::from(bin_dir).join("disposition-consumer"),
         None => dir.join("bootstrap"),

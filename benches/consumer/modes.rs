@@ -5,7 +5,7 @@ use crate::child::{Usage, run_measured};
 use crate::dynamo_proxy::{CountingProxy, Counts, writes};
 use crate::sim::{CODE, Sim, start_sim, workload};
 use crate::stats::percentile;
-use genesys_eventbridge::sim::workload::Workload;
+use gev_sim::workload::Workload;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -348,26 +348,23 @@ pub(crate) async fn writes_per_outcome(bench: &Bench, deliveries: usize) -> Valu
 
 /// The worker process of [`concurrent`]: runs the deliveries and prints its figures as JSON.
 pub(crate) async fn worker(args: &[String]) {
-    use genesys_eventbridge::sim::platform::{DeliveryOptions, deliver};
+    use gev_sim::platform::{DeliveryOptions, deliver};
     let [dedup, url, prefix, deliveries, instances] = args else {
         panic!("--worker DEDUP URL PREFIX DELIVERIES INSTANCES");
     };
     let workload = workload(deliveries.parse().unwrap(), prefix);
     let instances: usize = instances.parse().unwrap();
     let mut consumers = Vec::new();
-    let shared: std::sync::Arc<dyn genesys_eventbridge::dedup::DedupStore> =
-        std::sync::Arc::new(genesys_eventbridge::dedup::InMemoryDedupStore::default());
+    let shared: std::sync::Arc<dyn gev_consumer::dedup::DedupStore> =
+        std::sync::Arc::new(gev_consumer::dedup::InMemoryDedupStore::default());
     for _ in 0..instances {
-        let store: std::sync::Arc<dyn genesys_eventbridge::dedup::DedupStore> =
-            if dedup == "dynamodb" {
-                let client = genesys_eventbridge::app::dynamodb_client().await;
-                let table = std::env::var("DEDUP_TABLE_NAME").unwrap();
-                std::sync::Arc::new(genesys_eventbridge::dedup::DynamoDbDedupStore::new(
-                    client, table,
-                ))
-            } else {
-                shared.clone()
-            };
+        let store: std::sync::Arc<dyn gev_consumer::dedup::DedupStore> = if dedup == "dynamodb" {
+            let client = gev_consumer::app::dynamodb_client().await;
+            let table = std::env::var("DEDUP_TABLE_NAME").unwrap();
+            std::sync::Arc::new(gev_consumer::dedup::DynamoDbDedupStore::new(client, table))
+        } else {
+            shared.clone()
+        };
         consumers.push(crate::consumer(url, store));
     }
     let run = deliver(consumers, workload.deliveries, DeliveryOptions::default()).await;

@@ -1,15 +1,15 @@
 //! `make bench` part `per-call`: what each call costs a user on a realistic mix of calls with their whole event sequences — Genesys requests (counted at the simulator), dedup writes, Lambda invocations — and whether one OAuth client's 300 requests a minute sustain it without a 429.
 
-use genesys_eventbridge::consumer::{Consumer, Invocation, PipelineSettings};
-use genesys_eventbridge::deadline::Deadline;
-use genesys_eventbridge::dedup::{
+use gev_consumer::consumer::{Consumer, Invocation, PipelineSettings};
+use gev_consumer::dedup::{
     AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, InMemoryDedupStore, Lease,
     OwnerToken,
 };
-use genesys_eventbridge::domain::{
+use gev_core::deadline::Deadline;
+use gev_core::domain::{
     DispositionCodeId, EffectKey, EpochMillis, ParticipantId, TargetKey, WrapupPolicy,
 };
-use genesys_eventbridge::sim::{RequestBudget, RunningSim, SeedData, SimConfig, Simulator};
+use gev_sim::{RequestBudget, RunningSim, SeedData, SimConfig, Simulator};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

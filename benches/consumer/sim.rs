@@ -1,7 +1,7 @@
 //! genesys-sim (the release binary) in its own process, seeded with a workload, so its CPU time
 //! is never counted as the consumer's.
 
-use genesys_eventbridge::sim::workload::{Workload, WorkloadSpec};
+use gev_sim::workload::{Workload, WorkloadSpec};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -5,9 +5,10 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use genesys_eventbridge::cli::configure::{self, Request, Terminal};
+use genesys_eventbridge::cli::invoke;
 use genesys_eventbridge::configure::ActivationWait;
-use genesys_eventbridge::telemetry::{LogTarget, Telemetry, TelemetryOptions};
-use genesys_eventbridge::{app, cli::invoke, config::Config, config::GenesysAccess};
+use gev_consumer::{app, config::Config, config::GenesysAccess};
+use gev_core::telemetry::{LogTarget, Telemetry, TelemetryOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -285,7 +286,7 @@ async fn main() {
         Err(error) => {
             eprintln!(
                 "genesys-eventbridge: {}",
-                genesys_eventbridge::error_chain(error.as_ref())
+                gev_core::error_chain(error.as_ref())
             );
             2
         }
@@ -344,14 +345,13 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
 async fn doctor() -> anyhow::Result<i32> {
     use std::io::Write;
     let config = Config::from_env()?;
-    let access = genesys_eventbridge::config::GenesysAccess {
+    let access = gev_consumer::config::GenesysAccess {
         endpoints: config.endpoints.clone(),
         credentials: config.credentials.clone(),
     };
     let client = app::genesys_client(&access).await?;
     let policy = config.pipeline.effective_policy();
-    let findings =
-        genesys_eventbridge::doctor::check(&client, &policy, Duration::from_secs(20)).await;
+    let findings = gev_consumer::doctor::check(&client, &policy, Duration::from_secs(20)).await;
     let mut stdout = std::io::stdout().lock();
     for finding in &findings {
         let mark = if finding.ok { "ok  " } else { "FAIL" };
@@ -400,7 +400,7 @@ async fn bridge(args: BridgeArgs) -> anyhow::Result<i32> {
     let access = GenesysAccess::from_env()?;
     let client = std::sync::Arc::new(app::genesys_client(&access).await?);
     let sink = std::sync::Arc::new(BusSink::new(
-        app::eventbridge_client(&args.bus).await,
+        genesys_eventbridge::eventbridge::sdk::client_for_bus(&args.bus).await,
         &args.bus,
     ));
     let mut out = std::io::BufWriter::new(std::io::stdout());
@@ -476,7 +476,7 @@ async fn publish(args: PublishArgs) -> i32 {
         Box::new(genesys_eventbridge::publish::NothingSent)
     } else {
         Box::new(BusSink::new(
-            app::eventbridge_client(&request.bus).await,
+            genesys_eventbridge::eventbridge::sdk::client_for_bus(&request.bus).await,
             &request.bus,
         ))
     };

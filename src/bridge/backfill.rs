@@ -1,9 +1,9 @@
 //! Filling a gap: the followed queues' voice conversations that ended inside it, found with the conversation details query (paged), each agent's leg published as a `…user.end`-shaped notification marked `"backfilled": true` in its `metadata`.
 
-use crate::deadline::Deadline;
-use crate::genesys::analytics::AnalyticsApi;
 use crate::stream::records::Gap;
 use chrono::{DateTime, Utc};
+use gev_core::deadline::Deadline;
+use gev_genesys::analytics::AnalyticsApi;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ pub async fn backfill(
                 Deadline::after(request_timeout),
             )
             .await
-            .map_err(|error| crate::error_chain(&error))?;
+            .map_err(|error| gev_core::error_chain(&error))?;
         if answer.conversations.is_empty() {
             break;
         }
@@ -75,7 +75,7 @@ pub async fn backfill(
 /// A `…user.end`-shaped notification for an agent's leg that ended at `end`.
 fn user_end(
     conversation: &str,
-    agent: &crate::genesys::analytics::AgentLeg,
+    agent: &gev_genesys::analytics::AgentLeg,
     end: DateTime<Utc>,
 ) -> Value {
     json!({

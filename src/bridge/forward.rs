@@ -28,7 +28,7 @@ pub struct Unhandled(Arc<Mutex<Tickets>>);
 impl Unhandled {
     /// Counts an entry received at `received_at` as unhandled; its ticket.
     pub fn add(&self, received_at: DateTime<Utc>) -> u64 {
-        let mut inner = crate::locks::lock(&self.0);
+        let mut inner = gev_core::locks::lock(&self.0);
         inner.0 += 1;
         let ticket = inner.0;
         inner.1.insert(ticket, received_at);
@@ -37,17 +37,17 @@ impl Unhandled {
 
     /// The entry of `ticket` is handled (on the bus, refused for good, or spooled).
     pub fn done(&self, ticket: u64) {
-        crate::locks::lock(&self.0).1.remove(&ticket);
+        gev_core::locks::lock(&self.0).1.remove(&ticket);
     }
 
     /// When the oldest unhandled entry was received.
     pub fn oldest(&self) -> Option<DateTime<Utc>> {
-        crate::locks::lock(&self.0).1.values().min().copied()
+        gev_core::locks::lock(&self.0).1.values().min().copied()
     }
 
     /// True while the entry of `ticket` is unhandled.
     pub fn contains(&self, ticket: u64) -> bool {
-        crate::locks::lock(&self.0).1.contains_key(&ticket)
+        gev_core::locks::lock(&self.0).1.contains_key(&ticket)
     }
 }
 

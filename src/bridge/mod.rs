@@ -5,8 +5,6 @@ pub mod coverage;
 pub mod forward;
 pub mod spool;
 
-use crate::genesys::analytics::AnalyticsApi;
-use crate::genesys::routing::RoutingApi;
 use crate::publish::{DedupWindow, Entry, EventSink, SendPolicy, check_entry, transform};
 use crate::stream::StreamApi;
 use crate::stream::checkpoint::{Checkpoint, ShardState};
@@ -16,6 +14,8 @@ use crate::stream::supervisor::Shards;
 use chrono::{DateTime, Utc};
 use coverage::{Change, Coverage, finished_conversation, queue_topic, queued_conversation};
 use forward::{Forwarder, Queued, Unhandled};
+use gev_genesys::analytics::AnalyticsApi;
+use gev_genesys::routing::RoutingApi;
 use serde_json::Value;
 use spool::Spool;
 use std::future::Future;
@@ -107,7 +107,7 @@ pub async fn run<A: BridgeApi + 'static>(
             let _ = writeln!(
                 err,
                 "genesys-eventbridge bridge: {}",
-                crate::error_chain(&error)
+                gev_core::error_chain(&error)
             );
             return 2;
         }
@@ -470,7 +470,7 @@ fn write_checkpoint(
         let _ = writeln!(
             err,
             "genesys-eventbridge bridge: {}",
-            crate::error_chain(&error)
+            gev_core::error_chain(&error)
         );
     }
 }

@@ -1,10 +1,10 @@
 //! `genesys-eventbridge invoke`: the Lambda's own handler over events read from files, one JSON line per event.
 
-use crate::consumer::{Consumer, Invocation};
-use crate::deadline::Deadline;
-use crate::dedup::OwnerToken;
-use crate::lambda::{self, InvocationMeta};
-use crate::telemetry::{Telemetry, tree};
+use gev_consumer::consumer::{Consumer, Invocation};
+use gev_consumer::dedup::OwnerToken;
+use gev_consumer::lambda::{self, InvocationMeta};
+use gev_core::deadline::Deadline;
+use gev_core::telemetry::{Telemetry, tree};
 use serde_json::Value;
 use std::io::Write;
 use std::time::Duration;

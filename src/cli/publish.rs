@@ -130,7 +130,7 @@ async fn publish(
     } else {
         request.events.clone()
     };
-    let files = expand_paths(&paths).map_err(|error| crate::error_chain(&error))?;
+    let files = expand_paths(&paths).map_err(|error| gev_core::error_chain(&error))?;
     if let Some(rejects) = &request.rejects {
         refuse_an_input_as_rejects(rejects, &files)?;
     }
@@ -142,7 +142,7 @@ async fn publish(
         counted.push(if file == "-" {
             None
         } else {
-            Some(count_events(file).map_err(|error| crate::error_chain(&error))?)
+            Some(count_events(file).map_err(|error| gev_core::error_chain(&error))?)
         });
     }
     let total: usize = counted.iter().flatten().sum();
@@ -174,7 +174,7 @@ async fn publish(
     let mut input_error: Option<String> = None;
     'files: for (file, &expected) in files.iter().zip(&counted) {
         let mut read = 0;
-        for event in EventReader::open(file).map_err(|e| crate::error_chain(&e))? {
+        for event in EventReader::open(file).map_err(|e| gev_core::error_chain(&e))? {
             match event {
                 Ok(_) if expected.is_some_and(|expected| read == expected) => {
                     input_error = Some(changed(file, expected, "more"));
@@ -182,7 +182,7 @@ async fn publish(
                 }
                 Ok(event) => chunk.push(event),
                 Err(error) => {
-                    input_error = Some(crate::error_chain(&error));
+                    input_error = Some(gev_core::error_chain(&error));
                     break 'files;
                 }
             }

@@ -1,9 +1,9 @@
 //! `configure check`, the projection test: each configured topic's sample event through the template's rule pattern and the consumer's parser.
 
 use super::event_pattern::{self, UnsupportedPattern};
-use crate::domain::ParsedEvent;
-use crate::domain::integration::IntegrationSpec;
 use crate::eventbridge::partner_source_name;
+use gev_core::domain::ParsedEvent;
+use gev_core::domain::integration::IntegrationSpec;
 use serde_json::{Value, json};
 
 /// The logical id of the consumer's rule in `template.yaml`.
@@ -140,7 +140,7 @@ pub fn check(
     for topic in &spec.topics {
         let event = samples(topic).unwrap_or_else(|| sample_event(spec, topic));
         let verdict = if event_pattern::matches(pattern, &event)? {
-            match crate::parse::parse_event(&event) {
+            match gev_core::parse::parse_event(&event) {
                 ParsedEvent::Update(_) | ParsedEvent::Conversation(_) => Verdict::Acts,
                 ParsedEvent::Ignored { reason } => Verdict::Ignored(reason),
                 ParsedEvent::Rejected { reason, .. } => Verdict::Rejected(reason),
@@ -159,7 +159,7 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::integration::parse_spec;
+    use gev_core::domain::integration::parse_spec;
 
     const TEMPLATE: &str = include_str!("../../template.yaml");
 

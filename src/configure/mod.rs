@@ -6,13 +6,13 @@ pub mod event_pattern;
 pub mod partner_bus;
 pub mod schema;
 
-use crate::deadline::Deadline;
-use crate::domain::IntegrationId;
-use crate::domain::integration::{
+use gev_core::deadline::Deadline;
+use gev_core::domain::IntegrationId;
+use gev_core::domain::integration::{
     Action, CurrentIntegration, IntegrationSpec, Plan, SpecProblem, normalise_notes, plan,
 };
-use crate::genesys::GenesysError;
-use crate::genesys::integrations::{
+use gev_genesys::GenesysError;
+use gev_genesys::integrations::{
     ConfigWrite, EventBridgeProperties, Integration, IntegrationConfig, IntegrationsApi,
     IntendedState,
 };
@@ -204,7 +204,7 @@ pub async fn desired_state(
     text: &str,
     deadline: Deadline,
 ) -> Result<IntegrationSpec, ConfigureError> {
-    let parsed = crate::domain::integration::parse_spec(text);
+    let parsed = gev_core::domain::integration::parse_spec(text);
     let local = parsed.as_ref().err().cloned().unwrap_or_default();
     let Ok(Value::Object(raw)) = serde_json::from_str::<Value>(text) else {
         return parsed.map_err(ConfigureError::Invalid);
@@ -217,7 +217,7 @@ pub async fn desired_state(
             field: "topics".into(),
             problem: format!(
                 "not checked against Genesys Cloud: {}",
-                crate::error_chain(&error)
+                gev_core::error_chain(&error)
             ),
         }],
     };

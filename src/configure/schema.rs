@@ -1,6 +1,6 @@
 //! Checks the integration's properties against the JSON Schema Genesys serves for its type (the keywords such schemas use: type, required, properties, items, pattern, lengths, enum).
 
-use crate::domain::integration::SpecProblem;
+use gev_core::domain::integration::SpecProblem;
 use serde_json::{Map, Value};
 
 /// The desired state's field of a configuration property, for problems that name it.

@@ -79,6 +79,28 @@ impl EventSources for SdkEventSources {
     }
 }
 
+/// An EventBridge client for `bus` (a name, or an ARN whose region it then uses) through the
+/// standard AWS SDK chain (`AWS_ENDPOINT_URL_EVENTBRIDGE` for a local server). The SDK's own
+/// retries are off: publish retries per entry and counts every attempt it makes.
+pub async fn client_for_bus(bus: &str) -> Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(10))
+        .build();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(aws_config::retry::RetryConfig::disabled());
+    if let Some(region) = bus
+        .strip_prefix("arn:")
+        .and_then(|arn| arn.split(':').nth(2))
+        .filter(|region| !region.is_empty())
+    {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    Client::new(&loader.load().await)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

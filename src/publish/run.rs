@@ -190,7 +190,7 @@ impl<'a> Publisher<'a> {
                 Ok(()) => self.failures_in_a_row = 0,
                 Err(error) => {
                     self.failures_in_a_row += 1;
-                    self.audit_failures.push(crate::error_chain(&error));
+                    self.audit_failures.push(gev_core::error_chain(&error));
                 }
             }
         }

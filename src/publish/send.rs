@@ -260,7 +260,7 @@ async fn send_request(
                 }
             }
             Err(error) => {
-                let reason = crate::error_chain(&error);
+                let reason = gev_core::error_chain(&error);
                 for &index in &pending {
                     if error.retryable {
                         last_codes.push((index, "RequestFailed".into()));

@@ -6,11 +6,11 @@ pub mod session;
 pub mod supervisor;
 pub mod topics;
 
-use crate::deadline::Deadline;
-use crate::genesys::integrations::IntegrationsApi;
-use crate::genesys::notifications::NotificationsApi;
 use checkpoint::{Checkpoint, ShardState, shard_key};
 use chrono::{DateTime, Utc};
+use gev_core::deadline::Deadline;
+use gev_genesys::integrations::IntegrationsApi;
+use gev_genesys::notifications::NotificationsApi;
 use records::{Gap, event_time, notification_line};
 use session::{SessionEvent, SessionSettings};
 use std::collections::BTreeMap;
@@ -93,7 +93,7 @@ pub async fn run<A: StreamApi + 'static>(
             let _ = writeln!(
                 err,
                 "genesys-eventbridge stream: {}",
-                crate::error_chain(&error)
+                gev_core::error_chain(&error)
             );
             return 2;
         }
@@ -231,7 +231,7 @@ pub async fn available_topics<A: StreamApi + ?Sized>(
     settings: &SessionSettings,
     tool: &str,
     err: &mut (dyn Write + Send),
-) -> Result<Vec<crate::genesys::integrations::AvailableTopic>, String> {
+) -> Result<Vec<gev_genesys::integrations::AvailableTopic>, String> {
     until_answered(settings, tool, err, |deadline| {
         api.available_topics(deadline)
     })
@@ -249,7 +249,7 @@ pub async fn until_answered<T, F, Fut>(
 ) -> Result<T, String>
 where
     F: FnMut(Deadline) -> Fut,
-    Fut: Future<Output = Result<T, crate::genesys::GenesysError>>,
+    Fut: Future<Output = Result<T, gev_genesys::GenesysError>>,
 {
     let mut failures = 0;
     loop {
@@ -260,7 +260,7 @@ where
                 let _ = writeln!(
                     err,
                     "genesys-eventbridge {tool}: {} (retrying)",
-                    crate::error_chain(&error)
+                    gev_core::error_chain(&error)
                 );
                 let wait = crate::backoff::full_jitter(
                     settings.backoff_base,
@@ -269,7 +269,7 @@ where
                 );
                 tokio::time::sleep(wait).await;
             }
-            Err(error) => return Err(crate::error_chain(&error)),
+            Err(error) => return Err(gev_core::error_chain(&error)),
         }
     }
 }
@@ -382,7 +382,7 @@ fn save(
         let _ = writeln!(
             err,
             "genesys-eventbridge stream: {}",
-            crate::error_chain(&error)
+            gev_core::error_chain(&error)
         );
     }
 }

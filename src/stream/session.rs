@@ -1,10 +1,10 @@
 //! One shard's life: a channel with its subscriptions, a socket on it, heartbeats watched (ping after two silent intervals, dead after one more), system messages obeyed, subscriptions renewed before expiry, and reconnection forever with full-jitter backoff; every interval not listening reported as a gap.
 
 use super::records::{FrameKind, Gap, frame_kind};
-use crate::deadline::Deadline;
-use crate::genesys::notifications::{Channel, NotificationsApi};
 use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
+use gev_core::deadline::Deadline;
+use gev_genesys::notifications::{Channel, NotificationsApi};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -297,7 +297,7 @@ impl Session {
                 .api
                 .channel_exists(&current.id, self.deadline())
                 .await
-                .map_err(|error| crate::error_chain(&error))?,
+                .map_err(|error| gev_core::error_chain(&error))?,
             None => false,
         };
         if !reuse {
@@ -305,7 +305,7 @@ impl Session {
                 .api
                 .create_channel(self.deadline())
                 .await
-                .map_err(|error| crate::error_chain(&error))?;
+                .map_err(|error| gev_core::error_chain(&error))?;
             // Kept even if subscribing fails: the next attempt subscribes it instead of
             // making another channel (Genesys evicts the oldest past 20 per client).
             *channel = ChannelState {
@@ -350,7 +350,7 @@ impl Session {
             .api
             .put_subscriptions(id, &self.topics, self.deadline())
             .await
-            .map_err(|error| crate::error_chain(&error))?;
+            .map_err(|error| gev_core::error_chain(&error))?;
         if std::mem::take(first) {
             let rejected: Vec<(String, String)> = verdicts
                 .iter()

@@ -1,8 +1,8 @@
 //! The shards of a stream or a bridge: one session per shard of topics, each kept listening by its own task; what the sessions say, with each shard's listening state kept (since when it is down); a shard's topics changed while it runs; one stop for all.
 
 use super::session::{Session, SessionEvent, SessionSettings};
-use crate::genesys::notifications::NotificationsApi;
 use chrono::{DateTime, Utc};
+use gev_genesys::notifications::NotificationsApi;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The topics a stream listens to: checked against the organization's available topics (WebSocket transport, concrete ids) and shared out over channels of at most 1,000 topics.
 
-use crate::genesys::integrations::AvailableTopic;
+use gev_genesys::integrations::AvailableTopic;
 
 /// Topics one channel takes.
 pub const TOPICS_PER_CHANNEL: usize = 1_000;

@@ -2,17 +2,15 @@
 
 use crate::helpers::*;
 use async_trait::async_trait;
-use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
-use genesys_eventbridge::deadline::Deadline;
-use genesys_eventbridge::dedup::InMemoryDedupStore;
-use genesys_eventbridge::domain::{
+use gev_consumer::consumer::{Consumer, PipelineSettings};
+use gev_consumer::dedup::InMemoryDedupStore;
+use gev_consumer::lambda;
+use gev_core::deadline::Deadline;
+use gev_core::domain::{
     ConversationId, ConversationSnapshot, DispositionCodeId, InteractionId, InteractionSnapshot,
     WrapupTarget,
 };
-use genesys_eventbridge::genesys::{
-    ApplyResult, GenesysApi, GenesysError, HttpSettings, WrapupRequest,
-};
-use genesys_eventbridge::lambda;
+use gev_genesys::{ApplyResult, GenesysApi, GenesysError, HttpSettings, WrapupRequest};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -170,10 +168,10 @@ impl GenesysApi for CountingGenesys {
 
     async fn queue_facts(
         &self,
-        id: &genesys_eventbridge::domain::QueueId,
+        id: &gev_core::domain::QueueId,
         _: Deadline,
-    ) -> Result<genesys_eventbridge::genesys::routing::QueueFacts, GenesysError> {
-        Ok(genesys_eventbridge::genesys::routing::QueueFacts {
+    ) -> Result<gev_genesys::routing::QueueFacts, GenesysError> {
+        Ok(gev_genesys::routing::QueueFacts {
             id: id.clone(),
             name: "queue".into(),
             division_id: None,

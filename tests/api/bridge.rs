@@ -6,15 +6,15 @@ use crate::helpers::{
 };
 use crate::publish_e2e::{Sqs, bus_with_the_rule_into_a_queue, lambda_sqs_event};
 use genesys_eventbridge::bridge::{BridgeOptions, run};
-use genesys_eventbridge::consumer::PipelineSettings;
-use genesys_eventbridge::genesys::HttpSettings;
-use genesys_eventbridge::lambda;
 use genesys_eventbridge::publish::{
     BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventSink, SendPolicy,
 };
-use genesys_eventbridge::sim::eventbridge::{BusScript, RequestFault};
-use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
 use genesys_eventbridge::stream::session::SessionSettings;
+use gev_consumer::consumer::PipelineSettings;
+use gev_consumer::lambda;
+use gev_genesys::HttpSettings;
+use gev_sim::eventbridge::{BusScript, RequestFault};
+use gev_sim::{RunningSim, SeedData, SimConfig, Simulator};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -325,7 +325,7 @@ async fn a_call_that_ends_while_the_socket_is_down_is_backfilled_and_wrapped_up_
 
     // The socket goes silent; the call ends meanwhile, its user.end lost with the socket.
     sim.simulator
-        .break_channel(&channel, genesys_eventbridge::sim::ChannelFault::Stall);
+        .break_channel(&channel, gev_sim::ChannelFault::Stall);
     end_now(&sim, CONVERSATION);
     reported(&bridge.out, "published", 1).await;
     let (code, lines) = bridge.stopped().await;

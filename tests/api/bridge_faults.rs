@@ -6,7 +6,7 @@ use crate::bridge::{
 use crate::helpers::stand_in_sink;
 use chrono::{DateTime, Utc};
 use genesys_eventbridge::bridge::BridgeOptions;
-use genesys_eventbridge::sim::eventbridge::{BusScript, RequestFault};
+use gev_sim::eventbridge::{BusScript, RequestFault};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ async fn blackhole() -> String {
 }
 
 /// The simulator's bus answers 503 to every request from now on.
-fn refuse_every_request(sim: &genesys_eventbridge::sim::RunningSim) {
+fn refuse_every_request(sim: &gev_sim::RunningSim) {
     sim.simulator.bus().set_script(BusScript {
         fail_requests: Some(RequestFault {
             count: 1_000_000,

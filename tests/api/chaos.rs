@@ -3,13 +3,13 @@
 //! from the simulator's own write counts.
 
 use crate::helpers::{dynamodb_store, sim_client};
-use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
-use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore};
-use genesys_eventbridge::domain::DispositionCodeId;
-use genesys_eventbridge::genesys::{HttpSettings, RetryPolicy};
-use genesys_eventbridge::sim::platform::{DeliveryOptions, Freeze, deliver};
-use genesys_eventbridge::sim::workload::WorkloadSpec;
-use genesys_eventbridge::sim::{Faults, SimConfig, Simulator};
+use gev_consumer::consumer::{Consumer, PipelineSettings};
+use gev_consumer::dedup::{DedupStore, InMemoryDedupStore};
+use gev_core::domain::DispositionCodeId;
+use gev_genesys::{HttpSettings, RetryPolicy};
+use gev_sim::platform::{DeliveryOptions, Freeze, deliver};
+use gev_sim::workload::WorkloadSpec;
+use gev_sim::{Faults, SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,7 +219,7 @@ async fn run_race(stores: [Arc<dyn DedupStore>; 2], prefix: &str, targets: usize
     });
     let mut pairs: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for event in &workload.deliveries {
-        let target = genesys_eventbridge::parse::ordering_key(event).unwrap();
+        let target = gev_core::parse::ordering_key(event).unwrap();
         pairs.entry(target).or_default().push(event.clone());
     }
 
@@ -258,15 +258,15 @@ async fn deliver_until_terminal(
     consumer: &Consumer,
     event: &serde_json::Value,
     budget: Duration,
-) -> genesys_eventbridge::domain::Outcome {
+) -> gev_core::domain::Outcome {
     let mut outcome = None;
     for delivery in 0..20 {
-        let invocation = genesys_eventbridge::consumer::Invocation {
-            owner: genesys_eventbridge::dedup::OwnerToken::new(format!(
+        let invocation = gev_consumer::consumer::Invocation {
+            owner: gev_consumer::dedup::OwnerToken::new(format!(
                 "race-{}-{delivery}",
                 fastrand::u64(..)
             )),
-            deadline: genesys_eventbridge::deadline::Deadline::after(budget),
+            deadline: gev_core::deadline::Deadline::after(budget),
         };
         let report = consumer.process(event, &invocation).await;
         if report.outcome.is_terminal() {

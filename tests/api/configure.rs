@@ -4,10 +4,10 @@
 use crate::helpers::{Recording, demo_sim, sim_client};
 use genesys_eventbridge::cli::configure::{Request, Terminal, run};
 use genesys_eventbridge::configure::{self, ActivationWait, ConfigureError};
-use genesys_eventbridge::deadline::Deadline;
-use genesys_eventbridge::domain::integration::parse_spec;
-use genesys_eventbridge::genesys::HttpSettings;
-use genesys_eventbridge::sim::RunningSim;
+use gev_core::deadline::Deadline;
+use gev_core::domain::integration::parse_spec;
+use gev_genesys::HttpSettings;
+use gev_sim::RunningSim;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -204,9 +204,9 @@ async fn a_change_made_between_plan_and_apply_is_never_overwritten() {
         "{error}"
     );
     assert_eq!(error.exit_code(), 3);
-    let config = genesys_eventbridge::genesys::integrations::IntegrationsApi::config(
+    let config = gev_genesys::integrations::IntegrationsApi::config(
         &client,
-        &genesys_eventbridge::domain::IntegrationId::parse(id).unwrap(),
+        &gev_core::domain::IntegrationId::parse(id).unwrap(),
         deadline,
     )
     .await
@@ -328,10 +328,7 @@ async fn apply_associates_the_partner_event_source_with_its_bus_and_status_shows
     };
     let sim = demo_sim().await;
     let suffix = format!("dispositions-{:08x}", fastrand::u32(..));
-    let source = genesys_eventbridge::eventbridge::partner_source_name(
-        genesys_eventbridge::sim::ORG_ID,
-        &suffix,
-    );
+    let source = genesys_eventbridge::eventbridge::partner_source_name(gev_sim::ORG_ID, &suffix);
     // What Genesys does on AWS once the integration is active.
     events
         .create_partner_event_source()

@@ -10,8 +10,8 @@ use crate::configure::{
 use crate::helpers::{Recording, demo_sim, sim_client};
 use genesys_eventbridge::cli::configure::{Request, Terminal, run};
 use genesys_eventbridge::configure::ActivationWait;
-use genesys_eventbridge::genesys::HttpSettings;
-use genesys_eventbridge::sim::RunningSim;
+use gev_genesys::HttpSettings;
+use gev_sim::RunningSim;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -1,11 +1,11 @@
 //! One contract for every dedup adapter, so they cannot drift apart.
 
-use genesys_eventbridge::deadline::now_epoch_ms;
-use genesys_eventbridge::dedup::{
+use gev_consumer::dedup::{
     AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, InMemoryDedupStore, Lease,
     OwnerToken,
 };
-use genesys_eventbridge::domain::{DedupKey, EffectKey, ParticipantId, TargetKey};
+use gev_core::deadline::now_epoch_ms;
+use gev_core::domain::{DedupKey, EffectKey, ParticipantId, TargetKey};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -410,7 +410,7 @@ macro_rules! dedup_contract_tests {
 }
 
 mod in_memory {
-    async fn store() -> Option<std::sync::Arc<dyn genesys_eventbridge::dedup::DedupStore>> {
+    async fn store() -> Option<std::sync::Arc<dyn gev_consumer::dedup::DedupStore>> {
         Some(std::sync::Arc::new(super::InMemoryDedupStore::default()))
     }
     crate::dedup_contract_tests!(store());

@@ -1,11 +1,9 @@
 //! The handler with DynamoDB dedup on DynamoDB Local: nothing lost, nothing applied twice, across instances.
 
 use crate::helpers::*;
-use genesys_eventbridge::deadline::now_epoch_ms;
-use genesys_eventbridge::dedup::{
-    ClaimRequest, DedupError, DedupStore, DynamoDbDedupStore, OwnerToken,
-};
-use genesys_eventbridge::domain::{DedupKey, EffectKey, Outcome};
+use gev_consumer::dedup::{ClaimRequest, DedupError, DedupStore, DynamoDbDedupStore, OwnerToken};
+use gev_core::deadline::now_epoch_ms;
+use gev_core::domain::{DedupKey, EffectKey, Outcome};
 use serde_json::json;
 use std::sync::Arc;
 use wiremock::matchers::{method, path};
@@ -38,7 +36,7 @@ async fn mount_patch(server: &MockServer, interaction: &str, status: u16, times:
 
 /// A consumer as one Lambda instance would have it: its own HTTP client and dedup adapter
 /// (with its own local cache), sharing the table with every other instance.
-async fn instance(server: &MockServer) -> Option<genesys_eventbridge::consumer::Consumer> {
+async fn instance(server: &MockServer) -> Option<gev_consumer::consumer::Consumer> {
     let store = dynamodb_store().await?;
     Some(consumer_with(client(server), store))
 }
@@ -159,10 +157,8 @@ async fn a_missing_table_is_a_configuration_error_naming_the_table() {
     if dynamodb_store().await.is_none() {
         return;
     }
-    let store = DynamoDbDedupStore::new(
-        genesys_eventbridge::app::dynamodb_client().await,
-        "no-such-table",
-    );
+    let store =
+        DynamoDbDedupStore::new(gev_consumer::app::dynamodb_client().await, "no-such-table");
 
     let error = store
         .claim(&ClaimRequest {
@@ -225,7 +221,7 @@ async fn an_unreachable_dynamodb_is_retryable_and_the_event_fails_for_redelivery
 async fn raw_item(
     target: &str,
 ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
-    let client = genesys_eventbridge::app::dynamodb_client().await;
+    let client = gev_consumer::app::dynamodb_client().await;
     client
         .get_item()
         .table_name(std::env::var("DEDUP_TEST_TABLE").unwrap())
@@ -261,8 +257,7 @@ async fn one_item_per_target_holds_its_completed_events_and_writes_and_drops_exp
     let expired = claim_of(&target, "seq#1", now_s - 5);
     let current = claim_of(&target, "seq#2", now_s + 3_600);
     for (request, outcome) in [(&expired, "ineligible"), (&current, "patched")] {
-        let genesys_eventbridge::dedup::ClaimOutcome::Claimed(lease) =
-            store.claim(request).await.unwrap()
+        let gev_consumer::dedup::ClaimOutcome::Claimed(lease) = store.claim(request).await.unwrap()
         else {
             panic!("not leased");
         };

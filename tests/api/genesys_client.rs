@@ -1,8 +1,8 @@
 //! The HTTP Genesys client against wiremock: every status path, with exact request counts.
 
 use crate::helpers::*;
-use genesys_eventbridge::deadline::Deadline;
-use genesys_eventbridge::genesys::{ApplyResult, GenesysApi, GenesysError};
+use gev_core::deadline::Deadline;
+use gev_genesys::{ApplyResult, GenesysApi, GenesysError};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -246,7 +246,7 @@ async fn a_refused_connection_is_printed_with_its_cause_once() {
         .await
         .unwrap_err();
 
-    let printed = genesys_eventbridge::error_chain(&error);
+    let printed = gev_core::error_chain(&error);
     assert!(
         printed.starts_with("POST /oauth/token: request failed: "),
         "{printed}"

@@ -2,9 +2,9 @@
 
 use crate::helpers::{TestApp, demo_sim, invocation, sim_token};
 use genesys_eventbridge::cli::input::read_events;
-use genesys_eventbridge::consumer::PipelineSettings;
-use genesys_eventbridge::domain::DispositionCodeId;
-use genesys_eventbridge::lambda;
+use gev_consumer::consumer::PipelineSettings;
+use gev_consumer::lambda;
+use gev_core::domain::DispositionCodeId;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
 const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
@@ -216,7 +216,7 @@ async fn a_lambda_response_for_a_patched_event_is_its_outcome_object() {
 #[tokio::test]
 async fn the_simulator_applies_a_communication_level_wrapup() {
     let mut settings = PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap());
-    settings.wrapup_style = genesys_eventbridge::genesys::WrapupStyle::Communication;
+    settings.wrapup_style = gev_genesys::WrapupStyle::Communication;
     let TestApp { sim, consumer } = TestApp::with_settings(settings).await;
     let event = read_events(&format!("{EVENTS}/20-native-user-end-eligible.json"))
         .unwrap()

@@ -2,15 +2,15 @@
 
 use axum::extract::State;
 use axum::routing::post;
-use genesys_eventbridge::consumer::{Consumer, Invocation, PipelineSettings};
-use genesys_eventbridge::deadline::Deadline;
-use genesys_eventbridge::dedup::{DedupStore, InMemoryDedupStore, OwnerToken};
-use genesys_eventbridge::domain::{DispositionCodeId, InteractionId};
-use genesys_eventbridge::genesys::RetryPolicy;
-use genesys_eventbridge::genesys::{
+use gev_consumer::consumer::{Consumer, Invocation, PipelineSettings};
+use gev_consumer::dedup::{DedupStore, InMemoryDedupStore, OwnerToken};
+use gev_core::deadline::Deadline;
+use gev_core::domain::{DispositionCodeId, InteractionId};
+use gev_core::secret::Secret;
+use gev_genesys::RetryPolicy;
+use gev_genesys::{
     ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
 };
-use genesys_eventbridge::secret::Secret;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -249,10 +249,10 @@ pub(crate) fn local_dedup_table() -> Option<String> {
 /// The DynamoDB dedup store on the local server `make test` starts (see [`local_dedup_table`]).
 pub(crate) async fn dynamodb_store() -> Option<Arc<dyn DedupStore>> {
     let table = local_dedup_table()?;
-    let client = genesys_eventbridge::app::dynamodb_client().await;
-    Some(Arc::new(
-        genesys_eventbridge::dedup::DynamoDbDedupStore::new(client, table),
-    ))
+    let client = gev_consumer::app::dynamodb_client().await;
+    Some(Arc::new(gev_consumer::dedup::DynamoDbDedupStore::new(
+        client, table,
+    )))
 }
 
 /// Spans an OTLP receiver got, each with when its export request arrived.
@@ -396,8 +396,8 @@ pub(crate) fn conversation_json(agent: Value) -> Value {
 }
 
 /// The simulator with the demo data (`events/sim/interactions.json`) on a free loopback port.
-pub(crate) async fn demo_sim() -> genesys_eventbridge::sim::RunningSim {
-    use genesys_eventbridge::sim::{SeedData, SimConfig, Simulator};
+pub(crate) async fn demo_sim() -> gev_sim::RunningSim {
+    use gev_sim::{SeedData, SimConfig, Simulator};
     let simulator = Simulator::new(SimConfig::default());
     let data =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sim/interactions.json");
@@ -410,7 +410,7 @@ pub(crate) async fn demo_sim() -> genesys_eventbridge::sim::RunningSim {
 
 /// A client of a simulator at `base_url`, with the simulator's demo credentials.
 pub(crate) fn sim_client(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
-    let config = genesys_eventbridge::sim::SimConfig::default();
+    let config = gev_sim::SimConfig::default();
     HttpGenesysClient::new(
         Endpoints {
             api_base: base_url.to_owned(),
@@ -436,7 +436,7 @@ pub(crate) fn sim_consumer(base_url: &str, settings: PipelineSettings) -> Consum
 
 /// A bearer token from the simulator at `base_url`, for raw requests.
 pub(crate) async fn sim_token(http: &reqwest::Client, base_url: &str) -> String {
-    let config = genesys_eventbridge::sim::SimConfig::default();
+    let config = gev_sim::SimConfig::default();
     let token: Value = http
         .post(format!("{base_url}/oauth/token"))
         .basic_auth(&config.client_id, Some(&config.client_secret))
@@ -453,7 +453,7 @@ pub(crate) async fn sim_token(http: &reqwest::Client, base_url: &str) -> String 
 /// Where the end-to-end tests start: the simulator with the demo data on a free loopback port,
 /// and a consumer of it with in-memory dedup.
 pub(crate) struct TestApp {
-    pub sim: genesys_eventbridge::sim::RunningSim,
+    pub sim: gev_sim::RunningSim,
     pub consumer: Consumer,
 }
 

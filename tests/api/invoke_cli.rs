@@ -255,7 +255,7 @@ fn a_lease_shorter_than_the_invoke_timeout_is_refused_at_start_naming_both_setti
 
 #[test]
 fn the_simulators_help_describes_the_simulator() {
-    let output = Command::new(env!("CARGO_BIN_EXE_genesys-sim"))
+    let output = Command::new(crate::binaries::workspace_bin("genesys-sim"))
         .arg("--help")
         .output()
         .unwrap();

@@ -2,7 +2,7 @@
 //! OTLP/HTTP receiver on loopback.
 
 use crate::helpers::{attribute, demo_sim, otlp_receiver};
-use genesys_eventbridge::sim::lambda_api::{InvocationResult, RunningLambdaApi};
+use gev_sim::lambda_api::{InvocationResult, RunningLambdaApi};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::Value;
 use std::process::Stdio;
@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_disposition-consumer");
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
 
 fn lambda_process(api: &RunningLambdaApi, genesys: &str, extra: &[(&str, &str)]) -> Child {
-    Command::new(BIN)
+    Command::new(crate::binaries::workspace_bin("disposition-consumer"))
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.endpoint())
         .env("AWS_LAMBDA_FUNCTION_NAME", "disposition-consumer")

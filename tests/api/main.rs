@@ -1,6 +1,7 @@
 //! The integration test binary: real sockets (wiremock, the simulator) behind every adapter.
 
 mod batches;
+mod binaries;
 mod bridge;
 mod bridge_faults;
 mod chaos;

@@ -1,10 +1,10 @@
 //! The native Genesys Cloud dialect against wiremock: conversations, wrap-ups, both apply styles, every status.
 
 use crate::helpers::*;
-use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
-use genesys_eventbridge::dedup::InMemoryDedupStore;
-use genesys_eventbridge::domain::{IneligibleReason, MediaType, Outcome, WrapupTrigger};
-use genesys_eventbridge::genesys::WrapupStyle;
+use gev_consumer::consumer::{Consumer, PipelineSettings};
+use gev_consumer::dedup::InMemoryDedupStore;
+use gev_core::domain::{IneligibleReason, MediaType, Outcome, WrapupTrigger};
+use gev_genesys::WrapupStyle;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use wiremock::matchers::{body_json, header, method, path};

@@ -1,9 +1,9 @@
 //! Property tests of event parsing and payload decoding: arbitrary input never panics and always
 //! gets a verdict (update, ignored or rejected).
 
-use genesys_eventbridge::domain::{MAX_ID_LEN, ParsedEvent};
-use genesys_eventbridge::lambda::decode;
-use genesys_eventbridge::parse::parse_event;
+use gev_consumer::lambda::decode;
+use gev_core::domain::{MAX_ID_LEN, ParsedEvent};
+use gev_core::parse::parse_event;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

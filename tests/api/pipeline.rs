@@ -1,11 +1,11 @@
 //! The pipeline against wiremock: claim → fetch → decide → apply → complete, and what each failure does.
 
 use crate::helpers::*;
-use genesys_eventbridge::consumer::PipelineSettings;
-use genesys_eventbridge::deadline::now_epoch_ms;
-use genesys_eventbridge::dedup::{ClaimRequest, DedupStore, InMemoryDedupStore, OwnerToken};
-use genesys_eventbridge::domain::{DedupKey, IneligibleReason, Outcome};
-use genesys_eventbridge::lambda;
+use gev_consumer::consumer::PipelineSettings;
+use gev_consumer::dedup::{ClaimRequest, DedupStore, InMemoryDedupStore, OwnerToken};
+use gev_consumer::lambda;
+use gev_core::deadline::now_epoch_ms;
+use gev_core::domain::{DedupKey, IneligibleReason, Outcome};
 use serde_json::json;
 use std::sync::Arc;
 use wiremock::matchers::{method, path};
@@ -304,10 +304,10 @@ fn patient_consumer(
     server: &MockServer,
     store: Arc<dyn DedupStore>,
     lease_wait: std::time::Duration,
-) -> genesys_eventbridge::consumer::Consumer {
+) -> gev_consumer::consumer::Consumer {
     let mut settings = PipelineSettings::new(disposition());
     settings.lease_wait = lease_wait;
-    genesys_eventbridge::consumer::Consumer::new(store, Arc::new(client(server)), settings)
+    gev_consumer::consumer::Consumer::new(store, Arc::new(client(server)), settings)
 }
 
 #[tokio::test]
@@ -343,8 +343,7 @@ async fn an_event_waits_its_turn_while_another_event_of_the_target_is_being_proc
     mount_patch(&server, 200, 1).await;
     let store = Arc::new(InMemoryDedupStore::default());
     let holder = lease_held_elsewhere(std::time::Duration::from_secs(60));
-    let genesys_eventbridge::dedup::ClaimOutcome::Claimed(lease) =
-        store.claim(&holder).await.unwrap()
+    let gev_consumer::dedup::ClaimOutcome::Claimed(lease) = store.claim(&holder).await.unwrap()
     else {
         panic!("the holder's claim");
     };
@@ -395,19 +394,15 @@ async fn a_write_that_may_have_been_applied_holds_the_lease_for_the_settle_time(
     let store = Arc::new(InMemoryDedupStore::default());
     let mut settings = PipelineSettings::new(disposition());
     settings.lease_margin = std::time::Duration::from_secs(3);
-    let consumer = genesys_eventbridge::consumer::Consumer::new(
-        store.clone(),
-        Arc::new(client(&server)),
-        settings,
-    );
+    let consumer =
+        gev_consumer::consumer::Consumer::new(store.clone(), Arc::new(client(&server)), settings);
 
     let report = consumer
         .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
         .await;
 
     assert_eq!(report.outcome.name(), "failed");
-    let target =
-        genesys_eventbridge::domain::TargetKey::from_trusted(format!("target#seed#{INTERACTION}"));
+    let target = gev_core::domain::TargetKey::from_trusted(format!("target#seed#{INTERACTION}"));
     let held_for = store.lease_end(&target).await.unwrap().expect("held") - now_epoch_ms();
     assert!(
         (2_000..=3_000).contains(&held_for),

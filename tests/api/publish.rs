@@ -5,7 +5,7 @@ use genesys_eventbridge::cli::publish::{Console, PublishRequest, run};
 use genesys_eventbridge::publish::{
     DEFAULT_MAX_BYTES, DEFAULT_SOURCE, SendPolicy, entry_size, transform,
 };
-use genesys_eventbridge::sim::eventbridge::{BusScript, RequestFault};
+use gev_sim::eventbridge::{BusScript, RequestFault};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;

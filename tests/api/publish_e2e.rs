@@ -1,8 +1,8 @@
 //! The whole AWS path on loopback: `genesys-eventbridge publish` onto moto's EventBridge, the template's rule into an SQS queue, the consumer's handler on that SQS batch against the simulator; the SNS audit read back through an SQS subscription.
 
 use crate::helpers::{demo_sim, disposition, invocation, local_eventbridge, sim_consumer};
-use genesys_eventbridge::consumer::PipelineSettings;
-use genesys_eventbridge::lambda;
+use gev_consumer::consumer::PipelineSettings;
+use gev_consumer::lambda;
 use serde_json::{Value, json};
 use std::process::Command;
 

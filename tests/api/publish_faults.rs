@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use genesys_eventbridge::cli::publish::{Console, PublishRequest, run};
 use genesys_eventbridge::notify::{ChangeNotifier, NotifyError, SnsNotifier};
 use genesys_eventbridge::publish::{BusSink, Entry, EntryAnswer, EventSink, SinkError};
-use genesys_eventbridge::sim::eventbridge::{BusScript, RequestFault};
+use gev_sim::eventbridge::{BusScript, RequestFault};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -26,9 +26,7 @@ async fn bounded<T>(run: impl std::future::Future<Output = T>) -> T {
 }
 
 /// How many times the stand-in received each bridge id.
-fn sends(
-    requests: &[genesys_eventbridge::sim::eventbridge::RequestRecord],
-) -> HashMap<String, usize> {
+fn sends(requests: &[gev_sim::eventbridge::RequestRecord]) -> HashMap<String, usize> {
     let mut sends = HashMap::new();
     for request in requests {
         for id in &request.bridge_event_ids {

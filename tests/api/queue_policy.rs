@@ -1,11 +1,11 @@
 //! Queue-aware wrap-up against the simulator: each queue's own code from the policy, codes checked against the queue, and the Genesys requests each call costs, counted at the simulator.
 
 use crate::helpers::*;
-use genesys_eventbridge::consumer::{Consumer, PipelineSettings};
-use genesys_eventbridge::dedup::InMemoryDedupStore;
-use genesys_eventbridge::domain::{Outcome, WrapupPolicy};
-use genesys_eventbridge::genesys::HttpSettings;
-use genesys_eventbridge::sim::{RunningSim, SeedData, SimConfig, Simulator};
+use gev_consumer::consumer::{Consumer, PipelineSettings};
+use gev_consumer::dedup::InMemoryDedupStore;
+use gev_core::domain::{Outcome, WrapupPolicy};
+use gev_genesys::HttpSettings;
+use gev_sim::{RunningSim, SeedData, SimConfig, Simulator};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -144,10 +144,7 @@ fn whole_call(conversation: &str, queue: &str) -> [Value; 3] {
 }
 
 /// Processes `events` one after the other.
-async fn in_order(
-    consumer: &Consumer,
-    events: &[Value],
-) -> Vec<genesys_eventbridge::consumer::Report> {
+async fn in_order(consumer: &Consumer, events: &[Value]) -> Vec<gev_consumer::consumer::Report> {
     let mut reports = Vec::new();
     for event in events {
         reports.push(consumer.process(event, &invocation("r")).await);
@@ -383,7 +380,7 @@ async fn a_short_call_noted_by_its_user_end_is_left_alone_without_a_read() {
 #[tokio::test]
 async fn the_simulator_answers_429_with_retry_after_past_the_clients_budget() {
     let simulator = Simulator::new(SimConfig {
-        request_budget: Some(genesys_eventbridge::sim::RequestBudget {
+        request_budget: Some(gev_sim::RequestBudget {
             requests: 3,
             window: std::time::Duration::from_secs(60),
         }),
@@ -431,8 +428,7 @@ async fn doctor_finds_every_policy_mistake_before_the_first_call() {
     .unwrap();
 
     let findings =
-        genesys_eventbridge::doctor::check(&client, &mistaken, std::time::Duration::from_secs(5))
-            .await;
+        gev_consumer::doctor::check(&client, &mistaken, std::time::Duration::from_secs(5)).await;
 
     let failures: Vec<String> = findings
         .iter()

@@ -1,8 +1,8 @@
 //! Credentials from Secrets Manager (moto on loopback): read at start, read again after a refused token.
 
 use crate::helpers::*;
-use genesys_eventbridge::genesys::credentials::CredentialsError;
-use genesys_eventbridge::genesys::{
+use gev_genesys::credentials::CredentialsError;
+use gev_genesys::{
     CredentialsSource, Endpoints, GenesysApi, HttpGenesysClient, SecretsManagerCredentials,
 };
 use serde_json::json;
@@ -39,7 +39,7 @@ async fn a_rotated_secret_is_read_again_after_the_token_service_refuses_the_old_
     let source = Arc::new(SecretsManagerCredentials::new(secrets.clone(), &arn));
     assert_eq!(
         source
-            .credentials(genesys_eventbridge::genesys::Freshness::Cached)
+            .credentials(gev_genesys::Freshness::Cached)
             .await
             .unwrap()
             .client_id,
@@ -97,7 +97,7 @@ async fn a_missing_secret_is_a_configuration_error_naming_it() {
     let source = SecretsManagerCredentials::new(secrets, arn);
 
     let error = source
-        .credentials(genesys_eventbridge::genesys::Freshness::Cached)
+        .credentials(gev_genesys::Freshness::Cached)
         .await
         .unwrap_err();
 
@@ -118,7 +118,7 @@ async fn a_secret_without_a_client_secret_is_refused_naming_the_field() {
     let source = SecretsManagerCredentials::new(secrets, &arn);
 
     let error = source
-        .credentials(genesys_eventbridge::genesys::Freshness::Cached)
+        .credentials(gev_genesys::Freshness::Cached)
         .await
         .unwrap_err();
 

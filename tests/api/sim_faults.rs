@@ -1,7 +1,7 @@
 //! The simulator's fault injection: what each fault does, and that a seed repeats a run.
 
 use crate::helpers::{demo_sim, sim_token};
-use genesys_eventbridge::sim::{Faults, RunningSim};
+use gev_sim::{Faults, RunningSim};
 use serde_json::{Value, json};
 
 const ELIGIBLE: &str = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
@@ -105,7 +105,7 @@ async fn a_conflict_fault_means_a_concurrent_writer_won() {
     assert_eq!((count.applied, count.foreign), (0, 1));
     assert_eq!(
         sim.simulator.interaction(ELIGIBLE).unwrap()["dispositionCode"]["id"],
-        genesys_eventbridge::sim::FOREIGN_CODE
+        gev_sim::FOREIGN_CODE
     );
 }
 

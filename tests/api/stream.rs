@@ -1,10 +1,10 @@
 //! `stream` against the simulator's Notifications API: notifications out as JSON lines, every fault knob survived with a gap record of the right bounds and nothing sent while connected lost or doubled, sharding, the restart gap from a checkpoint, and no token anywhere.
 
 use crate::helpers::{SharedOutput, demo_sim, sim_client};
-use genesys_eventbridge::genesys::HttpSettings;
-use genesys_eventbridge::sim::{ChannelFault, RunningSim};
 use genesys_eventbridge::stream::session::SessionSettings;
 use genesys_eventbridge::stream::{StreamOptions, run};
+use gev_genesys::HttpSettings;
+use gev_sim::{ChannelFault, RunningSim};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ pub(crate) fn fast_settings() -> SessionSettings {
 
 /// A simulator whose sockets beat every 100 ms.
 pub(crate) async fn fast_sim() -> RunningSim {
-    use genesys_eventbridge::sim::{SimConfig, Simulator};
+    use gev_sim::{SimConfig, Simulator};
     let config = SimConfig {
         heartbeat_interval: Duration::from_millis(100),
         ..SimConfig::default()

@@ -1,9 +1,9 @@
 //! `stream` under the notification service's faults (issue 23): a handshake that never completes, `socket_closing` on every connect, subscriptions refused after `no_longer_subscribed`, and the checkpoint written while running.
 
 use crate::stream::{TOPIC, fast_settings, fast_sim, start_with};
-use genesys_eventbridge::sim::{ChannelFault, RunningSim, SocketFaults};
 use genesys_eventbridge::stream::StreamOptions;
 use genesys_eventbridge::stream::session::SessionSettings;
+use gev_sim::{ChannelFault, RunningSim, SocketFaults};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

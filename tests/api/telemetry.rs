@@ -1,11 +1,11 @@
 //! Spans, logs and propagation as users' tools see them: exact span trees from an in-memory exporter.
 
 use crate::helpers::*;
-use genesys_eventbridge::consumer::Consumer;
-use genesys_eventbridge::lambda::{self, InvocationMeta};
-use genesys_eventbridge::telemetry::json_log::JsonLogLayer;
-use genesys_eventbridge::telemetry::tree::{SpanCollector, SpanNode, build_trees};
-use genesys_eventbridge::telemetry::{Telemetry, otel_layer};
+use gev_consumer::consumer::Consumer;
+use gev_consumer::lambda::{self, InvocationMeta};
+use gev_core::telemetry::json_log::JsonLogLayer;
+use gev_core::telemetry::tree::{SpanCollector, SpanNode, build_trees};
+use gev_core::telemetry::{Telemetry, otel_layer};
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData};
 use serde_json::{Value, json};
@@ -292,7 +292,7 @@ async fn an_incoming_xray_trace_becomes_a_link_by_default_and_the_parent_when_as
     let as_parent = traced
         .telemetry
         .clone()
-        .with_xray_context(genesys_eventbridge::telemetry::propagation::Incoming::Parent);
+        .with_xray_context(gev_core::telemetry::propagation::Incoming::Parent);
     lambda::invoke(
         &consumer,
         ignored,

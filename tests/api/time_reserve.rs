@@ -2,11 +2,11 @@
 //! dedup claim is finished and the response returned before the deadline.
 
 use crate::helpers::*;
-use genesys_eventbridge::consumer::{Consumer, Invocation, PipelineSettings};
-use genesys_eventbridge::deadline::Deadline;
-use genesys_eventbridge::dedup::{ClaimOutcome, DedupStore, InMemoryDedupStore, OwnerToken};
-use genesys_eventbridge::genesys::HttpSettings;
-use genesys_eventbridge::lambda;
+use gev_consumer::consumer::{Consumer, Invocation, PipelineSettings};
+use gev_consumer::dedup::{ClaimOutcome, DedupStore, InMemoryDedupStore, OwnerToken};
+use gev_consumer::lambda;
+use gev_core::deadline::Deadline;
+use gev_genesys::HttpSettings;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,8 +58,7 @@ async fn a_genesys_that_never_answers_still_lets_the_invocation_answer_in_time()
     );
     assert_eq!(handled.reports[0].outcome.name(), "failed");
     // The lease was released in the reserve: the redelivery can claim the target at once.
-    let target =
-        genesys_eventbridge::domain::TargetKey::from_trusted(format!("target#seed#{INTERACTION}"));
+    let target = gev_core::domain::TargetKey::from_trusted(format!("target#seed#{INTERACTION}"));
     assert_eq!(store.lease_end(&target).await.unwrap(), None);
 }
 
@@ -99,14 +98,14 @@ async fn a_claim_that_cannot_finish_in_time_leaves_the_event_failed_not_lost() {
 
     assert_eq!(report.outcome.name(), "failed");
     let claim = store
-        .claim(&genesys_eventbridge::dedup::ClaimRequest {
-            key: genesys_eventbridge::domain::DedupKey::from_trusted(
+        .claim(&gev_consumer::dedup::ClaimRequest {
+            key: gev_core::domain::DedupKey::from_trusted(
                 format!("target#seed#{INTERACTION}"),
                 "seq#1",
             ),
             owner: OwnerToken::new("next"),
-            lease_until_ms: genesys_eventbridge::deadline::now_epoch_ms() + 60_000,
-            expires_at_s: genesys_eventbridge::deadline::now_epoch_ms() / 1_000 + 3_600,
+            lease_until_ms: gev_core::deadline::now_epoch_ms() + 60_000,
+            expires_at_s: gev_core::deadline::now_epoch_ms() / 1_000 + 3_600,
             payload_hash: "x".into(),
         })
         .await

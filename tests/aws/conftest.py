@@ -35,7 +35,7 @@ def genesys_sim():
     """genesys-sim with the demo data plus an interaction whose GET always answers 503."""
     for binary in ("genesys-sim", "genesys-eventbridge"):
         if not (BIN / binary).exists():
-            pytest.fail(f"{BIN / binary} is missing: run `cargo build --bins --features sim` first (make test does)")
+            pytest.fail(f"{BIN / binary} is missing: run `cargo build --bins` first (make test does)")
     with tempfile.TemporaryDirectory() as workdir:
         url_file = pathlib.Path(workdir) / "url"
         process = subprocess.Popen(

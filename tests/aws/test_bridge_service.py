@@ -18,7 +18,10 @@ def service():
 
 
 def rust_sources():
-    return "\n".join(path.read_text() for path in (ROOT / "src").rglob("*.rs"))
+    """Every crate of the workspace the bridge binary is built from (its settings are read in
+    gev-consumer's config)."""
+    roots = [ROOT / "src", *(ROOT / "crates").glob("*/src")]
+    return "\n".join(path.read_text() for root in roots for path in root.rglob("*.rs"))
 
 
 def test_every_setting_the_task_gets_is_one_the_binary_reads(service):

@@ -25,11 +25,11 @@ import pytest
 from . import sdk_models as sdk
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-# The binaries under test (`cargo build --bins --features sim`); CONTRACT_BIN_DIR overrides.
+# The binaries under test (`cargo build --bins`); CONTRACT_BIN_DIR overrides.
 BIN = pathlib.Path(os.environ.get("CONTRACT_BIN_DIR", ROOT / "target" / "debug"))
 SAMPLE_SEED = ROOT / "events" / "sim" / "interactions.json"
 LOCAL_ENV = ROOT / "local.env"
-SIM_ROUTER = ROOT / "src" / "sim" / "genesys" / "mod.rs"
+SIM_ROUTER = ROOT / "crates" / "sim" / "src" / "genesys" / "mod.rs"
 START_TIMEOUT = 10  # seconds for a process to be up
 HTTP_TIMEOUT = 5
 TOOL_TIMEOUT = 30
@@ -39,7 +39,7 @@ def binary(name):
     path = BIN / name
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} is missing: run `cargo build --bins --features sim` first (make test does)")
+            f"{path} is missing: run `cargo build --bins` first (make test does)")
     return path
 
 
@@ -216,7 +216,7 @@ def not_in_sdk(method, path):
 
 
 def simulator_routes(source=None):
-    """`(METHOD, path)` of every route in genesys-sim's Genesys router (src/sim/genesys/mod.rs)."""
+    """`(METHOD, path)` of every route in genesys-sim's Genesys router (crates/sim/src/genesys/mod.rs)."""
     source = SIM_ROUTER.read_text() if source is None else source
     routes = []
     for match in re.finditer(r'\.route\(\s*"([^"]+)"\s*,', source):

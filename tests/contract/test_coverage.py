@@ -1,7 +1,7 @@
 """The suite keeps up with the simulator: every route genesys-sim's Genesys router serves is either
 checked against the SDK by a test (`@covers`) or listed in harness.NOT_IN_SDK with the reason.
 The `/sim/...` admin endpoints (simulator-only) and the EventBridge stand-in (AWS, in
-src/sim/eventbridge.rs) are not Genesys's and not checked."""
+crates/sim/src/eventbridge.rs) are not Genesys's and not checked."""
 
 from . import harness
 from . import sdk_models as sdk

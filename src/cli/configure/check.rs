@@ -2,7 +2,7 @@
 
 use super::Terminal;
 use crate::configure::ConfigureError;
-use crate::domain::integration::parse_spec;
+use gev_core::domain::integration::parse_spec;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ pub fn check(file: &Path, template: &Path, events_dir: &Path, terminal: &mut Ter
         Ok(Ok(spec)) => spec,
         Ok(Err(problems)) => {
             let error = ConfigureError::Invalid(problems);
-            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
+            let _ = writeln!(terminal.err, "configure: {}", gev_core::error_chain(&error));
             return 2;
         }
         Err(error) => {
@@ -25,7 +25,7 @@ pub fn check(file: &Path, template: &Path, events_dir: &Path, terminal: &mut Ter
     };
     let pattern = match std::fs::read_to_string(template)
         .map_err(|error| error.to_string())
-        .and_then(|text| check::rule_pattern(&text).map_err(|error| crate::error_chain(&error)))
+        .and_then(|text| check::rule_pattern(&text).map_err(|error| gev_core::error_chain(&error)))
     {
         Ok(pattern) => pattern,
         Err(problem) => {

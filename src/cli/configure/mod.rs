@@ -10,12 +10,12 @@ use crate::configure::audit::{self, AuditEntry, AuditLog};
 use crate::configure::{
     self, ActivationWait, ConfigureError, Found, WriteFailure, Written, partner_bus,
 };
-use crate::deadline::Deadline;
-use crate::domain::integration::{Action, IntegrationSpec, Plan};
 use crate::eventbridge::{EventSources, partner_source_name};
-use crate::genesys::integrations::IntegrationsApi;
 use crate::notify::ChangeNotifier;
 use futures_util::future::BoxFuture;
+use gev_core::deadline::Deadline;
+use gev_core::domain::integration::{Action, IntegrationSpec, Plan};
+use gev_genesys::integrations::IntegrationsApi;
 use serde_json::Value;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -148,7 +148,7 @@ pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Ter
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
+            let _ = writeln!(terminal.err, "configure: {}", gev_core::error_chain(&error));
             error.exit_code()
         }
     }
@@ -161,7 +161,7 @@ async fn desired(
     deadline: Deadline,
 ) -> Result<IntegrationSpec, ConfigureError> {
     let text = std::fs::read_to_string(file).map_err(|error| {
-        ConfigureError::Invalid(vec![crate::domain::integration::SpecProblem {
+        ConfigureError::Invalid(vec![gev_core::domain::integration::SpecProblem {
             field: file.display().to_string(),
             problem: format!("cannot be read: {error}"),
         }])
@@ -241,7 +241,7 @@ async fn apply(
                 let _ = writeln!(
                     terminal.err,
                     "configure: {}; nothing was written to Genesys Cloud",
-                    crate::error_chain(&error)
+                    gev_core::error_chain(&error)
                 );
                 return Ok(2);
             }
@@ -315,7 +315,7 @@ impl Recorder<'_> {
                 let _ = writeln!(
                     err,
                     "configure: {}: what Genesys accepted ({}: {}) is NOT recorded",
-                    crate::error_chain(&error),
+                    gev_core::error_chain(&error),
                     record.integration_id,
                     record.outcome
                 );
@@ -333,7 +333,7 @@ impl Recorder<'_> {
             && let Err(error) = notifier.notify(&appended.anchored_record()).await
         {
             self.failed = true;
-            let _ = writeln!(err, "configure: {}", crate::error_chain(&error));
+            let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
         }
     }
 }
@@ -390,7 +390,7 @@ async fn apply_plan(
                 // No answer: the write may be in place. Recorded as such, for plan to settle.
                 let outcome = format!(
                     "unknown: {step} got no answer ({}); it may have been applied: run plan",
-                    crate::error_chain(&error)
+                    gev_core::error_chain(&error)
                 );
                 let integration_id = found.map_or("", |found| found.integration.id.as_str());
                 let version = found.map(|found| found.config.version);
@@ -403,7 +403,7 @@ async fn apply_plan(
                 };
                 recorder.record(record, out, err).await;
             }
-            let _ = writeln!(err, "configure: {}", crate::error_chain(&error));
+            let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
             return error.exit_code();
         }
     };
@@ -413,7 +413,7 @@ async fn apply_plan(
         Some((step, error)) => format!(
             "partial: {} accepted; {step} failed: {}{}",
             written.describe(),
-            crate::error_chain(error),
+            gev_core::error_chain(error),
             if error.may_have_landed() {
                 " (it may have been applied all the same: run plan)"
             } else {
@@ -440,7 +440,7 @@ async fn apply_plan(
     };
     recorder.record(record, out, err).await;
     if let Some((_, error)) = failure {
-        let _ = writeln!(err, "configure: {}", crate::error_chain(&error));
+        let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
         return error.exit_code();
     }
     let reported = if spec.enabled {
@@ -494,7 +494,7 @@ async fn wait_for_activation(
         ),
         other => format!(
             "applied, activation not confirmed: {}",
-            crate::error_chain(other)
+            gev_core::error_chain(other)
         ),
     };
     let record = Record {
@@ -505,7 +505,7 @@ async fn wait_for_activation(
         outcome: &outcome,
     };
     recorder.record(record, out, err).await;
-    let _ = writeln!(err, "configure: {}", crate::error_chain(&error));
+    let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
     None
 }
 
@@ -558,7 +558,7 @@ async fn status(
         Err(error) => writeln!(
             terminal.out,
             "  on AWS: not checked ({})",
-            crate::error_chain(&error)
+            gev_core::error_chain(&error)
         ),
     };
     print_audit_head(audit_log, terminal.out);
@@ -584,7 +584,7 @@ fn print_audit_head(audit_log: &Path, out: &mut dyn Write) {
             }
         ),
         Ok(None) => writeln!(out, "  audit log {path}: absent"),
-        Err(error) => writeln!(out, "  audit log: {}", crate::error_chain(&error)),
+        Err(error) => writeln!(out, "  audit log: {}", gev_core::error_chain(&error)),
     };
 }
 
@@ -608,7 +608,7 @@ pub fn audit_verify(
     let verified = match audit::verify(audit_log, expect_head) {
         Ok(verified) => verified,
         Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {}", crate::error_chain(&error));
+            let _ = writeln!(terminal.err, "configure: {}", gev_core::error_chain(&error));
             return 3;
         }
     };

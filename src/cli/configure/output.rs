@@ -1,7 +1,7 @@
 //! How configure prints: the plan in a readable form, and the integration's status.
 
 use crate::configure::Found;
-use crate::domain::integration::{Action, IntegrationSpec, Plan};
+use gev_core::domain::integration::{Action, IntegrationSpec, Plan};
 use serde_json::Value;
 use std::io::Write;
 
