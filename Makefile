@@ -1,5 +1,5 @@
 # genesys-eventbridge: the two commands are `make demo` and `make test`.
-.PHONY: help demo test lint unit aws-checks contract template-checks sim build-debug build deploy logs bench
+.PHONY: help demo test lint unit aws-checks contract template-checks sim build-debug build-tests build deploy logs bench
 
 CARGO ?= cargo
 SAM ?= sam
@@ -21,15 +21,15 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-unit: .venv/ready build-debug
+unit: .venv/ready build-tests
 	./scripts/with-local-aws.sh $(CARGO) test --workspace --all-targets
 
-aws-checks: .venv/ready build-debug
+aws-checks: .venv/ready build-tests
 	.venv/bin/python -m pytest -q tests/aws
 
 ## make contract: genesys-sim's answers, our tools' requests and the sample events held to Genesys's SDK models.
 ## (docs/simulator.md, "Fidelity: the SDK-model contract suite".)
-contract: .venv/ready build-debug
+contract: .venv/ready build-tests
 	.venv/bin/python -m pytest -q tests/contract
 
 template-checks: .venv/ready .venv-sam/ready
@@ -64,6 +64,12 @@ sim: build-debug
 
 build-debug:
 	$(CARGO) build --bins
+
+# Every target of every crate in one build, with the features the tests unify: the binaries the
+# tests run come out of it, and `cargo test` then builds nothing again (`cargo build --bins` alone
+# would build the dependencies a second time, with other features).
+build-tests:
+	$(CARGO) build --workspace --all-targets
 
 ## make build: the Lambda for arm64 (needs cargo-lambda, and zig or --compiler cargo).
 build:

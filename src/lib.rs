@@ -10,6 +10,7 @@
 //! - [`publish`]: events onto an EventBridge bus (transform, sizes, batches, per-entry retries).
 //! - [`stream`]: the Notifications API over WebSocket, with gaps recorded and checkpoints.
 //! - [`bridge`]: stream → publish in one process, following queues, with a spool.
+//! - [`reconcile`]: calls whose events never came, found with the analytics API and published.
 //! - [`eventbridge`]: the EventBridge port (partner event sources and buses), over the AWS SDK.
 //! - [`notify`]: announcing applied changes (SNS).
 //! - [`backoff`]: the jittered backoff the tools retry with.
@@ -22,4 +23,5 @@ pub mod configure;
 pub mod eventbridge;
 pub mod notify;
 pub mod publish;
+pub mod reconcile;
 pub mod stream;

@@ -4,11 +4,12 @@
 //! behind a proxy that counts every request by kind); then the release Lambda binary's size,
 //! zip size, cold start and RSS; then `publish` onto genesys-sim's EventBridge stand-in, `stream` from its
 //! notification socket, `bridge` end to end, and `per-call`: Genesys requests, dedup writes and
-//! Lambda invocations per call on a realistic mix, under one OAuth client's budget. Prints the figures and writes `target/bench/results.json` and
+//! Lambda invocations per call on a realistic mix, under one OAuth client's budget; and `reconcile`:
+//! Genesys requests per examined call of one run over 1,000 ended calls. Prints the figures and writes `target/bench/results.json` and
 //! `target/bench/latency.svg`.
 //!
 //! Options (after `--`): `--events N` (default 20000), `--instances N` (default 16),
-//! `--only memory|dynamodb|lambda|publish|stream|bridge|per-call` (one part).
+//! `--only memory|dynamodb|lambda|publish|stream|bridge|per-call|reconcile` (one part).
 //! `BENCH_BIN_DIR` names another folder holding a `genesys-eventbridge` and a
 //! `disposition-consumer` to measure (an older build), instead of `target/release/` and the
 //! Lambda `make bench` builds alone, `-p gev-consumer` (`target/bench/bootstrap`).
@@ -20,6 +21,7 @@ mod lambda_binary;
 mod modes;
 mod per_call;
 mod publish;
+mod reconcile;
 mod sim;
 mod stats;
 mod stream;
@@ -84,7 +86,13 @@ pub fn consumer_with(
     store: Arc<dyn DedupStore>,
     settings: PipelineSettings,
 ) -> Consumer {
-    let client = HttpGenesysClient::new(
+    let client = sim_client(url, HttpSettings::default());
+    Consumer::new(store, Arc::new(client), settings)
+}
+
+/// A Genesys client of the simulator at `url`, with its demo credentials.
+pub fn sim_client(url: &str, settings: HttpSettings) -> HttpGenesysClient {
+    HttpGenesysClient::new(
         Endpoints {
             api_base: url.to_owned(),
             login_base: url.to_owned(),
@@ -93,10 +101,9 @@ pub fn consumer_with(
             client_id: "demo-client".into(),
             client_secret: Secret::new("demo-secret"),
         })),
-        HttpSettings::default(),
+        settings,
     )
-    .unwrap();
-    Consumer::new(store, Arc::new(client), settings)
+    .unwrap()
 }
 
 #[tokio::main]
@@ -176,6 +183,9 @@ async fn main() {
     }
     if options.runs("per-call") {
         results["perCall"] = per_call::per_call(events / 10).await;
+    }
+    if options.runs("reconcile") {
+        results["reconcile"] = reconcile::reconcile_run(1_000).await;
     }
 
     write_results(&root, &dir, results, &series);

@@ -3,7 +3,7 @@
 use gev_consumer::consumer::{Consumer, Invocation, PipelineSettings};
 use gev_consumer::dedup::{
     AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, InMemoryDedupStore, Lease,
-    OwnerToken,
+    OwnerToken, TargetSummary,
 };
 use gev_core::deadline::Deadline;
 use gev_core::domain::{
@@ -97,6 +97,9 @@ impl DedupStore for CountingStore {
     }
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError> {
         self.inner.lease_end(target).await
+    }
+    async fn inspect(&self, target: &TargetKey) -> Result<TargetSummary, DedupError> {
+        self.inner.inspect(target).await
     }
     async fn note_facts(
         &self,

@@ -1,6 +1,7 @@
 //! The operator CLI: `invoke` runs the Lambda's handler locally on events from files;
 //! `configure` keeps the Genesys EventBridge integration as code; `publish` puts events onto a
-//! bus; `stream` listens to the Notifications API; `bridge` joins the two.
+//! bus; `stream` listens to the Notifications API; `bridge` joins the two; `reconcile` publishes
+//! the calls whose events never came.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -61,6 +62,10 @@ enum Command {
     /// followed queues onto a bus, with a spool while the bus refuses; runs until SIGINT/SIGTERM
     /// (exit 0), publishing or spooling what is queued first.
     Bridge(BridgeArgs),
+    /// Find the ended calls with no wrap-up whose events never reached the consumer (the
+    /// analytics API, the dedup table) and publish a backfilled `user.end` for each onto the bus;
+    /// one JSON line per agent leg. Exit 0 done, 1 a remote failure, 2 bad arguments or settings.
+    Reconcile(genesys_eventbridge::cli::reconcile::Args),
     /// Check the consumer's settings (its environment) against Genesys before go-live: the
     /// token, the policy's queues and codes, the default code on every queue it can reach, the
     /// read permissions. One line per check; exit 0 all hold, 3 a check failed, 2 bad settings.
@@ -338,6 +343,10 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
         Command::Stream(args) => stream(args).await,
         Command::Bridge(args) => bridge(args).await,
         Command::Doctor => doctor().await,
+        Command::Reconcile(args) => {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            Ok(genesys_eventbridge::cli::reconcile::run(args, &mut out, &mut err).await)
+        }
     }
 }
 

@@ -61,7 +61,12 @@ pub async fn backfill(
                     .as_ref()
                     .is_none_or(|queue| queues.iter().any(|q| q == queue));
                 if on_followed {
-                    notifications.push(user_end(&conversation.id, &agent, end));
+                    notifications.push(recovered_user_end(
+                        "backfill",
+                        &conversation.id,
+                        &agent,
+                        end,
+                    ));
                 }
             }
         }
@@ -72,8 +77,12 @@ pub async fn backfill(
     Ok(notifications)
 }
 
-/// A `…user.end`-shaped notification for an agent's leg that ended at `end`.
-fn user_end(
+/// A `…user.end`-shaped notification for an agent's leg that ended at `end`, made by `origin`
+/// (`backfill`, `reconcile`): marked `"backfilled": true` in its metadata, so the consumer decides
+/// the call from the conversation (its `acw` was lost too), with a correlation id that is the
+/// same every time the leg is recovered.
+pub fn recovered_user_end(
+    origin: &str,
     conversation: &str,
     agent: &gev_genesys::analytics::AgentLeg,
     end: DateTime<Utc>,
@@ -91,7 +100,7 @@ fn user_end(
         },
         // The marker rides in the envelope's metadata: the event body keeps Genesys' model.
         "metadata": {
-            "CorrelationId": format!("backfill-{conversation}-{}", agent.participant_id),
+            "CorrelationId": format!("{origin}-{conversation}-{}", agent.participant_id),
             "backfilled": true,
         },
     })

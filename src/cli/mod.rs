@@ -4,4 +4,5 @@ pub mod configure;
 pub mod input;
 pub mod invoke;
 pub mod publish;
+pub mod reconcile;
 pub mod stream;

@@ -5,7 +5,7 @@ use gev_consumer::dedup::{
     OwnerToken,
 };
 use gev_core::deadline::now_epoch_ms;
-use gev_core::domain::{DedupKey, EffectKey, ParticipantId, TargetKey};
+use gev_core::domain::{DedupKey, EffectKey, EventKey, ParticipantId, TargetKey};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -375,6 +375,45 @@ pub(crate) async fn facts_noted_for_an_agent_come_with_the_next_lease_of_its_tar
     );
 }
 
+pub(crate) async fn what_a_target_holds_can_be_read_without_touching_its_lease(
+    store: Arc<dyn DedupStore>,
+) {
+    let target = unique_target("inspect");
+    let agent = EffectKey::participant(&ParticipantId::parse("agent-1").unwrap());
+    completed(
+        &store,
+        &claim(&key(&target, "e1"), "a", LONG),
+        "ineligible",
+        None,
+    )
+    .await;
+    completed(
+        &store,
+        &claim(&key(&target, "e2"), "a", LONG),
+        "patched",
+        Some(&agent),
+    )
+    .await;
+    leased(&store, &claim(&key(&target, "e3"), "b", LONG)).await;
+
+    let known = store.inspect(&target).await.unwrap();
+    let never_seen = store
+        .inspect(&unique_target("inspect-unknown"))
+        .await
+        .unwrap();
+
+    assert_eq!(known.applied, [agent]);
+    assert_eq!(
+        known.completed,
+        [EventKey::from_trusted("e1"), EventKey::from_trusted("e2")]
+    );
+    assert!(never_seen.is_unknown());
+    assert!(
+        store.lease_end(&target).await.unwrap().is_some(),
+        "reading the target leaves its lease alone"
+    );
+}
+
 /// Generates one `#[tokio::test]` per contract case for an adapter made by `$make`, an async
 /// expression giving `Option<Arc<dyn DedupStore>>` (`None`: the adapter's server is absent).
 #[macro_export]
@@ -396,6 +435,7 @@ macro_rules! dedup_contract_tests {
             a_different_payload_under_a_completed_key_is_reported,
             exactly_one_of_32_concurrent_events_of_one_target_wins,
             facts_noted_for_an_agent_come_with_the_next_lease_of_its_target,
+            what_a_target_holds_can_be_read_without_touching_its_lease,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -21,6 +21,7 @@ mod publish;
 mod publish_e2e;
 mod publish_faults;
 mod queue_policy;
+mod reconcile;
 mod secrets;
 mod sim_faults;
 mod stream;

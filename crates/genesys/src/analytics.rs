@@ -1,4 +1,4 @@
-//! The Analytics port (bridge backfill): conversations that started within an interval on given queues, with their end and agent participants.
+//! The Analytics port (bridge backfill, reconcile): conversations that started within an interval on given queues (or all), with their end and agent participants and their wrap-ups.
 
 use super::GenesysError;
 use async_trait::async_trait;
@@ -14,6 +14,8 @@ pub struct AgentLeg {
     pub user_id: Option<String>,
     /// The queue the agent took it from.
     pub queue_id: Option<String>,
+    /// The wrap-up code of its `wrapup` segment: none until the leg was wrapped up.
+    pub wrapup_code: Option<String>,
 }
 
 /// A conversation as the details query describes it; only what backfill reads.
@@ -39,8 +41,8 @@ pub struct DetailsPage {
 /// The Analytics API.
 #[async_trait]
 pub trait AnalyticsApi: Send + Sync {
-    /// Page `page` (1-based, `page_size` ≤ 100) of the voice conversations on `queues` that
-    /// started within `[from, to)`, oldest first.
+    /// Page `page` (1-based, `page_size` ≤ 100) of the voice conversations on `queues` (every
+    /// queue when empty) that started within `[from, to)`, oldest first.
     async fn conversation_details(
         &self,
         queues: &[String],

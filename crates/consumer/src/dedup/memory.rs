@@ -2,7 +2,7 @@
 
 use super::{
     AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease, MAX_EVENTS_PER_TARGET,
-    OwnerToken,
+    OwnerToken, TargetSummary,
 };
 use async_trait::async_trait;
 use gev_core::deadline::now_epoch_ms;
@@ -285,6 +285,27 @@ impl DedupStore for InMemoryDedupStore {
             .records
             .get(target)
             .and_then(|record| record.live_lease(now_ms)))
+    }
+
+    async fn inspect(&self, target: &TargetKey) -> Result<TargetSummary, DedupError> {
+        let now_s = now_epoch_ms() / 1_000;
+        let inner = self.lock();
+        let Some(record) = inner.records.get(target) else {
+            return Ok(TargetSummary::default());
+        };
+        let mut summary = TargetSummary {
+            applied: (record.applied.iter())
+                .filter(|(_, expires_at_s)| **expires_at_s >= now_s)
+                .map(|(effect, _)| effect.clone())
+                .collect(),
+            completed: (record.done.iter())
+                .filter(|(_, done)| done.expires_at_s >= now_s)
+                .map(|(event, _)| event.clone())
+                .collect(),
+        };
+        summary.applied.sort();
+        summary.completed.sort();
+        Ok(summary)
     }
 
     async fn note_facts(

@@ -90,6 +90,22 @@ impl Lease {
     }
 }
 
+/// What the store knows of one target, unexpired (`DedupStore::inspect`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetSummary {
+    /// The writes its events made, in key order.
+    pub applied: Vec<EffectKey>,
+    /// Its completed events, whatever their outcome, in key order.
+    pub completed: Vec<EventKey>,
+}
+
+impl TargetSummary {
+    /// True when no event of the target reached the store.
+    pub fn is_unknown(&self) -> bool {
+        self.applied.is_empty() && self.completed.is_empty()
+    }
+}
+
 /// What a claim found. A duplicate is a value, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
@@ -190,6 +206,10 @@ pub trait DedupStore: Send + Sync {
     /// When the unexpired lease on `target` ends, or `None` when the target is free: a cheap
     /// read for an event waiting its turn.
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError>;
+
+    /// What the store knows of `target` (unexpired), by a consistent read that changes
+    /// nothing: how `reconcile` tells a call whose events reached the consumer.
+    async fn inspect(&self, target: &TargetKey) -> Result<TargetSummary, DedupError>;
 
     /// Notes `facts` of `participant` on `target` until `expires_at_s` (one unconditional write
     /// that touches nothing else): the next claim of the target hands them over in its lease.

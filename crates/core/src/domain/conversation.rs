@@ -128,7 +128,7 @@ impl ConversationEvent {
             (None, None) => "-".into(),
         };
         DedupKey {
-            target: TargetKey::from_trusted(format!("target#native#{}", self.conversation_id)),
+            target: TargetKey::native_conversation(self.conversation_id.as_str()),
             event: EventKey::new(format!("{}#{participant}#{instant}", self.topic.as_str())),
         }
     }

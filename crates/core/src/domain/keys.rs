@@ -18,6 +18,12 @@ impl TargetKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The target of a native conversation's events: the conversation `id` (checked by its
+    /// caller), whose agent participants they may wrap up.
+    pub fn native_conversation(id: &str) -> Self {
+        TargetKey(format!("target#native#{id}"))
+    }
 }
 
 impl fmt::Display for TargetKey {

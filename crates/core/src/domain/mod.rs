@@ -24,4 +24,6 @@ pub use ids::{
 pub use interaction::{EpochMillis, InteractionSnapshot, TimelineEntry};
 pub use keys::{DedupKey, EffectKey, EventKey, TargetKey};
 pub use outcome::Outcome;
-pub use policy::{CallFacts, PolicyAction, PolicyDecision, PolicyError, RuleName, WrapupPolicy};
+pub use policy::{
+    CallFacts, PolicyAction, PolicyDecision, PolicyError, RuleName, WrapupPolicy, WrittenQueues,
+};

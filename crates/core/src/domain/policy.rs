@@ -99,6 +99,17 @@ pub struct PolicyDecision<'a> {
     pub action: &'a PolicyAction,
 }
 
+/// The queues on whose calls a policy writes a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WrittenQueues {
+    /// Every queue: the default, or a rule that names no queue, writes.
+    Every,
+    /// Only these queues' calls (in the order their rules come).
+    These(Vec<QueueId>),
+    /// None: the policy only skips or shadows.
+    Nowhere,
+}
+
 /// The wrap-up policy (`WRAPUP_POLICY` / `WRAPUP_POLICY_FILE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrapupPolicy {
@@ -134,6 +145,29 @@ impl WrapupPolicy {
                     action: &rule.action,
                 },
             )
+    }
+
+    /// The queues whose calls may get a code written: where `reconcile` looks for calls whose
+    /// events never came. A queue named by a writing rule counts even when an earlier rule
+    /// skips it: the consumer decides each call.
+    pub fn written_queues(&self) -> WrittenQueues {
+        let writes = |action: &PolicyAction| matches!(action, PolicyAction::Write { .. });
+        if writes(&self.default) {
+            return WrittenQueues::Every;
+        }
+        let mut queues: Vec<QueueId> = Vec::new();
+        for rule in self.rules.iter().filter(|rule| writes(&rule.action)) {
+            match &rule.matches.queue_id {
+                None => return WrittenQueues::Every,
+                Some(queue) if !queues.contains(queue) => queues.push(queue.clone()),
+                Some(_) => {}
+            }
+        }
+        if queues.is_empty() {
+            WrittenQueues::Nowhere
+        } else {
+            WrittenQueues::These(queues)
+        }
     }
 
     /// Parses the policy's JSON, naming the field of the first problem.
@@ -326,6 +360,27 @@ mod tests {
             direction: Some("inbound"),
             division_id: None,
         }
+    }
+
+    #[test]
+    fn a_policy_writes_on_every_queue_when_its_default_or_a_queueless_rule_writes() {
+        let queue_rules_only = WrapupPolicy::parse(
+            r#"{"rules": [{"queueId": "q-a", "code": "c"}, {"queueId": "q-b", "action": "skip"},
+                          {"queueId": "q-c", "action": "shadow", "code": "c"}, {"queueId": "q-a", "code": "d"}]}"#,
+        )
+        .unwrap();
+        let shadow_only =
+            WrapupPolicy::parse(r#"{"default": {"action": "shadow", "code": "c"}}"#).unwrap();
+
+        assert_eq!(
+            WrapupPolicy::parse(POLICY).unwrap().written_queues(),
+            WrittenQueues::Every
+        );
+        assert_eq!(
+            queue_rules_only.written_queues(),
+            WrittenQueues::These(vec![QueueId::parse("q-a").unwrap()])
+        );
+        assert_eq!(shadow_only.written_queues(), WrittenQueues::Nowhere);
     }
 
     #[test]

@@ -51,6 +51,8 @@ struct AnalyticsSession {
 struct AnalyticsSegment {
     #[serde(default)]
     queue_id: Option<String>,
+    #[serde(default)]
+    wrap_up_code: Option<String>,
 }
 
 #[async_trait]
@@ -74,15 +76,18 @@ impl AnalyticsApi for HttpGenesysClient {
             .iter()
             .map(|queue| json!({"type": "dimension", "dimension": "queueId", "operator": "matches", "value": queue}))
             .collect();
+        let mut segment_filters = vec![
+            json!({"type": "and", "predicates": [{"type": "dimension", "dimension": "mediaType", "operator": "matches", "value": "voice"}]}),
+        ];
+        if !queue_predicates.is_empty() {
+            segment_filters.push(json!({"type": "or", "predicates": queue_predicates}));
+        }
         let query = json!({
             "interval": interval,
             "order": "asc",
             "orderBy": "conversationStart",
             "paging": {"pageSize": page_size.clamp(1, 100), "pageNumber": page.max(1)},
-            "segmentFilters": [
-                {"type": "and", "predicates": [{"type": "dimension", "dimension": "mediaType", "operator": "matches", "value": "voice"}]},
-                {"type": "or", "predicates": queue_predicates},
-            ],
+            "segmentFilters": segment_filters,
         });
         let response = self.send_json(&operation, &query, deadline).await?;
         let answer: QueryResponse = self.json_answer(operation, response).await?;
@@ -101,14 +106,15 @@ impl AnalyticsApi for HttpGenesysClient {
                         .participants
                         .into_iter()
                         .filter(|p| p.purpose.as_deref() == Some("agent"))
-                        .map(|p| AgentLeg {
-                            queue_id: p
-                                .sessions
-                                .iter()
-                                .flat_map(|s| &s.segments)
-                                .find_map(|segment| segment.queue_id.clone()),
-                            participant_id: p.participant_id,
-                            user_id: p.user_id,
+                        .map(|p| {
+                            let segments = || p.sessions.iter().flat_map(|s| &s.segments);
+                            AgentLeg {
+                                queue_id: segments().find_map(|segment| segment.queue_id.clone()),
+                                wrapup_code: segments()
+                                    .find_map(|segment| segment.wrap_up_code.clone()),
+                                participant_id: p.participant_id,
+                                user_id: p.user_id,
+                            }
                         })
                         .collect(),
                 })

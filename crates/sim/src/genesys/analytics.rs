@@ -1,4 +1,4 @@
-//! The simulated conversation details query (`POST /api/v2/analytics/conversations/details/query`): the seeded conversations as `AnalyticsConversation`s, those that started within the interval, filtered by queue, paged.
+//! The simulated conversation details query (`POST /api/v2/analytics/conversations/details/query`): the seeded conversations as `AnalyticsConversation`s (wrap-ups as `wrapup` segments), those that started within the interval, filtered by queue, paged.
 
 use super::Simulator;
 use super::answers::error;
@@ -13,6 +13,34 @@ fn time(value: Option<&Value>) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(value?.as_str()?)
         .ok()
         .map(|t| t.to_utc())
+}
+
+/// A participant as analytics describes it (`AnalyticsParticipant`): one voice session whose
+/// `interact` segment spans the participant's time, and, once it was wrapped up, a `wrapup`
+/// segment carrying its `wrapUpCode`.
+fn analytics_participant(p: &Value) -> Value {
+    let mut segments = vec![json!({
+        "segmentStart": p.get("startTime"),
+        "segmentEnd": p.get("endTime"),
+        "segmentType": "interact",
+        "queueId": p.get("queueId"),
+    })];
+    if let Some(code) = p.pointer("/wrapup/code").and_then(Value::as_str) {
+        let end = p.get("endAcwTime").or_else(|| p.get("endTime"));
+        segments.push(json!({
+            "segmentStart": p.get("endTime"),
+            "segmentEnd": end,
+            "segmentType": "wrapup",
+            "queueId": p.get("queueId"),
+            "wrapUpCode": code,
+        }));
+    }
+    json!({
+        "participantId": p.get("id"),
+        "purpose": p.get("purpose"),
+        "userId": p.get("userId"),
+        "sessions": [{"mediaType": "voice", "segments": segments}]
+    })
 }
 
 /// A conversation (as `GET /api/v2/conversations/{id}` has it) as analytics describes it.
@@ -31,25 +59,7 @@ fn analytics_conversation(conversation: &Value) -> Option<(DateTime<Utc>, Value)
     } else {
         None
     };
-    let participants: Vec<Value> = participants
-        .iter()
-        .map(|p| {
-            json!({
-                "participantId": p.get("id"),
-                "purpose": p.get("purpose"),
-                "userId": p.get("userId"),
-                "sessions": [{
-                    "mediaType": "voice",
-                    "segments": [{
-                        "segmentStart": p.get("startTime"),
-                        "segmentEnd": p.get("endTime"),
-                        "segmentType": "interact",
-                        "queueId": p.get("queueId"),
-                    }]
-                }]
-            })
-        })
-        .collect();
+    let participants: Vec<Value> = participants.iter().map(analytics_participant).collect();
     let mut body = json!({
         "conversationId": conversation.get("id"),
         "conversationStart": start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

@@ -1,6 +1,8 @@
 //! The dedup item's attributes: reading its completed events and writes, and what a claim's condition result means.
 
-use crate::dedup::{AgentFacts, ClaimOutcome, ClaimRequest, Lease, MAX_EVENTS_PER_TARGET};
+use crate::dedup::{
+    AgentFacts, ClaimOutcome, ClaimRequest, Lease, MAX_EVENTS_PER_TARGET, TargetSummary,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use gev_core::domain::{EffectKey, EpochMillis, EventKey};
 use std::collections::HashMap;
@@ -103,18 +105,12 @@ pub(super) fn refused_claim(
     }
 }
 
-/// The lease a successful claim holds, from the item as it was before (ALL_OLD): whether an
-/// unreleased lease was taken over, the unexpired writes, and the events to forget.
-pub(super) fn granted_lease(
-    old: Option<&HashMap<String, AttributeValue>>,
-    request: &ClaimRequest,
-    now_ms: EpochMillis,
-) -> Lease {
-    let Some(old) = old else {
-        return Lease::default();
-    };
-    let now_s = now_ms / 1_000;
-    let applied = match old.get(attr::APPLIED).map(AttributeValue::as_m) {
+/// The writes an item records that expire at `now_s` or later, in key order.
+pub(super) fn unexpired_effects(
+    item: &HashMap<String, AttributeValue>,
+    now_s: i64,
+) -> Vec<EffectKey> {
+    let mut effects: Vec<EffectKey> = match item.get(attr::APPLIED).map(AttributeValue::as_m) {
         Some(Ok(applied)) => applied
             .iter()
             .filter(|(_, expiry)| {
@@ -128,6 +124,36 @@ pub(super) fn granted_lease(
             .collect(),
         _ => Vec::new(),
     };
+    effects.sort();
+    effects
+}
+
+/// What an item records, unexpired at `now_s`: its writes and its completed events.
+pub(super) fn summary(item: &HashMap<String, AttributeValue>, now_s: i64) -> TargetSummary {
+    let mut completed: Vec<EventKey> = done_entries(item)
+        .into_iter()
+        .filter(|(_, done)| done.expires_at_s >= now_s)
+        .map(|(key, _)| EventKey::from_trusted(key))
+        .collect();
+    completed.sort();
+    TargetSummary {
+        applied: unexpired_effects(item, now_s),
+        completed,
+    }
+}
+
+/// The lease a successful claim holds, from the item as it was before (ALL_OLD): whether an
+/// unreleased lease was taken over, the unexpired writes, and the events to forget.
+pub(super) fn granted_lease(
+    old: Option<&HashMap<String, AttributeValue>>,
+    request: &ClaimRequest,
+    now_ms: EpochMillis,
+) -> Lease {
+    let Some(old) = old else {
+        return Lease::default();
+    };
+    let now_s = now_ms / 1_000;
+    let applied = unexpired_effects(old, now_s);
     let mut live: Vec<(String, i64)> = Vec::new();
     let mut stale_events = Vec::new();
     for (key, done) in done_entries(old) {

@@ -18,7 +18,9 @@ mod item;
 pub use item::attr;
 
 use crate::dedup::cache::CompletedCache;
-use crate::dedup::{AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease};
+use crate::dedup::{
+    AgentFacts, ClaimOutcome, ClaimRequest, DedupError, DedupStore, Lease, TargetSummary,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -309,6 +311,28 @@ impl DedupStore for DynamoDbDedupStore {
             .item()
             .and_then(|item| number(item, attr::LEASE_UNTIL))
             .filter(|until| *until >= now_ms))
+    }
+
+    async fn inspect(&self, target: &TargetKey) -> Result<TargetSummary, DedupError> {
+        let span = self.client_span("GetItem");
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::KEY, s(target.as_str()))
+            .consistent_read(true)
+            .projection_expression("#applied, #done")
+            .expression_attribute_names("#applied", attr::APPLIED)
+            .expression_attribute_names("#done", attr::DONE)
+            .send()
+            .instrument(span.clone())
+            .await;
+        self.record_result(&span, &result);
+        let output = result.map_err(|error| self.classify("GetItem", error))?;
+        Ok(output
+            .item()
+            .map(|found| item::summary(found, now_epoch_ms() / 1_000))
+            .unwrap_or_default())
     }
 
     async fn note_facts(

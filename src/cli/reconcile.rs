@@ -1,0 +1,187 @@
+//! `genesys-eventbridge reconcile`: its arguments, the run wired from the environment, one JSON line per agent leg examined, a summary line, and its exit code (decided in `exit_code`).
+
+use crate::publish::{DEFAULT_SOURCE, SendPolicy, check_source};
+use crate::reconcile::wiring::{self, Ports};
+use crate::reconcile::{
+    CallRecords, DEFAULT_MAX_PAGES, DEFAULT_MAX_PUBLISHED, DEFAULT_WINDOW, LegOutcome,
+    ReconcileError, ReconcileReport, ReconcileSettings, parse_duration, reconcile,
+};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::json;
+use std::io::Write;
+use std::time::Duration;
+
+/// Find the ended calls with no wrap-up whose events never reached the consumer, and publish a
+/// backfilled `user.end` for each onto the bus.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Calls that ended within this long before now (e.g. `2h`, `90m`, `1d`), less `--settle`.
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["from", "to"])]
+    pub since: Option<TimeDelta>,
+    /// The window's start (RFC 3339), with `--to`.
+    #[arg(long, value_parser = parse_time, requires = "to")]
+    pub from: Option<DateTime<Utc>>,
+    /// The window's end (RFC 3339), with `--from`.
+    #[arg(long, value_parser = parse_time, requires = "from")]
+    pub to: Option<DateTime<Utc>>,
+    /// With `--since`: calls that ended this recently are left to the next run.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    pub settle: TimeDelta,
+    /// A queue to look at (repeat); default: the queues the consumer's policy writes on.
+    #[arg(long = "queue")]
+    pub queues: Vec<String>,
+    /// The bus the consumer's rule listens to.
+    #[arg(long, env = "EVENT_BUS_NAME", default_value = "default")]
+    pub bus: String,
+    /// The events' `Source`: one the consumer's rule accepts (template.yaml `BridgeEventSource`).
+    #[arg(long, default_value = DEFAULT_SOURCE)]
+    pub source: String,
+    /// Events published at most in this run; the rest wait for the next.
+    #[arg(long, default_value_t = DEFAULT_MAX_PUBLISHED)]
+    pub max_publish: usize,
+    /// Pages (100 conversations each) of the details query read at most.
+    #[arg(long, default_value_t = DEFAULT_MAX_PAGES)]
+    pub max_pages: u32,
+    /// How long before the window a call may have started.
+    #[arg(long, value_parser = parse_duration, default_value = "4h")]
+    pub longest_call: TimeDelta,
+    /// Report what would be published; publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|time| time.to_utc())
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2026-12-06T10:00:00Z"))
+}
+
+/// Why the command did not finish; printed once, as a chain.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    BadArguments(String),
+    #[error(transparent)]
+    Wiring(#[from] wiring::WiringError),
+    #[error(transparent)]
+    Run(#[from] ReconcileError),
+}
+
+/// The exit code of a run: 0 done (whatever it published), 1 a remote failure outlived its
+/// retries (the query, the dedup store, or entries the bus refused), 2 bad arguments or settings.
+fn exit_code(result: &Result<ReconcileReport, Failure>) -> i32 {
+    match result {
+        Ok(report) if report.refused() > 0 => 1,
+        Ok(_) => 0,
+        Err(Failure::BadArguments(_) | Failure::Wiring(_)) => 2,
+        Err(Failure::Run(
+            ReconcileError::EmptyWindow { .. } | ReconcileError::BeyondRetention { .. },
+        )) => 2,
+        Err(Failure::Run(_)) => 1,
+    }
+}
+
+/// Runs `reconcile` as `args` say: one JSON line per agent leg on `out`, the summary (or the
+/// error) on `err`; returns the exit code.
+pub async fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let result = reconcile_as_asked(&args, Utc::now()).await;
+    match &result {
+        Ok(report) => {
+            for line in leg_lines(report) {
+                // A closed stdout (`| head`) must not stop the summary.
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge reconcile: {}",
+                summary(report, args.dry_run)
+            );
+        }
+        Err(failure) => {
+            let _ = writeln!(
+                err,
+                "genesys-eventbridge reconcile: {}",
+                gev_core::error_chain(failure)
+            );
+        }
+    }
+    exit_code(&result)
+}
+
+async fn reconcile_as_asked(args: &Args, now: DateTime<Utc>) -> Result<ReconcileReport, Failure> {
+    check_source(&args.source)
+        .map_err(|problem| Failure::BadArguments(format!("--source {problem}")))?;
+    if args.max_pages == 0 {
+        return Err(Failure::BadArguments(
+            "--max-pages must be at least 1".into(),
+        ));
+    }
+    let (from, to) = match (args.from, args.to) {
+        (Some(from), Some(to)) => (from, to),
+        _ => ReconcileSettings::window(args.since.unwrap_or(DEFAULT_WINDOW), args.settle, now),
+    };
+    let settings = ReconcileSettings {
+        from,
+        to,
+        queues: wiring::queues(&args.queues)?,
+        longest_call: args.longest_call,
+        max_pages: args.max_pages,
+        max_published: args.max_publish,
+        source: args.source.clone(),
+        dry_run: args.dry_run,
+        request_timeout: Duration::from_secs(20),
+        send_policy: SendPolicy::default(),
+    };
+    let ports = Ports::from_env(&args.bus).await?;
+    let records = ports.records.as_ref().map(|r| r as &dyn CallRecords);
+    Ok(reconcile(&ports.analytics, records, &ports.sink, &settings, now).await?)
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// One JSON line per agent leg examined.
+pub fn leg_lines(report: &ReconcileReport) -> Vec<String> {
+    report
+        .legs
+        .iter()
+        .map(|leg| {
+            let mut line = json!({
+                "conversationId": leg.conversation_id,
+                "participantId": leg.participant_id,
+                "queueId": leg.queue_id,
+                "ended": rfc3339(leg.ended),
+                "outcome": leg.outcome.name(),
+            });
+            match &leg.outcome {
+                LegOutcome::Published { event_id } => line["eventId"] = json!(event_id),
+                LegOutcome::Refused { reason } => line["reason"] = json!(reason),
+                _ => {}
+            }
+            line.to_string()
+        })
+        .collect()
+}
+
+/// The run's counts in one line.
+pub fn summary(report: &ReconcileReport, dry_run: bool) -> String {
+    let acted = if dry_run {
+        format!("would publish {}", report.would_publish())
+    } else {
+        format!("published {}", report.published())
+    };
+    let mut line = format!(
+        "examined {}, already done {}, {acted}, over the cap {}, refused {} ({} conversations in {} pages)",
+        report.examined(),
+        report.already_done(),
+        report.over_cap(),
+        report.refused(),
+        report.conversations,
+        report.pages,
+    );
+    if report.truncated {
+        line.push_str("; stopped at --max-pages: later calls were not looked at");
+    }
+    line
+}

@@ -1,0 +1,376 @@
+//! The reconcile use case: the agent legs of ended calls that have no wrap-up, found with the analytics details query (paged, capped), each published onto the bus as a backfilled `user.end` unless the dedup store shows the call's events reached the consumer; a report of what was examined, found done and published.
+//!
+//! The published event is the one `bridge --backfill` makes: its dedup key (topic, participant,
+//! the call's end) is the same on every run, so a second run, or the call's original events
+//! arriving late, change nothing the consumer did (docs/reconcile.md).
+
+mod metrics;
+mod records;
+pub mod wiring;
+
+pub use metrics::emf_line;
+pub use records::{CallRecords, DedupRecords, Seen};
+
+use crate::bridge::backfill::{RETENTION, recovered_user_end};
+use crate::publish::{Entry, EventSink, Published, SendPolicy, send_all, transform};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use gev_core::deadline::Deadline;
+use gev_genesys::GenesysError;
+use gev_genesys::analytics::{AgentLeg, AnalyticsApi};
+use std::time::Duration;
+
+/// The window a run looks at by default: calls that ended in the last two hours.
+pub const DEFAULT_WINDOW: TimeDelta = TimeDelta::hours(2);
+/// Calls that ended this recently are left to the next run: their events may still be on their
+/// way (EventBridge retries), their agent still in after-call work.
+pub const DEFAULT_SETTLE: TimeDelta = TimeDelta::minutes(10);
+/// How long before the window a call may have started and still end inside it (the details
+/// query selects conversations by their start).
+pub const DEFAULT_LONGEST_CALL: TimeDelta = TimeDelta::hours(4);
+/// Pages of the details query one run reads at most (100 conversations each).
+pub const DEFAULT_MAX_PAGES: u32 = 20;
+/// Events one run publishes at most; the rest wait for the next run.
+pub const DEFAULT_MAX_PUBLISHED: usize = 500;
+/// Conversations per page (the most the details query gives).
+const PAGE_SIZE: u32 = 100;
+
+/// What one run looks at and may do.
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    /// Calls that ended at or after this instant…
+    pub from: DateTime<Utc>,
+    /// …and at or before this one.
+    pub to: DateTime<Utc>,
+    /// The queues whose calls the policy wraps up; empty: every queue.
+    pub queues: Vec<String>,
+    /// How long before `from` a call may have started.
+    pub longest_call: TimeDelta,
+    /// Pages of the details query read at most.
+    pub max_pages: u32,
+    /// Events published at most.
+    pub max_published: usize,
+    /// The `Source` of the published events (the rule must accept it).
+    pub source: String,
+    /// Report what would be published; publish nothing.
+    pub dry_run: bool,
+    /// Each Genesys request's time budget.
+    pub request_timeout: Duration,
+    /// How the events are sent (retries of throttled entries).
+    pub send_policy: SendPolicy,
+}
+
+impl ReconcileSettings {
+    /// The window of the calls that ended within `since` before `now`, less the last `settle`.
+    pub fn window(
+        since: TimeDelta,
+        settle: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> (DateTime<Utc>, DateTime<Utc>) {
+        (now - since, now - settle)
+    }
+}
+
+/// What became of one agent leg without a wrap-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegOutcome {
+    /// The consumer wrapped this participant up; analytics has not caught up yet.
+    WrappedUp,
+    /// Events of the call reached the consumer, which decided it (maybe to leave it alone).
+    EventsArrived,
+    /// Published onto the bus under this EventBridge id.
+    Published {
+        /// The id EventBridge gave it.
+        event_id: String,
+    },
+    /// A dry run: it would be published.
+    WouldPublish,
+    /// Beyond the run's cap: the next run publishes it.
+    OverCap,
+    /// The bus refused it; the next run tries again.
+    Refused {
+        /// EventBridge's code and message.
+        reason: String,
+    },
+}
+
+impl LegOutcome {
+    /// Its name in the CLI's lines and the docs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LegOutcome::WrappedUp => "already-wrapped-up",
+            LegOutcome::EventsArrived => "events-arrived",
+            LegOutcome::Published { .. } => "published",
+            LegOutcome::WouldPublish => "would-publish",
+            LegOutcome::OverCap => "over-cap",
+            LegOutcome::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// One agent leg of an ended call that analytics shows without a wrap-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegReport {
+    /// The conversation.
+    pub conversation_id: String,
+    /// The agent's participant.
+    pub participant_id: String,
+    /// The queue the agent took the call from, when analytics names one.
+    pub queue_id: Option<String>,
+    /// When the call ended.
+    pub ended: DateTime<Utc>,
+    /// What the run did with it.
+    pub outcome: LegOutcome,
+}
+
+/// What one run found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Pages of the details query read (one Genesys request each, retries aside).
+    pub pages: u32,
+    /// Conversations the pages held.
+    pub conversations: u64,
+    /// The calls that ended in the window and their agent legs without a wrap-up, oldest first.
+    pub legs: Vec<LegReport>,
+    /// The run stopped at its page cap: calls beyond it were not looked at.
+    pub truncated: bool,
+}
+
+impl ReconcileReport {
+    fn count(&self, name: &str) -> usize {
+        self.legs
+            .iter()
+            .filter(|leg| leg.outcome.name() == name)
+            .count()
+    }
+
+    /// Agent legs of calls that ended in the window without a wrap-up.
+    pub fn examined(&self) -> usize {
+        self.legs.len()
+    }
+
+    /// Legs whose call's events reached the consumer (wrapped up or decided).
+    pub fn already_done(&self) -> usize {
+        self.count("already-wrapped-up") + self.count("events-arrived")
+    }
+
+    /// Legs published onto the bus: calls whose events went missing upstream.
+    pub fn published(&self) -> usize {
+        self.count("published")
+    }
+
+    /// Legs a dry run would publish.
+    pub fn would_publish(&self) -> usize {
+        self.count("would-publish")
+    }
+
+    /// Legs left to the next run by the cap.
+    pub fn over_cap(&self) -> usize {
+        self.count("over-cap")
+    }
+
+    /// Legs the bus refused.
+    pub fn refused(&self) -> usize {
+        self.count("refused")
+    }
+}
+
+/// Why a run could not finish; nothing was published when it fails.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The window is empty or reversed.
+    #[error("the window from {from} to {to} is empty")]
+    EmptyWindow {
+        /// Its start.
+        from: String,
+        /// Its end.
+        to: String,
+    },
+    /// The window starts beyond what the details query keeps.
+    #[error("the window starts {from}, beyond the analytics retention ({days} days)")]
+    BeyondRetention {
+        /// Its start.
+        from: String,
+        /// The retention.
+        days: i64,
+    },
+    /// A page of the details query failed.
+    #[error("the conversation details query failed on page {page}")]
+    Analytics {
+        /// Which page.
+        page: u32,
+        /// Genesys's error.
+        #[source]
+        source: GenesysError,
+    },
+    /// The dedup store could not be read.
+    #[error("the dedup store could not be read")]
+    Records(#[source] gev_consumer::dedup::DedupError),
+}
+
+impl ReconcileError {
+    /// True when the same run may succeed later (throttling, outages, a configuration fix).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ReconcileError::Analytics { source, .. } => source.is_retryable(),
+            ReconcileError::Records(source) => {
+                source.is_retryable()
+                    || matches!(
+                        source,
+                        gev_consumer::dedup::DedupError::Misconfigured { .. }
+                    )
+            }
+            ReconcileError::EmptyWindow { .. } | ReconcileError::BeyondRetention { .. } => false,
+        }
+    }
+}
+
+/// A duration such as `90s`, `15m`, `2h` or `1d`.
+pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s, 15m, 2h or 1d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+    };
+    if number > 365 * 86_400 / seconds {
+        return Err(format!("{text:?} is longer than a year"));
+    }
+    Ok(TimeDelta::seconds(number * seconds))
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// One run: reads the calls that ended in the window (pages, up to the cap), keeps the agent
+/// legs without a wrap-up, asks `records` (when given) whether the call's events reached the
+/// consumer, and publishes the others through `sink` (none in a dry run), oldest first, up to
+/// the cap.
+pub async fn reconcile(
+    analytics: &dyn AnalyticsApi,
+    records: Option<&dyn CallRecords>,
+    sink: &dyn EventSink,
+    settings: &ReconcileSettings,
+    now: DateTime<Utc>,
+) -> Result<ReconcileReport, ReconcileError> {
+    if settings.from >= settings.to {
+        return Err(ReconcileError::EmptyWindow {
+            from: rfc3339(settings.from),
+            to: rfc3339(settings.to),
+        });
+    }
+    if settings.from - settings.longest_call < now - RETENTION {
+        return Err(ReconcileError::BeyondRetention {
+            from: rfc3339(settings.from),
+            days: RETENTION.num_days(),
+        });
+    }
+    let mut report = ReconcileReport::default();
+    let mut unwrapped = legs_without_wrapup(analytics, settings, &mut report).await?;
+    unwrapped.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
+
+    let mut to_publish: Vec<(usize, Entry)> = Vec::new();
+    let received_at = rfc3339(now);
+    for (conversation, agent, ended) in unwrapped {
+        let seen = match records {
+            Some(records) => records
+                .seen(&conversation, &agent.participant_id)
+                .await
+                .map_err(ReconcileError::Records)?,
+            None => Seen::Unknown,
+        };
+        let outcome = match seen {
+            Seen::WrappedUp => LegOutcome::WrappedUp,
+            Seen::EventsArrived => LegOutcome::EventsArrived,
+            Seen::Unknown if to_publish.len() >= settings.max_published => LegOutcome::OverCap,
+            Seen::Unknown => {
+                let notification = recovered_user_end("reconcile", &conversation, &agent, ended);
+                // The notification is made here, so it always has the shape transform takes.
+                if let Ok(entry) = transform(&notification, &settings.source, &received_at) {
+                    to_publish.push((report.legs.len(), entry));
+                }
+                LegOutcome::WouldPublish
+            }
+        };
+        report.legs.push(LegReport {
+            conversation_id: conversation,
+            participant_id: agent.participant_id,
+            queue_id: agent.queue_id,
+            ended,
+            outcome,
+        });
+    }
+    if settings.dry_run || to_publish.is_empty() {
+        return Ok(report);
+    }
+    let entries: Vec<Entry> = to_publish.iter().map(|(_, entry)| entry.clone()).collect();
+    let sent = send_all(sink, &entries, settings.send_policy).await;
+    for ((leg, _), result) in to_publish.iter().zip(sent.results) {
+        report.legs[*leg].outcome = match result {
+            Published::Published { event_id } => LegOutcome::Published { event_id },
+            Published::Rejected { reason } | Published::Failed { reason } => {
+                LegOutcome::Refused { reason }
+            }
+        };
+    }
+    Ok(report)
+}
+
+/// The agent legs without a wrap-up of the voice calls on the settings' queues that ended in
+/// the window, with their call's end; pages counted in `report`.
+async fn legs_without_wrapup(
+    analytics: &dyn AnalyticsApi,
+    settings: &ReconcileSettings,
+    report: &mut ReconcileReport,
+) -> Result<Vec<(String, AgentLeg, DateTime<Utc>)>, ReconcileError> {
+    let mut legs = Vec::new();
+    for page in 1..=settings.max_pages {
+        let answer = analytics
+            .conversation_details(
+                &settings.queues,
+                settings.from - settings.longest_call,
+                settings.to,
+                page,
+                PAGE_SIZE,
+                Deadline::after(settings.request_timeout),
+            )
+            .await
+            .map_err(|source| ReconcileError::Analytics { page, source })?;
+        report.pages = page;
+        if answer.conversations.is_empty() {
+            return Ok(legs);
+        }
+        report.conversations += answer.conversations.len() as u64;
+        for conversation in answer.conversations {
+            let in_window = |end: &DateTime<Utc>| *end >= settings.from && *end <= settings.to;
+            let Some(ended) = conversation.end.filter(in_window) else {
+                continue;
+            };
+            for agent in conversation.agents {
+                let on_queues = agent.queue_id.as_ref().is_none_or(|queue| {
+                    settings.queues.is_empty() || settings.queues.contains(queue)
+                });
+                if agent.wrapup_code.is_none() && on_queues {
+                    legs.push((conversation.id.clone(), agent, ended));
+                }
+            }
+        }
+        if report.conversations >= answer.total_hits {
+            return Ok(legs);
+        }
+    }
+    report.truncated = true;
+    Ok(legs)
+}
+
+#[cfg(test)]
+mod tests;
