@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# make demo, in three acts, each against its own genesys-sim on a free loopback port:
+# make demo, in four acts, each against its own genesys-sim on a free loopback port:
 # 1. the consumer (`invoke`) on every sample event in events/, one outcome line per event;
 # 2. the bridge following a queue: a call is queued and ends, the bridge publishes its events to
 #    the simulator's EventBridge stand-in, and the consumer wraps the call up from them;
 # 3. a wrap-up policy (examples/wrapup-policy.json): `doctor` checks it, then three calls with
 #    their whole event sequences: Sales and Billing get their own codes, VIP is skipped, and the
-#    simulator counts the Genesys requests they cost.
+#    simulator counts the Genesys requests they cost;
+# 4. reconcile: a call ended while the rule was off (no event reached the consumer); reconcile
+#    finds it with the analytics API and publishes its user.end, the consumer wraps it up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN_DIR:-target/debug}
@@ -97,3 +99,27 @@ for call in 9b1f0c2e-4d3a-4b5c-8e7f-00000000c101 9b1f0c2e-4d3a-4b5c-8e7f-0000000
     | sed -n 's/.*"queueId":"\([^"]*\)".*"wrapup":{"code":"\([^"]*\)".*/  call on queue \1: wrap-up \2/p; t; s/.*"queueId":"\([^"]*\)".*/  call on queue \1: no wrap-up/p' >&2
   echo >&2
 done
+
+start_sim act4
+unset WRAPUP_POLICY_FILE
+echo >&2
+echo "# act 4: genesys-sim at $url; the rule was off while a call ended: reconcile finds it and publishes its user.end" >&2
+lost=9b1f0c2e-4d3a-4b5c-8e7f-00000000c401
+ago() { date -u -d "-$1 minutes" +%Y-%m-%dT%H:%M:%S.000Z; }
+curl -fsS -X PUT "$url/sim/conversations/$lost" -H 'content-type: application/json' -d '{"participants":[
+  {"id":"7a2e9c41-cust-4c5d-9e8f-00000000p401","purpose":"customer","startTime":"'"$(ago 40)"'","connectedTime":"'"$(ago 40)"'","endTime":"'"$(ago 30)"'",
+   "calls":[{"id":"c401-cust-call","state":"disconnected"}]},
+  {"id":"7a2e9c41-agnt-4c5d-9e8f-00000000p401","purpose":"agent","queueId":"'"$queue"'","userId":"5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716",
+   "startTime":"'"$(ago 40)"'","connectedTime":"'"$(ago 40)"'","endTime":"'"$(ago 30)"'","wrapupRequired":true,
+   "calls":[{"id":"c401-agent-call","state":"disconnected","afterCallWork":{"state":"complete"}}]}]}'
+echo "genesys: call $lost ended 30 minutes ago on $queue; no event of it reached the consumer" >&2
+GENESYS_CLOUD_BASE_URL="$url" AWS_ENDPOINT_URL_EVENTBRIDGE="$url" AWS_REGION=eu-west-1 \
+AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo \
+  "$bin/genesys-eventbridge" reconcile --since 2h --queue "$queue" --bus demo
+echo "consumer: on the event reconcile published" >&2
+curl -fsS "$url/sim/eventbridge/events" >"$workdir/reconciled.json"
+GENESYS_CLOUD_BASE_URL="$url" "$bin/genesys-eventbridge" invoke --events "$workdir/reconciled.json"
+echo "# reconcile again: the call is wrapped up, nothing to publish" >&2
+GENESYS_CLOUD_BASE_URL="$url" AWS_ENDPOINT_URL_EVENTBRIDGE="$url" AWS_REGION=eu-west-1 \
+AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo \
+  "$bin/genesys-eventbridge" reconcile --since 2h --queue "$queue" --bus demo

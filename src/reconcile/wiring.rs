@@ -62,7 +62,13 @@ pub fn queues(given: &[String]) -> Result<Vec<String>, WiringError> {
     if !given.is_empty() {
         return Ok(given.to_vec());
     }
-    let config = Config::from_env()?;
+    // Only the policy is wanted: the consumer's lease-against-timeout check is not reconcile's.
+    let timeouts = ["FUNCTION_TIMEOUT_SECONDS", "AWS_LAMBDA_FUNCTION_TIMEOUT"];
+    let config = Config::from_lookup(|name| {
+        (!timeouts.contains(&name))
+            .then(|| std::env::var(name).ok())
+            .flatten()
+    })?;
     queues_of(&config.pipeline.effective_policy())
 }
 
@@ -132,4 +138,100 @@ pub fn scheduled_settings(
         request_timeout: std::time::Duration::from_secs(20),
         send_policy: crate::publish::SendPolicy::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = (pairs.iter())
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn the_scheduled_run_looks_at_the_last_two_hours_less_ten_minutes_by_default() {
+        let settings = scheduled_settings(lookup(&[]), || Ok(vec!["q-1".into()]), now()).unwrap();
+
+        assert_eq!(settings.from, now() - TimeDelta::hours(2));
+        assert_eq!(settings.to, now() - TimeDelta::minutes(10));
+        assert_eq!(settings.queues, ["q-1"]);
+        assert_eq!(settings.source, crate::publish::DEFAULT_SOURCE);
+    }
+
+    #[test]
+    fn the_scheduled_runs_settings_come_from_its_environment() {
+        let env = lookup(&[
+            ("RECONCILE_WINDOW", "90m"),
+            ("RECONCILE_SETTLE", "0m"),
+            ("RECONCILE_QUEUES", "q-a, q-b"),
+            ("RECONCILE_MAX_PUBLISHED", "7"),
+            ("RECONCILE_SOURCE", "my.bridge"),
+        ]);
+
+        let settings = scheduled_settings(env, || panic!("the policy is not read"), now()).unwrap();
+
+        assert_eq!(
+            (settings.from, settings.to),
+            (now() - TimeDelta::minutes(90), now())
+        );
+        assert_eq!(settings.queues, ["q-a", "q-b"]);
+        assert_eq!(
+            (settings.max_published, settings.source.as_str()),
+            (7, "my.bridge")
+        );
+    }
+
+    #[test]
+    fn a_malformed_setting_is_named() {
+        let window = scheduled_settings(
+            lookup(&[("RECONCILE_WINDOW", "2 hours")]),
+            || Ok(vec![]),
+            now(),
+        );
+        let cap = scheduled_settings(
+            lookup(&[("RECONCILE_MAX_PUBLISHED", "0")]),
+            || Ok(vec![]),
+            now(),
+        );
+        let source = scheduled_settings(
+            lookup(&[("RECONCILE_SOURCE", "aws.events")]),
+            || Ok(vec![]),
+            now(),
+        );
+
+        for (result, name) in [
+            (window, "RECONCILE_WINDOW"),
+            (cap, "RECONCILE_MAX_PUBLISHED"),
+            (source, "RECONCILE_SOURCE"),
+        ] {
+            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.starts_with(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_policy_that_only_skips_or_shadows_leaves_nothing_to_reconcile() {
+        let shadow =
+            WrapupPolicy::parse(r#"{"default": {"action": "shadow", "code": "c"}}"#).unwrap();
+
+        assert!(matches!(
+            queues_of(&shadow),
+            Err(WiringError::PolicyWritesNowhere)
+        ));
+    }
 }

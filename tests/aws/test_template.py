@@ -169,3 +169,34 @@ def test_configuration_failures_raise_an_alarm_at_once(template):
     alarm = template["Resources"]["ConfigurationFailuresAlarm"]["Properties"]
     assert alarm["MetricName"] == "ConfigurationFailures"
     assert alarm["Threshold"] == 1
+
+
+def test_reconcile_runs_every_15_minutes_one_run_at_a_time_and_only_reads_the_dedup_table(template):
+    function = template["Resources"]["ReconcileFunction"]
+    properties = function["Properties"]
+    schedule = properties["Events"]["Every"]
+    assert function["Metadata"]["BuildProperties"]["Binary"] == "reconcile-lambda"
+    assert schedule["Type"] == "ScheduleV2"
+    assert template["Parameters"]["ReconcileSchedule"]["Default"] == "rate(15 minutes)"
+    assert properties["ReservedConcurrentExecutions"] == 1
+    statements = properties["Policies"][0]["Statement"]
+    dedup = next(s for s in statements if s["Sid"] == "ReadDedupItems")
+    assert dedup["Action"] == "dynamodb:GetItem"
+    variables = properties["Environment"]["Variables"]
+    assert variables["RECONCILE_SOURCE"] == {"Ref": "BridgeEventSource"}
+    assert variables["EVENT_BUS_NAME"] == {"Ref": "EventBusName"}
+
+
+def test_reconcile_is_off_without_a_schedule_or_a_source_the_rule_accepts(template):
+    condition = template["Conditions"]["HasReconcile"]["And"]
+    assert {"Not": [{"Equals": [{"Ref": "ReconcileSchedule"}, ""]}]} in condition
+    assert {"Not": [{"Equals": [{"Ref": "BridgeEventSource"}, ""]}]} in condition
+    for name in ["ReconcileFunction", "ReconcileLogGroup", "ReconciledAlarm", "ReconcileErrorsAlarm"]:
+        assert template["Resources"][name]["Condition"] == "HasReconcile", name
+
+
+def test_a_reconciled_call_raises_the_alarm_that_events_go_missing_upstream(template):
+    alarm = template["Resources"]["ReconciledAlarm"]["Properties"]
+    assert alarm["MetricName"] == "Reconciled"
+    assert alarm["Dimensions"] == [{"Name": "Tool", "Value": "reconcile"}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")

@@ -273,3 +273,16 @@ fn wrap_up(participant: &mut Map<String, Value>, wrapup: Map<String, Value>) {
     }
     participant.insert("wrapup".into(), Value::Object(wrapup));
 }
+
+/// `PUT /sim/conversations/{id}` (admin): stores a `Conversation` under `id`, as seeded data is.
+pub(super) async fn put_conversation(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    axum::Json(mut body): axum::Json<Map<String, Value>>,
+) -> Response {
+    body.insert("id".into(), Value::String(id));
+    match sim.put_conversation(body) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(problem) => error(StatusCode::BAD_REQUEST, "bad.request", problem),
+    }
+}

@@ -380,6 +380,10 @@ impl Simulator {
             .route("/sim/patches", get(all_patches))
             .route("/sim/patches/{id}", get(one_patch_count))
             .route("/sim/interactions/{id}", put(put_interaction))
+            .route(
+                "/sim/conversations/{id}",
+                put(conversations::put_conversation),
+            )
             .route("/sim/integrations/{id}/bump", put(bump_integration))
             .route("/sim/integrations/faults", put(integrations::put_faults))
             .route("/sim/health", get(|| async { "ok" }))
