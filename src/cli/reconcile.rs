@@ -7,6 +7,7 @@ use crate::reconcile::{
     ReconcileError, ReconcileReport, ReconcileSettings, parse_duration, reconcile,
 };
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use gev_consumer::dedup::DedupError;
 use serde_json::json;
 use std::io::Write;
 use std::time::Duration;
@@ -68,16 +69,19 @@ enum Failure {
 }
 
 /// The exit code of a run: 0 done (whatever it published), 1 a remote failure outlived its
-/// retries (the query, the dedup store, or entries the bus refused), 2 bad arguments or settings.
+/// retries (the query, the dedup store, or entries the bus refused), 2 bad arguments or settings
+/// (including a Genesys permission or a dedup table that a settings fix heals).
 fn exit_code(result: &Result<ReconcileReport, Failure>) -> i32 {
     match result {
         Ok(report) if report.refused() > 0 => 1,
         Ok(_) => 0,
         Err(Failure::BadArguments(_) | Failure::Wiring(_)) => 2,
-        Err(Failure::Run(
-            ReconcileError::EmptyWindow { .. } | ReconcileError::BeyondRetention { .. },
-        )) => 2,
-        Err(Failure::Run(_)) => 1,
+        Err(Failure::Run(error)) => match error {
+            ReconcileError::EmptyWindow { .. } | ReconcileError::BeyondRetention { .. } => 2,
+            ReconcileError::Analytics { source, .. } if source.needs_configuration_fix() => 2,
+            ReconcileError::Records(DedupError::Misconfigured { .. }) => 2,
+            ReconcileError::Analytics { .. } | ReconcileError::Records(_) => 1,
+        },
     }
 }
 

@@ -234,3 +234,20 @@ fn a_window_and_since_together_are_refused_as_bad_arguments() {
 
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dedup_table_that_does_not_exist_is_a_settings_error_and_nothing_is_published() {
+    if local_dedup_table().is_none() {
+        return;
+    }
+    let sim = demo_sim().await;
+    let id = fresh_calls(1).remove(0);
+    sim.simulator.put_conversation(ended_call(&id)).unwrap();
+
+    let (code, lines, summary) = reconcile(&sim.base_url(), "no-such-table", &[]);
+
+    assert_eq!(code, 2, "{summary}");
+    assert!(lines.is_empty());
+    assert!(summary.contains("dedup store"), "{summary}");
+    assert!(sim.simulator.bus().events().is_empty());
+}
