@@ -12,6 +12,8 @@
 //! - [`bridge`]: stream → publish in one process, following queues, with a spool.
 //! - [`eventbridge`]: the EventBridge port (partner event sources and buses), over the AWS SDK.
 //! - [`notify`]: announcing applied changes (SNS).
+//! - [`redrive`]: a dead-letter queue's events back onto the bus, each message deleted once they are on it.
+//! - [`replay`]: an EventBridge archive's events replayed to the consumer's rule.
 //! - [`backoff`]: the jittered backoff the tools retry with.
 //! - [`cli`]: one module per `genesys-eventbridge` command: arguments, printing, exit codes.
 
@@ -22,4 +24,6 @@ pub mod configure;
 pub mod eventbridge;
 pub mod notify;
 pub mod publish;
+pub mod redrive;
+pub mod replay;
 pub mod stream;

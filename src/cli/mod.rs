@@ -4,4 +4,6 @@ pub mod configure;
 pub mod input;
 pub mod invoke;
 pub mod publish;
+pub mod redrive;
+pub mod replay;
 pub mod stream;

@@ -21,6 +21,8 @@ mod publish;
 mod publish_e2e;
 mod publish_faults;
 mod queue_policy;
+mod redrive;
+mod replay;
 mod secrets;
 mod sim_faults;
 mod stream;
