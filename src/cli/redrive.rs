@@ -124,7 +124,6 @@ pub async fn redrive(
         let mut lines = Lines { out };
         redrive::run(queue, sink, &options, &mut lines).await
     };
-    let _ = writeln!(err, "{}", summary(&report, args.dry_run, started.elapsed()));
     if let Some(error) = &report.receive_failed {
         let _ = writeln!(
             err,
@@ -132,6 +131,7 @@ pub async fn redrive(
             gev_core::error_chain(error)
         );
     }
+    let _ = writeln!(err, "{}", summary(&report, args.dry_run, started.elapsed()));
     exit_code(&report)
 }
 
@@ -171,7 +171,11 @@ pub fn line(report: &MessageReport) -> String {
 
 /// The summary line.
 fn summary(report: &RedriveReport, dry_run: bool, took: Duration) -> String {
-    let mut text = format!("redrive: {} messages", report.messages);
+    let mut text = format!(
+        "redrive: {} message{}",
+        report.messages,
+        if report.messages == 1 { "" } else { "s" }
+    );
     if dry_run {
         text.push_str(&format!(", {} would be redriven", report.would_redrive));
     } else {
