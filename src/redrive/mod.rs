@@ -6,7 +6,7 @@ pub mod sqs;
 use crate::publish::{Entry, EventSink, Published, SendPolicy, check_entry, send_all};
 use async_trait::async_trait;
 use recognise::{DeadEvent, Kind, Recognised, Unrecognised, recognise};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub use sqs::SqsDeadLetterQueue;
 
@@ -80,8 +80,12 @@ pub enum Kept {
     /// Not understood: a person must look at it.
     #[error("{0}")]
     Unrecognised(#[from] Unrecognised),
-    /// The bus refused one of its events for good (or one cannot be sent: too large, a bad
-    /// detail-type): sending it again as it is would not help.
+    /// One of its events cannot be sent at all (over the size limit, a detail-type EventBridge
+    /// does not take): nothing of it was sent.
+    #[error("cannot be sent: {0}")]
+    Unsendable(String),
+    /// The bus refused one of its events for good (`AccessDeniedException`, `InvalidArgument`,
+    /// …): sending it again as it is would not help.
     #[error("the bus refused {refused} of its {events} events: {reason}")]
     Refused {
         /// Events refused.
@@ -114,7 +118,7 @@ impl Kept {
     /// Whether running again (without fixing anything) may move it.
     pub fn retry_may_help(&self) -> bool {
         match self {
-            Kept::Unrecognised(_) | Kept::Refused { .. } => false,
+            Kept::Unrecognised(_) | Kept::Unsendable(_) | Kept::Refused { .. } => false,
             Kept::NotAccepted { .. } | Kept::NotDeleted(_) => true,
         }
     }
@@ -222,7 +226,7 @@ pub async fn run(
     let mut report = RedriveReport::default();
     // Messages kept (or looked at by a dry run), by id, with their latest receipt handle.
     let mut held: HashMap<String, DeadLetter> = HashMap::new();
-    let mut handled: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut handled: HashSet<String> = HashSet::new();
     loop {
         let room = options
             .max_messages
@@ -338,16 +342,14 @@ fn plan(
         .iter()
         .map(|event| entry(event, &options.aws_source_as))
         .collect();
-    let unsendable: Vec<String> = own
-        .iter()
-        .filter_map(|entry| check_entry(entry, options.max_entry_bytes).err())
-        .collect();
-    if let Some(first) = unsendable.first() {
-        return Err(Kept::Refused {
-            refused: unsendable.len(),
-            events: own.len(),
-            reason: first.clone(),
-        });
+    if let Some((index, problem)) = own.iter().enumerate().find_map(|(index, entry)| {
+        Some((index, check_entry(entry, options.max_entry_bytes).err()?))
+    }) {
+        return Err(Kept::Unsendable(if own.len() == 1 {
+            problem
+        } else {
+            format!("event {index} of {}: {problem}", own.len())
+        }));
     }
     let start = entries.len();
     entries.extend(own);
@@ -673,6 +675,27 @@ mod tests {
         assert!(bus.accepted.lock().unwrap().is_empty());
         assert!(queue.deleted.lock().unwrap().is_empty());
         assert_eq!(queue.visible.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_event_over_the_size_limit_keeps_its_message_without_sending_anything_of_it() {
+        let mut large = event("c-big");
+        large["detail"]["pad"] = json!("x".repeat(300_000));
+        let queue = MemoryQueue::with(&[large, event("c-1")]);
+        let bus = Bus::default();
+        let mut lines: Vec<MessageReport> = Vec::new();
+
+        let report = run(&queue, &bus, &options(), &mut lines).await;
+
+        assert_eq!((report.redriven, report.kept_for_review), (1, 1));
+        assert!(
+            lines[0]
+                .outcome
+                .to_string()
+                .starts_with("kept: cannot be sent: the entry is"),
+            "{lines:?}"
+        );
+        assert_eq!(bus.accepted.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -130,13 +130,18 @@ impl Replays for SdkReplays {
     }
 
     async fn describe(&self, name: &str) -> Result<ReplayStatus, ReplayError> {
-        let output = self
-            .client
-            .describe_replay()
-            .replay_name(name)
-            .send()
-            .await
-            .map_err(|error| replay_error("DescribeReplay", error))?;
+        let output = match self.client.describe_replay().replay_name(name).send().await {
+            Ok(output) => output,
+            // Just started, a replay may not be visible yet (EventBridge is eventually
+            // consistent): another look may find it.
+            Err(error) if error.code() == Some("ResourceNotFoundException") => {
+                return Err(ReplayError::Unavailable {
+                    operation: "DescribeReplay",
+                    source: Box::new(error),
+                });
+            }
+            Err(error) => return Err(replay_error("DescribeReplay", error)),
+        };
         Ok(ReplayStatus {
             state: output
                 .state()
