@@ -271,6 +271,16 @@ async fn twenty_dead_letters_of_three_shapes_are_redriven_once_and_redriving_the
     }
     let patched = first_outcomes.iter().filter(|o| *o == "patched").count();
     assert!(patched >= 2, "{first_outcomes:?}");
+    let written: Vec<u64> = writes_before
+        .values()
+        .map(|count| count.applied)
+        .filter(|applied| *applied > 0)
+        .collect();
+    assert_eq!(written.len(), patched, "{writes_before:?}");
+    assert!(
+        written.iter().all(|applied| *applied == 1),
+        "{writes_before:?}"
+    );
     assert_eq!((second.code, second.lines.len()), (0, 0), "{}", second.err);
     assert_eq!(again.code, 0, "{}", again.err);
     assert_eq!(again.count(2, "redriven"), 20);
@@ -289,9 +299,13 @@ async fn twenty_dead_letters_of_three_shapes_are_redriven_once_and_redriving_the
         "no wrap-up written twice"
     );
     eprintln!(
-        "redrive of 20 messages (22 events): {:.2} s; the empty queue: {:.2} s",
+        "redrive of 20 messages (22 events): {:.2} s; the empty queue: {:.2} s; consumer: {} \
+         patched, then {} duplicate of {} on the second redrive",
         first.took.as_secs_f64(),
-        second.took.as_secs_f64()
+        second.took.as_secs_f64(),
+        patched,
+        again_outcomes.iter().filter(|o| *o == "duplicate").count(),
+        again_outcomes.len()
     );
 }
 
