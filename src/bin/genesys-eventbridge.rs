@@ -1,7 +1,8 @@
 //! The operator CLI: `invoke` runs the Lambda's handler locally on events from files;
 //! `configure` keeps the Genesys EventBridge integration as code; `publish` puts events onto a
 //! bus; `stream` listens to the Notifications API; `bridge` joins the two; `reconcile` publishes
-//! the calls whose events never came.
+//! the calls whose events never came; `redrive` and `replay` put back what a dead-letter queue or
+//! an archive holds.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -70,6 +71,14 @@ enum Command {
     /// token, the policy's queues and codes, the default code on every queue it can reach, the
     /// read permissions. One line per check; exit 0 all hold, 3 a check failed, 2 bad settings.
     Doctor,
+    /// Put the events of a dead-letter queue's messages back onto the bus, deleting each message
+    /// once the bus took all of its events; one line per message (id, what it is, outcome).
+    /// Exit 0 all redriven, 1 some kept for a later run, 3 some kept to look at, 2 bad settings.
+    Redrive(genesys_eventbridge::cli::redrive::RedriveArgs),
+    /// Replay an EventBridge archive's events of a time window to the consumer's rule(s), and
+    /// with --wait follow the replay to its end. Exit 0 started or completed, 1 failed or timed
+    /// out, 3 cancelled, 2 bad settings.
+    Replay(genesys_eventbridge::cli::replay::ReplayArgs),
 }
 
 #[derive(clap::Args)]
@@ -347,6 +356,8 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
             Ok(genesys_eventbridge::cli::reconcile::run(args, &mut out, &mut err).await)
         }
+        Command::Redrive(args) => Ok(genesys_eventbridge::cli::redrive::run(args).await),
+        Command::Replay(args) => Ok(genesys_eventbridge::cli::replay::run(args).await),
     }
 }
 

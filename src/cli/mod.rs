@@ -5,4 +5,6 @@ pub mod input;
 pub mod invoke;
 pub mod publish;
 pub mod reconcile;
+pub mod redrive;
+pub mod replay;
 pub mod stream;

@@ -22,6 +22,8 @@ mod publish_e2e;
 mod publish_faults;
 mod queue_policy;
 mod reconcile;
+mod redrive;
+mod replay;
 mod secrets;
 mod sim_faults;
 mod stream;

@@ -200,3 +200,35 @@ def test_a_reconciled_call_raises_the_alarm_that_events_go_missing_upstream(temp
     assert alarm["MetricName"] == "Reconciled"
     assert alarm["Dimensions"] == [{"Name": "Tool", "Value": "reconcile"}]
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_the_archive_keeps_what_the_rule_matches_on_the_rule_s_bus_for_the_retention_parameter(template):
+    resources = template["Resources"]
+    archive = resources["GenesysEventsArchive"]
+    assert archive["Type"] == "AWS::Events::Archive"
+    properties = archive["Properties"]
+    assert properties["EventPattern"] == resources["GenesysEventsRule"]["Properties"]["EventPattern"]
+    assert properties["SourceArn"]["Sub"].endswith(":event-bus/${EventBusName}")
+    assert properties["RetentionDays"] == {"Ref": "ArchiveRetentionDays"}
+    retention = template["Parameters"]["ArchiveRetentionDays"]
+    assert (retention["Type"], retention["Default"], retention["MinValue"]) == ("Number", 7, 0)
+    outputs = template["Outputs"]
+    assert outputs["ArchiveName"]["Value"] == {"Ref": "GenesysEventsArchive"}
+    assert outputs["ArchiveArn"]["Value"] == {"GetAtt": "GenesysEventsArchive.Arn"}
+    assert outputs["RuleArn"]["Value"] == {"GetAtt": "GenesysEventsRule.Arn"}
+
+
+def test_the_archive_pattern_archives_the_events_the_rule_delivers_in_moto(template, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    pattern = with_parameter_defaults(template, template["Resources"]["GenesysEventsArchive"]["Properties"]["EventPattern"])
+    with mock_aws():
+        events = boto3.client("events", region_name=REGION)
+        bus_arn = events.describe_event_bus()["Arn"]
+        events.create_archive(ArchiveName="genesys", EventSourceArn=bus_arn, EventPattern=json.dumps(pattern),
+                              RetentionDays=7)
+        for entry in [native_event("user.end"), native_event("user.start"),
+                      native_event("acw", source="genesys-eventbridge.bridge")]:
+            assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+        assert events.describe_archive(ArchiveName="genesys")["EventCount"] == 2
