@@ -1,4 +1,4 @@
-//! `make bench` part `reconcile`: one reconcile run over 1,000 ended calls (a tenth whose events never came, a tenth the consumer saw and left alone, the rest wrapped up) against genesys-sim; Genesys requests counted at the simulator, per conversation read and per examined call.
+//! `make bench` part `reconcile`: one reconcile run over 1,000 ended calls (a tenth whose events never came, a tenth the consumer saw and decided before its after-call work ended, the rest wrapped up) against genesys-sim; Genesys requests counted at the simulator, per conversation read and per examined call.
 
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use genesys_eventbridge::publish::{BusSink, SendPolicy};
@@ -22,6 +22,7 @@ impl CallRecords for Arrived {
         &self,
         conversation: &str,
         _: &str,
+        _: chrono::DateTime<Utc>,
     ) -> Result<Seen, gev_consumer::dedup::DedupError> {
         Ok(if self.0.contains(conversation) {
             Seen::EventsArrived
@@ -116,12 +117,13 @@ pub(crate) async fn reconcile_run(count: usize) -> Value {
     let per_conversation = genesys as f64 / report.conversations.max(1) as f64;
     println!(
         "reconcile: {count} ended calls, {} conversations read in {} pages, {examined} legs examined \
-         ({} already done, {} published): {genesys} Genesys requests (token included), \
+         ({} already done, {} published, {} rechecked): {genesys} Genesys requests (token included), \
          {per_conversation:.4} per conversation read, {per_examined:.3} per examined call; {:.0} ms",
         report.conversations,
         report.pages,
         report.already_done(),
         report.published(),
+        report.rechecked(),
         elapsed.as_secs_f64() * 1_000.0
     );
     json!({
@@ -131,6 +133,7 @@ pub(crate) async fn reconcile_run(count: usize) -> Value {
         "examined": examined,
         "alreadyDone": report.already_done(),
         "published": report.published(),
+        "rechecked": report.rechecked(),
         "genesysRequests": genesys,
         "genesysRequestsPerConversation": per_conversation,
         "genesysRequestsPerExaminedCall": per_examined,

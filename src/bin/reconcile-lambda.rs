@@ -32,10 +32,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let records = ports.records.as_ref().map(|r| r as &dyn CallRecords);
         let report = reconcile(&ports.analytics, records, &ports.sink, &settings, now).await?;
         println!("{}", emf_line(&report, namespace, now.timestamp_millis()));
+        if report.refused() > 0 {
+            // A failed invocation: the errors alarm tells, and the next run tries again.
+            return Err(format!("the bus refused {} events", report.refused()).into());
+        }
         Ok::<Value, lambda_runtime::Error>(json!({
             "examined": report.examined(),
             "alreadyDone": report.already_done(),
             "published": report.published(),
+            "rechecked": report.rechecked(),
             "overCap": report.over_cap(),
             "refused": report.refused(),
             "truncated": report.truncated,

@@ -69,10 +69,12 @@ enum Failure {
 }
 
 /// The exit code of a run: 0 done (whatever it published), 1 a remote failure outlived its
-/// retries (the query, the dedup store, or entries the bus refused), 2 bad arguments or settings
-/// (including a Genesys permission or a dedup table that a settings fix heals).
+/// retries (the query, the dedup store, entries the bus throttled), 2 bad arguments or settings
+/// (including a Genesys permission or a dedup table that a settings fix heals), 3 entries the
+/// bus refused for good (access, source).
 fn exit_code(result: &Result<ReconcileReport, Failure>) -> i32 {
     match result {
+        Ok(report) if report.refused_for_good() > 0 => 3,
         Ok(report) if report.refused() > 0 => 1,
         Ok(_) => 0,
         Err(Failure::BadArguments(_) | Failure::Wiring(_)) => 2,
@@ -115,9 +117,9 @@ pub async fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 async fn reconcile_as_asked(args: &Args, now: DateTime<Utc>) -> Result<ReconcileReport, Failure> {
     check_source(&args.source)
         .map_err(|problem| Failure::BadArguments(format!("--source {problem}")))?;
-    if args.max_pages == 0 {
+    if args.max_pages == 0 || args.max_publish == 0 {
         return Err(Failure::BadArguments(
-            "--max-pages must be at least 1".into(),
+            "--max-pages and --max-publish must be at least 1".into(),
         ));
     }
     let (from, to) = match (args.from, args.to) {
@@ -159,8 +161,8 @@ pub fn leg_lines(report: &ReconcileReport) -> Vec<String> {
                 "outcome": leg.outcome.name(),
             });
             match &leg.outcome {
-                LegOutcome::Published { event_id } => line["eventId"] = json!(event_id),
-                LegOutcome::Refused { reason } => line["reason"] = json!(reason),
+                LegOutcome::Published { event_id, .. } => line["eventId"] = json!(event_id),
+                LegOutcome::Refused { reason, .. } => line["reason"] = json!(reason),
                 _ => {}
             }
             line.to_string()
@@ -173,7 +175,11 @@ pub fn summary(report: &ReconcileReport, dry_run: bool) -> String {
     let acted = if dry_run {
         format!("would publish {}", report.would_publish())
     } else {
-        format!("published {}", report.published())
+        format!(
+            "published {}, rechecked {}",
+            report.published(),
+            report.rechecked()
+        )
     };
     let mut line = format!(
         "examined {}, already done {}, {acted}, over the cap {}, refused {} ({} conversations in {} pages)",

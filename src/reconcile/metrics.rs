@@ -1,4 +1,4 @@
-//! The run's CloudWatch Embedded Metric Format line: `Reconciled` (events published for calls whose events went missing upstream), `Examined`, `AlreadyDone`, `OverCap`, `Refused`.
+//! The run's CloudWatch Embedded Metric Format line: `Reconciled` (events published for calls whose events went missing upstream), `Rechecked`, `Examined`, `AlreadyDone`, `OverCap`, `Refused`, `Truncated`.
 
 use super::ReconcileReport;
 use serde_json::json;
@@ -8,10 +8,12 @@ use serde_json::json;
 pub fn emf_line(report: &ReconcileReport, namespace: &str, timestamp_ms: i64) -> String {
     let metrics = [
         ("Reconciled", report.published()),
+        ("Rechecked", report.rechecked()),
         ("Examined", report.examined()),
         ("AlreadyDone", report.already_done()),
         ("OverCap", report.over_cap()),
         ("Refused", report.refused()),
+        ("Truncated", usize::from(report.truncated)),
     ];
     let mut line = json!({
         "_aws": {
@@ -27,7 +29,6 @@ pub fn emf_line(report: &ReconcileReport, namespace: &str, timestamp_ms: i64) ->
         },
         "Tool": "reconcile",
         "Pages": report.pages,
-        "Truncated": report.truncated,
     });
     for (name, value) in metrics {
         line[name] = json!(value);

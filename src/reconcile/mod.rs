@@ -1,4 +1,4 @@
-//! The reconcile use case: the agent legs of ended calls that have no wrap-up, found with the analytics details query (paged, capped), each published onto the bus as a backfilled `user.end` unless the dedup store shows the call's events reached the consumer; a report of what was examined, found done and published.
+//! The reconcile use case: the agent legs of ended calls that have no wrap-up, found with the analytics details query (paged, capped), each published onto the bus as a backfilled `user.end` unless the dedup store shows it wrapped up or already reconciled; a report of what was examined, found done, published (missing upstream) and rechecked.
 //!
 //! The published event is the one `bridge --backfill` makes: its dedup key (topic, participant,
 //! the call's end) is the same on every run, so a second run, or the call's original events
@@ -27,8 +27,9 @@ pub const DEFAULT_SETTLE: TimeDelta = TimeDelta::minutes(10);
 /// How long before the window a call may have started and still end inside it (the details
 /// query selects conversations by their start).
 pub const DEFAULT_LONGEST_CALL: TimeDelta = TimeDelta::hours(4);
-/// Pages of the details query one run reads at most (100 conversations each).
-pub const DEFAULT_MAX_PAGES: u32 = 20;
+/// Pages of the details query one run reads at most (100 conversations each), newest-started
+/// first: what a cap leaves out are the calls that started longest before the window.
+pub const DEFAULT_MAX_PAGES: u32 = 50;
 /// Events one run publishes at most; the rest wait for the next run.
 pub const DEFAULT_MAX_PUBLISHED: usize = 500;
 /// Conversations per page (the most the details query gives).
@@ -70,26 +71,44 @@ impl ReconcileSettings {
     }
 }
 
+/// Why a leg is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Nothing of its call reached the consumer: its events went missing upstream.
+    Missing,
+    /// Other events of its call reached the consumer, and the leg still has no wrap-up (its
+    /// `acw` lost, a transfer's second agent): the consumer decides it again from the
+    /// conversation.
+    Recheck,
+}
+
 /// What became of one agent leg without a wrap-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegOutcome {
     /// The consumer wrapped this participant up; analytics has not caught up yet.
     WrappedUp,
-    /// Events of the call reached the consumer, which decided it (maybe to leave it alone).
-    EventsArrived,
+    /// An earlier run published this leg and the consumer decided it (maybe to leave it).
+    AlreadyReconciled,
     /// Published onto the bus under this EventBridge id.
     Published {
         /// The id EventBridge gave it.
         event_id: String,
+        /// Why.
+        why: Why,
     },
     /// A dry run: it would be published.
-    WouldPublish,
+    WouldPublish {
+        /// Why.
+        why: Why,
+    },
     /// Beyond the run's cap: the next run publishes it.
     OverCap,
-    /// The bus refused it; the next run tries again.
+    /// The bus did not take it; the next run tries again.
     Refused {
         /// EventBridge's code and message.
         reason: String,
+        /// Refused for good (access denied, a source the bus does not allow), not throttled.
+        for_good: bool,
     },
 }
 
@@ -98,9 +117,15 @@ impl LegOutcome {
     pub fn name(&self) -> &'static str {
         match self {
             LegOutcome::WrappedUp => "already-wrapped-up",
-            LegOutcome::EventsArrived => "events-arrived",
-            LegOutcome::Published { .. } => "published",
-            LegOutcome::WouldPublish => "would-publish",
+            LegOutcome::AlreadyReconciled => "already-reconciled",
+            LegOutcome::Published {
+                why: Why::Missing, ..
+            } => "published",
+            LegOutcome::Published {
+                why: Why::Recheck, ..
+            } => "rechecked",
+            LegOutcome::WouldPublish { why: Why::Missing } => "would-publish",
+            LegOutcome::WouldPublish { why: Why::Recheck } => "would-recheck",
             LegOutcome::OverCap => "over-cap",
             LegOutcome::Refused { .. } => "refused",
         }
@@ -148,19 +173,32 @@ impl ReconcileReport {
         self.legs.len()
     }
 
-    /// Legs whose call's events reached the consumer (wrapped up or decided).
+    /// Legs the consumer wrapped up, or decided from an earlier run's event.
     pub fn already_done(&self) -> usize {
-        self.count("already-wrapped-up") + self.count("events-arrived")
+        self.count("already-wrapped-up") + self.count("already-reconciled")
     }
 
-    /// Legs published onto the bus: calls whose events went missing upstream.
+    /// Legs published onto the bus because nothing of their call reached the consumer: events
+    /// going missing upstream (the metric `Reconciled`).
     pub fn published(&self) -> usize {
         self.count("published")
     }
 
-    /// Legs a dry run would publish.
+    /// Legs published for the consumer to decide again: other events of their call arrived.
+    pub fn rechecked(&self) -> usize {
+        self.count("rechecked")
+    }
+
+    /// Legs a dry run would publish (missing, or to recheck).
     pub fn would_publish(&self) -> usize {
-        self.count("would-publish")
+        self.count("would-publish") + self.count("would-recheck")
+    }
+
+    /// Legs the bus refused for good (access, source): a person must look.
+    pub fn refused_for_good(&self) -> usize {
+        (self.legs.iter())
+            .filter(|leg| matches!(leg.outcome, LegOutcome::Refused { for_good: true, .. }))
+            .count()
     }
 
     /// Legs left to the next run by the cap.
@@ -283,22 +321,27 @@ pub async fn reconcile(
     for (conversation, agent, ended) in unwrapped {
         let seen = match records {
             Some(records) => records
-                .seen(&conversation, &agent.participant_id)
+                .seen(&conversation, &agent.participant_id, ended)
                 .await
                 .map_err(ReconcileError::Records)?,
             None => Seen::Unknown,
         };
-        let outcome = match seen {
-            Seen::WrappedUp => LegOutcome::WrappedUp,
-            Seen::EventsArrived => LegOutcome::EventsArrived,
-            Seen::Unknown if to_publish.len() >= settings.max_published => LegOutcome::OverCap,
-            Seen::Unknown => {
+        let why = match seen {
+            Seen::WrappedUp | Seen::AlreadyReconciled => None,
+            Seen::EventsArrived => Some(Why::Recheck),
+            Seen::Unknown => Some(Why::Missing),
+        };
+        let outcome = match (seen, why) {
+            (Seen::WrappedUp, _) => LegOutcome::WrappedUp,
+            (_, None) => LegOutcome::AlreadyReconciled,
+            (_, Some(_)) if to_publish.len() >= settings.max_published => LegOutcome::OverCap,
+            (_, Some(why)) => {
                 let notification = recovered_user_end("reconcile", &conversation, &agent, ended);
                 // The notification is made here, so it always has the shape transform takes.
                 if let Ok(entry) = transform(&notification, &settings.source, &received_at) {
                     to_publish.push((report.legs.len(), entry));
                 }
-                LegOutcome::WouldPublish
+                LegOutcome::WouldPublish { why }
             }
         };
         report.legs.push(LegReport {
@@ -315,11 +358,20 @@ pub async fn reconcile(
     let entries: Vec<Entry> = to_publish.iter().map(|(_, entry)| entry.clone()).collect();
     let sent = send_all(sink, &entries, settings.send_policy).await;
     for ((leg, _), result) in to_publish.iter().zip(sent.results) {
+        let why = match report.legs[*leg].outcome {
+            LegOutcome::WouldPublish { why } => why,
+            _ => Why::Missing,
+        };
         report.legs[*leg].outcome = match result {
-            Published::Published { event_id } => LegOutcome::Published { event_id },
-            Published::Rejected { reason } | Published::Failed { reason } => {
-                LegOutcome::Refused { reason }
-            }
+            Published::Published { event_id } => LegOutcome::Published { event_id, why },
+            Published::Rejected { reason } => LegOutcome::Refused {
+                reason,
+                for_good: true,
+            },
+            Published::Failed { reason } => LegOutcome::Refused {
+                reason,
+                for_good: false,
+            },
         };
     }
     Ok(report)

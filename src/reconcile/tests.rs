@@ -95,6 +95,7 @@ impl CallRecords for Records {
         &self,
         conversation: &str,
         _participant: &str,
+        _ended: DateTime<Utc>,
     ) -> Result<Seen, gev_consumer::dedup::DedupError> {
         Ok(self.0.get(conversation).copied().unwrap_or(Seen::Unknown))
     }
@@ -216,14 +217,14 @@ async fn wrapped_up_legs_calls_going_on_and_calls_outside_the_window_are_not_exa
 }
 
 #[tokio::test]
-async fn a_call_whose_events_reached_the_consumer_is_left_as_the_consumer_decided_it() {
+async fn a_leg_the_consumer_wrapped_up_or_decided_from_an_earlier_run_is_left_alone() {
     let analytics = Analytics::of(vec![
         call("wrapped-by-consumer", Some(30), vec![agent("a-1", None)]),
-        call("skipped-by-policy", Some(30), vec![agent("a-2", None)]),
+        call("reconciled-before", Some(30), vec![agent("a-2", None)]),
     ]);
     let records = Records(HashMap::from([
         ("wrapped-by-consumer".into(), Seen::WrappedUp),
-        ("skipped-by-policy".into(), Seen::EventsArrived),
+        ("reconciled-before".into(), Seen::AlreadyReconciled),
     ]));
     let bus = Bus::default();
 
@@ -239,10 +240,23 @@ async fn a_call_whose_events_reached_the_consumer_is_left_as_the_consumer_decide
         Some(LegOutcome::WrappedUp)
     );
     assert_eq!(
-        outcome_of("skipped-by-policy"),
-        Some(LegOutcome::EventsArrived)
+        outcome_of("reconciled-before"),
+        Some(LegOutcome::AlreadyReconciled)
     );
     assert!(bus.accepted.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_leg_whose_call_had_other_events_arrive_is_rechecked_not_counted_as_missing() {
+    let analytics = Analytics::of(vec![call("acw-lost", Some(30), vec![agent("a-1", None)])]);
+    let records = Records(HashMap::from([("acw-lost".into(), Seen::EventsArrived)]));
+    let bus = Bus::default();
+
+    let report = run(&analytics, &records, &bus, &settings()).await;
+
+    assert_eq!((report.rechecked(), report.published()), (1, 0));
+    assert_eq!(report.legs[0].outcome.name(), "rechecked");
+    assert_eq!(bus.accepted.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -347,9 +361,9 @@ async fn an_entry_the_bus_refuses_is_reported_refused_and_the_others_published()
     let report = run(&analytics, &Records::default(), &bus, &settings()).await;
 
     assert_eq!((report.refused(), report.published()), (1, 1));
-    assert!(
-        matches!(&report.legs[0].outcome, LegOutcome::Refused { reason } if reason.contains("AccessDenied"))
-    );
+    assert!(matches!(&report.legs[0].outcome,
+        LegOutcome::Refused { reason, for_good: true } if reason.contains("AccessDenied")));
+    assert_eq!(report.refused_for_good(), 1);
 }
 
 #[tokio::test]
@@ -391,12 +405,13 @@ async fn the_metric_line_counts_the_calls_reconciled() {
         call("c-1", Some(30), vec![agent("a-1", None)]),
         call("c-2", Some(30), vec![agent("a-2", None)]),
     ]);
-    let records = Records(HashMap::from([("c-2".into(), Seen::EventsArrived)]));
+    let records = Records(HashMap::from([("c-2".into(), Seen::AlreadyReconciled)]));
     let report = run(&analytics, &records, &Bus::default(), &settings()).await;
 
     let line: Value = serde_json::from_str(&emf_line(&report, "GenesysEventBridge", 1)).unwrap();
 
     assert_eq!(line["Reconciled"], 1);
+    assert_eq!(line["Truncated"], 0);
     assert_eq!(line["Examined"], 2);
     assert_eq!(line["AlreadyDone"], 1);
     assert_eq!(

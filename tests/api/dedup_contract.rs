@@ -407,6 +407,7 @@ pub(crate) async fn what_a_target_holds_can_be_read_without_touching_its_lease(
         known.completed,
         [EventKey::from_trusted("e1"), EventKey::from_trusted("e2")]
     );
+    assert!(known.leased, "e3 holds the lease");
     assert!(never_seen.is_unknown());
     assert!(
         store.lease_end(&target).await.unwrap().is_some(),

@@ -25,7 +25,7 @@ fn fresh_calls(count: usize) -> Vec<String> {
 
 /// A call on the demo's Support queue that ended 30 minutes ago, its agent's after-call work
 /// over without a wrap-up.
-fn ended_call(id: &str) -> serde_json::Map<String, Value> {
+fn ended_call(id: &str) -> Value {
     let (start, end) = (stamp(40), stamp(30));
     let call = json!({
         "id": id,
@@ -39,7 +39,14 @@ fn ended_call(id: &str) -> serde_json::Map<String, Value> {
                         "afterCallWork": {"state": "complete"}}]}
         ]
     });
-    call.as_object().cloned().unwrap()
+    call
+}
+
+fn put(sim: &gev_sim::RunningSim, conversation: Value) {
+    let Value::Object(body) = conversation else {
+        unreachable!("a conversation is an object")
+    };
+    sim.simulator.put_conversation(body).unwrap();
 }
 
 /// The agent's `user.end` as the partner event source delivers it.
@@ -104,7 +111,7 @@ async fn calls_whose_events_were_dropped_while_the_rule_was_off_are_wrapped_up_e
     let sim = demo_sim().await;
     let calls = fresh_calls(10);
     for id in &calls {
-        sim.simulator.put_conversation(ended_call(id)).unwrap();
+        put(&sim, ended_call(id));
     }
     let consumer = consumer_with(sim_client(&sim.base_url(), HttpSettings::default()), store);
     for id in &calls[..4] {
@@ -153,7 +160,7 @@ async fn an_original_event_arriving_after_reconcile_changes_nothing() {
     };
     let sim = demo_sim().await;
     let id = fresh_calls(1).remove(0);
-    sim.simulator.put_conversation(ended_call(&id)).unwrap();
+    put(&sim, ended_call(&id));
     let consumer = consumer_with(sim_client(&sim.base_url(), HttpSettings::default()), store);
     reconcile(&sim.base_url(), &table, &[]);
     for event in sim.simulator.bus().events() {
@@ -173,7 +180,7 @@ async fn a_dry_run_reports_the_missing_calls_and_publishes_nothing() {
     };
     let sim = demo_sim().await;
     let id = fresh_calls(1).remove(0);
-    sim.simulator.put_conversation(ended_call(&id)).unwrap();
+    put(&sim, ended_call(&id));
 
     let (code, lines, summary) = reconcile(&sim.base_url(), &table, &["--dry-run"]);
 
@@ -194,7 +201,7 @@ async fn the_cap_publishes_the_oldest_calls_and_leaves_the_rest_to_the_next_run(
     };
     let sim = demo_sim().await;
     for id in fresh_calls(3) {
-        sim.simulator.put_conversation(ended_call(&id)).unwrap();
+        put(&sim, ended_call(&id));
     }
 
     let (code, lines, summary) = reconcile(&sim.base_url(), &table, &["--max-publish", "2"]);
@@ -242,7 +249,7 @@ async fn a_dedup_table_that_does_not_exist_is_a_settings_error_and_nothing_is_pu
     }
     let sim = demo_sim().await;
     let id = fresh_calls(1).remove(0);
-    sim.simulator.put_conversation(ended_call(&id)).unwrap();
+    put(&sim, ended_call(&id));
 
     let (code, lines, summary) = reconcile(&sim.base_url(), "no-such-table", &[]);
 
@@ -250,4 +257,43 @@ async fn a_dedup_table_that_does_not_exist_is_a_settings_error_and_nothing_is_pu
     assert!(lines.is_empty());
     assert!(summary.contains("dedup store"), "{summary}");
     assert!(sim.simulator.bus().events().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_whose_acw_event_was_lost_after_its_user_end_arrived_is_rechecked_and_wrapped_up() {
+    // Arrange: the agent's user.end arrives during after-call work, then the rest is dropped.
+    let (Some(table), Some(store)) = (local_dedup_table(), dynamodb_store().await) else {
+        return;
+    };
+    let sim = demo_sim().await;
+    let id = fresh_calls(1).remove(0);
+    let mut in_acw = ended_call(&id);
+    in_acw["participants"][1]["calls"][0]["afterCallWork"] = json!({"state": "pending"});
+    put(&sim, in_acw);
+    let consumer = consumer_with(sim_client(&sim.base_url(), HttpSettings::default()), store);
+    let early = lambda::handle(&consumer, original_user_end(&id), &invocation("in-acw")).await;
+    put(&sim, ended_call(&id));
+
+    // Act
+    let (code, lines, summary) = reconcile(&sim.base_url(), &table, &[]);
+    for event in sim.simulator.bus().events() {
+        lambda::handle(&consumer, event, &invocation("rechecked")).await;
+    }
+    let (_, again, second_summary) = reconcile(&sim.base_url(), &table, &[]);
+
+    // Assert
+    assert!(
+        format!("{early:?}").contains("AgentInAfterCallWork"),
+        "{early:?}"
+    );
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0]["outcome"], "rechecked",
+        "not counted as missing upstream"
+    );
+    assert!(summary.contains("published 0, rechecked 1"), "{summary}");
+    let writes = sim.simulator.patch_counts();
+    assert_eq!(writes[&format!("{id}/{id}-agent")].applied, 1, "{writes:?}");
+    assert!(again.is_empty(), "{second_summary}");
 }

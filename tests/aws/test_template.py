@@ -179,6 +179,7 @@ def test_reconcile_runs_every_15_minutes_one_run_at_a_time_and_only_reads_the_de
     assert schedule["Type"] == "ScheduleV2"
     assert template["Parameters"]["ReconcileSchedule"]["Default"] == "rate(15 minutes)"
     assert properties["ReservedConcurrentExecutions"] == 1
+    assert properties["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
     statements = properties["Policies"][0]["Statement"]
     dedup = next(s for s in statements if s["Sid"] == "ReadDedupItems")
     assert dedup["Action"] == "dynamodb:GetItem"
@@ -191,7 +192,8 @@ def test_reconcile_is_off_without_a_schedule_or_a_source_the_rule_accepts(templa
     condition = template["Conditions"]["HasReconcile"]["And"]
     assert {"Not": [{"Equals": [{"Ref": "ReconcileSchedule"}, ""]}]} in condition
     assert {"Not": [{"Equals": [{"Ref": "BridgeEventSource"}, ""]}]} in condition
-    for name in ["ReconcileFunction", "ReconcileLogGroup", "ReconciledAlarm", "ReconcileErrorsAlarm"]:
+    for name in ["ReconcileFunction", "ReconcileLogGroup", "ReconciledAlarm", "ReconcileErrorsAlarm",
+                 "ReconcileTruncatedAlarm"]:
         assert template["Resources"][name]["Condition"] == "HasReconcile", name
 
 

@@ -42,7 +42,7 @@ pub struct DetailsPage {
 #[async_trait]
 pub trait AnalyticsApi: Send + Sync {
     /// Page `page` (1-based, `page_size` ≤ 100) of the voice conversations on `queues` (every
-    /// queue when empty) that started within `[from, to)`, oldest first.
+    /// queue when empty) that started within `[from, to)`, newest first.
     async fn conversation_details(
         &self,
         queues: &[String],

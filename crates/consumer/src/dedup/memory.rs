@@ -302,6 +302,7 @@ impl DedupStore for InMemoryDedupStore {
                 .filter(|(_, done)| done.expires_at_s >= now_s)
                 .map(|(event, _)| event.clone())
                 .collect(),
+            leased: record.live_lease(now_epoch_ms()).is_some(),
         };
         summary.applied.sort();
         summary.completed.sort();

@@ -97,12 +97,14 @@ pub struct TargetSummary {
     pub applied: Vec<EffectKey>,
     /// Its completed events, whatever their outcome, in key order.
     pub completed: Vec<EventKey>,
+    /// An event of the target holds an unexpired lease (it is being processed or retried).
+    pub leased: bool,
 }
 
 impl TargetSummary {
     /// True when no event of the target reached the store.
     pub fn is_unknown(&self) -> bool {
-        self.applied.is_empty() && self.completed.is_empty()
+        self.applied.is_empty() && self.completed.is_empty() && !self.leased
     }
 }
 

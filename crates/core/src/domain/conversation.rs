@@ -127,15 +127,31 @@ impl ConversationEvent {
             (None, Some(correlation)) => format!("c:{correlation}"),
             (None, None) => "-".into(),
         };
-        DedupKey {
-            target: TargetKey::native_conversation(self.conversation_id.as_str()),
-            event: EventKey::new(format!("{}#{participant}#{instant}", self.topic.as_str())),
-        }
+        native_dedup_key(
+            self.conversation_id.as_str(),
+            self.topic,
+            participant,
+            &instant,
+        )
     }
 
     /// The text reported as the event's `sequenceId`: its event time.
     pub fn sequence_label(&self) -> Option<String> {
         self.event_time_ms.map(|ms| ms.to_string())
+    }
+}
+
+/// The dedup key of a native event of `topic` about `participant` (`-` for none) in
+/// `conversation` at `instant` (its event time in epoch ms, or `c:` and its correlation id).
+pub fn native_dedup_key(
+    conversation: &str,
+    topic: ConversationTopic,
+    participant: &str,
+    instant: &str,
+) -> DedupKey {
+    DedupKey {
+        target: TargetKey::native_conversation(conversation),
+        event: EventKey::new(format!("{}#{participant}#{instant}", topic.as_str())),
     }
 }
 

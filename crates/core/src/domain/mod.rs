@@ -14,6 +14,7 @@ pub mod policy;
 pub use conversation::{
     AfterCallWork, ConversationEvent, ConversationSnapshot, ConversationTopic, MediaType,
     ParticipantSnapshot, WrapupTarget, WrapupTrigger, WrapupVerdict, decide_wrapup,
+    native_dedup_key,
 };
 pub use eligibility::{Eligibility, IneligibleReason, decide};
 pub use event::{InteractionUpdate, ParsedEvent};

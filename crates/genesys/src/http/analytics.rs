@@ -84,7 +84,7 @@ impl AnalyticsApi for HttpGenesysClient {
         }
         let query = json!({
             "interval": interval,
-            "order": "asc",
+            "order": "desc",
             "orderBy": "conversationStart",
             "paging": {"pageSize": page_size.clamp(1, 100), "pageNumber": page.max(1)},
             "segmentFilters": segment_filters,

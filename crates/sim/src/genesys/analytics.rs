@@ -1,4 +1,4 @@
-//! The simulated conversation details query (`POST /api/v2/analytics/conversations/details/query`): the seeded conversations as `AnalyticsConversation`s (wrap-ups as `wrapup` segments), those that started within the interval, filtered by queue, paged.
+//! The simulated conversation details query (`POST /api/v2/analytics/conversations/details/query`): the seeded conversations as `AnalyticsConversation`s (wrap-ups as `wrapup` segments), those that started within the interval, filtered by queue, ordered by start (`order`), paged.
 
 use super::Simulator;
 use super::answers::error;
@@ -141,6 +141,9 @@ pub(super) async fn details_query(
         })
         .collect();
     found.sort_by_key(|(start, _)| *start);
+    if query.get("order").and_then(Value::as_str) == Some("desc") {
+        found.reverse();
+    }
     let total = found.len();
     let skip = usize::try_from((page_number - 1) * page_size).unwrap_or(usize::MAX);
     let page: Vec<Value> = found

@@ -128,8 +128,12 @@ pub(super) fn unexpired_effects(
     effects
 }
 
-/// What an item records, unexpired at `now_s`: its writes and its completed events.
-pub(super) fn summary(item: &HashMap<String, AttributeValue>, now_s: i64) -> TargetSummary {
+/// What an item records, unexpired at `now_ms`: its writes, its completed events, its lease.
+pub(super) fn summary(
+    item: &HashMap<String, AttributeValue>,
+    now_ms: EpochMillis,
+) -> TargetSummary {
+    let now_s = now_ms / 1_000;
     let mut completed: Vec<EventKey> = done_entries(item)
         .into_iter()
         .filter(|(_, done)| done.expires_at_s >= now_s)
@@ -139,6 +143,7 @@ pub(super) fn summary(item: &HashMap<String, AttributeValue>, now_s: i64) -> Tar
     TargetSummary {
         applied: unexpired_effects(item, now_s),
         completed,
+        leased: number(item, attr::LEASE_UNTIL).is_some_and(|until| until >= now_ms),
     }
 }
 

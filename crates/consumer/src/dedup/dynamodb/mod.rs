@@ -321,9 +321,10 @@ impl DedupStore for DynamoDbDedupStore {
             .table_name(&self.table)
             .key(attr::KEY, s(target.as_str()))
             .consistent_read(true)
-            .projection_expression("#applied, #done")
+            .projection_expression("#applied, #done, #lease_until")
             .expression_attribute_names("#applied", attr::APPLIED)
             .expression_attribute_names("#done", attr::DONE)
+            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
             .send()
             .instrument(span.clone())
             .await;
@@ -331,7 +332,7 @@ impl DedupStore for DynamoDbDedupStore {
         let output = result.map_err(|error| self.classify("GetItem", error))?;
         Ok(output
             .item()
-            .map(|found| item::summary(found, now_epoch_ms() / 1_000))
+            .map(|found| item::summary(found, now_epoch_ms()))
             .unwrap_or_default())
     }
 
