@@ -46,7 +46,6 @@ async fn an_sqs_batch_reports_exactly_the_failed_messages() {
         .uncounted()
         .patch_of("ok-1", 200, 1)
         .patch_of("down-1", 503, 3)
-        .start()
         .await;
     let batch = sqs_batch(&[
         ("m-ok", seed_event("e1", "ok-1", "1").to_string()),
@@ -203,7 +202,6 @@ async fn a_batch_runs_at_most_batch_concurrency_interactions_at_once() {
 async fn a_step_functions_item_in_the_tutorial_shape_is_processed() {
     let genesys = GenesysMock::ready()
         .interaction(json!({"state": "connected"}), 1)
-        .start()
         .await;
     let item = json!({
         "interactionId": INTERACTION,
@@ -222,10 +220,7 @@ async fn a_step_functions_item_in_the_tutorial_shape_is_processed() {
 
 #[tokio::test]
 async fn the_request_rate_to_genesys_is_limited_per_instance() {
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 10)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(10).await;
     let settings = HttpSettings {
         max_requests_per_second: Some(5.0),
         ..fast_settings()

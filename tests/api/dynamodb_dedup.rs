@@ -32,7 +32,6 @@ async fn a_delivery_that_fails_after_claiming_is_processed_on_the_next_delivery(
         .route("PATCH", interaction_path(&interaction), 503, 3)
         .before_the_rest()
         .patch_of(&interaction, 200, 1)
-        .start()
         .await;
     let first_instance = instance(&genesys).await;
     let second_instance = instance(&genesys).await;
@@ -59,7 +58,6 @@ async fn a_redelivery_of_a_success_to_another_instance_is_a_duplicate_without_a_
         .token()
         .interaction_of(&interaction, json!({}), 1)
         .patch_of(&interaction, 200, 1)
-        .start()
         .await;
     let first_instance = instance(&genesys).await;
     let second_instance = instance(&genesys).await;
@@ -69,13 +67,7 @@ async fn a_redelivery_of_a_success_to_another_instance_is_a_duplicate_without_a_
     let redelivered = second_instance.process(&event, &invocation("req-2")).await;
 
     assert_eq!(first.outcome, Outcome::Patched);
-    assert_eq!(
-        redelivered.outcome,
-        Outcome::Duplicate {
-            previous: Some("patched".into()),
-            same_payload: true
-        }
-    );
+    assert_eq!(redelivered.outcome, duplicate_of("patched"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +82,6 @@ async fn concurrent_deliveries_to_eight_instances_patch_once() {
         .interaction_of(&interaction, json!({}), 0)
         .uncounted()
         .patch_of(&interaction, 200, 1)
-        .start()
         .await;
     let event = seed_event("evt-1", &interaction, "5");
 
@@ -156,7 +147,7 @@ async fn a_missing_table_is_a_configuration_error_naming_the_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_dynamodb_is_retryable_and_the_event_fails_for_redelivery() {
-    let genesys = GenesysMock::builder().tokens(86_400, 0).start().await;
+    let genesys = GenesysMock::builder().tokens(86_400, 0).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_endpoint = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);

@@ -9,11 +9,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wiremock::ResponseTemplate;
 
+/// Whether `error` is a request that timed out.
+fn timed_out(error: &GenesysError) -> bool {
+    matches!(
+        error,
+        GenesysError::Transport {
+            timed_out: true,
+            ..
+        }
+    )
+}
+
 #[tokio::test]
 async fn fetch_reads_the_interaction_with_a_bearer_token() {
     let genesys = GenesysMock::ready()
         .interaction(json!({"state": "connected"}), 1)
-        .start()
         .await;
 
     let interaction = genesys.fetch_interaction().await.unwrap();
@@ -24,7 +34,7 @@ async fn fetch_reads_the_interaction_with_a_bearer_token() {
 
 #[tokio::test]
 async fn the_token_is_cached_between_calls() {
-    let genesys = GenesysMock::ready().interaction(json!({}), 3).start().await;
+    let genesys = GenesysMock::eligible(3).await;
     let client = genesys.client();
 
     for _ in 0..3 {
@@ -40,7 +50,6 @@ async fn the_token_is_refreshed_thirty_seconds_before_it_expires() {
     let genesys = GenesysMock::builder()
         .tokens(31, 2)
         .interaction(json!({}), 3)
-        .start()
         .await;
     let client = genesys.client();
 
@@ -67,7 +76,6 @@ async fn concurrent_callers_share_one_token_request() {
     let genesys = GenesysMock::builder()
         .token_answer(slow_token, 1)
         .interaction(json!({}), 16)
-        .start()
         .await;
     let client = Arc::new(genesys.client());
 
@@ -91,7 +99,6 @@ async fn a_401_fetches_a_fresh_token_once_and_retries() {
         .interaction_answer(401, 1)
         .before_the_rest()
         .interaction(json!({}), 1)
-        .start()
         .await;
 
     let result = genesys.fetch_interaction().await;
@@ -104,7 +111,6 @@ async fn a_second_401_fails_retryably_and_names_what_to_check() {
     let genesys = GenesysMock::builder()
         .tokens(86_400, 2)
         .interaction_answer(401, 2)
-        .start()
         .await;
 
     let error = genesys.fetch_interaction().await.unwrap_err();
@@ -129,7 +135,6 @@ async fn a_refused_token_request_names_the_credential_settings_and_awaits_a_fix(
     let genesys = GenesysMock::builder()
         .token_answer(refused, 1)
         .interaction_answer(200, 0)
-        .start()
         .await;
 
     let error = genesys.fetch_interaction().await.unwrap_err();
@@ -149,7 +154,6 @@ async fn callers_waiting_for_a_refused_token_share_its_refusal_instead_of_asking
     let genesys = GenesysMock::builder()
         .token_answer(slow_refusal, 1)
         .interaction_answer(200, 0)
-        .start()
         .await;
     let client = genesys.client();
 
@@ -172,7 +176,6 @@ async fn a_hostile_retry_after_is_not_waited_for_and_does_not_panic() {
         .before_the_rest()
         .interaction_answer(rate_limited("Fri, 31 Dec 9999 23:59:59 GMT"), 1)
         .before_the_rest()
-        .start()
         .await;
     let client = genesys.client();
 
@@ -220,7 +223,6 @@ async fn a_429_waits_for_retry_after_and_then_succeeds() {
         )
         .before_the_rest()
         .interaction(json!({}), 1)
-        .start()
         .await;
     let started = Instant::now();
 
@@ -237,7 +239,6 @@ async fn a_retry_after_beyond_the_deadline_fails_at_once_as_retryable() {
             ResponseTemplate::new(429).insert_header("Retry-After", "5"),
             1,
         )
-        .start()
         .await;
     let started = Instant::now();
 
@@ -261,7 +262,6 @@ async fn a_retry_after_above_180_seconds_is_not_waited_for() {
             ResponseTemplate::new(429).insert_header("Retry-After", "181"),
             1,
         )
-        .start()
         .await;
 
     let error = genesys
@@ -275,10 +275,7 @@ async fn a_retry_after_above_180_seconds_is_not_waited_for() {
 
 #[tokio::test]
 async fn a_5xx_is_retried_three_times_in_all_then_reported_as_retryable() {
-    let genesys = GenesysMock::ready()
-        .interaction_answer(503, 3)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().interaction_answer(503, 3).await;
 
     let error = genesys.fetch_interaction().await.unwrap_err();
 
@@ -292,7 +289,6 @@ async fn a_5xx_followed_by_success_succeeds() {
         .interaction_answer(502, 2)
         .before_the_rest()
         .interaction(json!({}), 1)
-        .start()
         .await;
 
     let result = genesys.fetch_interaction().await;
@@ -302,10 +298,7 @@ async fn a_5xx_followed_by_success_succeeds() {
 
 #[tokio::test]
 async fn a_501_is_not_retried() {
-    let genesys = GenesysMock::ready()
-        .interaction_answer(501, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().interaction_answer(501, 1).await;
 
     let error = genesys.fetch_interaction().await.unwrap_err();
 
@@ -315,23 +308,11 @@ async fn a_501_is_not_retried() {
 #[tokio::test]
 async fn a_slow_response_times_out_and_is_retried_up_to_three_attempts() {
     let slow = ResponseTemplate::new(200).set_delay(Duration::from_millis(800));
-    let genesys = GenesysMock::ready()
-        .interaction_answer(slow, 3)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().interaction_answer(slow, 3).await;
 
     let error = genesys.fetch_interaction().await.unwrap_err();
 
-    assert!(
-        matches!(
-            error,
-            GenesysError::Transport {
-                timed_out: true,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(timed_out(&error), "{error:?}");
     assert!(error.is_retryable());
 }
 
@@ -340,7 +321,6 @@ async fn no_request_is_sent_when_the_deadline_has_passed() {
     let genesys = GenesysMock::builder()
         .tokens(86_400, 0)
         .interaction_answer(200, 0)
-        .start()
         .await;
 
     let error = genesys
@@ -357,10 +337,7 @@ async fn no_request_is_sent_when_the_deadline_has_passed() {
 
 #[tokio::test]
 async fn a_404_on_get_is_not_found_and_not_retried() {
-    let genesys = GenesysMock::ready()
-        .interaction_answer(404, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().interaction_answer(404, 1).await;
 
     let error = genesys.fetch_interaction().await.unwrap_err();
 
@@ -370,10 +347,7 @@ async fn a_404_on_get_is_not_found_and_not_retried() {
 #[tokio::test]
 async fn a_403_on_get_names_the_read_permission() {
     let forbidden = ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "corr-403");
-    let genesys = GenesysMock::ready()
-        .interaction_answer(forbidden, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().interaction_answer(forbidden, 1).await;
 
     let error = genesys.fetch_interaction().await.unwrap_err();
 
@@ -385,10 +359,7 @@ async fn a_403_on_get_names_the_read_permission() {
 #[tokio::test]
 async fn a_success_with_an_unreadable_body_is_an_invalid_response() {
     let html = ResponseTemplate::new(200).set_body_string("<html>");
-    let genesys = GenesysMock::ready()
-        .interaction_answer(html, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().interaction_answer(html, 1).await;
 
     let error = genesys.fetch_interaction().await.unwrap_err();
 
@@ -397,7 +368,7 @@ async fn a_success_with_an_unreadable_body_is_an_invalid_response() {
 
 #[tokio::test]
 async fn apply_sends_only_the_disposition_code() {
-    let genesys = GenesysMock::ready().patch(200, 1).start().await;
+    let genesys = GenesysMock::ready().patch(200, 1).await;
 
     let result = genesys.apply_disposition().await;
 
@@ -406,7 +377,7 @@ async fn apply_sends_only_the_disposition_code() {
 
 #[tokio::test]
 async fn a_409_on_patch_is_a_conflict_not_an_error() {
-    let genesys = GenesysMock::ready().patch(409, 1).start().await;
+    let genesys = GenesysMock::ready().patch(409, 1).await;
 
     let result = genesys.apply_disposition().await;
 
@@ -417,7 +388,7 @@ async fn a_409_on_patch_is_a_conflict_not_an_error() {
 async fn a_400_on_patch_names_the_disposition_code_setting() {
     let refused =
         ResponseTemplate::new(400).set_body_json(json!({"message": "disposition code not found"}));
-    let genesys = GenesysMock::ready().patch(refused, 1).start().await;
+    let genesys = GenesysMock::ready().patch(refused, 1).await;
 
     let error = genesys.apply_disposition().await.unwrap_err();
 
@@ -429,7 +400,7 @@ async fn a_400_on_patch_names_the_disposition_code_setting() {
 
 #[tokio::test]
 async fn a_403_on_patch_names_the_write_permission() {
-    let genesys = GenesysMock::ready().patch(403, 1).start().await;
+    let genesys = GenesysMock::ready().patch(403, 1).await;
 
     let error = genesys.apply_disposition().await.unwrap_err();
 
@@ -447,7 +418,6 @@ async fn a_patch_429_is_retried_after_retry_after() {
         )
         .before_the_rest()
         .patch(202, 1)
-        .start()
         .await;
 
     let result = genesys.apply_disposition().await;
@@ -458,20 +428,11 @@ async fn a_patch_429_is_retried_after_retry_after() {
 #[tokio::test]
 async fn a_patch_that_times_out_is_not_sent_again_blindly() {
     let slow = ResponseTemplate::new(200).set_delay(Duration::from_millis(800));
-    let genesys = GenesysMock::ready().patch(slow, 1).start().await;
+    let genesys = GenesysMock::ready().patch(slow, 1).await;
 
     let error = genesys.apply_disposition().await.unwrap_err();
 
-    assert!(
-        matches!(
-            error,
-            GenesysError::Transport {
-                timed_out: true,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(timed_out(&error), "{error:?}");
     assert!(
         error.is_retryable(),
         "the event is redelivered, and its redelivery reads first"
@@ -480,7 +441,7 @@ async fn a_patch_that_times_out_is_not_sent_again_blindly() {
 
 #[tokio::test]
 async fn a_patch_answered_502_is_not_sent_again_blindly() {
-    let genesys = GenesysMock::ready().patch(502, 1).start().await;
+    let genesys = GenesysMock::ready().patch(502, 1).await;
 
     let error = genesys.apply_disposition().await.unwrap_err();
 
@@ -493,7 +454,6 @@ async fn a_patch_answered_503_was_not_processed_and_is_retried() {
         .patch_answer(503, 2)
         .before_the_rest()
         .patch(200, 1)
-        .start()
         .await;
 
     let result = genesys.apply_disposition().await;

@@ -8,7 +8,7 @@ use axum::routing::post;
 use gev_consumer::consumer::{Consumer, Invocation, PipelineSettings};
 use gev_consumer::dedup::{DedupStore, OwnerToken};
 use gev_core::deadline::Deadline;
-use gev_core::domain::{DispositionCodeId, InteractionId};
+use gev_core::domain::{DispositionCodeId, InteractionId, Outcome};
 use gev_core::secret::Secret;
 use gev_genesys::RetryPolicy;
 use gev_genesys::{
@@ -140,6 +140,14 @@ pub(crate) fn consumer_with(genesys: HttpGenesysClient, store: Arc<dyn DedupStor
     ConsumerBuilder::over(Arc::new(genesys))
         .store(store)
         .build()
+}
+
+/// The outcome of an event whose target already completed with `previous`, same payload.
+pub(crate) fn duplicate_of(previous: &str) -> Outcome {
+    Outcome::Duplicate {
+        previous: Some(previous.into()),
+        same_payload: true,
+    }
 }
 
 pub(crate) fn invocation(request_id: &str) -> Invocation {

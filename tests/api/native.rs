@@ -19,11 +19,7 @@ fn in_after_call_work() -> Value {
 
 #[tokio::test]
 async fn an_ended_call_gets_the_wrapup_on_the_agent_participant_and_nothing_else() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
-        .wrapup(202, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ended_call(1).wrapup(202, 1).await;
     let consumer = genesys.consumer();
 
     let first = consumer.process(&user_end("n-1"), &invocation("r1")).await;
@@ -32,27 +28,14 @@ async fn an_ended_call_gets_the_wrapup_on_the_agent_participant_and_nothing_else
     assert_eq!(first.outcome, Outcome::Patched);
     assert_eq!(first.interaction_id.as_deref(), Some(CONVERSATION));
     assert_eq!(first.sequence_id.as_deref(), Some("1795428060000"));
-    assert_eq!(
-        redelivered.outcome,
-        Outcome::Duplicate {
-            previous: Some("patched".into()),
-            same_payload: true
-        }
-    );
+    assert_eq!(redelivered.outcome, duplicate_of("patched"));
 }
 
 #[tokio::test]
 async fn a_customer_end_and_a_user_end_of_one_call_wrap_the_agent_up_once() {
     // Both reads show no wrap-up yet (the second races the first PATCH).
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 2)
-        .wrapup(202, 1)
-        .start()
-        .await;
-    let consumer = genesys
-        .consumer_builder()
-        .with(|s| s.wrapup_on_customer_end = true)
-        .build();
+    let genesys = GenesysMock::ended_call(2).wrapup(202, 1).await;
+    let consumer = genesys.consumer_with(|s| s.wrapup_on_customer_end = true);
 
     let agent_left = consumer.process(&user_end("n-1"), &invocation("r1")).await;
     let customer_left = consumer
@@ -65,24 +48,14 @@ async fn a_customer_end_and_a_user_end_of_one_call_wrap_the_agent_up_once() {
     assert_eq!(agent_left.outcome, Outcome::Patched);
     assert_eq!(
         customer_left.outcome,
-        Outcome::Duplicate {
-            previous: Some("patched by another event for this participant".into()),
-            same_payload: true
-        }
+        duplicate_of("patched by another event for this participant")
     );
 }
 
 #[tokio::test]
 async fn a_customer_end_event_wraps_up_the_agent_not_the_customer() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
-        .wrapup(202, 1)
-        .start()
-        .await;
-    let consumer = genesys
-        .consumer_builder()
-        .with(|s| s.wrapup_on_customer_end = true)
-        .build();
+    let genesys = GenesysMock::ended_call(1).wrapup(202, 1).await;
+    let consumer = genesys.consumer_with(|s| s.wrapup_on_customer_end = true);
 
     let report = consumer
         .process(
@@ -96,15 +69,11 @@ async fn a_customer_end_event_wraps_up_the_agent_not_the_customer() {
 
 #[tokio::test]
 async fn notes_are_sent_with_the_wrapup_when_configured() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
+    let genesys = GenesysMock::ended_call(1)
         .wrapup_with_notes("auto: no wrap-up chosen", 202, 1)
-        .start()
         .await;
-    let consumer = genesys
-        .consumer_builder()
-        .with(|s| s.wrapup_notes = Some("auto: no wrap-up chosen".into()))
-        .build();
+    let consumer =
+        genesys.consumer_with(|s| s.wrapup_notes = Some("auto: no wrap-up chosen".into()));
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
@@ -113,16 +82,11 @@ async fn notes_are_sent_with_the_wrapup_when_configured() {
 
 #[tokio::test]
 async fn the_communication_style_posts_the_wrapup_to_the_agents_call() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
+    let genesys = GenesysMock::ended_call(1)
         .communication_wrapup(202, 1)
         .wrapup(202, 0)
-        .start()
         .await;
-    let consumer = genesys
-        .consumer_builder()
-        .with(|s| s.wrapup_style = WrapupStyle::Communication)
-        .build();
+    let consumer = genesys.consumer_with(|s| s.wrapup_style = WrapupStyle::Communication);
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
@@ -148,13 +112,10 @@ async fn each_wrapup_rule_has_its_reason_and_no_write() {
         let genesys = GenesysMock::ready()
             .conversation(agent, 1)
             .wrapup(202, 0)
-            .start()
             .await;
+        let consumer = genesys.consumer();
 
-        let report = genesys
-            .consumer()
-            .process(&user_end("n-1"), &invocation("r"))
-            .await;
+        let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
         assert_eq!(report.outcome.name(), "ineligible", "{reason}");
         assert_eq!(report.outcome.reason().as_deref(), Some(reason));
@@ -163,24 +124,20 @@ async fn each_wrapup_rule_has_its_reason_and_no_write() {
 
 #[tokio::test]
 async fn a_chat_is_not_fetched_unless_chats_are_configured() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
+    let genesys = GenesysMock::ended_call(1)
         .route(
             "PATCH",
             format!("/api/v2/conversations/chats/{CONVERSATION}/participants/{AGENT}"),
             202,
             1,
         )
-        .start()
         .await;
     let mut chat = user_end("n-chat");
     chat["detail"]["eventBody"]["mediaType"] = json!("CHAT");
 
     let voice_only = genesys.consumer().process(&chat, &invocation("r1")).await;
     let chats_too = genesys
-        .consumer_builder()
-        .with(|s| s.native_media_types = vec![MediaType::voice(), MediaType::new("CHAT")])
-        .build()
+        .consumer_with(|s| s.native_media_types = vec![MediaType::voice(), MediaType::new("CHAT")])
         .process(&chat, &invocation("r2"))
         .await;
 
@@ -193,49 +150,34 @@ async fn a_chat_is_not_fetched_unless_chats_are_configured() {
 
 #[tokio::test]
 async fn an_unknown_conversation_is_not_found() {
-    let genesys = GenesysMock::ready()
-        .conversation_answer(404, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().conversation_answer(404, 1).await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome, Outcome::NotFound);
 }
 
 #[tokio::test]
 async fn a_409_on_the_wrapup_fetches_and_decides_again_once() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 2)
-        .wrapup(409, 2)
-        .start()
-        .await;
+    let genesys = GenesysMock::ended_call(2).wrapup(409, 2).await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome, Outcome::Conflict);
 }
 
 #[tokio::test]
 async fn after_a_409_a_wrapup_someone_else_applied_is_left_alone() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
+    let genesys = GenesysMock::ended_call(1)
         .before_the_rest()
         .conversation(json!({"wrapup": {"code": "agent-choice"}}), 1)
         .wrapup(409, 1)
-        .start()
         .await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(
         report.outcome,
@@ -248,13 +190,10 @@ async fn by_default_a_user_end_during_after_call_work_leaves_the_choice_to_the_a
     let genesys = GenesysMock::ready()
         .conversation(in_after_call_work(), 1)
         .wrapup(202, 0)
-        .start()
         .await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(
         report.outcome,
@@ -268,12 +207,8 @@ async fn the_call_end_trigger_wraps_up_during_after_call_work_as_before() {
     let genesys = GenesysMock::ready()
         .conversation(in_after_call_work(), 1)
         .wrapup(202, 1)
-        .start()
         .await;
-    let consumer = genesys
-        .consumer_builder()
-        .with(|s| s.wrapup_trigger = WrapupTrigger::CallEnd)
-        .build();
+    let consumer = genesys.consumer_with(|s| s.wrapup_trigger = WrapupTrigger::CallEnd);
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
@@ -282,11 +217,7 @@ async fn the_call_end_trigger_wraps_up_during_after_call_work_as_before() {
 
 #[tokio::test]
 async fn an_acw_event_without_a_code_applies_the_default_wrapup() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
-        .wrapup(202, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ended_call(1).wrapup(202, 1).await;
 
     let report = genesys
         .consumer()
@@ -304,7 +235,6 @@ async fn an_acw_event_with_the_agents_code_is_left_alone_without_a_fetch() {
     let genesys = GenesysMock::builder()
         .conversation(json!({}), 0)
         .wrapup(202, 0)
-        .start()
         .await;
     let mut event = native_event("n-1", "acw", AGENT, 1_795_428_090_000);
     event["detail"]["eventBody"]["wrapupCode"] = json!("agent-choice");
@@ -324,13 +254,10 @@ async fn a_call_that_needs_no_wrapup_is_wrapped_up_at_its_end() {
     let genesys = GenesysMock::ready()
         .conversation(no_acw, 1)
         .wrapup(202, 1)
-        .start()
         .await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome, Outcome::Patched);
 }
@@ -340,12 +267,8 @@ async fn the_communication_style_without_a_communication_fails_loudly_and_writes
     let genesys = GenesysMock::ready()
         .conversation(json!({"calls": []}), 1)
         .wrapup(202, 0)
-        .start()
         .await;
-    let consumer = genesys
-        .consumer_builder()
-        .with(|s| s.wrapup_style = WrapupStyle::Communication)
-        .build();
+    let consumer = genesys.consumer_with(|s| s.wrapup_style = WrapupStyle::Communication);
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
@@ -361,16 +284,10 @@ async fn the_communication_style_without_a_communication_fails_loudly_and_writes
 #[tokio::test]
 async fn a_403_on_the_wrapup_fails_saying_it_may_need_a_user_context_grant() {
     let forbidden = ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "c-403");
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
-        .wrapup(forbidden, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ended_call(1).wrapup(forbidden, 1).await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome.name(), "failed");
     assert!(report.outcome.needs_configuration_fix());
@@ -382,16 +299,10 @@ async fn a_403_on_the_wrapup_fails_saying_it_may_need_a_user_context_grant() {
 
 #[tokio::test]
 async fn a_400_on_the_wrapup_names_the_code_setting() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
-        .wrapup(400, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ended_call(1).wrapup(400, 1).await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert!(
         report
@@ -404,21 +315,17 @@ async fn a_400_on_the_wrapup_names_the_code_setting() {
 
 #[tokio::test]
 async fn a_429_on_the_wrapup_waits_for_retry_after_and_applies() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 1)
+    let genesys = GenesysMock::ended_call(1)
         .wrapup_answer(
             ResponseTemplate::new(429).insert_header("Retry-After", "0"),
             1,
         )
         .before_the_rest()
         .wrapup(202, 1)
-        .start()
         .await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome, Outcome::Patched);
 }
@@ -430,13 +337,10 @@ async fn a_429_beyond_180_seconds_fails_for_a_later_redelivery() {
             ResponseTemplate::new(429).insert_header("Retry-After", "240"),
             1,
         )
-        .start()
         .await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome.name(), "failed");
     assert!(report.outcome.reason().unwrap().contains("429"));
@@ -444,12 +348,10 @@ async fn a_429_beyond_180_seconds_fails_for_a_later_redelivery() {
 
 #[tokio::test]
 async fn a_failed_wrapup_releases_the_participant_so_the_redelivery_applies_it() {
-    let genesys = GenesysMock::ready()
-        .conversation(json!({}), 2)
+    let genesys = GenesysMock::ended_call(2)
         .wrapup_answer(503, 3)
         .before_the_rest()
         .wrapup(202, 1)
-        .start()
         .await;
     let consumer = genesys.consumer();
 
@@ -462,15 +364,10 @@ async fn a_failed_wrapup_releases_the_participant_so_the_redelivery_applies_it()
 
 #[tokio::test]
 async fn a_501_is_a_refusal_not_retried() {
-    let genesys = GenesysMock::ready()
-        .conversation_answer(501, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().conversation_answer(501, 1).await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome.name(), "rejected");
 }
@@ -488,7 +385,6 @@ async fn end_events_racing_on_eight_instances_wrap_the_agent_up_once() {
         .conversation_of(&conversation, json!({}), 0)
         .uncounted()
         .wrapup_of(&conversation, 202, 1)
-        .start()
         .await;
 
     let mut runs = Vec::new();

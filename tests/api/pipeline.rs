@@ -23,11 +23,7 @@ fn lease_held_elsewhere(lease: Duration) -> ClaimRequest {
 
 #[tokio::test]
 async fn an_eligible_call_is_patched_and_its_redelivery_is_a_duplicate_without_a_second_patch() {
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(200, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
     let consumer = genesys.consumer();
     let event = seed_event("evt-1", INTERACTION, "17");
 
@@ -37,23 +33,13 @@ async fn an_eligible_call_is_patched_and_its_redelivery_is_a_duplicate_without_a
     assert_eq!(first.outcome, Outcome::Patched);
     assert_eq!(first.interaction_id.as_deref(), Some(INTERACTION));
     assert_eq!(first.sequence_id.as_deref(), Some("17"));
-    assert_eq!(
-        redelivered.outcome,
-        Outcome::Duplicate {
-            previous: Some("patched".into()),
-            same_payload: true,
-        }
-    );
+    assert_eq!(redelivered.outcome, duplicate_of("patched"));
 }
 
 #[tokio::test]
 async fn a_later_update_of_the_same_interaction_is_processed_but_never_patches_twice() {
     // The second update needs no read: the target's record shows the disposition was applied.
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(200, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
     let consumer = genesys.consumer();
 
     let first = consumer
@@ -66,21 +52,16 @@ async fn a_later_update_of_the_same_interaction_is_processed_but_never_patches_t
     assert_eq!(first.outcome, Outcome::Patched);
     assert_eq!(
         second.outcome,
-        Outcome::Duplicate {
-            previous: Some("patched by another event for this interaction".into()),
-            same_payload: true,
-        }
+        duplicate_of("patched by another event for this interaction")
     );
 }
 
 #[tokio::test]
 async fn a_retryable_failure_releases_the_claim_so_the_redelivery_applies_the_disposition() {
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 2)
+    let genesys = GenesysMock::eligible(2)
         .patch_answer(503, 3)
         .before_the_rest()
         .patch(200, 1)
-        .start()
         .await;
     let consumer = genesys.consumer();
     let event = seed_event("evt-1", INTERACTION, "17");
@@ -95,10 +76,7 @@ async fn a_retryable_failure_releases_the_claim_so_the_redelivery_applies_the_di
 
 #[tokio::test]
 async fn a_failed_event_makes_the_lambda_return_an_error() {
-    let genesys = GenesysMock::ready()
-        .interaction_answer(500, 3)
-        .start()
-        .await;
+    let genesys = GenesysMock::ready().interaction_answer(500, 3).await;
 
     let handled = lambda::handle(
         &genesys.consumer(),
@@ -117,7 +95,7 @@ async fn a_failed_event_makes_the_lambda_return_an_error() {
 
 #[tokio::test]
 async fn a_terminal_outcome_is_the_lambda_response() {
-    let genesys = GenesysMock::builder().start().await;
+    let genesys = GenesysMock::builder().await;
 
     let handled = lambda::handle(
         &genesys.consumer(),
@@ -133,11 +111,7 @@ async fn a_terminal_outcome_is_the_lambda_response() {
 
 #[tokio::test]
 async fn a_refusal_of_our_request_is_completed_so_the_redelivery_is_a_duplicate() {
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(400, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(400, 1).await;
     let consumer = genesys.consumer();
     let event = seed_event("evt-1", INTERACTION, "17");
 
@@ -152,23 +126,15 @@ async fn a_refusal_of_our_request_is_completed_so_the_redelivery_is_a_duplicate(
             .unwrap()
             .contains("DISPOSITION_CODE_ID")
     );
-    assert_eq!(
-        redelivered.outcome,
-        Outcome::Duplicate {
-            previous: Some("rejected".into()),
-            same_payload: true,
-        }
-    );
+    assert_eq!(redelivered.outcome, duplicate_of("rejected"));
 }
 
 #[tokio::test]
 async fn a_403_fails_the_event_so_its_redelivery_patches_once_the_role_is_fixed() {
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 2)
+    let genesys = GenesysMock::eligible(2)
         .patch_answer(403, 1)
         .before_the_rest()
         .patch(200, 1)
-        .start()
         .await;
     let consumer = genesys.consumer();
     let event = seed_event("evt-1", INTERACTION, "17");
@@ -191,7 +157,6 @@ async fn a_token_service_at_a_wrong_login_url_fails_the_event_until_the_url_is_f
         .token()
         .interaction(json!({}), 1)
         .patch(200, 1)
-        .start()
         .await;
     let consumer = genesys.consumer();
     let event = seed_event("evt-1", INTERACTION, "17");
@@ -209,11 +174,10 @@ async fn an_ineligible_interaction_is_not_patched() {
     let genesys = GenesysMock::ready()
         .interaction(json!({"wrapUpCode": {"id": "w-1"}}), 1)
         .patch(200, 0)
-        .start()
         .await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
+    let report = consumer
         .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
         .await;
 
@@ -228,11 +192,10 @@ async fn a_missing_interaction_is_not_found_and_not_patched() {
     let genesys = GenesysMock::ready()
         .interaction_answer(404, 1)
         .patch(200, 0)
-        .start()
         .await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
+    let report = consumer
         .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
         .await;
 
@@ -241,14 +204,10 @@ async fn a_missing_interaction_is_not_found_and_not_patched() {
 
 #[tokio::test]
 async fn a_409_on_patch_is_decided_again_once_then_acknowledged_as_a_conflict() {
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 2)
-        .patch(409, 2)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(2).patch(409, 2).await;
+    let consumer = genesys.consumer();
 
-    let report = genesys
-        .consumer()
+    let report = consumer
         .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))
         .await;
 
@@ -258,7 +217,7 @@ async fn a_409_on_patch_is_decided_again_once_then_acknowledged_as_a_conflict() 
 
 #[tokio::test]
 async fn a_rejected_event_makes_no_request() {
-    let genesys = GenesysMock::builder().tokens(86_400, 0).start().await;
+    let genesys = GenesysMock::builder().tokens(86_400, 0).await;
     let mut event = seed_event("e", INTERACTION, "1");
     event["detail"]["interactionId"] = json!("../admin");
 
@@ -278,7 +237,7 @@ async fn a_rejected_event_makes_no_request() {
 #[tokio::test]
 async fn an_event_whose_target_stays_leased_past_the_wait_fails_for_a_later_retry_without_requests()
 {
-    let genesys = GenesysMock::builder().tokens(86_400, 0).start().await;
+    let genesys = GenesysMock::builder().tokens(86_400, 0).await;
     let store = Arc::new(InMemoryDedupStore::default());
     store
         .claim(&lease_held_elsewhere(Duration::from_secs(60)))
@@ -306,11 +265,7 @@ async fn an_event_whose_target_stays_leased_past_the_wait_fails_for_a_later_retr
 
 #[tokio::test]
 async fn an_event_waits_its_turn_while_another_event_of_the_target_is_being_processed() {
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(200, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
     let store = Arc::new(InMemoryDedupStore::default());
     let holder = lease_held_elsewhere(Duration::from_secs(60));
     let ClaimOutcome::Claimed(lease) = store.claim(&holder).await.unwrap() else {
@@ -336,7 +291,7 @@ async fn an_event_waits_its_turn_while_another_event_of_the_target_is_being_proc
 
 #[tokio::test]
 async fn the_report_serialises_to_the_invoke_contract() {
-    let genesys = GenesysMock::builder().start().await;
+    let genesys = GenesysMock::builder().await;
     let report = genesys
         .consumer()
         .process(&json!({"id": "e-1", "detail-type": "x"}), &invocation("r"))
@@ -362,11 +317,7 @@ async fn the_report_serialises_to_the_invoke_contract() {
 
 #[tokio::test]
 async fn a_write_that_may_have_been_applied_holds_the_lease_for_the_settle_time() {
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(502, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(502, 1).await;
     let store = Arc::new(InMemoryDedupStore::default());
     let consumer = genesys
         .consumer_builder()

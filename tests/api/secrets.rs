@@ -53,7 +53,6 @@ async fn a_rotated_secret_is_read_again_after_the_token_service_refuses_the_old_
         .token_for(NEW_BASIC, 1)
         .token_answer(401, 1)
         .interaction(json!({}), 1)
-        .start()
         .await;
     let client = genesys.client_from(source);
 

@@ -99,11 +99,7 @@ const TOKEN: &str = "POST /oauth/token";
 #[tokio::test]
 async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
     let traced = traced();
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(200, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
 
     let (root, spans) = run_one(&genesys.consumer(), &traced, "req-1").await;
 
@@ -160,11 +156,7 @@ async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
 #[tokio::test]
 async fn a_duplicate_stops_after_the_claim() {
     let traced = traced();
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(200, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
     let consumer = genesys.consumer();
     run_one(&consumer, &traced, "req-1").await;
 
@@ -189,7 +181,6 @@ async fn an_ineligible_event_has_no_apply_span() {
     let genesys = GenesysMock::ready()
         .interaction(json!({"type": "chat"}), 1)
         .patch(200, 0)
-        .start()
         .await;
 
     let (root, _) = run_one(&genesys.consumer(), &traced, "req-1").await;
@@ -213,11 +204,7 @@ async fn an_ineligible_event_has_no_apply_span() {
 #[tokio::test]
 async fn a_failed_patch_marks_the_path_to_it_as_error_and_records_the_exception_once() {
     let traced = traced();
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(503, 3)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(503, 3).await;
 
     let (root, _) = run_one(&genesys.consumer(), &traced, "req-1").await;
 
@@ -255,11 +242,7 @@ async fn a_failed_patch_marks_the_path_to_it_as_error_and_records_the_exception_
 #[tokio::test]
 async fn outbound_requests_carry_the_traceparent_of_their_span() {
     let traced = traced();
-    let genesys = GenesysMock::ready()
-        .interaction(json!({}), 1)
-        .patch(200, 1)
-        .start()
-        .await;
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
@@ -291,7 +274,7 @@ async fn outbound_requests_carry_the_traceparent_of_their_span() {
 #[tokio::test]
 async fn an_incoming_xray_trace_becomes_a_link_by_default_and_the_parent_when_asked() {
     let traced = traced();
-    let genesys = GenesysMock::builder().start().await;
+    let genesys = GenesysMock::builder().await;
     let consumer = genesys.consumer();
     let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
     let ignored = json!({"detail-type": "Other", "id": "e"});
@@ -370,7 +353,7 @@ async fn json_log_lines_carry_the_trace_and_span_ids_and_the_event_fields() {
         .with(JsonLogLayer::new(move || writer.clone()))
         .with(otel_layer(&provider));
     let _guard = tracing::subscriber::set_default(subscriber);
-    let genesys = GenesysMock::builder().start().await;
+    let genesys = GenesysMock::builder().await;
 
     let report = genesys
         .consumer()
@@ -408,7 +391,7 @@ async fn a_dynamodb_claim_has_a_client_span_with_database_attributes() {
         return;
     };
     let traced = traced();
-    let genesys = GenesysMock::builder().token_answer(503, 3).start().await;
+    let genesys = GenesysMock::builder().token_answer(503, 3).await;
     let consumer = genesys.consumer_builder().store(store).build();
     let event = seed_event("e", &format!("otel-{:016x}", fastrand::u64(..)), "1");
 
@@ -454,7 +437,7 @@ async fn a_flush_on_a_current_thread_runtime_does_not_hang_and_delivers_the_span
         .build()
         .unwrap();
     let (provider, telemetry, _guard) = batch_exporting(exporter);
-    let genesys = GenesysMock::builder().start().await;
+    let genesys = GenesysMock::builder().await;
     let ignored = json!({"detail-type": "Other", "id": "e"});
 
     let invoked = tokio::time::timeout(
@@ -502,7 +485,7 @@ async fn a_blackholed_collector_costs_an_invocation_at_most_the_flush_budget() {
         .build()
         .unwrap();
     let (_provider, telemetry, _guard) = batch_exporting(exporter);
-    let genesys = GenesysMock::builder().start().await;
+    let genesys = GenesysMock::builder().await;
     let ignored = json!({"detail-type": "Other", "id": "e"});
 
     let mut took = Vec::new();

@@ -38,7 +38,6 @@ async fn a_genesys_that_never_answers_still_lets_the_invocation_answer_in_time()
     let genesys = GenesysMock::ready()
         .interaction_answer(never, 0)
         .uncounted()
-        .start()
         .await;
     let store = Arc::new(InMemoryDedupStore::default());
     let consumer = patient_consumer(&genesys, store.clone());
@@ -67,7 +66,6 @@ async fn a_retry_after_that_reaches_into_the_reserve_is_not_waited_for() {
             ResponseTemplate::new(429).insert_header("Retry-After", "2"),
             1,
         )
-        .start()
         .await;
     let consumer = genesys.consumer();
     // 3 s: the reserve is 1.5 s, so a 2 s wait cannot fit before the work's deadline.
@@ -85,7 +83,7 @@ async fn a_retry_after_that_reaches_into_the_reserve_is_not_waited_for() {
 #[tokio::test]
 async fn a_claim_that_cannot_finish_in_time_leaves_the_event_failed_not_lost() {
     let store = Arc::new(InMemoryDedupStore::default());
-    let genesys = GenesysMock::builder().start().await;
+    let genesys = GenesysMock::builder().await;
     let consumer = patient_consumer(&genesys, store.clone());
     // No time left at all: the work's deadline has passed before the event starts.
     let invocation = invocation_of(Duration::ZERO);
