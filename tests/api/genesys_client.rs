@@ -1,6 +1,6 @@
 //! The HTTP Genesys client against wiremock: every status path, with exact request counts.
 
-use crate::fixtures::GenesysMock;
+use crate::fixtures::{GenesysMock, rate_limited};
 use crate::helpers::*;
 use gev_core::deadline::Deadline;
 use gev_genesys::{ApplyResult, GenesysApi, GenesysError};
@@ -169,8 +169,6 @@ async fn callers_waiting_for_a_refused_token_share_its_refusal_instead_of_asking
 
 #[tokio::test]
 async fn a_hostile_retry_after_is_not_waited_for_and_does_not_panic() {
-    let rate_limited =
-        |retry_after| ResponseTemplate::new(429).insert_header("Retry-After", retry_after);
     let genesys = GenesysMock::ready()
         .interaction_answer(rate_limited("1e20"), 1)
         .before_the_rest()
@@ -217,10 +215,7 @@ async fn a_refused_connection_is_printed_with_its_cause_once() {
 #[tokio::test]
 async fn a_429_waits_for_retry_after_and_then_succeeds() {
     let genesys = GenesysMock::ready()
-        .interaction_answer(
-            ResponseTemplate::new(429).insert_header("Retry-After", "1"),
-            1,
-        )
+        .interaction_answer(rate_limited("1"), 1)
         .before_the_rest()
         .interaction(json!({}), 1)
         .await;
@@ -235,10 +230,7 @@ async fn a_429_waits_for_retry_after_and_then_succeeds() {
 #[tokio::test]
 async fn a_retry_after_beyond_the_deadline_fails_at_once_as_retryable() {
     let genesys = GenesysMock::ready()
-        .interaction_answer(
-            ResponseTemplate::new(429).insert_header("Retry-After", "5"),
-            1,
-        )
+        .interaction_answer(rate_limited("5"), 1)
         .await;
     let started = Instant::now();
 
@@ -258,10 +250,7 @@ async fn a_retry_after_beyond_the_deadline_fails_at_once_as_retryable() {
 #[tokio::test]
 async fn a_retry_after_above_180_seconds_is_not_waited_for() {
     let genesys = GenesysMock::ready()
-        .interaction_answer(
-            ResponseTemplate::new(429).insert_header("Retry-After", "181"),
-            1,
-        )
+        .interaction_answer(rate_limited("181"), 1)
         .await;
 
     let error = genesys
@@ -412,10 +401,7 @@ async fn a_403_on_patch_names_the_write_permission() {
 #[tokio::test]
 async fn a_patch_429_is_retried_after_retry_after() {
     let genesys = GenesysMock::ready()
-        .patch_answer(
-            ResponseTemplate::new(429).insert_header("Retry-After", "0"),
-            1,
-        )
+        .patch_answer(rate_limited("0"), 1)
         .before_the_rest()
         .patch(202, 1)
         .await;

@@ -1,6 +1,6 @@
 //! The native Genesys Cloud dialect against wiremock: conversations, wrap-ups, both apply styles, every status.
 
-use crate::fixtures::GenesysMock;
+use crate::fixtures::{GenesysMock, rate_limited};
 use crate::helpers::*;
 use gev_core::domain::{IneligibleReason, MediaType, Outcome, WrapupTrigger};
 use gev_genesys::WrapupStyle;
@@ -316,10 +316,7 @@ async fn a_400_on_the_wrapup_names_the_code_setting() {
 #[tokio::test]
 async fn a_429_on_the_wrapup_waits_for_retry_after_and_applies() {
     let genesys = GenesysMock::ended_call(1)
-        .wrapup_answer(
-            ResponseTemplate::new(429).insert_header("Retry-After", "0"),
-            1,
-        )
+        .wrapup_answer(rate_limited("0"), 1)
         .before_the_rest()
         .wrapup(202, 1)
         .await;
@@ -333,10 +330,7 @@ async fn a_429_on_the_wrapup_waits_for_retry_after_and_applies() {
 #[tokio::test]
 async fn a_429_beyond_180_seconds_fails_for_a_later_redelivery() {
     let genesys = GenesysMock::ready()
-        .conversation_answer(
-            ResponseTemplate::new(429).insert_header("Retry-After", "240"),
-            1,
-        )
+        .conversation_answer(rate_limited("240"), 1)
         .await;
     let consumer = genesys.consumer();
 

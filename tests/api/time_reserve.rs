@@ -1,7 +1,7 @@
 //! The time reserve: no request, wait or retry runs into the last part of an invocation, so the
 //! dedup claim is finished and the response returned before the deadline.
 
-use crate::fixtures::{ConsumerBuilder, GenesysMock};
+use crate::fixtures::{ConsumerBuilder, GenesysMock, rate_limited};
 use crate::helpers::*;
 use gev_consumer::consumer::{Consumer, Invocation};
 use gev_consumer::dedup::{ClaimOutcome, DedupStore, InMemoryDedupStore, OwnerToken};
@@ -62,10 +62,7 @@ async fn a_genesys_that_never_answers_still_lets_the_invocation_answer_in_time()
 #[tokio::test]
 async fn a_retry_after_that_reaches_into_the_reserve_is_not_waited_for() {
     let genesys = GenesysMock::ready()
-        .interaction_answer(
-            ResponseTemplate::new(429).insert_header("Retry-After", "2"),
-            1,
-        )
+        .interaction_answer(rate_limited("2"), 1)
         .await;
     let consumer = genesys.consumer();
     // 3 s: the reserve is 1.5 s, so a 2 s wait cannot fit before the work's deadline.
