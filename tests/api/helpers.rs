@@ -22,7 +22,6 @@ use prost::Message;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use wiremock::MockServer;
 
 pub(crate) const CLIENT_ID: &str = "test-client";
 pub(crate) const CLIENT_SECRET: &str = "test-secret";
@@ -74,10 +73,6 @@ fn credentials(client_id: &str, client_secret: &str) -> Arc<dyn CredentialsSourc
 /// A client of `base_url` with the test credentials.
 pub(crate) fn client_with(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
     client_of(base_url, credentials(CLIENT_ID, CLIENT_SECRET), settings)
-}
-
-pub(crate) fn client(server: &MockServer) -> HttpGenesysClient {
-    client_with(&server.uri(), fast_settings())
 }
 
 pub(crate) fn interaction_path(id: &str) -> String {
