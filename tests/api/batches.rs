@@ -1,9 +1,8 @@
 //! SQS batches and Step Functions items: partial failures, per-interaction order, bounded concurrency, rate limits.
 
+use crate::fixtures::{ConsumerBuilder, GenesysMock, TestApp};
 use crate::helpers::*;
 use async_trait::async_trait;
-use gev_consumer::consumer::{Consumer, PipelineSettings};
-use gev_consumer::dedup::InMemoryDedupStore;
 use gev_consumer::lambda;
 use gev_core::deadline::Deadline;
 use gev_core::domain::{
@@ -15,8 +14,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
 
 fn sqs_batch(bodies: &[(&str, String)]) -> Value {
     let records: Vec<Value> = bodies
@@ -40,29 +37,15 @@ fn sqs_batch(bodies: &[(&str, String)]) -> Value {
 
 #[tokio::test]
 async fn an_sqs_batch_reports_exactly_the_failed_messages() {
-    let server = genesys_with_token().await;
-    for (id, body, status) in [
-        ("ok-1", json!({}), 200),
-        ("chat-1", json!({"type": "chat"}), 200),
-        ("down-1", json!({}), 200),
-    ] {
-        Mock::given(method("GET"))
-            .and(path(interaction_path(id)))
-            .respond_with(ResponseTemplate::new(status).set_body_json(interaction_json(id, body)))
-            .mount(&server)
-            .await;
-    }
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path("ok-1")))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path("down-1")))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(3)
-        .mount(&server)
+    let genesys = GenesysMock::ready()
+        .interaction_of("ok-1", json!({}), 0)
+        .uncounted()
+        .interaction_of("chat-1", json!({"type": "chat"}), 0)
+        .uncounted()
+        .interaction_of("down-1", json!({}), 0)
+        .uncounted()
+        .patch_of("ok-1", 200, 1)
+        .patch_of("down-1", 503, 3)
         .await;
     let batch = sqs_batch(&[
         ("m-ok", seed_event("e1", "ok-1", "1").to_string()),
@@ -72,7 +55,7 @@ async fn an_sqs_batch_reports_exactly_the_failed_messages() {
         ("m-down-later", seed_event("e4", "down-1", "2").to_string()),
     ]);
 
-    let handled = lambda::handle(&consumer(&server), batch, &invocation("r")).await;
+    let handled = lambda::handle(&genesys.consumer(), batch, &invocation("r")).await;
 
     let outcomes: Vec<&str> = handled.reports.iter().map(|r| r.outcome.name()).collect();
     assert_eq!(
@@ -97,9 +80,7 @@ async fn an_sqs_batch_reports_exactly_the_failed_messages() {
 
 #[tokio::test]
 async fn events_of_one_interaction_in_a_batch_are_processed_in_order() {
-    let sim = demo_sim().await;
-    let client = sim_client(&sim.base_url(), HttpSettings::default());
-    let consumer = consumer_with(client, Arc::new(InMemoryDedupStore::default()));
+    let TestApp { sim, consumer } = TestApp::spawn().await;
     let eligible = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
     let batch = sqs_batch(&[
         ("m-1", seed_event("e1", eligible, "1").to_string()),
@@ -195,13 +176,9 @@ impl GenesysApi for CountingGenesys {
 #[tokio::test]
 async fn a_batch_runs_at_most_batch_concurrency_interactions_at_once() {
     let genesys = Arc::new(CountingGenesys::default());
-    let mut settings = PipelineSettings::new(disposition());
-    settings.batch_concurrency = 3;
-    let consumer = Consumer::new(
-        Arc::new(InMemoryDedupStore::default()),
-        genesys.clone(),
-        settings,
-    );
+    let consumer = ConsumerBuilder::over(genesys.clone())
+        .with(|s| s.batch_concurrency = 3)
+        .build();
     let bodies: Vec<(String, String)> = (0..12)
         .map(|n| {
             (
@@ -223,19 +200,15 @@ async fn a_batch_runs_at_most_batch_concurrency_interactions_at_once() {
 
 #[tokio::test]
 async fn a_step_functions_item_in_the_tutorial_shape_is_processed() {
-    let server = genesys_with_token().await;
-    mount_interaction(
-        &server,
-        interaction_json(INTERACTION, json!({"state": "connected"})),
-        1,
-    )
-    .await;
+    let genesys = GenesysMock::ready()
+        .interaction(json!({"state": "connected"}), 1)
+        .await;
     let item = json!({
         "interactionId": INTERACTION,
         "details": {"interactionId": INTERACTION, "sequenceId": "9", "interactionType": "voice"}
     });
 
-    let response = lambda::handle(&consumer(&server), item, &invocation("r"))
+    let response = lambda::handle(&genesys.consumer(), item, &invocation("r"))
         .await
         .into_response()
         .unwrap();
@@ -247,13 +220,12 @@ async fn a_step_functions_item_in_the_tutorial_shape_is_processed() {
 
 #[tokio::test]
 async fn the_request_rate_to_genesys_is_limited_per_instance() {
-    let server = genesys_with_token().await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 10).await;
+    let genesys = GenesysMock::eligible(10).await;
     let settings = HttpSettings {
         max_requests_per_second: Some(5.0),
         ..fast_settings()
     };
-    let client = Arc::new(client_with(&server.uri(), settings));
+    let client = Arc::new(genesys.client_with(settings));
     let started = Instant::now();
 
     let calls: Vec<_> = (0..10)

@@ -1,65 +1,40 @@
 //! The handler with DynamoDB dedup on DynamoDB Local: nothing lost, nothing applied twice, across instances.
 
+use crate::fixtures::GenesysMock;
 use crate::helpers::*;
 use gev_consumer::dedup::{ClaimRequest, DedupError, DedupStore, DynamoDbDedupStore, OwnerToken};
 use gev_core::deadline::now_epoch_ms;
 use gev_core::domain::{DedupKey, EffectKey, Outcome};
 use serde_json::json;
 use std::sync::Arc;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A fresh interaction id per test, so runs against one table never see each other's records.
 fn fresh_interaction() -> String {
     format!("it-{:016x}", fastrand::u64(..))
 }
 
-async fn mount_get(server: &MockServer, interaction: &str, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(interaction_path(interaction)))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(interaction_json(interaction, json!({}))),
-        )
-        .expect(times)
-        .mount(server)
-        .await;
-}
-
-async fn mount_patch(server: &MockServer, interaction: &str, status: u16, times: u64) {
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path(interaction)))
-        .respond_with(ResponseTemplate::new(status))
-        .expect(times)
-        .mount(server)
-        .await;
-}
-
 /// A consumer as one Lambda instance would have it: its own HTTP client and dedup adapter
 /// (with its own local cache), sharing the table with every other instance.
-async fn instance(server: &MockServer) -> Option<gev_consumer::consumer::Consumer> {
-    let store = dynamodb_store().await?;
-    Some(consumer_with(client(server), store))
+async fn instance(genesys: &GenesysMock) -> gev_consumer::consumer::Consumer {
+    let store = dynamodb_store().await.expect("DynamoDB Local");
+    genesys.consumer_builder().store(store).build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_that_fails_after_claiming_is_processed_on_the_next_delivery() {
-    let server = MockServer::start().await;
-    let Some(first_instance) = instance(&server).await else {
+    if dynamodb_store().await.is_none() {
         return;
-    };
-    let second_instance = instance(&server).await.unwrap();
+    }
     let interaction = fresh_interaction();
-    mount_token(&server, 86_400, 2).await;
-    mount_get(&server, &interaction, 2).await;
-    mount_first(
-        &server,
-        "PATCH",
-        interaction_path(&interaction),
-        ResponseTemplate::new(503),
-        3,
-    )
-    .await;
-    mount_patch(&server, &interaction, 200, 1).await;
+    let genesys = GenesysMock::builder()
+        .tokens(86_400, 2)
+        .interaction_of(&interaction, json!({}), 2)
+        .route("PATCH", interaction_path(&interaction), 503, 3)
+        .before_the_rest()
+        .patch_of(&interaction, 200, 1)
+        .await;
+    let first_instance = instance(&genesys).await;
+    let second_instance = instance(&genesys).await;
     let event = seed_event("evt-1", &interaction, "5");
 
     let failed = first_instance.process(&event, &invocation("req-1")).await;
@@ -75,58 +50,44 @@ async fn a_delivery_that_fails_after_claiming_is_processed_on_the_next_delivery(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivery_of_a_success_to_another_instance_is_a_duplicate_without_a_second_patch() {
-    let server = MockServer::start().await;
-    let Some(first_instance) = instance(&server).await else {
+    if dynamodb_store().await.is_none() {
         return;
-    };
-    let second_instance = instance(&server).await.unwrap();
+    }
     let interaction = fresh_interaction();
-    mount_token(&server, 86_400, 1).await;
-    mount_get(&server, &interaction, 1).await;
-    mount_patch(&server, &interaction, 200, 1).await;
+    let genesys = GenesysMock::builder()
+        .token()
+        .interaction_of(&interaction, json!({}), 1)
+        .patch_of(&interaction, 200, 1)
+        .await;
+    let first_instance = instance(&genesys).await;
+    let second_instance = instance(&genesys).await;
     let event = seed_event("evt-1", &interaction, "5");
 
     let first = first_instance.process(&event, &invocation("req-1")).await;
     let redelivered = second_instance.process(&event, &invocation("req-2")).await;
 
     assert_eq!(first.outcome, Outcome::Patched);
-    assert_eq!(
-        redelivered.outcome,
-        Outcome::Duplicate {
-            previous: Some("patched".into()),
-            same_payload: true
-        }
-    );
+    assert_eq!(redelivered.outcome, duplicate_of("patched"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_to_eight_instances_patch_once() {
-    let server = MockServer::start().await;
     if dynamodb_store().await.is_none() {
         return;
     }
     let interaction = fresh_interaction();
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"access_token": TOKEN, "expires_in": 86_400})),
-        )
-        .mount(&server)
+    let genesys = GenesysMock::builder()
+        .token()
+        .uncounted()
+        .interaction_of(&interaction, json!({}), 0)
+        .uncounted()
+        .patch_of(&interaction, 200, 1)
         .await;
-    Mock::given(method("GET"))
-        .and(path(interaction_path(&interaction)))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(interaction_json(&interaction, json!({}))),
-        )
-        .mount(&server)
-        .await;
-    mount_patch(&server, &interaction, 200, 1).await;
     let event = seed_event("evt-1", &interaction, "5");
 
     let mut deliveries = Vec::new();
     for n in 0..8 {
-        let consumer = instance(&server).await.unwrap();
+        let consumer = instance(&genesys).await;
         let event = event.clone();
         deliveries.push(tokio::spawn(async move {
             consumer
@@ -186,8 +147,7 @@ async fn a_missing_table_is_a_configuration_error_naming_the_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_dynamodb_is_retryable_and_the_event_fails_for_redelivery() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 0).await;
+    let genesys = GenesysMock::builder().tokens(86_400, 0).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_endpoint = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
@@ -201,7 +161,7 @@ async fn an_unreachable_dynamodb_is_retryable_and_the_event_fails_for_redelivery
         aws_sdk_dynamodb::Client::from_conf(config),
         "table",
     ));
-    let consumer = consumer_with(client(&server), store);
+    let consumer = genesys.consumer_builder().store(store).build();
 
     let report = consumer
         .process(&seed_event("e", INTERACTION, "1"), &invocation("r"))

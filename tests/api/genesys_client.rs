@@ -1,48 +1,32 @@
 //! The HTTP Genesys client against wiremock: every status path, with exact request counts.
 
+use crate::fixtures::{GenesysMock, rate_limited};
 use crate::helpers::*;
 use gev_core::deadline::Deadline;
 use gev_genesys::{ApplyResult, GenesysApi, GenesysError};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
-async fn mount_get(server: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(response)
-        .expect(times)
-        .mount(server)
-        .await;
-}
-
-async fn mount_patch(server: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path(INTERACTION)))
-        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .and(body_json(json!({"dispositionCode": {"id": DISPOSITION}})))
-        .respond_with(response)
-        .expect(times)
-        .mount(server)
-        .await;
+/// Whether `error` is a request that timed out.
+fn timed_out(error: &GenesysError) -> bool {
+    matches!(
+        error,
+        GenesysError::Transport {
+            timed_out: true,
+            ..
+        }
+    )
 }
 
 #[tokio::test]
 async fn fetch_reads_the_interaction_with_a_bearer_token() {
-    let server = genesys_with_token().await;
-    mount_interaction(
-        &server,
-        interaction_json(INTERACTION, json!({"state": "connected"})),
-        1,
-    )
-    .await;
+    let genesys = GenesysMock::ready()
+        .interaction(json!({"state": "connected"}), 1)
+        .await;
 
-    let interaction = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap();
+    let interaction = genesys.fetch_interaction().await.unwrap();
 
     assert_eq!(interaction.state, "connected");
     assert_eq!(interaction.duration_ms(), 45_000);
@@ -50,9 +34,8 @@ async fn fetch_reads_the_interaction_with_a_bearer_token() {
 
 #[tokio::test]
 async fn the_token_is_cached_between_calls() {
-    let server = genesys_with_token().await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 3).await;
-    let client = client(&server);
+    let genesys = GenesysMock::eligible(3).await;
+    let client = genesys.client();
 
     for _ in 0..3 {
         client
@@ -64,10 +47,11 @@ async fn the_token_is_cached_between_calls() {
 
 #[tokio::test]
 async fn the_token_is_refreshed_thirty_seconds_before_it_expires() {
-    let server = MockServer::start().await;
-    mount_token(&server, 31, 2).await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 3).await;
-    let client = client(&server);
+    let genesys = GenesysMock::builder()
+        .tokens(31, 2)
+        .interaction(json!({}), 3)
+        .await;
+    let client = genesys.client();
 
     client
         .fetch_interaction(&interaction_id(), deadline())
@@ -86,19 +70,14 @@ async fn the_token_is_refreshed_thirty_seconds_before_it_expires() {
 
 #[tokio::test]
 async fn concurrent_callers_share_one_token_request() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"access_token": TOKEN, "expires_in": 86_400}))
-                .set_delay(Duration::from_millis(200)),
-        )
-        .expect(1)
-        .mount(&server)
+    let slow_token = ResponseTemplate::new(200)
+        .set_body_json(json!({"access_token": TOKEN, "expires_in": 86_400}))
+        .set_delay(Duration::from_millis(200));
+    let genesys = GenesysMock::builder()
+        .token_answer(slow_token, 1)
+        .interaction(json!({}), 16)
         .await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 16).await;
-    let client = Arc::new(client(&server));
+    let client = Arc::new(genesys.client());
 
     let calls = (0..16).map(|_| {
         let client = client.clone();
@@ -115,35 +94,26 @@ async fn concurrent_callers_share_one_token_request() {
 
 #[tokio::test]
 async fn a_401_fetches_a_fresh_token_once_and_retries() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 2).await;
-    mount_first(
-        &server,
-        "GET",
-        interaction_path(INTERACTION),
-        ResponseTemplate::new(401),
-        1,
-    )
-    .await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-
-    let result = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
+    let genesys = GenesysMock::builder()
+        .tokens(86_400, 2)
+        .interaction_answer(401, 1)
+        .before_the_rest()
+        .interaction(json!({}), 1)
         .await;
+
+    let result = genesys.fetch_interaction().await;
 
     assert!(result.is_ok(), "{result:?}");
 }
 
 #[tokio::test]
 async fn a_second_401_fails_retryably_and_names_what_to_check() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 2).await;
-    mount_get(&server, ResponseTemplate::new(401), 2).await;
+    let genesys = GenesysMock::builder()
+        .tokens(86_400, 2)
+        .interaction_answer(401, 2)
+        .await;
 
-    let error = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.fetch_interaction().await.unwrap_err();
 
     assert!(
         matches!(error, GenesysError::Unauthorized { .. }),
@@ -161,19 +131,13 @@ async fn a_second_401_fails_retryably_and_names_what_to_check() {
 
 #[tokio::test]
 async fn a_refused_token_request_names_the_credential_settings_and_awaits_a_fix() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})))
-        .expect(1)
-        .mount(&server)
+    let refused = ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+    let genesys = GenesysMock::builder()
+        .token_answer(refused, 1)
+        .interaction_answer(200, 0)
         .await;
-    mount_get(&server, ResponseTemplate::new(200), 0).await;
 
-    let error = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.fetch_interaction().await.unwrap_err();
 
     let message = error.to_string();
     assert!(error.needs_configuration_fix());
@@ -184,19 +148,14 @@ async fn a_refused_token_request_names_the_credential_settings_and_awaits_a_fix(
 
 #[tokio::test]
 async fn callers_waiting_for_a_refused_token_share_its_refusal_instead_of_asking_again() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_delay(Duration::from_millis(100))
-                .set_body_json(json!({"error": "invalid_client"})),
-        )
-        .expect(1)
-        .mount(&server)
+    let slow_refusal = ResponseTemplate::new(401)
+        .set_delay(Duration::from_millis(100))
+        .set_body_json(json!({"error": "invalid_client"}));
+    let genesys = GenesysMock::builder()
+        .token_answer(slow_refusal, 1)
+        .interaction_answer(200, 0)
         .await;
-    mount_get(&server, ResponseTemplate::new(200), 0).await;
-    let client = client(&server);
+    let client = genesys.client();
 
     let id = interaction_id();
     let fetches = (0..8).map(|_| client.fetch_interaction(&id, deadline()));
@@ -210,18 +169,13 @@ async fn callers_waiting_for_a_refused_token_share_its_refusal_instead_of_asking
 
 #[tokio::test]
 async fn a_hostile_retry_after_is_not_waited_for_and_does_not_panic() {
-    let server = genesys_with_token().await;
-    for retry_after in ["1e20", "Fri, 31 Dec 9999 23:59:59 GMT"] {
-        mount_first(
-            &server,
-            "GET",
-            interaction_path(INTERACTION),
-            ResponseTemplate::new(429).insert_header("Retry-After", retry_after),
-            1,
-        )
+    let genesys = GenesysMock::ready()
+        .interaction_answer(rate_limited("1e20"), 1)
+        .before_the_rest()
+        .interaction_answer(rate_limited("Fri, 31 Dec 9999 23:59:59 GMT"), 1)
+        .before_the_rest()
         .await;
-    }
-    let client = client(&server);
+    let client = genesys.client();
 
     for _ in 0..2 {
         let started = Instant::now();
@@ -260,21 +214,14 @@ async fn a_refused_connection_is_printed_with_its_cause_once() {
 
 #[tokio::test]
 async fn a_429_waits_for_retry_after_and_then_succeeds() {
-    let server = genesys_with_token().await;
-    mount_first(
-        &server,
-        "GET",
-        interaction_path(INTERACTION),
-        ResponseTemplate::new(429).insert_header("Retry-After", "1"),
-        1,
-    )
-    .await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
+    let genesys = GenesysMock::ready()
+        .interaction_answer(rate_limited("1"), 1)
+        .before_the_rest()
+        .interaction(json!({}), 1)
+        .await;
     let started = Instant::now();
 
-    let result = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await;
+    let result = genesys.fetch_interaction().await;
 
     assert!(result.is_ok(), "{result:?}");
     assert!(started.elapsed() >= Duration::from_secs(1));
@@ -282,16 +229,13 @@ async fn a_429_waits_for_retry_after_and_then_succeeds() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_deadline_fails_at_once_as_retryable() {
-    let server = genesys_with_token().await;
-    mount_get(
-        &server,
-        ResponseTemplate::new(429).insert_header("Retry-After", "5"),
-        1,
-    )
-    .await;
+    let genesys = GenesysMock::ready()
+        .interaction_answer(rate_limited("5"), 1)
+        .await;
     let started = Instant::now();
 
-    let error = client(&server)
+    let error = genesys
+        .client()
         .fetch_interaction(&interaction_id(), Deadline::after(Duration::from_secs(2)))
         .await
         .unwrap_err();
@@ -305,15 +249,12 @@ async fn a_retry_after_beyond_the_deadline_fails_at_once_as_retryable() {
 
 #[tokio::test]
 async fn a_retry_after_above_180_seconds_is_not_waited_for() {
-    let server = genesys_with_token().await;
-    mount_get(
-        &server,
-        ResponseTemplate::new(429).insert_header("Retry-After", "181"),
-        1,
-    )
-    .await;
+    let genesys = GenesysMock::ready()
+        .interaction_answer(rate_limited("181"), 1)
+        .await;
 
-    let error = client(&server)
+    let error = genesys
+        .client()
         .fetch_interaction(&interaction_id(), Deadline::after(Duration::from_secs(900)))
         .await
         .unwrap_err();
@@ -323,13 +264,9 @@ async fn a_retry_after_above_180_seconds_is_not_waited_for() {
 
 #[tokio::test]
 async fn a_5xx_is_retried_three_times_in_all_then_reported_as_retryable() {
-    let server = genesys_with_token().await;
-    mount_get(&server, ResponseTemplate::new(503), 3).await;
+    let genesys = GenesysMock::ready().interaction_answer(503, 3).await;
 
-    let error = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.fetch_interaction().await.unwrap_err();
 
     assert!(matches!(error, GenesysError::Server { status: 503, .. }));
     assert!(error.is_retryable());
@@ -337,72 +274,46 @@ async fn a_5xx_is_retried_three_times_in_all_then_reported_as_retryable() {
 
 #[tokio::test]
 async fn a_5xx_followed_by_success_succeeds() {
-    let server = genesys_with_token().await;
-    mount_first(
-        &server,
-        "GET",
-        interaction_path(INTERACTION),
-        ResponseTemplate::new(502),
-        2,
-    )
-    .await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-
-    let result = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
+    let genesys = GenesysMock::ready()
+        .interaction_answer(502, 2)
+        .before_the_rest()
+        .interaction(json!({}), 1)
         .await;
+
+    let result = genesys.fetch_interaction().await;
 
     assert!(result.is_ok(), "{result:?}");
 }
 
 #[tokio::test]
 async fn a_501_is_not_retried() {
-    let server = genesys_with_token().await;
-    mount_get(&server, ResponseTemplate::new(501), 1).await;
+    let genesys = GenesysMock::ready().interaction_answer(501, 1).await;
 
-    let error = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.fetch_interaction().await.unwrap_err();
 
     assert!(matches!(error, GenesysError::Refused { status: 501, .. }));
 }
 
 #[tokio::test]
 async fn a_slow_response_times_out_and_is_retried_up_to_three_attempts() {
-    let server = genesys_with_token().await;
-    mount_get(
-        &server,
-        ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
-        3,
-    )
-    .await;
+    let slow = ResponseTemplate::new(200).set_delay(Duration::from_millis(800));
+    let genesys = GenesysMock::ready().interaction_answer(slow, 3).await;
 
-    let error = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.fetch_interaction().await.unwrap_err();
 
-    assert!(
-        matches!(
-            error,
-            GenesysError::Transport {
-                timed_out: true,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(timed_out(&error), "{error:?}");
     assert!(error.is_retryable());
 }
 
 #[tokio::test]
 async fn no_request_is_sent_when_the_deadline_has_passed() {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 0).await;
-    mount_get(&server, ResponseTemplate::new(200), 0).await;
+    let genesys = GenesysMock::builder()
+        .tokens(86_400, 0)
+        .interaction_answer(200, 0)
+        .await;
 
-    let error = client(&server)
+    let error = genesys
+        .client()
         .fetch_interaction(
             &interaction_id(),
             Deadline::after(Duration::from_millis(10)),
@@ -415,31 +326,19 @@ async fn no_request_is_sent_when_the_deadline_has_passed() {
 
 #[tokio::test]
 async fn a_404_on_get_is_not_found_and_not_retried() {
-    let server = genesys_with_token().await;
-    mount_get(&server, ResponseTemplate::new(404), 1).await;
+    let genesys = GenesysMock::ready().interaction_answer(404, 1).await;
 
-    let error = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.fetch_interaction().await.unwrap_err();
 
     assert!(matches!(error, GenesysError::NotFound { status: 404, .. }));
 }
 
 #[tokio::test]
 async fn a_403_on_get_names_the_read_permission() {
-    let server = genesys_with_token().await;
-    mount_get(
-        &server,
-        ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "corr-403"),
-        1,
-    )
-    .await;
+    let forbidden = ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "corr-403");
+    let genesys = GenesysMock::ready().interaction_answer(forbidden, 1).await;
 
-    let error = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.fetch_interaction().await.unwrap_err();
 
     let message = error.to_string();
     assert!(message.contains("interaction:read"), "{message}");
@@ -448,60 +347,39 @@ async fn a_403_on_get_names_the_read_permission() {
 
 #[tokio::test]
 async fn a_success_with_an_unreadable_body_is_an_invalid_response() {
-    let server = genesys_with_token().await;
-    mount_get(
-        &server,
-        ResponseTemplate::new(200).set_body_string("<html>"),
-        1,
-    )
-    .await;
+    let html = ResponseTemplate::new(200).set_body_string("<html>");
+    let genesys = GenesysMock::ready().interaction_answer(html, 1).await;
 
-    let error = client(&server)
-        .fetch_interaction(&interaction_id(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.fetch_interaction().await.unwrap_err();
 
     assert!(matches!(error, GenesysError::InvalidResponse { .. }));
 }
 
 #[tokio::test]
 async fn apply_sends_only_the_disposition_code() {
-    let server = genesys_with_token().await;
-    mount_patch(&server, ResponseTemplate::new(200), 1).await;
+    let genesys = GenesysMock::ready().patch(200, 1).await;
 
-    let result = client(&server)
-        .apply_disposition(&interaction_id(), &disposition(), deadline())
-        .await;
+    let result = genesys.apply_disposition().await;
 
     assert_eq!(result.unwrap(), ApplyResult::Applied);
 }
 
 #[tokio::test]
 async fn a_409_on_patch_is_a_conflict_not_an_error() {
-    let server = genesys_with_token().await;
-    mount_patch(&server, ResponseTemplate::new(409), 1).await;
+    let genesys = GenesysMock::ready().patch(409, 1).await;
 
-    let result = client(&server)
-        .apply_disposition(&interaction_id(), &disposition(), deadline())
-        .await;
+    let result = genesys.apply_disposition().await;
 
     assert_eq!(result.unwrap(), ApplyResult::Conflict);
 }
 
 #[tokio::test]
 async fn a_400_on_patch_names_the_disposition_code_setting() {
-    let server = genesys_with_token().await;
-    mount_patch(
-        &server,
-        ResponseTemplate::new(400).set_body_json(json!({"message": "disposition code not found"})),
-        1,
-    )
-    .await;
+    let refused =
+        ResponseTemplate::new(400).set_body_json(json!({"message": "disposition code not found"}));
+    let genesys = GenesysMock::ready().patch(refused, 1).await;
 
-    let error = client(&server)
-        .apply_disposition(&interaction_id(), &disposition(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.apply_disposition().await.unwrap_err();
 
     let message = error.to_string();
     assert!(!error.is_retryable());
@@ -511,13 +389,9 @@ async fn a_400_on_patch_names_the_disposition_code_setting() {
 
 #[tokio::test]
 async fn a_403_on_patch_names_the_write_permission() {
-    let server = genesys_with_token().await;
-    mount_patch(&server, ResponseTemplate::new(403), 1).await;
+    let genesys = GenesysMock::ready().patch(403, 1).await;
 
-    let error = client(&server)
-        .apply_disposition(&interaction_id(), &disposition(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.apply_disposition().await.unwrap_err();
 
     let message = error.to_string();
     assert!(message.contains("interaction:write"), "{message}");
@@ -526,49 +400,25 @@ async fn a_403_on_patch_names_the_write_permission() {
 
 #[tokio::test]
 async fn a_patch_429_is_retried_after_retry_after() {
-    let server = genesys_with_token().await;
-    mount_first(
-        &server,
-        "PATCH",
-        interaction_path(INTERACTION),
-        ResponseTemplate::new(429).insert_header("Retry-After", "0"),
-        1,
-    )
-    .await;
-    mount_patch(&server, ResponseTemplate::new(202), 1).await;
-
-    let result = client(&server)
-        .apply_disposition(&interaction_id(), &disposition(), deadline())
+    let genesys = GenesysMock::ready()
+        .patch_answer(rate_limited("0"), 1)
+        .before_the_rest()
+        .patch(202, 1)
         .await;
+
+    let result = genesys.apply_disposition().await;
 
     assert_eq!(result.unwrap(), ApplyResult::Applied);
 }
 
 #[tokio::test]
 async fn a_patch_that_times_out_is_not_sent_again_blindly() {
-    let server = genesys_with_token().await;
-    mount_patch(
-        &server,
-        ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
-        1,
-    )
-    .await;
+    let slow = ResponseTemplate::new(200).set_delay(Duration::from_millis(800));
+    let genesys = GenesysMock::ready().patch(slow, 1).await;
 
-    let error = client(&server)
-        .apply_disposition(&interaction_id(), &disposition(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.apply_disposition().await.unwrap_err();
 
-    assert!(
-        matches!(
-            error,
-            GenesysError::Transport {
-                timed_out: true,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert!(timed_out(&error), "{error:?}");
     assert!(
         error.is_retryable(),
         "the event is redelivered, and its redelivery reads first"
@@ -577,33 +427,22 @@ async fn a_patch_that_times_out_is_not_sent_again_blindly() {
 
 #[tokio::test]
 async fn a_patch_answered_502_is_not_sent_again_blindly() {
-    let server = genesys_with_token().await;
-    mount_patch(&server, ResponseTemplate::new(502), 1).await;
+    let genesys = GenesysMock::ready().patch(502, 1).await;
 
-    let error = client(&server)
-        .apply_disposition(&interaction_id(), &disposition(), deadline())
-        .await
-        .unwrap_err();
+    let error = genesys.apply_disposition().await.unwrap_err();
 
     assert!(matches!(error, GenesysError::Server { status: 502, .. }));
 }
 
 #[tokio::test]
 async fn a_patch_answered_503_was_not_processed_and_is_retried() {
-    let server = genesys_with_token().await;
-    mount_first(
-        &server,
-        "PATCH",
-        interaction_path(INTERACTION),
-        ResponseTemplate::new(503),
-        2,
-    )
-    .await;
-    mount_patch(&server, ResponseTemplate::new(200), 1).await;
-
-    let result = client(&server)
-        .apply_disposition(&interaction_id(), &disposition(), deadline())
+    let genesys = GenesysMock::ready()
+        .patch_answer(503, 2)
+        .before_the_rest()
+        .patch(200, 1)
         .await;
+
+    let result = genesys.apply_disposition().await;
 
     assert_eq!(result.unwrap(), ApplyResult::Applied);
 }

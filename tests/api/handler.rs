@@ -1,10 +1,10 @@
 //! The Lambda handler over the sample events in `events/`, against the simulator on loopback.
 
-use crate::helpers::{TestApp, demo_sim, invocation, sim_token};
+use crate::fixtures::TestApp;
+use crate::helpers::invocation;
 use genesys_eventbridge::cli::input::read_events;
-use gev_consumer::consumer::PipelineSettings;
 use gev_consumer::lambda;
-use gev_core::domain::DispositionCodeId;
+use serde_json::Value;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
 const DISPOSITION: &str = "3c2f9a7e-5d1b-4e8f-9a6c-2b7d4e1f0a99";
@@ -127,6 +127,11 @@ fn sample_files() -> Vec<String> {
     names
 }
 
+/// The one event of sample file `file`.
+fn sample(file: &str) -> Value {
+    read_events(&format!("{EVENTS}/{file}")).unwrap().remove(0)
+}
+
 #[test]
 fn every_sample_event_has_an_expected_outcome() {
     let expected: Vec<&str> = EXPECTED.iter().map(|(file, _, _)| *file).collect();
@@ -197,9 +202,7 @@ async fn a_lambda_response_for_a_patched_event_is_its_outcome_object() {
         sim: _running,
         consumer,
     } = TestApp::spawn().await;
-    let event = read_events(&format!("{EVENTS}/01-eligible-voice-call.json"))
-        .unwrap()
-        .remove(0);
+    let event = sample("01-eligible-voice-call.json");
 
     let response = lambda::handle(&consumer, event, &invocation("req"))
         .await
@@ -215,12 +218,11 @@ async fn a_lambda_response_for_a_patched_event_is_its_outcome_object() {
 
 #[tokio::test]
 async fn the_simulator_applies_a_communication_level_wrapup() {
-    let mut settings = PipelineSettings::new(DispositionCodeId::parse(DISPOSITION).unwrap());
-    settings.wrapup_style = gev_genesys::WrapupStyle::Communication;
-    let TestApp { sim, consumer } = TestApp::with_settings(settings).await;
-    let event = read_events(&format!("{EVENTS}/20-native-user-end-eligible.json"))
-        .unwrap()
-        .remove(0);
+    let TestApp { sim, consumer } = TestApp::builder()
+        .consumer(|c| c.with(|s| s.wrapup_style = gev_genesys::WrapupStyle::Communication))
+        .spawn()
+        .await;
+    let event = sample("20-native-user-end-eligible.json");
 
     let report = consumer.process(&event, &invocation("r")).await;
 
@@ -238,27 +240,15 @@ async fn the_simulator_applies_a_communication_level_wrapup() {
 
 #[tokio::test]
 async fn the_simulator_lists_communications_only_in_the_generic_conversation() {
-    let sim = demo_sim().await;
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
-    let get = |path: String| {
-        http.get(format!("{}{path}", sim.base_url()))
-            .bearer_auth(&token)
-            .send()
+    let app = TestApp::spawn().await;
+    let api = &app.api().await;
+    let get = |path: String| async move {
+        let response = api.get(&path).send().await.unwrap();
+        response.json::<Value>().await.unwrap()
     };
 
-    let generic: serde_json::Value = get(format!("/api/v2/conversations/{NATIVE_ELIGIBLE}"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let media: serde_json::Value = get(format!("/api/v2/conversations/calls/{NATIVE_ELIGIBLE}"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let generic = get(format!("/api/v2/conversations/{NATIVE_ELIGIBLE}")).await;
+    let media = get(format!("/api/v2/conversations/calls/{NATIVE_ELIGIBLE}")).await;
 
     assert!(generic["participants"][1]["calls"][0]["id"].is_string());
     assert!(media["participants"][1].get("calls").is_none());
@@ -267,23 +257,19 @@ async fn the_simulator_lists_communications_only_in_the_generic_conversation() {
 
 #[tokio::test]
 async fn the_simulator_refuses_a_participant_patch_with_more_than_the_wrapup() {
-    let sim = demo_sim().await;
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
-    let url = format!(
-        "{}/api/v2/conversations/calls/{NATIVE_ELIGIBLE}/participants/{NATIVE_AGENT}",
-        sim.base_url()
-    );
+    let app = TestApp::spawn().await;
+    let api = app.api().await;
 
-    let response = http
-        .patch(url)
-        .bearer_auth(&token)
+    let response = api
+        .patch(&format!(
+            "/api/v2/conversations/calls/{NATIVE_ELIGIBLE}/participants/{NATIVE_AGENT}"
+        ))
         .json(&serde_json::json!({"wrapup": {"code": "x"}, "state": "disconnected"}))
         .send()
         .await
         .unwrap();
 
     assert_eq!(response.status(), 400);
-    let conversation = sim.simulator.conversation(NATIVE_ELIGIBLE).unwrap();
+    let conversation = app.sim.simulator.conversation(NATIVE_ELIGIBLE).unwrap();
     assert!(conversation["participants"][1].get("wrapup").is_none());
 }

@@ -1,15 +1,19 @@
-//! Shared fixtures: clients pointed at wiremock, sample events and interactions, consumers.
+//! Shared helpers: the test org's ids, sample events and Genesys bodies, clients, the local AWS
+//! stand-ins, and what the CLI tests read. The builders that arrange a test live in
+//! [`crate::fixtures`].
 
+use crate::fixtures::ConsumerBuilder;
 use axum::extract::State;
 use axum::routing::post;
 use gev_consumer::consumer::{Consumer, Invocation, PipelineSettings};
-use gev_consumer::dedup::{DedupStore, InMemoryDedupStore, OwnerToken};
+use gev_consumer::dedup::{DedupStore, OwnerToken};
 use gev_core::deadline::Deadline;
-use gev_core::domain::{DispositionCodeId, InteractionId};
+use gev_core::domain::{DispositionCodeId, InteractionId, Outcome};
 use gev_core::secret::Secret;
 use gev_genesys::RetryPolicy;
 use gev_genesys::{
-    ClientCredentials, Endpoints, HttpGenesysClient, HttpSettings, StaticCredentials,
+    ClientCredentials, CredentialsSource, Endpoints, HttpGenesysClient, HttpSettings,
+    StaticCredentials,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
@@ -18,8 +22,6 @@ use prost::Message;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use wiremock::matchers::{body_string, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub(crate) const CLIENT_ID: &str = "test-client";
 pub(crate) const CLIENT_SECRET: &str = "test-secret";
@@ -43,41 +45,34 @@ pub(crate) fn fast_settings() -> HttpSettings {
     }
 }
 
-pub(crate) fn client_with(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
+/// A client of the Genesys at `base_url` (API and login alike), authenticating with `credentials`.
+pub(crate) fn client_of(
+    base_url: &str,
+    credentials: Arc<dyn CredentialsSource>,
+    settings: HttpSettings,
+) -> HttpGenesysClient {
     HttpGenesysClient::new(
         Endpoints {
             api_base: base_url.to_owned(),
             login_base: base_url.to_owned(),
         },
-        Arc::new(StaticCredentials(ClientCredentials {
-            client_id: CLIENT_ID.into(),
-            client_secret: Secret::new(CLIENT_SECRET),
-        })),
+        credentials,
         settings,
     )
     .expect("client builds")
 }
 
-pub(crate) fn client(server: &MockServer) -> HttpGenesysClient {
-    client_with(&server.uri(), fast_settings())
+/// Static credentials `client_id`:`client_secret`.
+fn credentials(client_id: &str, client_secret: &str) -> Arc<dyn CredentialsSource> {
+    Arc::new(StaticCredentials(ClientCredentials {
+        client_id: client_id.into(),
+        client_secret: Secret::new(client_secret),
+    }))
 }
 
-/// A token endpoint that checks Basic auth and the form body, expected `times` times.
-pub(crate) async fn mount_token(server: &MockServer, expires_in: u64, times: u64) {
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .and(header("authorization", BASIC_AUTH))
-        .and(header("content-type", "application/x-www-form-urlencoded"))
-        .and(body_string("grant_type=client_credentials"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": TOKEN,
-            "token_type": "bearer",
-            "expires_in": expires_in
-        })))
-        .expect(times)
-        .named("token")
-        .mount(server)
-        .await;
+/// A client of `base_url` with the test credentials.
+pub(crate) fn client_with(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
+    client_of(base_url, credentials(CLIENT_ID, CLIENT_SECRET), settings)
 }
 
 pub(crate) fn interaction_path(id: &str) -> String {
@@ -137,15 +132,17 @@ pub(crate) fn seed_event(event_id: &str, interaction: &str, sequence: &str) -> V
 }
 
 pub(crate) fn consumer_with(genesys: HttpGenesysClient, store: Arc<dyn DedupStore>) -> Consumer {
-    Consumer::new(
-        store,
-        Arc::new(genesys),
-        PipelineSettings::new(disposition()),
-    )
+    ConsumerBuilder::over(Arc::new(genesys))
+        .store(store)
+        .build()
 }
 
-pub(crate) fn consumer(server: &MockServer) -> Consumer {
-    consumer_with(client(server), Arc::new(InMemoryDedupStore::default()))
+/// The outcome of an event whose target already completed with `previous`, same payload.
+pub(crate) fn duplicate_of(previous: &str) -> Outcome {
+    Outcome::Duplicate {
+        previous: Some(previous.into()),
+        same_payload: true,
+    }
 }
 
 pub(crate) fn invocation(request_id: &str) -> Invocation {
@@ -153,73 +150,6 @@ pub(crate) fn invocation(request_id: &str) -> Invocation {
         owner: OwnerToken::new(request_id),
         deadline: deadline(),
     }
-}
-
-/// A Genesys stand-in (wiremock on loopback) whose token service issues one token.
-pub(crate) async fn genesys_with_token() -> MockServer {
-    let server = MockServer::start().await;
-    mount_token(&server, 86_400, 1).await;
-    mount_queue(&server, "AGENT_REQUESTED", &[DISPOSITION]).await;
-    server
-}
-
-/// Mounts [`QUEUE`] (`Queue` with `acwSettings.wrapupPrompt` = `prompt`) and its assigned
-/// wrap-up codes (one page), as the Routing API returns them.
-pub(crate) async fn mount_queue(server: &MockServer, prompt: &str, codes: &[&str]) {
-    Mock::given(method("GET"))
-        .and(path(format!("/api/v2/routing/queues/{QUEUE}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": QUEUE, "name": "Support",
-            "division": {"id": "d1v1s10n-0000-4000-8000-000000000000", "name": "Home"},
-            "acwSettings": {"wrapupPrompt": prompt, "timeoutMs": 30000}
-        })))
-        .named("GET queue")
-        .mount(server)
-        .await;
-    let entities: Vec<Value> = codes
-        .iter()
-        .map(|id| json!({"id": id, "name": id}))
-        .collect();
-    Mock::given(method("GET"))
-        .and(path(format!("/api/v2/routing/queues/{QUEUE}/wrapupcodes")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "entities": entities, "pageSize": 100, "pageNumber": 1,
-            "total": codes.len(), "pageCount": 1
-        })))
-        .named("GET queue wrapupcodes")
-        .mount(server)
-        .await;
-}
-
-/// Mounts an answer for the first `times` requests of `method` to `path` (and expects exactly
-/// them), checked before the other mocks: "the first attempts fail, then ...".
-pub(crate) async fn mount_first(
-    server: &MockServer,
-    method_name: &str,
-    path_value: impl Into<String>,
-    response: ResponseTemplate,
-    times: u64,
-) {
-    Mock::given(method(method_name))
-        .and(path(path_value.into()))
-        .respond_with(response)
-        .up_to_n_times(times)
-        .expect(times)
-        .with_priority(1)
-        .mount(server)
-        .await;
-}
-
-/// Mounts `GET` of the test interaction answering `body`, expected `times` times.
-pub(crate) async fn mount_interaction(server: &MockServer, body: Value, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(interaction_path(INTERACTION)))
-        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .expect(times)
-        .named("GET interaction")
-        .mount(server)
-        .await;
 }
 
 /// Says, past the test harness's output capture (which hides what a passing test prints), that
@@ -235,14 +165,25 @@ pub(crate) fn say_skipped(why: &str) {
 /// Without that server: `None`, said loudly, unless `REQUIRE_LOCAL_AWS` is set, in which case
 /// the test fails.
 pub(crate) fn local_dedup_table() -> Option<String> {
-    if let Ok(table) = std::env::var("DEDUP_TEST_TABLE") {
-        return Some(table);
+    local_aws(
+        "DEDUP_TEST_TABLE",
+        "no DynamoDB Local (`make test` starts it)",
+    )?;
+    std::env::var("DEDUP_TEST_TABLE").ok()
+}
+
+/// `Some` when `variable` (set by scripts/with-local-aws.sh) names a local AWS stand-in; `None`
+/// and the calling test said skipped for `why` when it does not, unless `REQUIRE_LOCAL_AWS` is
+/// set, in which case the test fails.
+fn local_aws(variable: &str, why: &str) -> Option<()> {
+    if std::env::var_os(variable).is_some() {
+        return Some(());
     }
     assert!(
         std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
-        "REQUIRE_LOCAL_AWS is set but DEDUP_TEST_TABLE is not"
+        "REQUIRE_LOCAL_AWS is set but {variable} is not"
     );
-    say_skipped("no DynamoDB Local (`make test` starts it)");
+    say_skipped(why);
     None
 }
 
@@ -296,14 +237,10 @@ pub(crate) fn attribute(span: &Span, key: &str) -> Option<String> {
 /// An EventBridge client in `region` on the local moto server `make test` starts, if there is one
 /// (said loudly when not).
 pub(crate) async fn local_eventbridge(region: &str) -> Option<aws_sdk_eventbridge::Client> {
-    if std::env::var_os("AWS_ENDPOINT_URL_EVENTBRIDGE").is_none() {
-        assert!(
-            std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
-            "REQUIRE_LOCAL_AWS is set but AWS_ENDPOINT_URL_EVENTBRIDGE is not"
-        );
-        say_skipped("no local EventBridge (`make test` starts moto)");
-        return None;
-    }
+    local_aws(
+        "AWS_ENDPOINT_URL_EVENTBRIDGE",
+        "no local EventBridge (`make test` starts moto)",
+    )?;
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .load()
@@ -313,14 +250,10 @@ pub(crate) async fn local_eventbridge(region: &str) -> Option<aws_sdk_eventbridg
 
 /// A Secrets Manager client on the local moto server `make test` starts, if there is one.
 pub(crate) async fn secrets_manager() -> Option<aws_sdk_secretsmanager::Client> {
-    if std::env::var_os("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_none() {
-        assert!(
-            std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
-            "REQUIRE_LOCAL_AWS is set but AWS_ENDPOINT_URL_SECRETS_MANAGER is not"
-        );
-        say_skipped("no local Secrets Manager (`make test` starts moto)");
-        return None;
-    }
+    local_aws(
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "no local Secrets Manager (`make test` starts moto)",
+    )?;
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
@@ -395,13 +328,18 @@ pub(crate) fn conversation_json(agent: Value) -> Value {
     })
 }
 
-/// The simulator with the demo data (`events/sim/interactions.json`) on a free loopback port.
-pub(crate) async fn demo_sim() -> gev_sim::RunningSim {
-    use gev_sim::{SeedData, SimConfig, Simulator};
-    let simulator = Simulator::new(SimConfig::default());
+/// The demo data: `events/sim/interactions.json`.
+pub(crate) fn demo_data() -> gev_sim::SeedData {
     let data =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sim/interactions.json");
-    simulator.seed(SeedData::from_file(&data).unwrap()).unwrap();
+    gev_sim::SeedData::from_file(&data).unwrap()
+}
+
+/// The simulator with the demo data on a free loopback port.
+pub(crate) async fn demo_sim() -> gev_sim::RunningSim {
+    use gev_sim::{SimConfig, Simulator};
+    let simulator = Simulator::new(SimConfig::default());
+    simulator.seed(demo_data()).unwrap();
     simulator
         .spawn("127.0.0.1:0".parse().unwrap())
         .await
@@ -411,27 +349,15 @@ pub(crate) async fn demo_sim() -> gev_sim::RunningSim {
 /// A client of a simulator at `base_url`, with the simulator's demo credentials.
 pub(crate) fn sim_client(base_url: &str, settings: HttpSettings) -> HttpGenesysClient {
     let config = gev_sim::SimConfig::default();
-    HttpGenesysClient::new(
-        Endpoints {
-            api_base: base_url.to_owned(),
-            login_base: base_url.to_owned(),
-        },
-        Arc::new(StaticCredentials(ClientCredentials {
-            client_id: config.client_id,
-            client_secret: Secret::new(config.client_secret),
-        })),
-        settings,
-    )
-    .expect("client builds")
+    let demo = credentials(&config.client_id, &config.client_secret);
+    client_of(base_url, demo, settings)
 }
 
 /// A consumer of a simulator at `base_url`, with in-memory dedup.
 pub(crate) fn sim_consumer(base_url: &str, settings: PipelineSettings) -> Consumer {
-    Consumer::new(
-        Arc::new(InMemoryDedupStore::default()),
-        Arc::new(sim_client(base_url, HttpSettings::default())),
-        settings,
-    )
+    ConsumerBuilder::over(Arc::new(sim_client(base_url, HttpSettings::default())))
+        .settings(settings)
+        .build()
 }
 
 /// A bearer token from the simulator at `base_url`, for raw requests.
@@ -448,38 +374,6 @@ pub(crate) async fn sim_token(http: &reqwest::Client, base_url: &str) -> String 
         .await
         .unwrap();
     token["access_token"].as_str().unwrap().to_owned()
-}
-
-/// Where the end-to-end tests start: the simulator with the demo data on a free loopback port,
-/// and a consumer of it with in-memory dedup.
-pub(crate) struct TestApp {
-    pub sim: gev_sim::RunningSim,
-    pub consumer: Consumer,
-}
-
-impl TestApp {
-    /// The demo simulator and a consumer with the default settings, applying [`DISPOSITION`].
-    pub(crate) async fn spawn() -> Self {
-        Self::with_settings(PipelineSettings::new(disposition())).await
-    }
-
-    /// The demo simulator and a consumer with `settings`.
-    pub(crate) async fn with_settings(settings: PipelineSettings) -> Self {
-        let sim = demo_sim().await;
-        let consumer = sim_consumer(&sim.base_url(), settings);
-        TestApp { sim, consumer }
-    }
-
-    /// The targets the simulator saw written, with how many writes changed each.
-    pub(crate) fn applied_writes(&self) -> Vec<(String, u64)> {
-        self.sim
-            .simulator
-            .patch_counts()
-            .into_iter()
-            .filter(|(_, count)| count.applied > 0)
-            .map(|(target, count)| (target, count.applied))
-            .collect()
-    }
 }
 
 /// A notifier that keeps what it is given.

@@ -9,6 +9,7 @@ mod configure;
 mod configure_audit;
 mod dedup_contract;
 mod dynamodb_dedup;
+mod fixtures;
 mod genesys_client;
 mod handler;
 mod helpers;

@@ -1,68 +1,26 @@
 //! The native Genesys Cloud dialect against wiremock: conversations, wrap-ups, both apply styles, every status.
 
+use crate::fixtures::{GenesysMock, rate_limited};
 use crate::helpers::*;
-use gev_consumer::consumer::{Consumer, PipelineSettings};
-use gev_consumer::dedup::InMemoryDedupStore;
 use gev_core::domain::{IneligibleReason, MediaType, Outcome, WrapupTrigger};
 use gev_genesys::WrapupStyle;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use wiremock::matchers::{body_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn conversation_path() -> String {
-    format!("/api/v2/conversations/{CONVERSATION}")
-}
-
-fn participant_path() -> String {
-    format!("/api/v2/conversations/calls/{CONVERSATION}/participants/{AGENT}")
-}
-
-async fn mount_conversation(server: &MockServer, body: Value, times: u64) {
-    Mock::given(method("GET"))
-        .and(path(conversation_path()))
-        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .expect(times)
-        .named("GET conversation")
-        .mount(server)
-        .await;
-}
-
-async fn mount_wrapup_patch(server: &MockServer, response: ResponseTemplate, times: u64) {
-    Mock::given(method("PATCH"))
-        .and(path(participant_path()))
-        .and(body_json(json!({"wrapup": {"code": DISPOSITION}})))
-        .respond_with(response)
-        .expect(times)
-        .named("PATCH participant wrapup")
-        .mount(server)
-        .await;
-}
-
-fn consumer_with_settings(
-    server: &MockServer,
-    change: impl FnOnce(&mut PipelineSettings),
-) -> Consumer {
-    let mut settings = PipelineSettings::new(disposition());
-    change(&mut settings);
-    Consumer::new(
-        Arc::new(InMemoryDedupStore::default()),
-        Arc::new(client(server)),
-        settings,
-    )
-}
+use wiremock::ResponseTemplate;
 
 fn user_end(event_id: &str) -> Value {
     native_event(event_id, "user.end", AGENT, 1_795_428_060_000)
 }
 
+/// The agent's call ended, its after-call work still running.
+fn in_after_call_work() -> Value {
+    json!({"endAcwTime": null,
+        "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "pending"}}]})
+}
+
 #[tokio::test]
 async fn an_ended_call_gets_the_wrapup_on_the_agent_participant_and_nothing_else() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
-    let consumer = consumer(&server);
+    let genesys = GenesysMock::ended_call(1).wrapup(202, 1).await;
+    let consumer = genesys.consumer();
 
     let first = consumer.process(&user_end("n-1"), &invocation("r1")).await;
     let redelivered = consumer.process(&user_end("n-1"), &invocation("r2")).await;
@@ -70,22 +28,14 @@ async fn an_ended_call_gets_the_wrapup_on_the_agent_participant_and_nothing_else
     assert_eq!(first.outcome, Outcome::Patched);
     assert_eq!(first.interaction_id.as_deref(), Some(CONVERSATION));
     assert_eq!(first.sequence_id.as_deref(), Some("1795428060000"));
-    assert_eq!(
-        redelivered.outcome,
-        Outcome::Duplicate {
-            previous: Some("patched".into()),
-            same_payload: true
-        }
-    );
+    assert_eq!(redelivered.outcome, duplicate_of("patched"));
 }
 
 #[tokio::test]
 async fn a_customer_end_and_a_user_end_of_one_call_wrap_the_agent_up_once() {
-    let server = genesys_with_token().await;
     // Both reads show no wrap-up yet (the second races the first PATCH).
-    mount_conversation(&server, conversation_json(json!({})), 2).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
-    let consumer = consumer_with_settings(&server, |s| s.wrapup_on_customer_end = true);
+    let genesys = GenesysMock::ended_call(2).wrapup(202, 1).await;
+    let consumer = genesys.consumer_with(|s| s.wrapup_on_customer_end = true);
 
     let agent_left = consumer.process(&user_end("n-1"), &invocation("r1")).await;
     let customer_left = consumer
@@ -98,20 +48,16 @@ async fn a_customer_end_and_a_user_end_of_one_call_wrap_the_agent_up_once() {
     assert_eq!(agent_left.outcome, Outcome::Patched);
     assert_eq!(
         customer_left.outcome,
-        Outcome::Duplicate {
-            previous: Some("patched by another event for this participant".into()),
-            same_payload: true
-        }
+        duplicate_of("patched by another event for this participant")
     );
 }
 
 #[tokio::test]
 async fn a_customer_end_event_wraps_up_the_agent_not_the_customer() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+    let genesys = GenesysMock::ended_call(1).wrapup(202, 1).await;
+    let consumer = genesys.consumer_with(|s| s.wrapup_on_customer_end = true);
 
-    let report = consumer_with_settings(&server, |s| s.wrapup_on_customer_end = true)
+    let report = consumer
         .process(
             &native_event("n-2", "customer.end", CUSTOMER, 1),
             &invocation("r"),
@@ -123,20 +69,11 @@ async fn a_customer_end_event_wraps_up_the_agent_not_the_customer() {
 
 #[tokio::test]
 async fn notes_are_sent_with_the_wrapup_when_configured() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    Mock::given(method("PATCH"))
-        .and(path(participant_path()))
-        .and(body_json(
-            json!({"wrapup": {"code": DISPOSITION, "notes": "auto: no wrap-up chosen"}}),
-        ))
-        .respond_with(ResponseTemplate::new(202))
-        .expect(1)
-        .mount(&server)
+    let genesys = GenesysMock::ended_call(1)
+        .wrapup_with_notes("auto: no wrap-up chosen", 202, 1)
         .await;
-    let consumer = consumer_with_settings(&server, |s| {
-        s.wrapup_notes = Some("auto: no wrap-up chosen".into());
-    });
+    let consumer =
+        genesys.consumer_with(|s| s.wrapup_notes = Some("auto: no wrap-up chosen".into()));
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
@@ -145,20 +82,11 @@ async fn notes_are_sent_with_the_wrapup_when_configured() {
 
 #[tokio::test]
 async fn the_communication_style_posts_the_wrapup_to_the_agents_call() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "{}/communications/{AGENT_CALL}/wrapup",
-            participant_path()
-        )))
-        .and(body_json(json!({"code": DISPOSITION})))
-        .respond_with(ResponseTemplate::new(202))
-        .expect(1)
-        .mount(&server)
+    let genesys = GenesysMock::ended_call(1)
+        .communication_wrapup(202, 1)
+        .wrapup(202, 0)
         .await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
-    let consumer = consumer_with_settings(&server, |s| s.wrapup_style = WrapupStyle::Communication);
+    let consumer = genesys.consumer_with(|s| s.wrapup_style = WrapupStyle::Communication);
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
@@ -181,13 +109,13 @@ async fn each_wrapup_rule_has_its_reason_and_no_write() {
         (json!({"purpose": "ivr"}), "no-agent-participant"),
     ];
     for (agent, reason) in cases {
-        let server = genesys_with_token().await;
-        mount_conversation(&server, conversation_json(agent), 1).await;
-        mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
-
-        let report = consumer(&server)
-            .process(&user_end("n-1"), &invocation("r"))
+        let genesys = GenesysMock::ready()
+            .conversation(agent, 1)
+            .wrapup(202, 0)
             .await;
+        let consumer = genesys.consumer();
+
+        let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
         assert_eq!(report.outcome.name(), "ineligible", "{reason}");
         assert_eq!(report.outcome.reason().as_deref(), Some(reason));
@@ -196,30 +124,22 @@ async fn each_wrapup_rule_has_its_reason_and_no_write() {
 
 #[tokio::test]
 async fn a_chat_is_not_fetched_unless_chats_are_configured() {
-    let server = genesys_with_token().await;
+    let genesys = GenesysMock::ended_call(1)
+        .route(
+            "PATCH",
+            format!("/api/v2/conversations/chats/{CONVERSATION}/participants/{AGENT}"),
+            202,
+            1,
+        )
+        .await;
     let mut chat = user_end("n-chat");
     chat["detail"]["eventBody"]["mediaType"] = json!("CHAT");
-    Mock::given(method("GET"))
-        .and(path(format!("/api/v2/conversations/{CONVERSATION}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(conversation_json(json!({}))))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path(format!(
-            "/api/v2/conversations/chats/{CONVERSATION}/participants/{AGENT}"
-        )))
-        .respond_with(ResponseTemplate::new(202))
-        .expect(1)
-        .mount(&server)
-        .await;
 
-    let voice_only = consumer(&server).process(&chat, &invocation("r1")).await;
-    let chats_too = consumer_with_settings(&server, |s| {
-        s.native_media_types = vec![MediaType::voice(), MediaType::new("CHAT")];
-    })
-    .process(&chat, &invocation("r2"))
-    .await;
+    let voice_only = genesys.consumer().process(&chat, &invocation("r1")).await;
+    let chats_too = genesys
+        .consumer_with(|s| s.native_media_types = vec![MediaType::voice(), MediaType::new("CHAT")])
+        .process(&chat, &invocation("r2"))
+        .await;
 
     assert_eq!(
         voice_only.outcome,
@@ -230,52 +150,34 @@ async fn a_chat_is_not_fetched_unless_chats_are_configured() {
 
 #[tokio::test]
 async fn an_unknown_conversation_is_not_found() {
-    let server = genesys_with_token().await;
-    Mock::given(method("GET"))
-        .and(path(conversation_path()))
-        .respond_with(ResponseTemplate::new(404))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let genesys = GenesysMock::ready().conversation_answer(404, 1).await;
+    let consumer = genesys.consumer();
 
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome, Outcome::NotFound);
 }
 
 #[tokio::test]
 async fn a_409_on_the_wrapup_fetches_and_decides_again_once() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 2).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(409), 2).await;
+    let genesys = GenesysMock::ended_call(2).wrapup(409, 2).await;
+    let consumer = genesys.consumer();
 
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome, Outcome::Conflict);
 }
 
 #[tokio::test]
 async fn after_a_409_a_wrapup_someone_else_applied_is_left_alone() {
-    let server = genesys_with_token().await;
-    mount_first(
-        &server,
-        "GET",
-        conversation_path(),
-        ResponseTemplate::new(200).set_body_json(conversation_json(json!({}))),
-        1,
-    )
-    .await;
-    let wrapped_up = conversation_json(json!({"wrapup": {"code": "agent-choice"}}));
-    mount_conversation(&server, wrapped_up, 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(409), 1).await;
-
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
+    let genesys = GenesysMock::ended_call(1)
+        .before_the_rest()
+        .conversation(json!({"wrapup": {"code": "agent-choice"}}), 1)
+        .wrapup(409, 1)
         .await;
+    let consumer = genesys.consumer();
+
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(
         report.outcome,
@@ -285,15 +187,13 @@ async fn after_a_409_a_wrapup_someone_else_applied_is_left_alone() {
 
 #[tokio::test]
 async fn by_default_a_user_end_during_after_call_work_leaves_the_choice_to_the_agent() {
-    let server = genesys_with_token().await;
-    let in_acw = json!({"endAcwTime": null,
-        "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "pending"}}]});
-    mount_conversation(&server, conversation_json(in_acw), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
-
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
+    let genesys = GenesysMock::ready()
+        .conversation(in_after_call_work(), 1)
+        .wrapup(202, 0)
         .await;
+    let consumer = genesys.consumer();
+
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(
         report.outcome,
@@ -304,12 +204,11 @@ async fn by_default_a_user_end_during_after_call_work_leaves_the_choice_to_the_a
 
 #[tokio::test]
 async fn the_call_end_trigger_wraps_up_during_after_call_work_as_before() {
-    let server = genesys_with_token().await;
-    let in_acw = json!({"endAcwTime": null,
-        "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "pending"}}]});
-    mount_conversation(&server, conversation_json(in_acw), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
-    let consumer = consumer_with_settings(&server, |s| s.wrapup_trigger = WrapupTrigger::CallEnd);
+    let genesys = GenesysMock::ready()
+        .conversation(in_after_call_work(), 1)
+        .wrapup(202, 1)
+        .await;
+    let consumer = genesys.consumer_with(|s| s.wrapup_trigger = WrapupTrigger::CallEnd);
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
@@ -318,11 +217,10 @@ async fn the_call_end_trigger_wraps_up_during_after_call_work_as_before() {
 
 #[tokio::test]
 async fn an_acw_event_without_a_code_applies_the_default_wrapup() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
+    let genesys = GenesysMock::ended_call(1).wrapup(202, 1).await;
 
-    let report = consumer(&server)
+    let report = genesys
+        .consumer()
         .process(
             &native_event("n-1", "acw", AGENT, 1_795_428_090_000),
             &invocation("r"),
@@ -334,13 +232,14 @@ async fn an_acw_event_without_a_code_applies_the_default_wrapup() {
 
 #[tokio::test]
 async fn an_acw_event_with_the_agents_code_is_left_alone_without_a_fetch() {
-    let server = MockServer::start().await;
-    mount_conversation(&server, conversation_json(json!({})), 0).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
+    let genesys = GenesysMock::builder()
+        .conversation(json!({}), 0)
+        .wrapup(202, 0)
+        .await;
     let mut event = native_event("n-1", "acw", AGENT, 1_795_428_090_000);
     event["detail"]["eventBody"]["wrapupCode"] = json!("agent-choice");
 
-    let report = consumer(&server).process(&event, &invocation("r")).await;
+    let report = genesys.consumer().process(&event, &invocation("r")).await;
 
     assert_eq!(
         report.outcome,
@@ -350,25 +249,26 @@ async fn an_acw_event_with_the_agents_code_is_left_alone_without_a_fetch() {
 
 #[tokio::test]
 async fn a_call_that_needs_no_wrapup_is_wrapped_up_at_its_end() {
-    let server = genesys_with_token().await;
     let no_acw = json!({"wrapupRequired": false, "startAcwTime": null, "endAcwTime": null,
         "calls": [{"id": AGENT_CALL, "state": "disconnected", "afterCallWork": {"state": "notApplicable"}}]});
-    mount_conversation(&server, conversation_json(no_acw), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
-
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
+    let genesys = GenesysMock::ready()
+        .conversation(no_acw, 1)
+        .wrapup(202, 1)
         .await;
+    let consumer = genesys.consumer();
+
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome, Outcome::Patched);
 }
 
 #[tokio::test]
 async fn the_communication_style_without_a_communication_fails_loudly_and_writes_nothing() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({"calls": []})), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 0).await;
-    let consumer = consumer_with_settings(&server, |s| s.wrapup_style = WrapupStyle::Communication);
+    let genesys = GenesysMock::ready()
+        .conversation(json!({"calls": []}), 1)
+        .wrapup(202, 0)
+        .await;
+    let consumer = genesys.consumer_with(|s| s.wrapup_style = WrapupStyle::Communication);
 
     let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
@@ -383,18 +283,11 @@ async fn the_communication_style_without_a_communication_fails_loudly_and_writes
 
 #[tokio::test]
 async fn a_403_on_the_wrapup_fails_saying_it_may_need_a_user_context_grant() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    mount_wrapup_patch(
-        &server,
-        ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "c-403"),
-        1,
-    )
-    .await;
+    let forbidden = ResponseTemplate::new(403).insert_header("ININ-Correlation-Id", "c-403");
+    let genesys = GenesysMock::ended_call(1).wrapup(forbidden, 1).await;
+    let consumer = genesys.consumer();
 
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome.name(), "failed");
     assert!(report.outcome.needs_configuration_fix());
@@ -406,13 +299,10 @@ async fn a_403_on_the_wrapup_fails_saying_it_may_need_a_user_context_grant() {
 
 #[tokio::test]
 async fn a_400_on_the_wrapup_names_the_code_setting() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(400), 1).await;
+    let genesys = GenesysMock::ended_call(1).wrapup(400, 1).await;
+    let consumer = genesys.consumer();
 
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert!(
         report
@@ -425,38 +315,26 @@ async fn a_400_on_the_wrapup_names_the_code_setting() {
 
 #[tokio::test]
 async fn a_429_on_the_wrapup_waits_for_retry_after_and_applies() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 1).await;
-    mount_first(
-        &server,
-        "PATCH",
-        participant_path(),
-        ResponseTemplate::new(429).insert_header("Retry-After", "0"),
-        1,
-    )
-    .await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
-
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
+    let genesys = GenesysMock::ended_call(1)
+        .wrapup_answer(rate_limited("0"), 1)
+        .before_the_rest()
+        .wrapup(202, 1)
         .await;
+    let consumer = genesys.consumer();
+
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome, Outcome::Patched);
 }
 
 #[tokio::test]
 async fn a_429_beyond_180_seconds_fails_for_a_later_redelivery() {
-    let server = genesys_with_token().await;
-    Mock::given(method("GET"))
-        .and(path(conversation_path()))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "240"))
-        .expect(1)
-        .mount(&server)
+    let genesys = GenesysMock::ready()
+        .conversation_answer(rate_limited("240"), 1)
         .await;
+    let consumer = genesys.consumer();
 
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome.name(), "failed");
     assert!(report.outcome.reason().unwrap().contains("429"));
@@ -464,18 +342,12 @@ async fn a_429_beyond_180_seconds_fails_for_a_later_redelivery() {
 
 #[tokio::test]
 async fn a_failed_wrapup_releases_the_participant_so_the_redelivery_applies_it() {
-    let server = genesys_with_token().await;
-    mount_conversation(&server, conversation_json(json!({})), 2).await;
-    mount_first(
-        &server,
-        "PATCH",
-        participant_path(),
-        ResponseTemplate::new(503),
-        3,
-    )
-    .await;
-    mount_wrapup_patch(&server, ResponseTemplate::new(202), 1).await;
-    let consumer = consumer(&server);
+    let genesys = GenesysMock::ended_call(2)
+        .wrapup_answer(503, 3)
+        .before_the_rest()
+        .wrapup(202, 1)
+        .await;
+    let consumer = genesys.consumer();
 
     let failed = consumer.process(&user_end("n-1"), &invocation("r1")).await;
     let redelivered = consumer.process(&user_end("n-1"), &invocation("r2")).await;
@@ -486,17 +358,10 @@ async fn a_failed_wrapup_releases_the_participant_so_the_redelivery_applies_it()
 
 #[tokio::test]
 async fn a_501_is_a_refusal_not_retried() {
-    let server = genesys_with_token().await;
-    Mock::given(method("GET"))
-        .and(path(conversation_path()))
-        .respond_with(ResponseTemplate::new(501))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let genesys = GenesysMock::ready().conversation_answer(501, 1).await;
+    let consumer = genesys.consumer();
 
-    let report = consumer(&server)
-        .process(&user_end("n-1"), &invocation("r"))
-        .await;
+    let report = consumer.process(&user_end("n-1"), &invocation("r")).await;
 
     assert_eq!(report.outcome.name(), "rejected");
 }
@@ -506,42 +371,23 @@ async fn end_events_racing_on_eight_instances_wrap_the_agent_up_once() {
     if dynamodb_store().await.is_none() {
         return;
     }
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"access_token": TOKEN, "expires_in": 86_400})),
-        )
-        .mount(&server)
-        .await;
-    mount_queue(&server, "AGENT_REQUESTED", &[DISPOSITION]).await;
     let conversation = format!("race-{:016x}", fastrand::u64(..));
-    let mut body = conversation_json(json!({}));
-    body["id"] = json!(conversation);
-    Mock::given(method("GET"))
-        .and(path(format!("/api/v2/conversations/{conversation}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .mount(&server)
-        .await;
-    Mock::given(method("PATCH"))
-        .and(path(format!(
-            "/api/v2/conversations/calls/{conversation}/participants/{AGENT}"
-        )))
-        .respond_with(ResponseTemplate::new(202))
-        .expect(1)
-        .mount(&server)
+    let genesys = GenesysMock::builder()
+        .token()
+        .uncounted()
+        .queue("AGENT_REQUESTED", &[DISPOSITION])
+        .conversation_of(&conversation, json!({}), 0)
+        .uncounted()
+        .wrapup_of(&conversation, 202, 1)
         .await;
 
     let mut runs = Vec::new();
     for n in 0..8 {
-        let mut settings = PipelineSettings::new(disposition());
-        settings.wrapup_on_customer_end = true;
-        let consumer = Consumer::new(
-            dynamodb_store().await.unwrap(),
-            Arc::new(client(&server)),
-            settings,
-        );
+        let consumer = genesys
+            .consumer_builder()
+            .store(dynamodb_store().await.unwrap())
+            .with(|s| s.wrapup_on_customer_end = true)
+            .build();
         let (topic, participant) = if n % 2 == 0 {
             ("user.end", AGENT)
         } else {

@@ -1,13 +1,11 @@
 //! Queue-aware wrap-up against the simulator: each queue's own code from the policy, codes checked against the queue, and the Genesys requests each call costs, counted at the simulator.
 
+use crate::fixtures::TestApp;
 use crate::helpers::*;
-use gev_consumer::consumer::{Consumer, PipelineSettings};
-use gev_consumer::dedup::InMemoryDedupStore;
+use gev_consumer::consumer::Consumer;
 use gev_core::domain::{Outcome, WrapupPolicy};
-use gev_genesys::HttpSettings;
-use gev_sim::{RunningSim, SeedData, SimConfig, Simulator};
+use gev_sim::{RunningSim, SeedData, SimConfig};
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 
 const SALES: &str = "0000a1e5-0000-4000-8000-000000000001";
 const SUPPORT: &str = "5a990a7e-0000-4000-8000-000000000002";
@@ -47,34 +45,31 @@ fn call(conversation: &str, queue: &str) -> Map<String, Value> {
     }))
 }
 
-/// The simulator with the three queues and one ended call on each.
-async fn org() -> RunningSim {
-    let simulator = Simulator::new(SimConfig::default());
-    simulator
-        .seed(SeedData {
-            queues: vec![
-                queue(SALES, "MANDATORY_TIMEOUT", SALES_CODE),
-                queue(SUPPORT, "MANDATORY", SUPPORT_CODE),
-                queue(VIP, "OPTIONAL", VIP_CODE),
-            ],
-            conversations: vec![
-                call("c-sales", SALES),
-                call("c-support", SUPPORT),
-                call("c-vip", VIP),
-            ],
-            ..SeedData::default()
-        })
-        .unwrap();
-    simulator
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+/// The three queues and one ended call on each.
+fn org() -> SeedData {
+    SeedData {
+        queues: vec![
+            queue(SALES, "MANDATORY_TIMEOUT", SALES_CODE),
+            queue(SUPPORT, "MANDATORY", SUPPORT_CODE),
+            queue(VIP, "OPTIONAL", VIP_CODE),
+        ],
+        conversations: vec![
+            call("c-sales", SALES),
+            call("c-support", SUPPORT),
+            call("c-vip", VIP),
+        ],
+        ..SeedData::default()
+    }
 }
 
-fn policy(text: &str) -> PipelineSettings {
-    let mut settings = PipelineSettings::new(disposition());
-    settings.policy = Some(Arc::new(WrapupPolicy::parse(text).unwrap()));
-    settings
+/// The simulator with [`org`], and a consumer of it with the wrap-up policy `text`.
+async fn org_with_policy(text: &str) -> TestApp {
+    let text = text.to_owned();
+    TestApp::builder()
+        .seed(org())
+        .consumer(move |consumer| consumer.policy(&text))
+        .spawn()
+        .await
 }
 
 const THREE_QUEUES: &str = r#"{"rules": [
@@ -82,14 +77,6 @@ const THREE_QUEUES: &str = r#"{"rules": [
     {"queueId": "5a990a7e-0000-4000-8000-000000000002", "code": "c0de0002-0000-4000-8000-000000000002"},
     {"queueId": "000000f1-0000-4000-8000-000000000003", "action": "skip"}
 ]}"#;
-
-fn consumer_of(sim: &RunningSim, settings: PipelineSettings) -> Consumer {
-    Consumer::new(
-        Arc::new(InMemoryDedupStore::default()),
-        Arc::new(sim_client(&sim.base_url(), HttpSettings::default())),
-        settings,
-    )
-}
 
 /// One event of `conversation`'s call as Genesys sends it: `user.end` and `customer.end` with
 /// their durations, `acw` with its queue (and `wrapupCode` when `code` is given).
@@ -165,8 +152,7 @@ fn call_requests(sim: &RunningSim) -> Vec<String> {
 #[tokio::test]
 async fn each_queue_gets_its_own_code_and_a_skipped_queue_none_with_one_request_per_wrapped_up_call()
  {
-    let sim = org().await;
-    let consumer = consumer_of(&sim, policy(THREE_QUEUES));
+    let TestApp { sim, consumer } = org_with_policy(THREE_QUEUES).await;
 
     let mut outcomes = Vec::new();
     for (conversation, queue) in [("c-sales", SALES), ("c-support", SUPPORT), ("c-vip", VIP)] {
@@ -223,8 +209,7 @@ async fn each_queue_gets_its_own_code_and_a_skipped_queue_none_with_one_request_
 
 #[tokio::test]
 async fn events_that_cannot_lead_to_a_write_cost_no_genesys_request() {
-    let sim = org().await;
-    let consumer = consumer_of(&sim, policy(THREE_QUEUES));
+    let TestApp { sim, consumer } = org_with_policy(THREE_QUEUES).await;
     // The queues' facts are read once per instance; count what comes after.
     for queue in [SALES, VIP] {
         consumer
@@ -263,9 +248,8 @@ async fn events_that_cannot_lead_to_a_write_cost_no_genesys_request() {
 
 #[tokio::test]
 async fn a_code_not_on_the_calls_queue_is_never_sent_and_fails_until_the_policy_is_fixed() {
-    let sim = org().await;
     let wrong = format!(r#"{{"rules": [{{"queueId": "{SALES}", "code": "{SUPPORT_CODE}"}}]}}"#);
-    let consumer = consumer_of(&sim, policy(&wrong));
+    let TestApp { sim, consumer } = org_with_policy(&wrong).await;
 
     let report = consumer
         .process(
@@ -292,11 +276,10 @@ async fn a_code_not_on_the_calls_queue_is_never_sent_and_fails_until_the_policy_
 async fn a_400_on_the_wrapup_write_is_a_code_not_on_the_queue_too() {
     // The event names the sales queue, but Genesys routed the agent from support, whose codes
     // do not include the sales code: Genesys answers 400.
-    let sim = org().await;
+    let TestApp { sim, consumer } = org_with_policy(THREE_QUEUES).await;
     sim.simulator
         .put_conversation(call("c-moved", SUPPORT))
         .unwrap();
-    let consumer = consumer_of(&sim, policy(THREE_QUEUES));
 
     let report = consumer
         .process(
@@ -313,11 +296,10 @@ async fn a_400_on_the_wrapup_write_is_a_code_not_on_the_queue_too() {
 
 #[tokio::test]
 async fn a_shadow_rule_decides_the_code_and_writes_nothing() {
-    let sim = org().await;
     let shadow = format!(
         r#"{{"rules": [{{"queueId": "{SALES}", "action": "shadow", "code": "{SALES_CODE}"}}]}}"#
     );
-    let consumer = consumer_of(&sim, policy(&shadow));
+    let TestApp { sim, consumer } = org_with_policy(&shadow).await;
 
     let events = [
         event("user.end", "c-sales", SALES, None, 1_000),
@@ -338,8 +320,7 @@ async fn a_shadow_rule_decides_the_code_and_writes_nothing() {
 
 #[tokio::test]
 async fn an_acw_whose_user_end_never_came_reads_the_conversation_once() {
-    let sim = org().await;
-    let consumer = consumer_of(&sim, policy(THREE_QUEUES));
+    let TestApp { sim, consumer } = org_with_policy(THREE_QUEUES).await;
 
     let report = consumer
         .process(
@@ -360,8 +341,7 @@ async fn an_acw_whose_user_end_never_came_reads_the_conversation_once() {
 
 #[tokio::test]
 async fn a_short_call_noted_by_its_user_end_is_left_alone_without_a_read() {
-    let sim = org().await;
-    let consumer = consumer_of(&sim, policy(THREE_QUEUES));
+    let TestApp { sim, consumer } = org_with_policy(THREE_QUEUES).await;
     let mut short = event("user.end", "c-sales", SALES, None, 1_000);
     short["detail"]["eventBody"]["interactingDurationMs"] = json!(5_000);
 
@@ -379,29 +359,23 @@ async fn a_short_call_noted_by_its_user_end_is_left_alone_without_a_read() {
 
 #[tokio::test]
 async fn the_simulator_answers_429_with_retry_after_past_the_clients_budget() {
-    let simulator = Simulator::new(SimConfig {
-        request_budget: Some(gev_sim::RequestBudget {
-            requests: 3,
-            window: std::time::Duration::from_secs(60),
-        }),
-        ..SimConfig::default()
-    });
-    let sim = simulator
-        .spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
+    let app = TestApp::builder()
+        .config(SimConfig {
+            request_budget: Some(gev_sim::RequestBudget {
+                requests: 3,
+                window: std::time::Duration::from_secs(60),
+            }),
+            ..SimConfig::default()
+        })
+        .seed(SeedData::default())
+        .spawn()
+        .await;
+    let api = app.api().await;
 
     let mut statuses = Vec::new();
     let mut retry_after = None;
     for _ in 0..3 {
-        let response = http
-            .get(format!("{}/api/v2/routing/queues", sim.base_url()))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = api.get("/api/v2/routing/queues").send().await.unwrap();
         statuses.push(response.status().as_u16());
         if let Some(value) = response.headers().get("retry-after") {
             retry_after = value.to_str().ok().map(str::to_owned);
@@ -411,13 +385,12 @@ async fn the_simulator_answers_429_with_retry_after_past_the_clients_budget() {
     assert_eq!(statuses, [200, 200, 429], "the token request counts too");
     let seconds: u64 = retry_after.unwrap().parse().unwrap();
     assert!((1..=60).contains(&seconds), "{seconds}");
-    assert_eq!(sim.simulator.throttled_requests(), 1);
+    assert_eq!(app.sim.simulator.throttled_requests(), 1);
 }
 
 #[tokio::test]
 async fn doctor_finds_every_policy_mistake_before_the_first_call() {
-    let sim = org().await;
-    let client = sim_client(&sim.base_url(), HttpSettings::default());
+    let app = TestApp::builder().seed(org()).spawn().await;
     let mistaken = WrapupPolicy::parse(&format!(
         r#"{{"rules": [
             {{"queueId": "{SALES}", "code": "{SUPPORT_CODE}"}},
@@ -428,7 +401,8 @@ async fn doctor_finds_every_policy_mistake_before_the_first_call() {
     .unwrap();
 
     let findings =
-        gev_consumer::doctor::check(&client, &mistaken, std::time::Duration::from_secs(5)).await;
+        gev_consumer::doctor::check(&app.client(), &mistaken, std::time::Duration::from_secs(5))
+            .await;
 
     let failures: Vec<String> = findings
         .iter()
@@ -458,8 +432,10 @@ async fn doctor_finds_every_policy_mistake_before_the_first_call() {
 async fn a_backfilled_user_end_on_a_queue_with_after_call_work_wraps_the_call_up_itself() {
     // The bridge backfills a `user.end` for a call whose events were lost in a gap, its `acw`
     // among them: waiting for that `acw` would leave the call without a wrap-up.
-    let sim = org().await;
-    let consumer = consumer_of(&sim, policy(THREE_QUEUES));
+    let TestApp {
+        sim: _running,
+        consumer,
+    } = org_with_policy(THREE_QUEUES).await;
     let mut backfilled = event("user.end", "c-sales", SALES, None, 1_000);
     backfilled["detail"]["metadata"]["backfilled"] = json!(true);
 
@@ -473,8 +449,7 @@ async fn a_backfilled_user_end_on_a_queue_with_after_call_work_wraps_the_call_up
 async fn a_queue_that_cannot_be_read_is_worked_without_its_facts_not_dropped() {
     // The event names a queue Genesys does not show (deleted, or hidden from the role): the
     // call is decided from the conversation, as before queue facts existed.
-    let sim = org().await;
-    let consumer = consumer_of(&sim, PipelineSettings::new(disposition()));
+    let TestApp { sim, consumer } = TestApp::builder().seed(org()).spawn().await;
     let mut acw = event("acw", "c-sales", "no-such-queue", None, 31_000);
     acw["detail"]["eventBody"]["queueId"] = json!("a-queue-that-is-gone");
 
@@ -492,11 +467,13 @@ async fn a_queue_that_cannot_be_read_is_worked_without_its_facts_not_dropped() {
 
 #[tokio::test]
 async fn a_shadow_rule_with_a_code_not_on_the_queue_fails_nothing_and_says_so() {
-    let sim = org().await;
     let shadow = format!(
         r#"{{"rules": [{{"queueId": "{SALES}", "action": "shadow", "code": "{SUPPORT_CODE}"}}]}}"#
     );
-    let consumer = consumer_of(&sim, policy(&shadow));
+    let TestApp {
+        sim: _running,
+        consumer,
+    } = org_with_policy(&shadow).await;
 
     let report = consumer
         .process(
@@ -529,17 +506,19 @@ fn queue_reads(sim: &RunningSim, queue: &str) -> usize {
 
 #[tokio::test]
 async fn a_queues_facts_are_read_once_per_instance_until_they_are_older_than_the_ttl() {
-    let sim = org().await;
-    let cached = consumer_of(&sim, policy(THREE_QUEUES));
-    let mut settings = policy(THREE_QUEUES);
-    settings.queue_cache_ttl = std::time::Duration::from_millis(50);
-    let expiring = consumer_of(&sim, settings);
+    let app = org_with_policy(THREE_QUEUES).await;
+    let (sim, cached) = (&app.sim, &app.consumer);
+    let expiring = app
+        .consumer_builder()
+        .policy(THREE_QUEUES)
+        .with(|s| s.queue_cache_ttl = std::time::Duration::from_millis(50))
+        .build();
 
     for n in 0..3 {
         let user_end = event("user.end", "c-sales", SALES, None, 1_000 + n);
         cached.process(&user_end, &invocation("r")).await;
     }
-    let read_by_one = queue_reads(&sim, SALES);
+    let read_by_one = queue_reads(sim, SALES);
     for n in 0..2 {
         let user_end = event("user.end", "c-sales", SALES, None, 2_000 + n);
         expiring.process(&user_end, &invocation("r")).await;
@@ -548,7 +527,7 @@ async fn a_queues_facts_are_read_once_per_instance_until_they_are_older_than_the
 
     assert_eq!(read_by_one, 1, "three events, one read");
     assert_eq!(
-        queue_reads(&sim, SALES),
+        queue_reads(sim, SALES),
         3,
         "the expiring instance read twice"
     );

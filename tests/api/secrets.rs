@@ -1,14 +1,11 @@
 //! Credentials from Secrets Manager (moto on loopback): read at start, read again after a refused token.
 
+use crate::fixtures::GenesysMock;
 use crate::helpers::*;
 use gev_genesys::credentials::CredentialsError;
-use gev_genesys::{
-    CredentialsSource, Endpoints, GenesysApi, HttpGenesysClient, SecretsManagerCredentials,
-};
+use gev_genesys::{CredentialsSource, GenesysApi, SecretsManagerCredentials};
 use serde_json::json;
 use std::sync::Arc;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// `new-client:new-secret`, base64.
 const NEW_BASIC: &str = "Basic bmV3LWNsaWVudDpuZXctc2VjcmV0";
@@ -52,34 +49,12 @@ async fn a_rotated_secret_is_read_again_after_the_token_service_refuses_the_old_
         .send()
         .await
         .unwrap();
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .and(header("authorization", NEW_BASIC))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"access_token": TOKEN, "expires_in": 86_400})),
-        )
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
+    let genesys = GenesysMock::builder()
+        .token_for(NEW_BASIC, 1)
+        .token_answer(401, 1)
+        .interaction(json!({}), 1)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(401))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-    let client = HttpGenesysClient::new(
-        Endpoints {
-            api_base: server.uri(),
-            login_base: server.uri(),
-        },
-        source,
-        fast_settings(),
-    )
-    .unwrap();
+    let client = genesys.client_from(source);
 
     let fetched = client
         .fetch_interaction(&interaction_id(), deadline())

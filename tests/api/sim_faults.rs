@@ -1,28 +1,31 @@
 //! The simulator's fault injection: what each fault does, and that a seed repeats a run.
 
-use crate::helpers::{demo_sim, sim_token};
-use gev_sim::{Faults, RunningSim};
+use crate::fixtures::TestApp;
+use gev_sim::Faults;
 use serde_json::{Value, json};
 
 const ELIGIBLE: &str = "6f1c2a9e-0b1d-4c55-9e2a-3a1f5c7d8e01";
 
-async fn sim(faults: Faults) -> RunningSim {
-    let sim = demo_sim().await;
-    sim.simulator.set_faults(faults);
-    sim
+/// Where the eligible interaction is read and written.
+fn eligible() -> String {
+    format!("/api/v2/interactions/{ELIGIBLE}")
 }
 
-async fn statuses(sim: &RunningSim, requests: usize) -> Vec<u16> {
-    let http = reqwest::Client::new();
+/// The body of a disposition write of `code`.
+fn disposition(code: &str) -> Value {
+    json!({"dispositionCode": {"id": code}})
+}
+
+/// The demo simulator injecting `faults`.
+async fn sim(faults: Faults) -> TestApp {
+    TestApp::builder().faults(faults).spawn().await
+}
+
+/// The statuses of `requests` reads of the eligible interaction, each with a fresh token.
+async fn statuses(app: &TestApp, requests: usize) -> Vec<u16> {
     let mut seen = Vec::new();
     for _ in 0..requests {
-        let token = sim_token(&http, &sim.base_url()).await;
-        let response = http
-            .get(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.api().await.get(&eligible()).send().await.unwrap();
         seen.push(response.status().as_u16());
     }
     seen
@@ -62,21 +65,15 @@ async fn the_same_seed_repeats_the_same_faults() {
 
 #[tokio::test]
 async fn a_rate_limit_fault_carries_retry_after() {
-    let sim = sim(Faults {
+    let app = sim(Faults {
         rate_limited: 1.0,
         retry_after_seconds: 2.0,
         ..Default::default()
     })
     .await;
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
+    let api = app.api().await;
 
-    let response = http
-        .get(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let response = api.get(&eligible()).send().await.unwrap();
 
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "2");
@@ -84,70 +81,63 @@ async fn a_rate_limit_fault_carries_retry_after() {
 
 #[tokio::test]
 async fn a_conflict_fault_means_a_concurrent_writer_won() {
-    let sim = sim(Faults {
+    let app = sim(Faults {
         conflict: 1.0,
         ..Default::default()
     })
     .await;
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
+    let api = app.api().await;
 
-    let response = http
-        .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
-        .bearer_auth(token)
-        .json(&json!({"dispositionCode": {"id": "ours"}}))
+    let response = api
+        .patch(&eligible())
+        .json(&disposition("ours"))
         .send()
         .await
         .unwrap();
 
     assert_eq!(response.status(), 409);
-    let count = sim.simulator.patch_counts()[ELIGIBLE];
+    let count = app.sim.simulator.patch_counts()[ELIGIBLE];
     assert_eq!((count.applied, count.foreign), (0, 1));
     assert_eq!(
-        sim.simulator.interaction(ELIGIBLE).unwrap()["dispositionCode"]["id"],
+        app.sim.simulator.interaction(ELIGIBLE).unwrap()["dispositionCode"]["id"],
         gev_sim::FOREIGN_CODE
     );
 }
 
 #[tokio::test]
 async fn a_timeout_fault_applies_the_write_and_loses_the_answer() {
-    let sim = sim(Faults {
+    let app = sim(Faults {
         timeout: 1.0,
         timeout_ms: 2_000,
         ..Default::default()
     })
     .await;
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
+    let api = app.api().await;
 
-    let result = http
-        .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
-        .bearer_auth(token)
+    let result = api
+        .patch(&eligible())
         .timeout(std::time::Duration::from_millis(300))
-        .json(&json!({"dispositionCode": {"id": "ours"}}))
+        .json(&disposition("ours"))
         .send()
         .await;
 
     assert!(result.unwrap_err().is_timeout());
-    assert_eq!(sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
+    assert_eq!(app.sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
 }
 
 #[tokio::test]
 async fn a_bad_gateway_fault_applies_the_write_then_answers_502() {
-    let sim = sim(Faults {
+    let app = sim(Faults {
         bad_gateway_after_write: 1.0,
         ..Default::default()
     })
     .await;
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
-    let url = format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url());
+    let api = app.api().await;
 
-    let read = http.get(&url).bearer_auth(&token).send().await.unwrap();
-    let written = http
-        .patch(&url)
-        .bearer_auth(&token)
-        .json(&json!({"dispositionCode": {"id": "ours"}}))
+    let read = api.get(&eligible()).send().await.unwrap();
+    let written = api
+        .patch(&eligible())
+        .json(&disposition("ours"))
         .send()
         .await
         .unwrap();
@@ -158,31 +148,29 @@ async fn a_bad_gateway_fault_applies_the_write_then_answers_502() {
         "reads are never answered 502 by this fault"
     );
     assert_eq!(written.status(), 502);
-    assert_eq!(sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
+    assert_eq!(app.sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
     assert_eq!(
-        sim.simulator.interaction(ELIGIBLE).unwrap()["dispositionCode"]["id"],
+        app.sim.simulator.interaction(ELIGIBLE).unwrap()["dispositionCode"]["id"],
         "ours"
     );
 }
 
 #[tokio::test]
 async fn a_stale_read_answers_what_it_saw_before_a_write_that_landed_meanwhile() {
-    let sim = sim(Faults::default()).await;
-    let mut seeded = sim.simulator.interaction(ELIGIBLE).unwrap();
+    let app = sim(Faults::default()).await;
+    let mut seeded = app.sim.simulator.interaction(ELIGIBLE).unwrap();
     seeded["x-sim"] = json!({"staleReadMs": 200, "statusAfterWrite": 502});
-    sim.simulator
+    app.sim
+        .simulator
         .put_interaction(seeded.as_object().unwrap().clone())
         .unwrap();
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
-    let url = format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url());
+    let api = app.api().await;
 
-    let read = http.get(&url).bearer_auth(&token).send();
+    let read = api.get(&eligible()).send();
     let write = async {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        http.patch(&url)
-            .bearer_auth(&token)
-            .json(&json!({"dispositionCode": {"id": "ours"}}))
+        api.patch(&eligible())
+            .json(&disposition("ours"))
             .send()
             .await
     };
@@ -191,23 +179,21 @@ async fn a_stale_read_answers_what_it_saw_before_a_write_that_landed_meanwhile()
     assert_eq!(write.unwrap().status(), 502, "applied, then answered 502");
     let seen: Value = read.unwrap().json().await.unwrap();
     assert!(seen["dispositionCode"].is_null(), "{seen}");
-    assert_eq!(sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
+    assert_eq!(app.sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
 }
 
 #[tokio::test]
 async fn a_token_revocation_fault_invalidates_every_token() {
-    let sim = sim(Faults::default()).await;
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
-    sim.simulator.set_faults(Faults {
+    let app = sim(Faults::default()).await;
+    let api = app.api().await;
+    app.sim.simulator.set_faults(Faults {
         token_revoked: 1.0,
         ..Default::default()
     });
-    let url = format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url());
 
-    let revoked = http.get(&url).bearer_auth(&token).send().await.unwrap();
-    sim.simulator.set_faults(Faults::default());
-    let after = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    let revoked = api.get(&eligible()).send().await.unwrap();
+    app.sim.simulator.set_faults(Faults::default());
+    let after = api.get(&eligible()).send().await.unwrap();
 
     assert_eq!(revoked.status(), 401);
     assert_eq!(after.status(), 401, "the old token stays revoked");
@@ -215,14 +201,14 @@ async fn a_token_revocation_fault_invalidates_every_token() {
 
 #[tokio::test]
 async fn faults_are_counted_and_readable_over_http() {
-    let sim = sim(Faults {
+    let app = sim(Faults {
         server_error: 1.0,
         ..Default::default()
     })
     .await;
-    statuses(&sim, 3).await;
+    statuses(&app, 3).await;
 
-    let body: Value = reqwest::get(format!("{}/sim/faults", sim.base_url()))
+    let body: Value = reqwest::get(format!("{}/sim/faults", app.base_url()))
         .await
         .unwrap()
         .json()
@@ -235,14 +221,14 @@ async fn faults_are_counted_and_readable_over_http() {
 
 #[tokio::test]
 async fn a_token_outage_refuses_every_client_until_it_ends() {
-    let sim = sim(Faults {
+    let app = sim(Faults {
         token_refused_ms: 300,
         ..Default::default()
     })
     .await;
     let http = reqwest::Client::new();
     let ask = || {
-        http.post(format!("{}/oauth/token", sim.base_url()))
+        http.post(format!("{}/oauth/token", app.base_url()))
             .basic_auth("demo-client", Some("demo-secret"))
             .form(&[("grant_type", "client_credentials")])
             .send()
@@ -254,23 +240,21 @@ async fn a_token_outage_refuses_every_client_until_it_ends() {
 
     assert_eq!(during, 401);
     assert_eq!(after, 200);
-    assert_eq!(sim.simulator.faults().1.get("tokenRefused"), Some(&1));
+    assert_eq!(app.sim.simulator.faults().1.get("tokenRefused"), Some(&1));
 }
 
 #[tokio::test]
 async fn a_server_error_after_write_fault_applies_the_write_then_answers_500_or_504() {
-    let sim = sim(Faults {
+    let app = sim(Faults {
         server_error_after_write: 1.0,
         ..Default::default()
     })
     .await;
-    let http = reqwest::Client::new();
-    let token = sim_token(&http, &sim.base_url()).await;
+    let api = app.api().await;
 
-    let response = http
-        .patch(format!("{}/api/v2/interactions/{ELIGIBLE}", sim.base_url()))
-        .bearer_auth(token)
-        .json(&json!({"dispositionCode": {"id": "d-1"}}))
+    let response = api
+        .patch(&eligible())
+        .json(&disposition("d-1"))
         .send()
         .await
         .unwrap();
@@ -280,5 +264,5 @@ async fn a_server_error_after_write_fault_applies_the_write_then_answers_500_or_
         "{}",
         response.status()
     );
-    assert_eq!(sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
+    assert_eq!(app.sim.simulator.patch_counts()[ELIGIBLE].applied, 1);
 }

@@ -1,5 +1,6 @@
 //! Spans, logs and propagation as users' tools see them: exact span trees from an in-memory exporter.
 
+use crate::fixtures::GenesysMock;
 use crate::helpers::*;
 use gev_consumer::consumer::Consumer;
 use gev_consumer::lambda::{self, InvocationMeta};
@@ -12,8 +13,6 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::layer::SubscriberExt;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Spans of this thread go to an in-memory collector (tests run on a current-thread runtime).
 struct Traced {
@@ -76,13 +75,21 @@ fn any_error(node: &SpanNode) -> bool {
     node.is_error || node.children.iter().any(any_error)
 }
 
-async fn mount_patch(server: &MockServer, status: u16, times: u64) {
-    Mock::given(method("PATCH"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(status))
-        .expect(times)
-        .mount(server)
-        .await;
+/// Spans of this thread go to `exporter` in batches, as in production.
+fn batch_exporting(
+    exporter: opentelemetry_otlp::SpanExporter,
+) -> (
+    SdkTracerProvider,
+    Telemetry,
+    tracing::subscriber::DefaultGuard,
+) {
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build();
+    let subscriber = tracing_subscriber::registry().with(otel_layer(&provider));
+    let guard = tracing::subscriber::set_default(subscriber);
+    let telemetry = Telemetry::for_tests(provider.clone(), SpanCollector::default());
+    (provider, telemetry, guard)
 }
 
 const GET: &str = "GET /api/v2/interactions/{interactionId}";
@@ -92,11 +99,9 @@ const TOKEN: &str = "POST /oauth/token";
 #[tokio::test]
 async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
     let traced = traced();
-    let server = genesys_with_token().await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-    mount_patch(&server, 200, 1).await;
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
 
-    let (root, spans) = run_one(&consumer(&server), &traced, "req-1").await;
+    let (root, spans) = run_one(&genesys.consumer(), &traced, "req-1").await;
 
     assert_eq!(
         root.shape(),
@@ -128,7 +133,11 @@ async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
     assert_eq!(patch.attr("server.address").as_deref(), Some("127.0.0.1"));
     assert_eq!(
         patch.attr("url.full"),
-        Some(format!("{}{}", server.uri(), interaction_path(INTERACTION)))
+        Some(format!(
+            "{}{}",
+            genesys.uri(),
+            interaction_path(INTERACTION)
+        ))
     );
     assert!(!patch.attributes.contains_key("http.request.resend_count"));
     let kinds: Vec<SpanKind> = spans
@@ -147,10 +156,8 @@ async fn a_patched_event_has_the_full_span_tree_with_semantic_attributes() {
 #[tokio::test]
 async fn a_duplicate_stops_after_the_claim() {
     let traced = traced();
-    let server = genesys_with_token().await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-    mount_patch(&server, 200, 1).await;
-    let consumer = consumer(&server);
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
+    let consumer = genesys.consumer();
     run_one(&consumer, &traced, "req-1").await;
 
     let (root, _) = run_one(&consumer, &traced, "req-2").await;
@@ -171,16 +178,12 @@ async fn a_duplicate_stops_after_the_claim() {
 #[tokio::test]
 async fn an_ineligible_event_has_no_apply_span() {
     let traced = traced();
-    let server = genesys_with_token().await;
-    mount_interaction(
-        &server,
-        interaction_json(INTERACTION, json!({"type": "chat"})),
-        1,
-    )
-    .await;
-    mount_patch(&server, 200, 0).await;
+    let genesys = GenesysMock::ready()
+        .interaction(json!({"type": "chat"}), 1)
+        .patch(200, 0)
+        .await;
 
-    let (root, _) = run_one(&consumer(&server), &traced, "req-1").await;
+    let (root, _) = run_one(&genesys.consumer(), &traced, "req-1").await;
 
     assert_eq!(
         root.shape(),
@@ -201,11 +204,9 @@ async fn an_ineligible_event_has_no_apply_span() {
 #[tokio::test]
 async fn a_failed_patch_marks_the_path_to_it_as_error_and_records_the_exception_once() {
     let traced = traced();
-    let server = genesys_with_token().await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-    mount_patch(&server, 503, 3).await;
+    let genesys = GenesysMock::eligible(1).patch(503, 3).await;
 
-    let (root, _) = run_one(&consumer(&server), &traced, "req-1").await;
+    let (root, _) = run_one(&genesys.consumer(), &traced, "req-1").await;
 
     assert_eq!(
         root.shape(),
@@ -241,16 +242,14 @@ async fn a_failed_patch_marks_the_path_to_it_as_error_and_records_the_exception_
 #[tokio::test]
 async fn outbound_requests_carry_the_traceparent_of_their_span() {
     let traced = traced();
-    let server = genesys_with_token().await;
-    mount_interaction(&server, interaction_json(INTERACTION, json!({})), 1).await;
-    mount_patch(&server, 200, 1).await;
+    let genesys = GenesysMock::eligible(1).patch(200, 1).await;
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
 
-    let (_, spans) = run_one(&consumer(&server), &traced, "req-1").await;
+    let (_, spans) = run_one(&genesys.consumer(), &traced, "req-1").await;
 
-    let requests = server.received_requests().await.unwrap();
+    let requests = genesys.server().received_requests().await.unwrap();
     let patch = requests
         .iter()
         .find(|r| r.method.as_str() == "PATCH")
@@ -275,8 +274,8 @@ async fn outbound_requests_carry_the_traceparent_of_their_span() {
 #[tokio::test]
 async fn an_incoming_xray_trace_becomes_a_link_by_default_and_the_parent_when_asked() {
     let traced = traced();
-    let server = MockServer::start().await;
-    let consumer = consumer(&server);
+    let genesys = GenesysMock::builder().await;
+    let consumer = genesys.consumer();
     let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
     let ignored = json!({"detail-type": "Other", "id": "e"});
 
@@ -354,9 +353,10 @@ async fn json_log_lines_carry_the_trace_and_span_ids_and_the_event_fields() {
         .with(JsonLogLayer::new(move || writer.clone()))
         .with(otel_layer(&provider));
     let _guard = tracing::subscriber::set_default(subscriber);
-    let server = MockServer::start().await;
+    let genesys = GenesysMock::builder().await;
 
-    let report = consumer(&server)
+    let report = genesys
+        .consumer()
         .process(
             &json!({"id": "evt-9", "detail-type": "Other"}),
             &invocation("r"),
@@ -391,15 +391,9 @@ async fn a_dynamodb_claim_has_a_client_span_with_database_attributes() {
         return;
     };
     let traced = traced();
-    let server = MockServer::start().await;
-    let consumer = consumer_with(client(&server), store);
+    let genesys = GenesysMock::builder().token_answer(503, 3).await;
+    let consumer = genesys.consumer_builder().store(store).build();
     let event = seed_event("e", &format!("otel-{:016x}", fastrand::u64(..)), "1");
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(3)
-        .mount(&server)
-        .await;
 
     // Genesys is down: the claim is taken, then released for a redelivery.
     lambda::invoke(
@@ -442,19 +436,14 @@ async fn a_flush_on_a_current_thread_runtime_does_not_hang_and_delivers_the_span
         .with_endpoint(format!("{otlp}/v1/traces"))
         .build()
         .unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .build();
-    let subscriber = tracing_subscriber::registry().with(otel_layer(&provider));
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let telemetry = Telemetry::for_tests(provider.clone(), SpanCollector::default());
-    let server = MockServer::start().await;
+    let (provider, telemetry, _guard) = batch_exporting(exporter);
+    let genesys = GenesysMock::builder().await;
     let ignored = json!({"detail-type": "Other", "id": "e"});
 
     let invoked = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         lambda::invoke(
-            &consumer(&server),
+            &genesys.consumer(),
             ignored,
             &invocation("r"),
             &meta("r-ct", None),
@@ -495,20 +484,15 @@ async fn a_blackholed_collector_costs_an_invocation_at_most_the_flush_budget() {
         .with_endpoint(format!("http://{address}/v1/traces"))
         .build()
         .unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .build();
-    let subscriber = tracing_subscriber::registry().with(otel_layer(&provider));
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let telemetry = Telemetry::for_tests(provider.clone(), SpanCollector::default());
-    let server = MockServer::start().await;
+    let (_provider, telemetry, _guard) = batch_exporting(exporter);
+    let genesys = GenesysMock::builder().await;
     let ignored = json!({"detail-type": "Other", "id": "e"});
 
     let mut took = Vec::new();
     for n in 0..2 {
         let started = std::time::Instant::now();
         lambda::invoke(
-            &consumer(&server),
+            &genesys.consumer(),
             ignored.clone(),
             &invocation(&format!("r-{n}")),
             &meta(&format!("r-bh-{n}"), None),

@@ -1,8 +1,9 @@
 //! The time reserve: no request, wait or retry runs into the last part of an invocation, so the
 //! dedup claim is finished and the response returned before the deadline.
 
+use crate::fixtures::{ConsumerBuilder, GenesysMock, rate_limited};
 use crate::helpers::*;
-use gev_consumer::consumer::{Consumer, Invocation, PipelineSettings};
+use gev_consumer::consumer::{Consumer, Invocation};
 use gev_consumer::dedup::{ClaimOutcome, DedupStore, InMemoryDedupStore, OwnerToken};
 use gev_consumer::lambda;
 use gev_core::deadline::Deadline;
@@ -10,8 +11,7 @@ use gev_genesys::HttpSettings;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 /// An invocation of `budget`, as Lambda would give it.
 fn invocation_of(budget: Duration) -> Invocation {
@@ -22,28 +22,25 @@ fn invocation_of(budget: Duration) -> Invocation {
 }
 
 /// A consumer whose requests may take far longer than the invocation (30 s timeout).
-fn patient_consumer(server: &MockServer, store: Arc<InMemoryDedupStore>) -> Consumer {
+fn patient_consumer(genesys: &GenesysMock, store: Arc<InMemoryDedupStore>) -> Consumer {
     let settings = HttpSettings {
         request_timeout: Duration::from_secs(30),
         ..fast_settings()
     };
-    Consumer::new(
-        store,
-        Arc::new(client_with(&server.uri(), settings)),
-        PipelineSettings::new(disposition()),
-    )
+    ConsumerBuilder::over(Arc::new(genesys.client_with(settings)))
+        .store(store)
+        .build()
 }
 
 #[tokio::test]
 async fn a_genesys_that_never_answers_still_lets_the_invocation_answer_in_time() {
-    let server = genesys_with_token().await;
-    Mock::given(method("GET"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
-        .mount(&server)
+    let never = ResponseTemplate::new(200).set_delay(Duration::from_secs(20));
+    let genesys = GenesysMock::ready()
+        .interaction_answer(never, 0)
+        .uncounted()
         .await;
     let store = Arc::new(InMemoryDedupStore::default());
-    let consumer = patient_consumer(&server, store.clone());
+    let consumer = patient_consumer(&genesys, store.clone());
     let budget = Duration::from_secs(3);
     let invocation = invocation_of(budget);
     let event = seed_event("e-1", INTERACTION, "1");
@@ -64,14 +61,10 @@ async fn a_genesys_that_never_answers_still_lets_the_invocation_answer_in_time()
 
 #[tokio::test]
 async fn a_retry_after_that_reaches_into_the_reserve_is_not_waited_for() {
-    let server = genesys_with_token().await;
-    Mock::given(method("GET"))
-        .and(path(interaction_path(INTERACTION)))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "2"))
-        .expect(1)
-        .mount(&server)
+    let genesys = GenesysMock::ready()
+        .interaction_answer(rate_limited("2"), 1)
         .await;
-    let consumer = consumer(&server);
+    let consumer = genesys.consumer();
     // 3 s: the reserve is 1.5 s, so a 2 s wait cannot fit before the work's deadline.
     let invocation = invocation_of(Duration::from_secs(3));
     let started = Instant::now();
@@ -87,8 +80,8 @@ async fn a_retry_after_that_reaches_into_the_reserve_is_not_waited_for() {
 #[tokio::test]
 async fn a_claim_that_cannot_finish_in_time_leaves_the_event_failed_not_lost() {
     let store = Arc::new(InMemoryDedupStore::default());
-    let server = MockServer::start().await;
-    let consumer = patient_consumer(&server, store.clone());
+    let genesys = GenesysMock::builder().await;
+    let consumer = patient_consumer(&genesys, store.clone());
     // No time left at all: the work's deadline has passed before the event starts.
     let invocation = invocation_of(Duration::ZERO);
 
