@@ -157,7 +157,8 @@ pub async fn replay(
             .map_or_else(|| "?".to_owned(), |count| count.to_string()),
         request.bus_arn,
     );
-    if !args.wait {
+    let exists = started.started == Started::Exists;
+    if !args.wait && !exists {
         let _ = writeln!(
             out,
             "follow it with: aws events describe-replay --replay-name {}",
@@ -165,15 +166,37 @@ pub async fn replay(
         );
         return EXIT_OK;
     }
+    // A replay that exists already is looked at once without --wait: one that failed or was
+    // cancelled must not pass for the window replayed.
     let follow = replay::Follow {
         interval: Duration::from_secs_f64(args.poll_seconds),
-        timeout: Duration::from_secs(args.timeout_seconds),
+        timeout: if args.wait {
+            Duration::from_secs(args.timeout_seconds)
+        } else {
+            Duration::ZERO
+        },
     };
     let mut lines = Lines {
         out,
         name: &request.name,
     };
     match replay::follow(replays, &request.name, follow, &mut lines).await {
+        Ok(followed) if exists && !args.wait => {
+            if let Followed::Ended(status) = &followed
+                && status.state != ReplayState::Completed
+            {
+                let _ = writeln!(
+                    err,
+                    "genesys-eventbridge replay: {} ended {}: replay the window again under another --name",
+                    request.name,
+                    status.state.name()
+                );
+            }
+            match followed {
+                Followed::TimedOut(_) => EXIT_OK,
+                ended => exit_code(&ended),
+            }
+        }
         Ok(followed) => {
             if let Followed::TimedOut(status) = &followed {
                 let _ = writeln!(

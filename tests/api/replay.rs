@@ -140,6 +140,8 @@ async fn a_replay_with_wait_completes_and_the_archived_events_reach_the_rule_s_t
         .map(|m| serde_json::from_str(m["Body"].as_str().unwrap()).unwrap())
         .collect();
     let again = replay(&args).await;
+    let without_wait: Vec<&str> = args.iter().copied().filter(|a| *a != "--wait").collect();
+    let looked_at = replay(&without_wait).await;
     let replayed_again = sqs.drain(&ingest).await;
 
     // Assert: completed; the five archived events delivered again with their details
@@ -179,6 +181,12 @@ async fn a_replay_with_wait_completes_and_the_archived_events_reach_the_rule_s_t
         again.out
     );
     assert!(again.out.contains("COMPLETED"), "{}", again.out);
+    assert_eq!(looked_at.code, 0, "{}{}", looked_at.out, looked_at.err);
+    assert!(
+        looked_at.out.contains("COMPLETED"),
+        "without --wait an existing replay is looked at once: {}",
+        looked_at.out
+    );
     assert!(
         replayed_again.is_empty(),
         "not replayed twice: {replayed_again:?}"
