@@ -57,11 +57,11 @@ enum Command {
     /// Stream Genesys notifications of concrete topics over the Notifications API's WebSocket,
     /// one JSON line per notification, a gap record for every interval not listening; runs
     /// until SIGINT/SIGTERM (exit 0). Exit 2 for invalid topics or settings.
-    Stream(StreamArgs),
+    Stream(genesys_eventbridge::cli::stream::Args),
     /// Stream → publish in one process: notifications of the given topics and of the calls on
     /// followed queues onto a bus, with a spool while the bus refuses; runs until SIGINT/SIGTERM
     /// (exit 0), publishing or spooling what is queued first.
-    Bridge(BridgeArgs),
+    Bridge(genesys_eventbridge::cli::bridge::Args),
     /// Find the ended calls with no wrap-up whose events never reached the consumer (the
     /// analytics API, the dedup table) and publish a backfilled `user.end` for each onto the bus;
     /// one JSON line per agent leg. Exit 0 done, 1 a remote failure, 2 bad arguments or settings.
@@ -70,77 +70,6 @@ enum Command {
     /// token, the policy's queues and codes, the default code on every queue it can reach, the
     /// read permissions. One line per check; exit 0 all hold, 3 a check failed, 2 bad settings.
     Doctor,
-}
-
-#[derive(clap::Args)]
-struct BridgeArgs {
-    /// The event bus, by name or ARN (an ARN's region is used).
-    #[arg(long, value_name = "NAME_OR_ARN")]
-    bus: String,
-    /// A concrete topic published as it comes; repeat for several.
-    #[arg(long = "topic", value_name = "TOPIC")]
-    topics: Vec<String>,
-    /// A queue id (or `all`: every queue listed at start): each call on it gets its user.end,
-    /// customer.end and acw topics subscribed until its after-call work is over; repeat for
-    /// several (or a comma-separated list in BRIDGE_FOLLOW_QUEUES).
-    #[arg(
-        long = "follow-queue",
-        value_name = "QUEUE_ID",
-        env = "BRIDGE_FOLLOW_QUEUES",
-        value_delimiter = ','
-    )]
-    follow_queues: Vec<String>,
-    /// Also publish the followed queues' conversation snapshots.
-    #[arg(long)]
-    publish_queue_events: bool,
-    /// Fill every gap: the followed queues' calls that ended inside it (analytics details
-    /// query) are published as `…user.end` events marked `"backfilled": true` (in `metadata`).
-    #[arg(long)]
-    backfill: bool,
-    /// Keep the time the bridge was listening until here, so that a restart reports (and with
-    /// --backfill fills) the time it was down.
-    #[arg(long, value_name = "PATH")]
-    checkpoint: Option<PathBuf>,
-    /// Where entries the bus will not take wait (append-only files, replayed in order).
-    #[arg(long, value_name = "DIR")]
-    spool: Option<PathBuf>,
-    /// The `Source` of every entry (not `aws.`…).
-    #[arg(long, default_value = genesys_eventbridge::publish::DEFAULT_SOURCE)]
-    source: String,
-    /// The largest entry sent, as AWS counts bytes.
-    #[arg(long, default_value_t = genesys_eventbridge::publish::DEFAULT_MAX_BYTES, value_name = "N")]
-    max_entry_bytes: usize,
-    /// The server's heartbeat interval.
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    heartbeat_seconds: f64,
-}
-
-#[derive(clap::Args)]
-struct StreamArgs {
-    /// A concrete topic, e.g. v2.detail.events.conversation.<id>.user.end; repeat for several.
-    #[arg(long = "topic", value_name = "TOPIC")]
-    topics: Vec<String>,
-    /// A file of topics, one per line (`#` comments).
-    #[arg(long, value_name = "PATH")]
-    topics_file: Option<PathBuf>,
-    /// Where notifications go: `-` (stdout) or a file, appended to.
-    #[arg(long, default_value = "-", value_name = "PATH")]
-    output: String,
-    /// Keep per-shard listening times here, so a restart reports the time it was down.
-    #[arg(long, value_name = "PATH")]
-    checkpoint: Option<PathBuf>,
-    /// A status line on stderr (and a checkpoint write) this often.
-    #[arg(long, value_name = "SECONDS")]
-    status_interval: Option<f64>,
-    /// Stop after this many notifications.
-    #[arg(long, value_name = "N")]
-    stop_after_events: Option<u64>,
-    /// Stop after this long.
-    #[arg(long, value_name = "SECONDS")]
-    stop_after_seconds: Option<f64>,
-    /// The server's heartbeat interval: two silent intervals bring a ping, one more a reconnect.
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    heartbeat_seconds: f64,
 }
 
 #[derive(clap::Args)]
@@ -340,8 +269,8 @@ async fn run(cli: Cli, telemetry: &Telemetry) -> anyhow::Result<i32> {
         }
         Command::Configure { action } => configure(action).await,
         Command::Publish(args) => Ok(publish(args).await),
-        Command::Stream(args) => stream(args).await,
-        Command::Bridge(args) => bridge(args).await,
+        Command::Stream(args) => Ok(genesys_eventbridge::cli::stream::run(args).await),
+        Command::Bridge(args) => Ok(genesys_eventbridge::cli::bridge::run(args).await),
         Command::Doctor => doctor().await,
         Command::Reconcile(args) => {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
@@ -367,100 +296,6 @@ async fn doctor() -> anyhow::Result<i32> {
         writeln!(stdout, "{mark} {}: {}", finding.subject, finding.detail)?;
     }
     Ok(if findings.iter().all(|f| f.ok) { 0 } else { 3 })
-}
-
-/// `bridge`: the Genesys settings and AWS's standard ones.
-async fn bridge(args: BridgeArgs) -> anyhow::Result<i32> {
-    use genesys_eventbridge::bridge::{BridgeOptions, run};
-    use genesys_eventbridge::publish::{BusSink, SendPolicy, check_source};
-    use genesys_eventbridge::stream::session::SessionSettings;
-    check_source(&args.source).map_err(|problem| anyhow::anyhow!("--source: {problem}"))?;
-    let ceiling = genesys_eventbridge::cli::publish::MAX_ENTRY_BYTES_CEILING;
-    if args.max_entry_bytes == 0 || args.max_entry_bytes > ceiling {
-        anyhow::bail!(
-            "--max-entry-bytes: {} is not within 1 to {ceiling}",
-            args.max_entry_bytes
-        );
-    }
-    let heartbeat = bounded_seconds(args.heartbeat_seconds, "--heartbeat-seconds", HEARTBEAT)?;
-    let options = BridgeOptions {
-        topics: args.topics,
-        follow_queues: args.follow_queues,
-        publish_queue_events: args.publish_queue_events,
-        spool: args.spool,
-        source: args.source,
-        max_entry_bytes: args.max_entry_bytes,
-        // A few quick attempts, then the spool: the socket side must keep moving.
-        policy: SendPolicy {
-            max_attempts: 3,
-            backoff_max: Duration::from_secs(1),
-            max_request_bytes: args.max_entry_bytes,
-            ..SendPolicy::default()
-        },
-        settings: SessionSettings {
-            heartbeat,
-            ..SessionSettings::default()
-        },
-        stop_after: None,
-        backfill: args.backfill,
-        checkpoint: args.checkpoint,
-        checkpoint_interval: genesys_eventbridge::stream::CHECKPOINT_INTERVAL,
-    };
-    let access = GenesysAccess::from_env()?;
-    let client = std::sync::Arc::new(app::genesys_client(&access).await?);
-    let sink = std::sync::Arc::new(BusSink::new(
-        genesys_eventbridge::eventbridge::sdk::client_for_bus(&args.bus).await,
-        &args.bus,
-    ));
-    let mut out = std::io::BufWriter::new(std::io::stdout());
-    let mut err = std::io::stderr();
-    let stop = genesys_eventbridge::cli::stream::termination();
-    Ok(run(client, sink, options, &mut out, &mut err, stop).await)
-}
-
-/// The range of `--heartbeat-seconds` (Genesys beats every 30 s).
-const HEARTBEAT: (f64, f64) = (0.1, 3_600.0);
-/// The range of `--status-interval`.
-const STATUS_INTERVAL: (f64, f64) = (0.1, 86_400.0);
-/// The range of `--stop-after-seconds` (a year).
-const STOP_AFTER: (f64, f64) = (0.001, 31_536_000.0);
-
-/// `value` seconds, refused outside `range` (a timer past it overflows, one below it spins).
-fn bounded_seconds(value: f64, flag: &str, (min, max): (f64, f64)) -> anyhow::Result<Duration> {
-    if !(min..=max).contains(&value) {
-        anyhow::bail!("{flag}: {value} is not within {min} to {max} seconds");
-    }
-    Ok(Duration::from_secs_f64(value))
-}
-
-/// `stream`: the Genesys settings only.
-async fn stream(args: StreamArgs) -> anyhow::Result<i32> {
-    use genesys_eventbridge::cli::stream::{open_output, read_topics, termination};
-    use genesys_eventbridge::stream::{StreamOptions, run, session::SessionSettings};
-    let options = StreamOptions {
-        topics: read_topics(&args.topics, args.topics_file.as_deref())
-            .map_err(anyhow::Error::msg)?,
-        checkpoint: args.checkpoint,
-        checkpoint_interval: genesys_eventbridge::stream::CHECKPOINT_INTERVAL,
-        status_interval: args
-            .status_interval
-            .map(|value| bounded_seconds(value, "--status-interval", STATUS_INTERVAL))
-            .transpose()?,
-        stop_after_events: args.stop_after_events,
-        stop_after: args
-            .stop_after_seconds
-            .map(|value| bounded_seconds(value, "--stop-after-seconds", STOP_AFTER))
-            .transpose()?,
-        settings: SessionSettings {
-            heartbeat: bounded_seconds(args.heartbeat_seconds, "--heartbeat-seconds", HEARTBEAT)?,
-            ..SessionSettings::default()
-        },
-    };
-    let mut out = open_output(&args.output).map_err(anyhow::Error::msg)?;
-    let access = GenesysAccess::from_env()?;
-    let client = std::sync::Arc::new(app::genesys_client(&access).await?);
-    let mut err = std::io::stderr();
-    Ok(run(client, options, &mut out, &mut err, termination()).await)
 }
 
 /// `publish`: AWS's standard settings only (no Genesys or consumer settings needed).

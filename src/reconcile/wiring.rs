@@ -107,7 +107,7 @@ pub fn scheduled_settings(
     };
     let source = get("RECONCILE_SOURCE").unwrap_or_else(|| crate::publish::DEFAULT_SOURCE.into());
     crate::publish::check_source(&source)
-        .map_err(|problem| invalid("RECONCILE_SOURCE", problem))?;
+        .map_err(|problem| invalid("RECONCILE_SOURCE", problem.to_string()))?;
     let (from, to) = super::ReconcileSettings::window(
         duration("RECONCILE_WINDOW", super::DEFAULT_WINDOW)?,
         duration("RECONCILE_SETTLE", super::DEFAULT_SETTLE)?,

@@ -61,9 +61,23 @@ pub fn matches_template(template: &str, topic: &str) -> bool {
         })
 }
 
+/// More topics than the channels one client may hold can take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{topics} topics need {channels} channels of {TOPICS_PER_CHANNEL}, but a client may hold \
+     {MAX_CHANNELS} ({} topics at most)",
+    MAX_CHANNELS * TOPICS_PER_CHANNEL
+)]
+pub struct TooManyTopics {
+    /// The distinct topics asked for.
+    pub topics: usize,
+    /// The channels they would need.
+    pub channels: usize,
+}
+
 /// `topics` (deduplicated, in order) shared over channels of at most 1,000; an error with the
 /// arithmetic when more than 20 channels would be needed.
-pub fn shard(topics: &[String]) -> Result<Vec<Vec<String>>, String> {
+pub fn shard(topics: &[String]) -> Result<Vec<Vec<String>>, TooManyTopics> {
     let mut unique: Vec<String> = Vec::with_capacity(topics.len());
     let mut seen = std::collections::HashSet::new();
     for topic in topics {
@@ -73,12 +87,10 @@ pub fn shard(topics: &[String]) -> Result<Vec<Vec<String>>, String> {
     }
     let channels = unique.len().div_ceil(TOPICS_PER_CHANNEL);
     if channels > MAX_CHANNELS {
-        return Err(format!(
-            "{} topics need {channels} channels of {TOPICS_PER_CHANNEL}, but a client may hold \
-             {MAX_CHANNELS} ({} topics at most)",
-            unique.len(),
-            MAX_CHANNELS * TOPICS_PER_CHANNEL
-        ));
+        return Err(TooManyTopics {
+            topics: unique.len(),
+            channels,
+        });
     }
     Ok(unique
         .chunks(TOPICS_PER_CHANNEL)
@@ -141,7 +153,7 @@ mod tests {
             .map(|n| format!("v2.users.u{n}.presence"))
             .collect();
 
-        let problem = shard(&topics).unwrap_err();
+        let problem = shard(&topics).unwrap_err().to_string();
 
         assert!(
             problem.contains("20001 topics need 21 channels"),
