@@ -598,7 +598,8 @@ async fn fill<A: BridgeApi + 'static>(
                 ticket,
             });
         }
-        Err(problem) => {
+        Err(error) => {
+            let problem = gev_core::error_chain(&error);
             tracing::error!(gap.from = %rfc3339(gap.from), gap.to = %rfc3339(gap.to), "backfill failed: {problem}");
         }
     }

@@ -104,7 +104,7 @@ pub async fn run(args: Args) -> i32 {
         &args.bus,
     ));
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    bridge_to(
+    run_with(
         Arc::new(client),
         sink,
         options,
@@ -154,7 +154,7 @@ async fn wire(
 
 /// Runs the bridge on `api` and `sink` until `stop`: outcome lines and gap records on `out`,
 /// the rest on `err`; returns the exit code.
-pub async fn bridge_to<A: BridgeApi + 'static>(
+pub async fn run_with<A: BridgeApi + 'static>(
     api: Arc<A>,
     sink: Arc<dyn EventSink>,
     options: BridgeOptions,

@@ -2,6 +2,7 @@
 
 pub mod bridge;
 pub mod configure;
+pub mod doctor;
 pub mod input;
 pub mod invoke;
 pub mod publish;
@@ -55,6 +56,9 @@ pub enum SettingsError {
         ceiling = publish::MAX_ENTRY_BYTES_CEILING
     )]
     MaxEntryBytes(usize),
+    /// An events file that cannot be read or parsed.
+    #[error(transparent)]
+    Input(#[from] input::InputError),
     /// A `--source` EventBridge would refuse.
     #[error("--source")]
     Source(#[source] crate::publish::SourceError),
@@ -81,12 +85,20 @@ impl SettingsError {
     }
 }
 
-/// Writes one line on `err`, ignoring a failure: the lines a command says on stderr (progress,
-/// warnings, its summary and its error) are best effort. A closed or full stderr must neither
+/// Writes one line on `err`, ignoring a failure: what a command says on stderr (progress,
+/// warnings, its summary and its error) is best effort. A closed or full stderr must neither
 /// stop a stream that is still delivering nor change an exit code that reports the work; the
-/// outputs a command exists to produce are written with their errors checked.
+/// outputs a command exists to produce are written with their errors checked (or, where that
+/// output is a report beside work already done, ignored in its printer, which says why).
 pub fn say(err: &mut dyn Write, line: fmt::Arguments<'_>) {
     let _ = writeln!(err, "{line}");
+}
+
+/// Writes `text` on `err` without ending the line, and flushes it (a progress bar, a prompt);
+/// best effort, as [`say`].
+pub fn show(err: &mut dyn Write, text: fmt::Arguments<'_>) {
+    let _ = err.write_fmt(text);
+    let _ = err.flush();
 }
 
 /// The range of `--heartbeat-seconds` (Genesys beats every 30 s).

@@ -81,29 +81,33 @@ fn exit_code(result: &Result<ReconcileReport, Failure>) -> i32 {
     }
 }
 
-/// Runs `reconcile` as `args` say: one JSON line per agent leg on `out`, the summary (or the
-/// error) on `err`; returns the exit code.
-pub async fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// Runs `reconcile` as `args` say: one JSON line per agent leg on stdout, the summary (or the
+/// error) on stderr; returns the exit code.
+pub async fn run(args: Args) -> i32 {
     let result = reconcile_as_asked(&args, Utc::now()).await;
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     match &result {
         Ok(report) => {
             for line in leg_lines(report) {
-                // A closed stdout (`| head`) must not stop the summary.
+                // Ignored: a closed stdout (`| head`) must not stop the summary; what was
+                // published is on the bus either way.
                 let _ = writeln!(out, "{line}");
             }
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge reconcile: {}",
-                summary(report, args.dry_run)
+            super::say(
+                &mut err,
+                format_args!(
+                    "genesys-eventbridge reconcile: {}",
+                    summary(report, args.dry_run)
+                ),
             );
         }
-        Err(failure) => {
-            let _ = writeln!(
-                err,
+        Err(failure) => super::say(
+            &mut err,
+            format_args!(
                 "genesys-eventbridge reconcile: {}",
                 gev_core::error_chain(failure)
-            );
-        }
+            ),
+        ),
     }
     exit_code(&result)
 }

@@ -92,7 +92,7 @@ pub async fn run(args: Args) -> i32 {
         Err(error) => return finish(&Err(error.into()), &mut err),
     };
     let client = Arc::new(client);
-    stream_to(client, options, &mut out, &mut err, super::termination()).await
+    run_with(client, options, &mut out, &mut err, super::termination()).await
 }
 
 /// The options of `args`, the output it names, the Genesys client.
@@ -125,7 +125,7 @@ async fn wire(
 
 /// Runs the stream on `api` until `stop`: notifications and gap records on `out`, the rest on
 /// `err`; returns the exit code.
-pub async fn stream_to<A: StreamApi + 'static>(
+pub async fn run_with<A: StreamApi + 'static>(
     api: Arc<A>,
     options: StreamOptions,
     out: &mut (dyn Write + Send),

@@ -2,7 +2,7 @@
 //! read-only plans, validation, audit, and no secret in any output.
 
 use crate::helpers::{Recording, demo_sim, sim_client};
-use genesys_eventbridge::cli::configure::{Request, Terminal, run};
+use genesys_eventbridge::cli::configure::{Request, Terminal, run_with};
 use genesys_eventbridge::configure::{self, ActivationWait, ConfigureError};
 use gev_core::deadline::Deadline;
 use gev_core::domain::integration::parse_spec;
@@ -60,7 +60,7 @@ pub(crate) async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
             who: "demo-client".into(),
             interactive: false,
         };
-        run(request, &client, &mut terminal).await
+        run_with(request, &client, &mut terminal).await
     };
     Ran {
         code,
@@ -515,7 +515,7 @@ async fn each_applied_change_is_published_as_its_audit_record_without_secrets() 
             who: "demo-client".into(),
             interactive: false,
         };
-        run(request, &client, &mut terminal).await
+        run_with(request, &client, &mut terminal).await
     };
 
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));

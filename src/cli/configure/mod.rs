@@ -1,4 +1,4 @@
-//! `genesys-eventbridge configure plan|apply|status|check|audit`: the desired state from a file, the plan, the apply, the audit chain; exit codes as DESIGN.md says.
+//! `genesys-eventbridge configure plan|apply|status|check|audit`: its arguments, the desired state from a file, the plan, the apply, the audit chain; exit codes as DESIGN.md says.
 
 mod check;
 mod output;
@@ -51,6 +51,175 @@ pub fn sdk_connector() -> AwsConnector {
             Box::new(sources) as Box<dyn EventSources>
         })
     })
+}
+
+/// The Genesys EventBridge integration as code: plan, apply, status, audit verify.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The action.
+    #[command(subcommand)]
+    pub action: Subcommand,
+}
+
+/// A configure action, as the command line gives it.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Subcommand {
+    /// Show what apply would change (reads only).
+    Plan {
+        /// The desired state (JSON).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// Exit with 4 when changes are pending (0 when none).
+        #[arg(long)]
+        exit_code: bool,
+        /// Print the plan as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the plan and perform it; never overwrites a change made since it was read.
+    Apply {
+        /// The desired state (JSON).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// Apply without asking (required when input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Where every applied change is recorded (a hash chain).
+        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
+        audit_log: PathBuf,
+        /// How long to wait for an enabled integration to report ACTIVE (and for the partner
+        /// event source to appear), at most 3600.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(0..=3600))]
+        wait_seconds: u64,
+        /// Then create the partner event bus on AWS (region: the file's awsRegion) once the
+        /// partner event source appears, and print its name for `sam deploy`.
+        #[arg(long)]
+        associate_bus: bool,
+        /// Also publish each applied change (its audit record, never a secret) to this SNS topic.
+        #[arg(long, value_name = "ARN")]
+        notify_topic_arn: Option<String>,
+    },
+    /// The projection test: each topic's sample event through the template's rule and the
+    /// consumer's parser (exit 3 when a topic is not delivered or its events are rejected).
+    Check {
+        /// The desired state (JSON).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// The SAM template whose rule delivers the events.
+        #[arg(long, value_name = "PATH", default_value = "template.yaml")]
+        template: PathBuf,
+        /// Where sample events are taken from, by detail-type, when one exists.
+        #[arg(long, value_name = "DIR", default_value = "events")]
+        events_dir: PathBuf,
+    },
+    /// Show the integration as Genesys has it, its partner event source, and the audit log's
+    /// head (keep it: `audit verify --expect-head` compares).
+    Status {
+        /// The desired state (JSON).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+        /// The audit log whose head is shown.
+        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
+        audit_log: PathBuf,
+    },
+    /// Check the audit log's hash chain (exit 3 at a broken or cut-short line, or a head other
+    /// than --expect-head).
+    Audit {
+        /// The audit action.
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+/// An action on the audit log.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AuditAction {
+    /// Verify the chain (and, with --expect-head, that the log ends at that head).
+    Verify {
+        /// The audit log.
+        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
+        audit_log: PathBuf,
+        /// The head the log must end with: the `head` of the last SNS record, or what `status`
+        /// showed (exit 3 naming both when it differs).
+        #[arg(long, value_name = "SHA256")]
+        expect_head: Option<String>,
+    },
+}
+
+/// How often apply looks whether the integration is ACTIVE (and the partner event source there).
+const ACTIVATION_POLL: Duration = Duration::from_millis(500);
+
+/// Runs `configure` as `args` say: `check` and `audit verify` offline, the others with the
+/// Genesys settings of the environment (and AWS's standard ones); results on stdout, progress
+/// and problems on stderr; returns the exit code.
+pub async fn run(args: Args) -> i32 {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let request = match args.action {
+        Subcommand::Plan {
+            file,
+            exit_code,
+            json,
+        } => Request::Plan {
+            file,
+            exit_code,
+            json,
+        },
+        Subcommand::Apply {
+            file,
+            yes,
+            audit_log,
+            wait_seconds,
+            associate_bus,
+            notify_topic_arn,
+        } => Request::Apply {
+            notify_topic_arn,
+            file,
+            yes,
+            audit_log,
+            associate_bus,
+            activation: ActivationWait {
+                timeout: Duration::from_secs(wait_seconds),
+                interval: ACTIVATION_POLL,
+            },
+        },
+        Subcommand::Status { file, audit_log } => Request::Status { file, audit_log },
+        Subcommand::Check {
+            file,
+            template,
+            events_dir,
+        } => {
+            let mut terminal = Terminal::real(&mut out, &mut err, String::new());
+            return check(&file, &template, &events_dir, &mut terminal);
+        }
+        Subcommand::Audit {
+            action:
+                AuditAction::Verify {
+                    audit_log,
+                    expect_head,
+                },
+        } => {
+            let mut terminal = Terminal::real(&mut out, &mut err, String::new());
+            return audit_verify(&audit_log, expect_head.as_deref(), &mut terminal);
+        }
+    };
+    let (client, who) = match genesys_client().await {
+        Ok(wired) => wired,
+        Err(error) => {
+            error.print(&mut err);
+            return super::exit::BAD_INPUT;
+        }
+    };
+    let mut terminal = Terminal::real(&mut out, &mut err, who);
+    run_with(request, &client, &mut terminal).await
+}
+
+/// The Genesys client of the environment's settings, and who it acts as.
+async fn genesys_client() -> Result<(gev_genesys::HttpGenesysClient, String), super::SettingsError>
+{
+    let access = gev_consumer::config::GenesysAccess::from_env()?;
+    let client = gev_consumer::app::genesys_client(&access).await?;
+    Ok((client, access.who()))
 }
 
 /// What a configure command is asked to do.
@@ -114,8 +283,27 @@ pub struct Terminal<'a> {
     pub interactive: bool,
 }
 
+impl<'a> Terminal<'a> {
+    /// Where configure writes, acting as `who`, with the real AWS; it asks for confirmation only
+    /// when stdin is a terminal.
+    pub fn real(out: &'a mut dyn Write, err: &'a mut dyn Write, who: String) -> Self {
+        Terminal {
+            aws: sdk_connector(),
+            notifier: sns_connector(),
+            out,
+            err,
+            who,
+            interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        }
+    }
+}
+
 /// Runs `request` against `api`; returns the exit status.
-pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Terminal<'_>) -> i32 {
+pub async fn run_with(
+    request: Request,
+    api: &dyn IntegrationsApi,
+    terminal: &mut Terminal<'_>,
+) -> i32 {
     let outcome = match request {
         Request::Plan {
             file,
