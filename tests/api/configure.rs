@@ -203,7 +203,10 @@ async fn a_change_made_between_plan_and_apply_is_never_overwritten() {
         matches!(&error, ConfigureError::Conflict { planned: 2, now: 3, changed } if changed == "notes"),
         "{error}"
     );
-    assert_eq!(error.exit_code(), 3);
+    assert_eq!(
+        genesys_eventbridge::cli::configure::error_exit_code(&error),
+        3
+    );
     let config = gev_genesys::integrations::IntegrationsApi::config(
         &client,
         &gev_core::domain::IntegrationId::parse(id).unwrap(),

@@ -6,7 +6,9 @@ mod output;
 pub use check::check;
 use output::{print_plan, print_status};
 
-use crate::configure::audit::{self, AuditEntry, AuditLog};
+use super::{say, show};
+use crate::configure::audit::{self, AuditEntry, AuditError, AuditLog};
+use crate::configure::event_pattern::UnsupportedPattern;
 use crate::configure::{
     self, ActivationWait, ConfigureError, Found, WriteFailure, Written, partner_bus,
 };
@@ -298,13 +300,124 @@ impl<'a> Terminal<'a> {
     }
 }
 
+/// How a configure command ended, when it did what it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Done.
+    Done,
+    /// `plan --exit-code`, with changes pending.
+    ChangesPending,
+    /// `check` found a topic not delivered or rejected, or `audit verify` a problem (each said
+    /// on its line).
+    ProblemsFound,
+    /// Applied, but a record of it could not be written or published (said when it happened).
+    NotRecorded,
+}
+
+/// Why a configure command failed; said once, as `configure: …`, by [`finish`].
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The use case's error.
+    #[error(transparent)]
+    Configure(Box<ConfigureError>),
+    /// The integration was written (and recorded) but did not become ACTIVE, or its state could
+    /// not be read.
+    #[error(transparent)]
+    NotActivated(Box<ConfigureError>),
+    /// The audit log cannot take the record of a change, so nothing was written.
+    #[error("{}; nothing was written to Genesys Cloud", gev_core::error_chain(.0))]
+    AuditLogUnusable(#[source] AuditError),
+    /// No `--yes`, and no terminal to ask on.
+    #[error("apply changes nothing without --yes when its input is not a terminal")]
+    NeedsYes,
+    /// The person at the terminal did not confirm (nothing more to say).
+    #[error("not confirmed")]
+    Declined,
+    /// A file `check` reads (the desired state, the template) that cannot be read or used.
+    #[error("{}", path.display())]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The rule's pattern uses what `check` does not evaluate.
+    #[error(transparent)]
+    Pattern(#[from] UnsupportedPattern),
+    /// `--expect-head` is not a SHA-256.
+    #[error("--expect-head {0:?} is not a SHA-256 (64 hex digits)")]
+    NotAHead(String),
+    /// The audit log cannot be read (`audit verify`).
+    #[error(transparent)]
+    AuditLog(AuditError),
+}
+
+impl From<ConfigureError> for Failure {
+    fn from(error: ConfigureError) -> Self {
+        Failure::Configure(Box::new(error))
+    }
+}
+
+/// The exit code of a run (DESIGN.md): 0 done; 1 Genesys or AWS failed after retries, the
+/// integration did not become ACTIVE, or a change was not recorded; 2 bad input (the file, a
+/// flag, an unusable audit log, no confirmation); 3 a conflict, a `check` that fails, an audit
+/// log that does not verify; 4 `plan --exit-code` with changes pending.
+fn exit_code(result: &Result<Ended, Failure>) -> i32 {
+    use super::exit::{BAD_INPUT, CHANGES_PENDING, REJECTED, REMOTE_FAILURE, SUCCESS};
+    match result {
+        Ok(Ended::Done) => SUCCESS,
+        Ok(Ended::ChangesPending) => CHANGES_PENDING,
+        Ok(Ended::ProblemsFound) => REJECTED,
+        Ok(Ended::NotRecorded) | Err(Failure::NotActivated(_)) => REMOTE_FAILURE,
+        Err(Failure::Configure(error)) => error_exit_code(error),
+        Err(
+            Failure::AuditLogUnusable(_)
+            | Failure::NeedsYes
+            | Failure::Declined
+            | Failure::Unusable { .. }
+            | Failure::Pattern(_)
+            | Failure::NotAHead(_),
+        ) => BAD_INPUT,
+        Err(Failure::AuditLog(_)) => REJECTED,
+    }
+}
+
+/// The exit code of the use case's error: 2 bad input, 3 a conflict to look at, 1 a remote
+/// failure (an integration that does not become ACTIVE is one).
+pub fn error_exit_code(error: &ConfigureError) -> i32 {
+    use super::exit::{BAD_INPUT, REJECTED, REMOTE_FAILURE};
+    match error {
+        ConfigureError::Invalid(_) | ConfigureError::Ambiguous { .. } => BAD_INPUT,
+        ConfigureError::Conflict { .. } => REJECTED,
+        ConfigureError::Missing(_)
+        | ConfigureError::Genesys(_)
+        | ConfigureError::Aws(_)
+        | ConfigureError::SourceMissing(_)
+        | ConfigureError::NotActive { .. } => REMOTE_FAILURE,
+    }
+}
+
+/// Says how the command failed, if it did (once, last); its exit code.
+fn finish(result: &Result<Ended, Failure>, err: &mut dyn Write) -> i32 {
+    if let Err(failure) = result
+        && !matches!(failure, Failure::Declined)
+    {
+        say(
+            err,
+            format_args!("configure: {}", gev_core::error_chain(failure)),
+        );
+    }
+    exit_code(result)
+}
+
 /// Runs `request` against `api`; returns the exit status.
 pub async fn run_with(
     request: Request,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
 ) -> i32 {
-    let outcome = match request {
+    let result = match request {
         Request::Plan {
             file,
             exit_code,
@@ -331,15 +444,9 @@ pub async fn run_with(
         Request::AuditVerify {
             audit_log,
             expect_head,
-        } => Ok(audit_verify(&audit_log, expect_head.as_deref(), terminal)),
+        } => verify_audit_log(&audit_log, expect_head.as_deref(), terminal),
     };
-    match outcome {
-        Ok(code) => code,
-        Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {}", gev_core::error_chain(&error));
-            error.exit_code()
-        }
-    }
+    finish(&result, terminal.err)
 }
 
 /// Reads and checks the desired state, locally and against Genesys (all problems at once).
@@ -383,21 +490,20 @@ async fn plan(
     options: PlanOptions,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
-) -> Result<i32, ConfigureError> {
+) -> Result<Ended, Failure> {
     let (spec, _, plan) = read_and_plan(file, api, Deadline::after(BUDGET)).await?;
     if options.json {
-        let _ = writeln!(
+        say(
             terminal.out,
-            "{}",
-            serde_json::to_string(&plan).unwrap_or_default()
+            format_args!("{}", serde_json::to_string(&plan).unwrap_or_default()),
         );
     } else {
         print_plan(&spec, &plan, terminal.out);
     }
     Ok(if options.exit_code && plan.has_changes() {
-        4
+        Ended::ChangesPending
     } else {
-        0
+        Ended::Done
     })
 }
 
@@ -415,7 +521,7 @@ async fn apply(
     options: ApplyOptions<'_>,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
-) -> Result<i32, ConfigureError> {
+) -> Result<Ended, Failure> {
     let wait = options.activation.bounded();
     // The waits for activation and for the partner event source come on top of the requests.
     let deadline = Deadline::after(BUDGET.saturating_add(wait.timeout.saturating_mul(2)));
@@ -423,44 +529,37 @@ async fn apply(
     print_plan(&spec, &plan, terminal.out);
     if plan.has_changes() {
         // Before anything is written to Genesys: the change must be recordable.
-        let mut log = match AuditLog::open(options.audit_log) {
-            Ok(log) => log,
-            Err(error) => {
-                let _ = writeln!(
-                    terminal.err,
-                    "configure: {}; nothing was written to Genesys Cloud",
-                    gev_core::error_chain(&error)
-                );
-                return Ok(2);
-            }
-        };
-        if !options.yes && !confirmed(terminal) {
-            return Ok(2);
+        let mut log = AuditLog::open(options.audit_log).map_err(Failure::AuditLogUnusable)?;
+        if !options.yes {
+            confirm(terminal)?;
         }
         let planned = Planned {
             spec: &spec,
             plan: &plan,
             found: found.as_ref(),
         };
-        let code = apply_plan(planned, &options, &mut log, deadline, api, terminal).await;
-        if code != 0 {
-            return Ok(code);
+        let ended = apply_plan(planned, &options, &mut log, deadline, api, terminal).await?;
+        if ended != Ended::Done {
+            return Ok(ended);
         }
     }
     if options.associate_bus {
-        let name = partner_source_name(
-            &api.organization_id(deadline).await?,
-            &spec.event_source_suffix,
-        );
+        let org = api
+            .organization_id(deadline)
+            .await
+            .map_err(ConfigureError::from)?;
+        let name = partner_source_name(&org, &spec.event_source_suffix);
         let sources = (terminal.aws)(&spec.aws_region).await;
         let bus =
             partner_bus::associate(sources.as_ref(), &name, wait.timeout, wait.interval).await?;
-        let _ = writeln!(
+        say(
             terminal.out,
-            "event bus {bus} receives the integration's events: give it to `sam deploy` as EventBusName"
+            format_args!(
+                "event bus {bus} receives the integration's events: give it to `sam deploy` as EventBusName"
+            ),
         );
     }
-    Ok(0)
+    Ok(Ended::Done)
 }
 
 /// Records in the audit log (and on SNS) what Genesys accepted.
@@ -500,28 +599,35 @@ impl Recorder<'_> {
             Ok(appended) => appended,
             Err(error) => {
                 self.failed = true;
-                let _ = writeln!(
+                say(
                     err,
-                    "configure: {}: what Genesys accepted ({}: {}) is NOT recorded",
-                    gev_core::error_chain(&error),
-                    record.integration_id,
-                    record.outcome
+                    format_args!(
+                        "configure: {}: what Genesys accepted ({}: {}) is NOT recorded",
+                        gev_core::error_chain(&error),
+                        record.integration_id,
+                        record.outcome
+                    ),
                 );
                 return;
             }
         };
-        let _ = writeln!(
+        say(
             out,
-            "recorded in {}: {}, head {}",
-            self.log.path().display(),
-            record.outcome,
-            appended.head
+            format_args!(
+                "recorded in {}: {}, head {}",
+                self.log.path().display(),
+                record.outcome,
+                appended.head
+            ),
         );
         if let Some(notifier) = &self.notifier
             && let Err(error) = notifier.notify(&appended.anchored_record()).await
         {
             self.failed = true;
-            let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
+            say(
+                err,
+                format_args!("configure: {}", gev_core::error_chain(&error)),
+            );
         }
     }
 }
@@ -543,7 +649,7 @@ async fn apply_plan(
     deadline: Deadline,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
-) -> i32 {
+) -> Result<Ended, Failure> {
     let Planned { spec, plan, found } = planned;
     let notifier = match options.notify_topic_arn {
         Some(topic_arn) => Some((terminal.notifier)(topic_arn).await),
@@ -591,8 +697,7 @@ async fn apply_plan(
                 };
                 recorder.record(record, out, err).await;
             }
-            let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
-            return error.exit_code();
+            return Err(error.into());
         }
     };
     let id = written.integration_id.as_str().to_owned();
@@ -609,15 +714,17 @@ async fn apply_plan(
             }
         ),
     };
-    let _ = writeln!(
+    say(
         out,
-        "{}: integration {id}, {}",
-        if failure.is_some() {
-            "partial"
-        } else {
-            "applied"
-        },
-        written.describe()
+        format_args!(
+            "{}: integration {id}, {}",
+            if failure.is_some() {
+                "partial"
+            } else {
+                "applied"
+            },
+            written.describe()
+        ),
     );
     let record = Record {
         integration_id: &id,
@@ -628,8 +735,7 @@ async fn apply_plan(
     };
     recorder.record(record, out, err).await;
     if let Some((_, error)) = failure {
-        let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
-        return error.exit_code();
+        return Err(error.into());
     }
     let reported = if spec.enabled {
         wait_for_activation(
@@ -642,18 +748,23 @@ async fn apply_plan(
             err,
         )
         .await
+        .map_err(|error| Failure::NotActivated(Box::new(error)))?
     } else {
-        Some(written.reported_state.clone())
+        written.reported_state.clone()
     };
-    let Some(reported) = reported else {
-        return 1;
-    };
-    let _ = writeln!(out, "integration {id}: reported state {reported}");
-    i32::from(recorder.failed)
+    say(
+        out,
+        format_args!("integration {id}: reported state {reported}"),
+    );
+    Ok(if recorder.failed {
+        Ended::NotRecorded
+    } else {
+        Ended::Done
+    })
 }
 
 /// Waits for the integration to report ACTIVE; when it does not (ERROR, the wait ran out, or its
-/// state cannot be read), records that after the change's own record, and returns `None`.
+/// state cannot be read), records that after the change's own record, and returns why.
 async fn wait_for_activation(
     written: &Written,
     wait: ActivationWait,
@@ -662,10 +773,10 @@ async fn wait_for_activation(
     recorder: &mut Recorder<'_>,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Option<String> {
+) -> Result<String, ConfigureError> {
     let id = &written.integration_id;
     let error = match configure::wait_until_active(api, id, wait, deadline).await {
-        Ok(state) => return Some(state),
+        Ok(state) => return Ok(state),
         Err(error) => error,
     };
     let outcome = match &error {
@@ -693,24 +804,23 @@ async fn wait_for_activation(
         outcome: &outcome,
     };
     recorder.record(record, out, err).await;
-    let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
-    None
+    Err(error)
 }
 
 /// Asks on a terminal; without one (and without `--yes`) refuses.
-fn confirmed(terminal: &mut Terminal<'_>) -> bool {
+fn confirm(terminal: &mut Terminal<'_>) -> Result<(), Failure> {
     if !terminal.interactive {
-        let _ = writeln!(
-            terminal.err,
-            "configure: apply changes nothing without --yes when its input is not a terminal"
-        );
-        return false;
+        return Err(Failure::NeedsYes);
     }
-    let _ = write!(terminal.err, "Apply these changes? [y/N] ");
-    let _ = terminal.err.flush();
+    show(terminal.err, format_args!("Apply these changes? [y/N] "));
     let mut answer = String::new();
+    // Unreadable stdin: no answer, which is no.
     let _ = std::io::stdin().lock().read_line(&mut answer);
-    matches!(answer.trim(), "y" | "Y" | "yes")
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::Declined)
+    }
 }
 
 async fn status(
@@ -718,62 +828,74 @@ async fn status(
     audit_log: &Path,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
-) -> Result<i32, ConfigureError> {
+) -> Result<Ended, Failure> {
     let deadline = Deadline::after(BUDGET);
     let (spec, found, _) = read_and_plan(file, api, deadline).await?;
     let Some(found) = found else {
-        let _ = writeln!(terminal.out, "integration {:?}: absent", spec.name);
+        say(
+            terminal.out,
+            format_args!("integration {:?}: absent", spec.name),
+        );
         print_audit_head(audit_log, terminal.out);
-        return Ok(0);
+        return Ok(Ended::Done);
     };
     print_status(&found, terminal.out);
-    let org = api.organization_id(deadline).await?;
+    let org = api
+        .organization_id(deadline)
+        .await
+        .map_err(ConfigureError::from)?;
     let name = partner_source_name(&org, &found.config.properties.event_source_suffix);
-    let _ = writeln!(terminal.out, "  partner event source: {name}");
+    say(terminal.out, format_args!("  partner event source: {name}"));
     let sources = (terminal.aws)(&spec.aws_region).await;
-    let _ = match partner_bus::status(sources.as_ref(), &name).await {
-        Ok(status) => writeln!(
+    match partner_bus::status(sources.as_ref(), &name).await {
+        Ok(status) => say(
             terminal.out,
-            "  on AWS ({}): source {}, bus {}",
-            spec.aws_region,
-            status.source_state.as_deref().unwrap_or("absent"),
-            if status.bus_associated {
-                "associated"
-            } else {
-                "not associated"
-            }
+            format_args!(
+                "  on AWS ({}): source {}, bus {}",
+                spec.aws_region,
+                status.source_state.as_deref().unwrap_or("absent"),
+                if status.bus_associated {
+                    "associated"
+                } else {
+                    "not associated"
+                }
+            ),
         ),
-        Err(error) => writeln!(
+        Err(error) => say(
             terminal.out,
-            "  on AWS: not checked ({})",
-            gev_core::error_chain(&error)
+            format_args!("  on AWS: not checked ({})", gev_core::error_chain(&error)),
         ),
-    };
+    }
     print_audit_head(audit_log, terminal.out);
-    Ok(0)
+    Ok(Ended::Done)
 }
 
 /// The audit log's head, to keep outside the file (`audit verify --expect-head` compares).
 fn print_audit_head(audit_log: &Path, out: &mut dyn Write) {
     let path = audit_log.display();
-    let _ = match audit::head(audit_log) {
-        Ok(Some(verified)) => writeln!(
+    match audit::head(audit_log) {
+        Ok(Some(verified)) => say(
             out,
-            "  audit log {path}: {} record(s), head {}{}",
-            verified.records,
-            verified.head,
-            if verified.problems.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({} problem(s): run configure audit verify)",
-                    verified.problems.len()
-                )
-            }
+            format_args!(
+                "  audit log {path}: {} record(s), head {}{}",
+                verified.records,
+                verified.head,
+                if verified.problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} problem(s): run configure audit verify)",
+                        verified.problems.len()
+                    )
+                }
+            ),
         ),
-        Ok(None) => writeln!(out, "  audit log {path}: absent"),
-        Err(error) => writeln!(out, "  audit log: {}", gev_core::error_chain(&error)),
-    };
+        Ok(None) => say(out, format_args!("  audit log {path}: absent")),
+        Err(error) => say(
+            out,
+            format_args!("  audit log: {}", gev_core::error_chain(&error)),
+        ),
+    }
 }
 
 /// `configure audit verify`: checks the audit log's chain and, with `expect_head`, that it ends
@@ -784,46 +906,74 @@ pub fn audit_verify(
     expect_head: Option<&str>,
     terminal: &mut Terminal<'_>,
 ) -> i32 {
+    let result = verify_audit_log(audit_log, expect_head, terminal);
+    finish(&result, terminal.err)
+}
+
+fn verify_audit_log(
+    audit_log: &Path,
+    expect_head: Option<&str>,
+    terminal: &mut Terminal<'_>,
+) -> Result<Ended, Failure> {
     if let Some(head) = expect_head
         && !(head.len() == 64 && head.bytes().all(|byte| byte.is_ascii_hexdigit()))
     {
-        let _ = writeln!(
-            terminal.err,
-            "configure: --expect-head {head:?} is not a SHA-256 (64 hex digits)"
-        );
-        return 2;
+        return Err(Failure::NotAHead(head.to_owned()));
     }
-    let verified = match audit::verify(audit_log, expect_head) {
-        Ok(verified) => verified,
-        Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {}", gev_core::error_chain(&error));
-            return 3;
-        }
-    };
+    let verified = audit::verify(audit_log, expect_head).map_err(Failure::AuditLog)?;
     let path = audit_log.display();
     if verified.problems.is_empty() {
-        let _ = writeln!(
+        say(
             terminal.out,
-            "{path}: {} record(s), chain intact, head {}{}",
+            format_args!(
+                "{path}: {} record(s), chain intact, head {}{}",
+                verified.records,
+                verified.head,
+                if expect_head.is_some() {
+                    " as expected"
+                } else {
+                    " (not compared: give --expect-head to detect a removed or edited last line)"
+                }
+            ),
+        );
+        return Ok(Ended::Done);
+    }
+    say(
+        terminal.out,
+        format_args!(
+            "{path}: {} record(s), head {}, {} problem(s)",
             verified.records,
             verified.head,
-            if expect_head.is_some() {
-                " as expected"
-            } else {
-                " (not compared: give --expect-head to detect a removed or edited last line)"
-            }
-        );
-        return 0;
-    }
-    let _ = writeln!(
-        terminal.out,
-        "{path}: {} record(s), head {}, {} problem(s)",
-        verified.records,
-        verified.head,
-        verified.problems.len()
+            verified.problems.len()
+        ),
     );
     for problem in &verified.problems {
-        let _ = writeln!(terminal.err, "configure: audit log {path}: {problem}");
+        say(
+            terminal.err,
+            format_args!("configure: audit log {path}: {problem}"),
+        );
     }
-    3
+    Ok(Ended::ProblemsFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_is_exit_status_3_and_bad_input_2() {
+        let conflict = ConfigureError::Conflict {
+            planned: 3,
+            now: 4,
+            changed: "notes".into(),
+        };
+        let invalid = ConfigureError::Invalid(vec![]);
+        let not_active = ConfigureError::NotActive {
+            state: "ERROR".into(),
+            timed_out: false,
+        };
+        assert_eq!(error_exit_code(&conflict), 3);
+        assert_eq!(error_exit_code(&invalid), 2);
+        assert_eq!(error_exit_code(&not_active), 1);
+    }
 }
