@@ -97,7 +97,9 @@ pub fn scheduled_settings(
     };
     let invalid = |name: &'static str, problem: String| ConfigError::Invalid { name, problem };
     let duration = |name: &'static str, default: chrono::TimeDelta| match get(name) {
-        Some(text) => super::parse_duration(&text).map_err(|problem| invalid(name, problem)),
+        Some(text) => {
+            super::parse_duration(&text).map_err(|problem| invalid(name, problem.to_string()))
+        }
         None => Ok(default),
     };
     let count = |name: &'static str, default: usize| match get(name) {
