@@ -19,6 +19,8 @@ use std::sync::Arc;
 /// Stream Genesys notifications of concrete topics over the Notifications API's WebSocket,
 /// one JSON line per notification, a gap record for every interval not listening; runs
 /// until SIGINT/SIGTERM (exit 0). Exit 2 for invalid topics or settings.
+// The flags' docs are their `--help` text, where `<id>` is meant as written.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// A concrete topic, e.g. v2.detail.events.conversation.<id>.user.end; repeat for several.
