@@ -8,11 +8,11 @@ pub mod spool;
 use crate::publish::{
     DedupWindow, Entry, EntryError, EventSink, SendPolicy, TransformError, check_entry, transform,
 };
-use crate::stream::StreamApi;
 use crate::stream::checkpoint::{Checkpoint, CheckpointError, ShardState};
 use crate::stream::records::{Gap, notification_line, rfc3339};
-use crate::stream::session::{SessionError, SessionEvent, SessionSettings};
+use crate::stream::session::{SessionEvent, SessionSettings};
 use crate::stream::supervisor::Shards;
+use crate::stream::{ShardProgress, StreamApi};
 use chrono::{DateTime, Utc};
 use coverage::{Change, Coverage, finished_conversation, queue_topic, queued_conversation};
 use forward::{Forwarder, Queued, Unhandled};
@@ -117,27 +117,19 @@ pub enum Unpublishable {
 
 /// What a running bridge reports as it happens, in order; the CLI prints it. Nothing here can
 /// stop the bridge: its product is on the bus (or in the spool), the lines are its report.
-pub trait BridgeProgress: Send {
+pub trait BridgeProgress: ShardProgress {
     /// An outcome line of the forwarder (published, rejected, spooled, held, failed).
     fn outcome(&mut self, line: &str);
     /// A gap record.
     fn gap(&mut self, gap: &Gap);
     /// Genesys refused a topic of shard `shard`.
     fn topic_rejected(&mut self, shard: usize, topic: &str, reason: &str);
-    /// A shard stopped listening at `since`.
-    fn shard_stopped(&mut self, shard: usize, since: DateTime<Utc>, reason: &str);
-    /// An attempt of a shard to listen failed; it is retried.
-    fn shard_failed(&mut self, shard: usize, error: &SessionError);
-    /// A request made before the start failed; it is retried.
-    fn retrying(&mut self, error: &GenesysError);
     /// `--follow-queue all` follows this many queues.
     fn following_all(&mut self, queues: usize);
     /// A notification of `topic` not published, and why.
     fn not_published(&mut self, topic: &str, why: &Unpublishable);
     /// A conversation whose topics no channel has room for.
     fn not_covered(&mut self, conversation: &str);
-    /// The checkpoint could not be written (it is tried again at the next period).
-    fn checkpoint_not_saved(&mut self, error: &CheckpointError);
 }
 
 /// Runs the bridge until `stop` resolves, reporting to `progress`; an error when it cannot

@@ -1,18 +1,19 @@
 //! `genesys-eventbridge bridge`: its arguments, the bridge wired from the environment (the Genesys settings and AWS's standard ones), its lines printed, and its exit code (decided in `exit_code`).
 
-use super::{HEARTBEAT, SettingsError, bounded_seconds, say};
+use super::{HEARTBEAT, Printer, SettingsError, bounded_seconds, say, say_error};
 use crate::bridge::{BridgeApi, BridgeError, BridgeOptions, BridgeProgress, Unpublishable};
 use crate::publish::{BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventSink, SendPolicy};
-use crate::stream::checkpoint::CheckpointError;
-use crate::stream::records::{Gap, rfc3339};
-use crate::stream::session::{SessionError, SessionSettings};
-use chrono::{DateTime, Utc};
+use crate::stream::records::Gap;
+use crate::stream::session::SessionSettings;
 use gev_consumer::{app, config::GenesysAccess};
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The command's name in the lines it says.
+const COMMAND: &str = "bridge";
 
 /// Stream → publish in one process: notifications of the given topics and of the calls on
 /// followed queues onto a bus, with a spool while the bus refuses; runs until SIGINT/SIGTERM
@@ -163,6 +164,7 @@ pub async fn run_with<A: BridgeApi + 'static>(
     stop: impl Future<Output = ()>,
 ) -> i32 {
     let mut printer = Printer {
+        command: COMMAND,
         out,
         err: &mut *err,
     };
@@ -175,81 +177,33 @@ fn finish(result: &Result<(), Failure>, err: &mut dyn Write) -> i32 {
     match result {
         Ok(()) => {}
         Err(Failure::Settings(error)) => error.print(err),
-        Err(Failure::Bridge(error)) => bridge_said(err, error),
+        Err(Failure::Bridge(error)) => say_error(err, COMMAND, error),
     }
     exit_code(result)
 }
 
-/// `genesys-eventbridge bridge: {error and its causes}`.
-fn bridge_said(err: &mut dyn Write, error: &(dyn std::error::Error + 'static)) {
-    say(
-        err,
-        format_args!(
-            "genesys-eventbridge bridge: {}",
-            gev_core::error_chain(error)
-        ),
-    );
+/// Writes `line` on `out` and flushes it, so a pipe sees it at once. Ignored when it fails: the
+/// bridge's product is on the bus (or in the spool), and a reader that went away must not stop
+/// it.
+fn report(out: &mut dyn Write, line: &dyn std::fmt::Display) {
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
-/// The bridge's progress, printed: outcome lines and gap records on `out` (each flushed, so a
-/// pipe sees it at once), the rest on `err`.
-struct Printer<'a> {
-    out: &'a mut (dyn Write + Send),
-    err: &'a mut (dyn Write + Send),
-}
-
-impl Printer<'_> {
-    /// Writes `line` on the output and flushes it. Ignored when it fails: the bridge's product
-    /// is on the bus (or in the spool), and a reader that went away must not stop it.
-    fn report(&mut self, line: &dyn std::fmt::Display) {
-        let _ = writeln!(self.out, "{line}");
-        let _ = self.out.flush();
-    }
-}
-
+/// The bridge's progress, printed: outcome lines and gap records on `out`, the rest on `err`.
 impl BridgeProgress for Printer<'_> {
     fn outcome(&mut self, line: &str) {
-        self.report(&line);
+        report(self.out, &line);
     }
 
     fn gap(&mut self, gap: &Gap) {
-        self.report(&gap.to_record());
+        report(self.out, &gap.to_record());
     }
 
     fn topic_rejected(&mut self, shard: usize, topic: &str, reason: &str) {
         say(
             self.err,
             format_args!("genesys-eventbridge bridge: shard {shard}: {topic}: rejected: {reason}"),
-        );
-    }
-
-    fn shard_stopped(&mut self, shard: usize, since: DateTime<Utc>, reason: &str) {
-        say(
-            self.err,
-            format_args!(
-                "genesys-eventbridge bridge: shard {shard}: not listening since {}: {reason}",
-                rfc3339(since)
-            ),
-        );
-    }
-
-    fn shard_failed(&mut self, shard: usize, error: &SessionError) {
-        say(
-            self.err,
-            format_args!(
-                "genesys-eventbridge bridge: shard {shard}: {} (retrying)",
-                gev_core::error_chain(error)
-            ),
-        );
-    }
-
-    fn retrying(&mut self, error: &gev_genesys::GenesysError) {
-        say(
-            self.err,
-            format_args!(
-                "genesys-eventbridge bridge: {} (retrying)",
-                gev_core::error_chain(error)
-            ),
         );
     }
 
@@ -274,9 +228,5 @@ impl BridgeProgress for Printer<'_> {
                 "genesys-eventbridge bridge: conversation {conversation} not covered: every channel holds 1,000 topics"
             ),
         );
-    }
-
-    fn checkpoint_not_saved(&mut self, error: &CheckpointError) {
-        bridge_said(self.err, error);
     }
 }

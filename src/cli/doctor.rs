@@ -43,10 +43,7 @@ fn exit_code(result: &Result<Vec<Finding>, Failure>) -> i32 {
 pub async fn run(_: Args) -> i32 {
     let result = check_and_print(&mut std::io::stdout().lock()).await;
     if let Err(failure) = &result {
-        super::say(
-            &mut std::io::stderr(),
-            format_args!("genesys-eventbridge: {}", gev_core::error_chain(failure)),
-        );
+        super::say_unstarted(&mut std::io::stderr(), failure);
     }
     exit_code(&result)
 }

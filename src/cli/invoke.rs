@@ -59,10 +59,7 @@ fn exit_code(result: &Result<Summary, Failure>) -> i32 {
 pub async fn run(args: Args, telemetry: &Telemetry) -> i32 {
     let result = invoke_as_asked(args, telemetry).await;
     if let Err(failure) = &result {
-        super::say(
-            &mut std::io::stderr(),
-            format_args!("genesys-eventbridge: {}", gev_core::error_chain(failure)),
-        );
+        super::say_unstarted(&mut std::io::stderr(), failure);
     }
     exit_code(&result)
 }

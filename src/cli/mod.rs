@@ -78,10 +78,7 @@ pub enum SettingsError {
 impl SettingsError {
     /// Prints the error on `err`, as one line with its causes.
     pub fn print(&self, err: &mut dyn Write) {
-        say(
-            err,
-            format_args!("genesys-eventbridge: {}", gev_core::error_chain(self)),
-        );
+        say_unstarted(err, self);
     }
 }
 
@@ -94,11 +91,83 @@ pub fn say(err: &mut dyn Write, line: fmt::Arguments<'_>) {
     let _ = writeln!(err, "{line}");
 }
 
+/// Says `error` and its causes on `err` under the tool's name alone: `genesys-eventbridge: …`,
+/// for what stops a command before it starts (a setting, a flag, a file); best effort, as
+/// [`say`].
+pub fn say_unstarted(err: &mut dyn Write, error: &(dyn std::error::Error + 'static)) {
+    say(
+        err,
+        format_args!("genesys-eventbridge: {}", gev_core::error_chain(error)),
+    );
+}
+
+/// Says `error` and its causes on `err` under the command's name:
+/// `genesys-eventbridge {command}: …`; best effort, as [`say`].
+pub fn say_error(err: &mut dyn Write, command: &str, error: &(dyn std::error::Error + 'static)) {
+    say(
+        err,
+        format_args!(
+            "genesys-eventbridge {command}: {}",
+            gev_core::error_chain(error)
+        ),
+    );
+}
+
 /// Writes `text` on `err` without ending the line, and flushes it (a progress bar, a prompt);
 /// best effort, as [`say`].
 pub fn show(err: &mut dyn Write, text: fmt::Arguments<'_>) {
     let _ = err.write_fmt(text);
     let _ = err.flush();
+}
+
+/// Where stream and bridge print their progress: their product (notifications, outcome lines,
+/// gap records) on `out`, the rest on `err` under the command's name.
+pub(crate) struct Printer<'a> {
+    /// The command's name in the lines it says.
+    pub(crate) command: &'static str,
+    /// The product.
+    pub(crate) out: &'a mut (dyn Write + Send),
+    /// The rest.
+    pub(crate) err: &'a mut (dyn Write + Send),
+}
+
+impl crate::stream::ShardProgress for Printer<'_> {
+    fn shard_stopped(&mut self, shard: usize, since: chrono::DateTime<chrono::Utc>, reason: &str) {
+        let since = crate::stream::records::rfc3339(since);
+        say(
+            self.err,
+            format_args!(
+                "genesys-eventbridge {}: shard {shard}: not listening since {since}: {reason}",
+                self.command
+            ),
+        );
+    }
+
+    fn shard_failed(&mut self, shard: usize, error: &crate::stream::session::SessionError) {
+        say(
+            self.err,
+            format_args!(
+                "genesys-eventbridge {}: shard {shard}: {} (retrying)",
+                self.command,
+                gev_core::error_chain(error)
+            ),
+        );
+    }
+
+    fn retrying(&mut self, error: &gev_genesys::GenesysError) {
+        say(
+            self.err,
+            format_args!(
+                "genesys-eventbridge {}: {} (retrying)",
+                self.command,
+                gev_core::error_chain(error)
+            ),
+        );
+    }
+
+    fn checkpoint_not_saved(&mut self, error: &crate::stream::checkpoint::CheckpointError) {
+        say_error(self.err, self.command, error);
+    }
 }
 
 /// The range of `--heartbeat-seconds` (Genesys beats every 30 s).

@@ -256,13 +256,7 @@ pub async fn run_with(
 ) -> i32 {
     let result = publish(request, sink, audit, console).await;
     if let Err(error) = &result {
-        super::say(
-            console.err,
-            format_args!(
-                "genesys-eventbridge publish: {}",
-                gev_core::error_chain(error)
-            ),
-        );
+        super::say_error(console.err, "publish", error);
     }
     exit_code(&result)
 }

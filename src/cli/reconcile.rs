@@ -101,13 +101,7 @@ pub async fn run(args: Args) -> i32 {
                 ),
             );
         }
-        Err(failure) => super::say(
-            &mut err,
-            format_args!(
-                "genesys-eventbridge reconcile: {}",
-                gev_core::error_chain(failure)
-            ),
-        ),
+        Err(failure) => super::say_error(&mut err, "reconcile", failure),
     }
     exit_code(&result)
 }

@@ -1,20 +1,21 @@
 //! `genesys-eventbridge stream`: its arguments, topics from flags and a file, output to stdout or a file (appended), the stream until a signal or a `--stop-after-*` limit, its lines printed, and its exit code (decided in `exit_code`).
 
-use super::{HEARTBEAT, SettingsError, bounded_seconds, say};
-use crate::stream::checkpoint::CheckpointError;
-use crate::stream::records::{Gap, rfc3339};
-use crate::stream::session::{SessionError, SessionSettings};
+use super::{HEARTBEAT, Printer, SettingsError, bounded_seconds, say, say_error};
+use crate::stream::records::Gap;
+use crate::stream::session::SessionSettings;
 use crate::stream::{
     CHECKPOINT_INTERVAL, StreamApi, StreamError, StreamOptions, StreamProgress, StreamReport,
     StreamStatus,
 };
-use chrono::{DateTime, Utc};
 use gev_consumer::{app, config::GenesysAccess};
 use gev_genesys::HttpGenesysClient;
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The command's name in the lines it says.
+const COMMAND: &str = "stream";
 
 /// Stream Genesys notifications of concrete topics over the Notifications API's WebSocket,
 /// one JSON line per notification, a gap record for every interval not listening; runs
@@ -135,6 +136,7 @@ pub async fn run_with<A: StreamApi + 'static>(
     stop: impl Future<Output = ()>,
 ) -> i32 {
     let mut printer = Printer {
+        command: COMMAND,
         out,
         err: &mut *err,
     };
@@ -146,13 +148,13 @@ pub async fn run_with<A: StreamApi + 'static>(
 fn finish(result: &Result<StreamReport, Failure>, err: &mut dyn Write) -> i32 {
     match result {
         Err(Failure::Settings(error)) => error.print(err),
-        Err(Failure::Stream(error)) => stream_said(err, error),
+        Err(Failure::Stream(error)) => say_error(err, COMMAND, error),
         Ok(report) => {
             if let Some(error) = &report.stopped_by {
-                stream_said(err, error);
+                say_error(err, COMMAND, error);
             }
             if let Some(error) = &report.checkpoint_not_saved {
-                stream_said(err, error);
+                say_error(err, COMMAND, error);
             }
             say(
                 err,
@@ -170,23 +172,7 @@ fn finish(result: &Result<StreamReport, Failure>, err: &mut dyn Write) -> i32 {
     exit_code(result)
 }
 
-/// `genesys-eventbridge stream: {error and its causes}`.
-fn stream_said(err: &mut dyn Write, error: &(dyn std::error::Error + 'static)) {
-    say(
-        err,
-        format_args!(
-            "genesys-eventbridge stream: {}",
-            gev_core::error_chain(error)
-        ),
-    );
-}
-
 /// The stream's progress, printed: notifications and gap records on `out`, the rest on `err`.
-struct Printer<'a> {
-    out: &'a mut (dyn Write + Send),
-    err: &'a mut (dyn Write + Send),
-}
-
 impl StreamProgress for Printer<'_> {
     fn notification(&mut self, line: &str) -> std::io::Result<()> {
         writeln!(self.out, "{line}")
@@ -210,42 +196,8 @@ impl StreamProgress for Printer<'_> {
         );
     }
 
-    fn shard_stopped(&mut self, shard: usize, since: DateTime<Utc>, reason: &str) {
-        say(
-            self.err,
-            format_args!(
-                "genesys-eventbridge stream: shard {shard}: not listening since {}: {reason}",
-                rfc3339(since)
-            ),
-        );
-    }
-
-    fn shard_failed(&mut self, shard: usize, error: &SessionError) {
-        say(
-            self.err,
-            format_args!(
-                "genesys-eventbridge stream: shard {shard}: {} (retrying)",
-                gev_core::error_chain(error)
-            ),
-        );
-    }
-
-    fn retrying(&mut self, error: &gev_genesys::GenesysError) {
-        say(
-            self.err,
-            format_args!(
-                "genesys-eventbridge stream: {} (retrying)",
-                gev_core::error_chain(error)
-            ),
-        );
-    }
-
     fn status(&mut self, status: &StreamStatus) {
         say(self.err, format_args!("{}", status_line(status)));
-    }
-
-    fn checkpoint_not_saved(&mut self, error: &CheckpointError) {
-        stream_said(self.err, error);
     }
 }
 

@@ -79,10 +79,22 @@ pub enum StreamError {
     OutputUnwritable,
 }
 
+/// What a stream and a bridge both report as their shards live, in order; the CLI prints it.
+pub trait ShardProgress: Send {
+    /// A shard stopped listening at `since`.
+    fn shard_stopped(&mut self, shard: usize, since: DateTime<Utc>, reason: &str);
+    /// An attempt of a shard to listen failed; it is retried.
+    fn shard_failed(&mut self, shard: usize, error: &session::SessionError);
+    /// A request made before the start failed; it is retried.
+    fn retrying(&mut self, error: &gev_genesys::GenesysError);
+    /// The checkpoint could not be written (it is tried again at the next period).
+    fn checkpoint_not_saved(&mut self, error: &CheckpointError);
+}
+
 /// What a running stream reports as it happens, in order; the CLI prints it. Only
 /// [`StreamProgress::notification`] can fail: the output is the stream's product, and a stream
 /// that cannot write it stops.
-pub trait StreamProgress: Send {
+pub trait StreamProgress: ShardProgress {
     /// A notification, as its output line.
     fn notification(&mut self, line: &str) -> std::io::Result<()>;
     /// A gap record.
@@ -91,16 +103,8 @@ pub trait StreamProgress: Send {
     fn caught_up(&mut self);
     /// Genesys refused a topic.
     fn topic_rejected(&mut self, topic: &str, reason: &str);
-    /// A shard stopped listening at `since`.
-    fn shard_stopped(&mut self, shard: usize, since: DateTime<Utc>, reason: &str);
-    /// An attempt of a shard to listen failed; it is retried.
-    fn shard_failed(&mut self, shard: usize, error: &session::SessionError);
-    /// A request made before the start failed; it is retried.
-    fn retrying(&mut self, error: &gev_genesys::GenesysError);
     /// The periodic status (`--status-interval`).
     fn status(&mut self, status: &StreamStatus);
-    /// The checkpoint could not be written (it is tried again at the next period).
-    fn checkpoint_not_saved(&mut self, error: &CheckpointError);
 }
 
 /// The figures of a status line: since the start, and the lags and rate of the last interval.
