@@ -1,25 +1,25 @@
-//! `genesys-eventbridge configure plan|apply|status|check|audit`: its arguments, the desired state from a file, the plan, the apply, the audit chain; exit codes as DESIGN.md says.
+//! `genesys-eventbridge configure plan|apply|status|check|audit`: the run of each subcommand (its flags in `args.rs`, `apply.rs` and `check.rs` the longer ones, `output.rs` how plans and status print), how a run ends (`Ended`, `Failure`) and its exit code, decided in `exit_code` as DESIGN.md says.
 
+mod apply;
+mod args;
 mod check;
 mod output;
 
+pub use args::{Args, AuditAction, Subcommand};
 pub use check::check;
 use output::{print_plan, print_status};
 
-use super::{say, show};
-use crate::configure::audit::{self, AuditEntry, AuditError, AuditLog};
+use super::say;
+use crate::configure::audit::{self, AuditError};
 use crate::configure::event_pattern::UnsupportedPattern;
-use crate::configure::{
-    self, ActivationWait, ConfigureError, Found, WriteFailure, Written, partner_bus,
-};
+use crate::configure::{self, ActivationWait, ConfigureError, Found, partner_bus};
 use crate::eventbridge::{EventSources, partner_source_name};
 use crate::notify::ChangeNotifier;
 use futures_util::future::BoxFuture;
 use gev_core::deadline::Deadline;
-use gev_core::domain::integration::{Action, IntegrationSpec, Plan};
+use gev_core::domain::integration::{IntegrationSpec, Plan};
 use gev_genesys::integrations::IntegrationsApi;
-use serde_json::Value;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -53,100 +53,6 @@ pub fn sdk_connector() -> AwsConnector {
             Box::new(sources) as Box<dyn EventSources>
         })
     })
-}
-
-/// The Genesys EventBridge integration as code: plan, apply, status, audit verify.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
-    /// The action.
-    #[command(subcommand)]
-    pub action: Subcommand,
-}
-
-/// A configure action, as the command line gives it.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Subcommand {
-    /// Show what apply would change (reads only).
-    Plan {
-        /// The desired state (JSON).
-        #[arg(long, value_name = "PATH")]
-        file: PathBuf,
-        /// Exit with 4 when changes are pending (0 when none).
-        #[arg(long)]
-        exit_code: bool,
-        /// Print the plan as one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show the plan and perform it; never overwrites a change made since it was read.
-    Apply {
-        /// The desired state (JSON).
-        #[arg(long, value_name = "PATH")]
-        file: PathBuf,
-        /// Apply without asking (required when input is not a terminal).
-        #[arg(long)]
-        yes: bool,
-        /// Where every applied change is recorded (a hash chain).
-        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
-        audit_log: PathBuf,
-        /// How long to wait for an enabled integration to report ACTIVE (and for the partner
-        /// event source to appear), at most 3600.
-        #[arg(long, default_value_t = 60, value_name = "SECONDS",
-              value_parser = clap::value_parser!(u64).range(0..=3600))]
-        wait_seconds: u64,
-        /// Then create the partner event bus on AWS (region: the file's awsRegion) once the
-        /// partner event source appears, and print its name for `sam deploy`.
-        #[arg(long)]
-        associate_bus: bool,
-        /// Also publish each applied change (its audit record, never a secret) to this SNS topic.
-        #[arg(long, value_name = "ARN")]
-        notify_topic_arn: Option<String>,
-    },
-    /// The projection test: each topic's sample event through the template's rule and the
-    /// consumer's parser (exit 3 when a topic is not delivered or its events are rejected).
-    Check {
-        /// The desired state (JSON).
-        #[arg(long, value_name = "PATH")]
-        file: PathBuf,
-        /// The SAM template whose rule delivers the events.
-        #[arg(long, value_name = "PATH", default_value = "template.yaml")]
-        template: PathBuf,
-        /// Where sample events are taken from, by detail-type, when one exists.
-        #[arg(long, value_name = "DIR", default_value = "events")]
-        events_dir: PathBuf,
-    },
-    /// Show the integration as Genesys has it, its partner event source, and the audit log's
-    /// head (keep it: `audit verify --expect-head` compares).
-    Status {
-        /// The desired state (JSON).
-        #[arg(long, value_name = "PATH")]
-        file: PathBuf,
-        /// The audit log whose head is shown.
-        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
-        audit_log: PathBuf,
-    },
-    /// Check the audit log's hash chain (exit 3 at a broken or cut-short line, or a head other
-    /// than --expect-head).
-    Audit {
-        /// The audit action.
-        #[command(subcommand)]
-        action: AuditAction,
-    },
-}
-
-/// An action on the audit log.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum AuditAction {
-    /// Verify the chain (and, with --expect-head, that the log ends at that head).
-    Verify {
-        /// The audit log.
-        #[arg(long, value_name = "PATH", default_value = "integration-audit.jsonl")]
-        audit_log: PathBuf,
-        /// The head the log must end with: the `head` of the last SNS record, or what `status`
-        /// showed (exit 3 naming both when it differs).
-        #[arg(long, value_name = "SHA256")]
-        expect_head: Option<String>,
-    },
 }
 
 /// How often apply looks whether the integration is ACTIVE (and the partner event source there).
@@ -431,14 +337,14 @@ pub async fn run_with(
             associate_bus,
             notify_topic_arn,
         } => {
-            let options = ApplyOptions {
+            let options = apply::ApplyOptions {
                 yes,
                 audit_log: &audit_log,
                 activation,
                 associate_bus,
                 notify_topic_arn: notify_topic_arn.as_deref(),
             };
-            apply(&file, options, api, terminal).await
+            apply::apply(&file, options, api, terminal).await
         }
         Request::Status { file, audit_log } => status(&file, &audit_log, api, terminal).await,
         Request::AuditVerify {
@@ -505,322 +411,6 @@ async fn plan(
     } else {
         Ended::Done
     })
-}
-
-/// How `apply` runs.
-struct ApplyOptions<'a> {
-    yes: bool,
-    audit_log: &'a Path,
-    activation: ActivationWait,
-    associate_bus: bool,
-    notify_topic_arn: Option<&'a str>,
-}
-
-async fn apply(
-    file: &Path,
-    options: ApplyOptions<'_>,
-    api: &dyn IntegrationsApi,
-    terminal: &mut Terminal<'_>,
-) -> Result<Ended, Failure> {
-    let wait = options.activation.bounded();
-    // The waits for activation and for the partner event source come on top of the requests.
-    let deadline = Deadline::after(BUDGET.saturating_add(wait.timeout.saturating_mul(2)));
-    let (spec, found, plan) = read_and_plan(file, api, deadline).await?;
-    print_plan(&spec, &plan, terminal.out);
-    if plan.has_changes() {
-        // Before anything is written to Genesys: the change must be recordable.
-        let mut log = AuditLog::open(options.audit_log).map_err(Failure::AuditLogUnusable)?;
-        if !options.yes {
-            confirm(terminal)?;
-        }
-        let planned = Planned {
-            spec: &spec,
-            plan: &plan,
-            found: found.as_ref(),
-        };
-        let ended = apply_plan(planned, &options, &mut log, deadline, api, terminal).await?;
-        if ended != Ended::Done {
-            return Ok(ended);
-        }
-    }
-    if options.associate_bus {
-        let org = api
-            .organization_id(deadline)
-            .await
-            .map_err(ConfigureError::from)?;
-        let name = partner_source_name(&org, &spec.event_source_suffix);
-        let sources = (terminal.aws)(&spec.aws_region).await;
-        let bus =
-            partner_bus::associate(sources.as_ref(), &name, wait.timeout, wait.interval).await?;
-        say(
-            terminal.out,
-            format_args!(
-                "event bus {bus} receives the integration's events: give it to `sam deploy` as EventBusName"
-            ),
-        );
-    }
-    Ok(Ended::Done)
-}
-
-/// Records in the audit log (and on SNS) what Genesys accepted.
-struct Recorder<'a> {
-    log: &'a mut AuditLog,
-    notifier: Option<Box<dyn ChangeNotifier>>,
-    who: String,
-    changes: Value,
-    /// Set when a record could not be written or published (exit 1).
-    failed: bool,
-}
-
-/// One record: what happened to one integration.
-struct Record<'a> {
-    integration_id: &'a str,
-    action: &'a str,
-    version_before: Option<i64>,
-    version_after: i64,
-    outcome: &'a str,
-}
-
-impl Recorder<'_> {
-    /// Appends the record to the log, then publishes it with the log's new head; a failure is
-    /// said on `err` and remembered.
-    async fn record(&mut self, record: Record<'_>, out: &mut dyn Write, err: &mut dyn Write) {
-        let entry = AuditEntry {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            who: &self.who,
-            integration_id: record.integration_id,
-            action: record.action,
-            version_before: record.version_before,
-            version_after: record.version_after,
-            changes: self.changes.clone(),
-            outcome: record.outcome,
-        };
-        let appended = match self.log.append(&entry) {
-            Ok(appended) => appended,
-            Err(error) => {
-                self.failed = true;
-                say(
-                    err,
-                    format_args!(
-                        "configure: {}: what Genesys accepted ({}: {}) is NOT recorded",
-                        gev_core::error_chain(&error),
-                        record.integration_id,
-                        record.outcome
-                    ),
-                );
-                return;
-            }
-        };
-        say(
-            out,
-            format_args!(
-                "recorded in {}: {}, head {}",
-                self.log.path().display(),
-                record.outcome,
-                appended.head
-            ),
-        );
-        if let Some(notifier) = &self.notifier
-            && let Err(error) = notifier.notify(&appended.anchored_record()).await
-        {
-            self.failed = true;
-            say(
-                err,
-                format_args!("configure: {}", gev_core::error_chain(&error)),
-            );
-        }
-    }
-}
-
-/// A plan, the desired state it leads to, and the integration it was made from.
-#[derive(Clone, Copy)]
-struct Planned<'a> {
-    spec: &'a IntegrationSpec,
-    plan: &'a Plan,
-    found: Option<&'a Found>,
-}
-
-/// Performs a plan with changes: each write Genesys accepts is recorded (a partial one with how
-/// it ended) before the wait for activation and before anything that may fail after it.
-async fn apply_plan(
-    planned: Planned<'_>,
-    options: &ApplyOptions<'_>,
-    log: &mut AuditLog,
-    deadline: Deadline,
-    api: &dyn IntegrationsApi,
-    terminal: &mut Terminal<'_>,
-) -> Result<Ended, Failure> {
-    let Planned { spec, plan, found } = planned;
-    let notifier = match options.notify_topic_arn {
-        Some(topic_arn) => Some((terminal.notifier)(topic_arn).await),
-        None => None,
-    };
-    let mut recorder = Recorder {
-        log,
-        notifier,
-        who: terminal.who.clone(),
-        changes: serde_json::to_value(&plan.changes).unwrap_or(Value::Null),
-        failed: false,
-    };
-    let action = if plan.action == Action::Create {
-        "create"
-    } else {
-        "update"
-    };
-    let (out, err) = (&mut *terminal.out, &mut *terminal.err);
-    let (written, failure) = match configure::write(api, spec, plan, found, deadline).await {
-        Ok(written) => (written, None),
-        Err(WriteFailure {
-            accepted: Some(written),
-            step,
-            error,
-        }) => (written, Some((step, error))),
-        Err(WriteFailure {
-            accepted: None,
-            step,
-            error,
-        }) => {
-            if error.may_have_landed() {
-                // No answer: the write may be in place. Recorded as such, for plan to settle.
-                let outcome = format!(
-                    "unknown: {step} got no answer ({}); it may have been applied: run plan",
-                    gev_core::error_chain(&error)
-                );
-                let integration_id = found.map_or("", |found| found.integration.id.as_str());
-                let version = found.map(|found| found.config.version);
-                let record = Record {
-                    integration_id,
-                    action,
-                    version_before: version,
-                    version_after: version.unwrap_or(0),
-                    outcome: &outcome,
-                };
-                recorder.record(record, out, err).await;
-            }
-            return Err(error.into());
-        }
-    };
-    let id = written.integration_id.as_str().to_owned();
-    let outcome = match &failure {
-        None => "applied".to_owned(),
-        Some((step, error)) => format!(
-            "partial: {} accepted; {step} failed: {}{}",
-            written.describe(),
-            gev_core::error_chain(error),
-            if error.may_have_landed() {
-                " (it may have been applied all the same: run plan)"
-            } else {
-                ""
-            }
-        ),
-    };
-    say(
-        out,
-        format_args!(
-            "{}: integration {id}, {}",
-            if failure.is_some() {
-                "partial"
-            } else {
-                "applied"
-            },
-            written.describe()
-        ),
-    );
-    let record = Record {
-        integration_id: &id,
-        action,
-        version_before: written.version_before,
-        version_after: written.version_after,
-        outcome: &outcome,
-    };
-    recorder.record(record, out, err).await;
-    if let Some((_, error)) = failure {
-        return Err(error.into());
-    }
-    let reported = if spec.enabled {
-        wait_for_activation(
-            &written,
-            options.activation,
-            deadline,
-            api,
-            &mut recorder,
-            out,
-            err,
-        )
-        .await
-        .map_err(|error| Failure::NotActivated(Box::new(error)))?
-    } else {
-        written.reported_state.clone()
-    };
-    say(
-        out,
-        format_args!("integration {id}: reported state {reported}"),
-    );
-    Ok(if recorder.failed {
-        Ended::NotRecorded
-    } else {
-        Ended::Done
-    })
-}
-
-/// Waits for the integration to report ACTIVE; when it does not (ERROR, the wait ran out, or its
-/// state cannot be read), records that after the change's own record, and returns why.
-async fn wait_for_activation(
-    written: &Written,
-    wait: ActivationWait,
-    deadline: Deadline,
-    api: &dyn IntegrationsApi,
-    recorder: &mut Recorder<'_>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<String, ConfigureError> {
-    let id = &written.integration_id;
-    let error = match configure::wait_until_active(api, id, wait, deadline).await {
-        Ok(state) => return Ok(state),
-        Err(error) => error,
-    };
-    let outcome = match &error {
-        ConfigureError::NotActive {
-            state,
-            timed_out: false,
-        } => format!("applied, activation failed: {state}"),
-        ConfigureError::NotActive {
-            state,
-            timed_out: true,
-        } => format!(
-            "applied, activation timed out: still {state} after {} s",
-            wait.bounded().timeout.as_secs()
-        ),
-        other => format!(
-            "applied, activation not confirmed: {}",
-            gev_core::error_chain(other)
-        ),
-    };
-    let record = Record {
-        integration_id: id.as_str(),
-        action: "activation",
-        version_before: Some(written.version_after),
-        version_after: written.version_after,
-        outcome: &outcome,
-    };
-    recorder.record(record, out, err).await;
-    Err(error)
-}
-
-/// Asks on a terminal; without one (and without `--yes`) refuses.
-fn confirm(terminal: &mut Terminal<'_>) -> Result<(), Failure> {
-    if !terminal.interactive {
-        return Err(Failure::NeedsYes);
-    }
-    show(terminal.err, format_args!("Apply these changes? [y/N] "));
-    let mut answer = String::new();
-    // Unreadable stdin: no answer, which is no.
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(Failure::Declined)
-    }
 }
 
 async fn status(
