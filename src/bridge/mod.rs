@@ -88,8 +88,8 @@ pub enum BridgeError {
     #[error(transparent)]
     AvailableTopics(GenesysError),
     /// The topics cannot be streamed (each problem names its topic).
-    #[error("{}", .0.join("\n"))]
-    Topics(Vec<String>),
+    #[error(transparent)]
+    Topics(#[from] crate::stream::topics::TopicProblems),
     /// The spool directory cannot be made or read.
     #[error("--spool {}", dir.display())]
     Spool {
@@ -514,7 +514,7 @@ async fn prepare<A: BridgeApi>(
         crate::stream::available_topics(api, &options.settings, |error| progress.retrying(error))
             .await
             .map_err(BridgeError::AvailableTopics)?;
-    crate::stream::topics::check_topics(&fixed, &available).map_err(BridgeError::Topics)?;
+    crate::stream::topics::check_topics(&fixed, &available)?;
     Ok(fixed)
 }
 

@@ -50,10 +50,15 @@ pub struct Args {
     pub dry_run: bool,
 }
 
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+/// A `--from` or `--to` that is not an RFC 3339 time.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not an RFC 3339 time such as 2026-12-06T10:00:00Z")]
+struct NotATime(String);
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, NotATime> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|time| time.to_utc())
-        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2026-12-06T10:00:00Z"))
+        .map_err(|_| NotATime(text.to_owned()))
 }
 
 /// Why the command did not finish; printed once, as a chain.

@@ -60,8 +60,8 @@ impl<T: NotificationsApi + IntegrationsApi> StreamApi for T {}
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
     /// The topics cannot be streamed (each problem names its topic): a configuration error.
-    #[error("{}", .0.join("\n"))]
-    Topics(Vec<String>),
+    #[error(transparent)]
+    Topics(#[from] topics::TopicProblems),
     /// More topics than one client's channels take: a configuration error.
     #[error(transparent)]
     TooManyTopics(#[from] topics::TooManyTopics),
@@ -304,7 +304,7 @@ async fn prepare<A: StreamApi>(
 ) -> Result<Vec<Vec<String>>, StreamError> {
     let available =
         available_topics(api, &options.settings, |error| progress.retrying(error)).await?;
-    topics::check_topics(&options.topics, &available).map_err(StreamError::Topics)?;
+    topics::check_topics(&options.topics, &available)?;
     Ok(topics::shard(&options.topics)?)
 }
 
