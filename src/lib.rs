@@ -1,6 +1,8 @@
 //! genesys-eventbridge: the operator tools around the disposition consumer: the Genesys
 //! EventBridge integration as code, events onto a bus, the Notifications API stream and the
-//! bridge, each a use case that returns its result; the `genesys-eventbridge` binary prints them.
+//! bridge, each a use case that returns its result and reports progress through a trait; the
+//! [`cli`] modules print them and choose the exit codes, the `genesys-eventbridge` binary calls
+//! those.
 //!
 //! The workspace (docs/architecture.md): `gev-core` (domain, parse, telemetry), `gev-genesys`
 //! (the Genesys Cloud client), `gev-consumer` (the Lambda), `gev-sim` (the simulator), and this
@@ -16,7 +18,8 @@
 //! - [`redrive`]: a dead-letter queue's events back onto the bus, each message deleted once they are on it.
 //! - [`replay`]: an EventBridge archive's events replayed to the consumer's rule.
 //! - [`backoff`]: the jittered backoff the tools retry with.
-//! - [`cli`]: one module per `genesys-eventbridge` command: arguments, printing, exit codes.
+//! - [`cli`]: one module per `genesys-eventbridge` command: arguments, wiring, printing, exit
+//!   codes (one `exit_code` each).
 
 pub mod backoff;
 pub mod bridge;

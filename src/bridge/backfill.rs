@@ -17,6 +17,24 @@ const EDGE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 /// Conversations per page.
 const PAGE_SIZE: u32 = 100;
 
+/// Why a gap was not backfilled.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    /// The gap started before what the details query reaches.
+    #[error(
+        "the gap from {} is older than the analytics retention ({} days): not backfilled",
+        crate::stream::records::rfc3339(*from),
+        RETENTION.num_days()
+    )]
+    BeyondRetention {
+        /// The gap's start.
+        from: DateTime<Utc>,
+    },
+    /// The details query failed.
+    #[error(transparent)]
+    Query(#[from] gev_genesys::GenesysError),
+}
+
 /// The notifications that stand for the agents' `user.end` events of the calls on `queues` that
 /// ended inside `gap`; an error when the gap is beyond the analytics retention or a query fails.
 pub async fn backfill(
@@ -24,13 +42,9 @@ pub async fn backfill(
     queues: &[String],
     gap: &Gap,
     request_timeout: Duration,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, BackfillError> {
     if gap.from < Utc::now() - RETENTION {
-        return Err(format!(
-            "the gap from {} is older than the analytics retention ({} days): not backfilled",
-            crate::stream::records::rfc3339(gap.from),
-            RETENTION.num_days()
-        ));
+        return Err(BackfillError::BeyondRetention { from: gap.from });
     }
     let mut notifications = Vec::new();
     let mut seen: u64 = 0;
@@ -44,8 +58,7 @@ pub async fn backfill(
                 PAGE_SIZE,
                 Deadline::after(request_timeout),
             )
-            .await
-            .map_err(|error| gev_core::error_chain(&error))?;
+            .await?;
         if answer.conversations.is_empty() {
             break;
         }

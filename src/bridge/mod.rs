@@ -5,21 +5,23 @@ pub mod coverage;
 pub mod forward;
 pub mod spool;
 
-use crate::publish::{DedupWindow, Entry, EventSink, SendPolicy, check_entry, transform};
-use crate::stream::StreamApi;
-use crate::stream::checkpoint::{Checkpoint, ShardState};
-use crate::stream::records::{notification_line, rfc3339};
+use crate::publish::{
+    DedupWindow, Entry, EntryError, EventSink, SendPolicy, TransformError, check_entry, transform,
+};
+use crate::stream::checkpoint::{Checkpoint, CheckpointError, ShardState};
+use crate::stream::records::{Gap, notification_line, rfc3339};
 use crate::stream::session::{SessionEvent, SessionSettings};
 use crate::stream::supervisor::Shards;
+use crate::stream::{ShardProgress, StreamApi};
 use chrono::{DateTime, Utc};
 use coverage::{Change, Coverage, finished_conversation, queue_topic, queued_conversation};
 use forward::{Forwarder, Queued, Unhandled};
+use gev_genesys::GenesysError;
 use gev_genesys::analytics::AnalyticsApi;
 use gev_genesys::routing::RoutingApi;
 use serde_json::Value;
 use spool::Spool;
 use std::future::Future;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,49 +71,86 @@ impl<T: StreamApi + AnalyticsApi + RoutingApi> BridgeApi for T {}
 /// `--follow-queue all`: every queue of the organization.
 pub const ALL_QUEUES: &str = "all";
 
-/// Runs the bridge until `stop` resolves; returns the exit code.
+/// Why a bridge did not start; each is a configuration error (the flags, the topics, the
+/// checkpoint or spool given, or the organization's topics and queues unreadable for good).
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// Neither topics nor followed queues.
+    #[error("give --topic or --follow-queue")]
+    NoTopics,
+    /// `--follow-queue all`, and the organization's queues could not be listed.
+    #[error("--follow-queue all")]
+    AllQueues(#[source] GenesysError),
+    /// `--follow-queue all`, and the organization has no queues.
+    #[error("--follow-queue all: the organization has no queues")]
+    NoQueues,
+    /// The organization's available topics could not be read.
+    #[error(transparent)]
+    AvailableTopics(GenesysError),
+    /// The topics cannot be streamed (each problem names its topic).
+    #[error(transparent)]
+    Topics(#[from] crate::stream::topics::TopicProblems),
+    /// The spool directory cannot be made or read.
+    #[error("--spool {}", dir.display())]
+    Spool {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The checkpoint file cannot be read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// Why a notification is not published.
+#[derive(Debug, thiserror::Error)]
+pub enum Unpublishable {
+    /// It cannot become an entry.
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    /// Its entry is one EventBridge would refuse.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+}
+
+/// What a running bridge reports as it happens, in order; the CLI prints it. Nothing here can
+/// stop the bridge: its product is on the bus (or in the spool), the lines are its report.
+pub trait BridgeProgress: ShardProgress {
+    /// An outcome line of the forwarder (published, rejected, spooled, held, failed).
+    fn outcome(&mut self, line: &str);
+    /// A gap record.
+    fn gap(&mut self, gap: &Gap);
+    /// Genesys refused a topic of shard `shard`.
+    fn topic_rejected(&mut self, shard: usize, topic: &str, reason: &str);
+    /// `--follow-queue all` follows this many queues.
+    fn following_all(&mut self, queues: usize);
+    /// A notification of `topic` not published, and why.
+    fn not_published(&mut self, topic: &str, why: &Unpublishable);
+    /// A conversation whose topics no channel has room for.
+    fn not_covered(&mut self, conversation: &str);
+}
+
+/// Runs the bridge until `stop` resolves, reporting to `progress`; an error when it cannot
+/// start.
 pub async fn run<A: BridgeApi + 'static>(
     api: Arc<A>,
     sink: Arc<dyn EventSink>,
     options: BridgeOptions,
-    out: &mut (dyn Write + Send),
-    err: &mut (dyn Write + Send),
+    progress: &mut dyn BridgeProgress,
     stop: impl Future<Output = ()>,
-) -> i32 {
+) -> Result<(), BridgeError> {
     let mut options = options;
-    let fixed = match prepare(api.as_ref(), &mut options, err).await {
-        Ok(fixed) => fixed,
-        Err(problem) => {
-            let _ = writeln!(err, "genesys-eventbridge bridge: {problem}");
-            return 2;
-        }
+    let fixed = prepare(api.as_ref(), &mut options, progress).await?;
+    let spool = match options.spool.as_deref() {
+        Some(dir) => Some(Spool::open(dir).map_err(|source| BridgeError::Spool {
+            dir: dir.to_owned(),
+            source,
+        })?),
+        None => None,
     };
-    let spool = match options.spool.as_deref().map(Spool::open).transpose() {
-        Ok(spool) => spool,
-        Err(error) => {
-            let dir = options
-                .spool
-                .as_deref()
-                .unwrap_or_else(|| std::path::Path::new(""));
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge bridge: --spool {}: {error}",
-                dir.display()
-            );
-            return 2;
-        }
-    };
-    let saved = match Checkpoint::load_optional(options.checkpoint.as_deref()) {
-        Ok(saved) => saved,
-        Err(error) => {
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge bridge: {}",
-                gev_core::error_chain(&error)
-            );
-            return 2;
-        }
-    };
+    let saved = Checkpoint::load_optional(options.checkpoint.as_deref())?;
     let (entries, queued) = mpsc::channel::<Queued>(QUEUE_CAPACITY);
     let (lines, mut reported) = mpsc::unbounded_channel::<String>();
     let unhandled = Unhandled::default();
@@ -143,14 +182,14 @@ pub async fn run<A: BridgeApi + 'static>(
             // What a session says: notifications, gaps, subscription verdicts, failures.
             event = bridge.shards.next() => {
                 let Some(event) = event else { break };
-                if bridge.on_event(event, out, err).await.is_err() {
+                if bridge.on_event(event, progress).await.is_err() {
                     break;
                 }
             }
             // A gap's calls found by the details query.
             filled = backfills.recv() => {
                 if let Some(filled) = filled
-                    && bridge.on_backfill(filled, err).await.is_err()
+                    && bridge.on_backfill(filled, progress).await.is_err()
                 {
                     break;
                 }
@@ -158,19 +197,18 @@ pub async fn run<A: BridgeApi + 'static>(
             // The forwarder's outcome lines.
             line = reported.recv() => {
                 if let Some(line) = line {
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
+                    progress.outcome(&line);
                 }
             }
-            _ = checkpoints.tick(), if bridge.options.checkpoint.is_some() => bridge.save(err),
+            _ = checkpoints.tick(), if bridge.options.checkpoint.is_some() => bridge.save(progress),
             () = async { match stop_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => break,
             () = &mut stop => break,
         }
     }
     bridge
-        .stop(forwarder, stopping, &mut reported, out, err)
+        .stop(forwarder, stopping, &mut reported, progress)
         .await;
-    0
+    Ok(())
 }
 
 /// The queue to the forwarder closed: the bridge is stopping.
@@ -194,7 +232,7 @@ struct Bridge<A> {
 /// A gap's backfill: the notifications found for it, and the ticket that held the checkpoint
 /// at the gap's start until they are queued.
 struct Backfilled {
-    gap: crate::stream::records::Gap,
+    gap: Gap,
     notifications: Vec<Value>,
     ticket: u64,
 }
@@ -237,38 +275,25 @@ impl<A: BridgeApi + 'static> Bridge<A> {
     async fn on_event(
         &mut self,
         event: SessionEvent,
-        out: &mut (dyn Write + Send),
-        err: &mut (dyn Write + Send),
+        progress: &mut dyn BridgeProgress,
     ) -> Result<(), QueueClosed> {
         match event {
             SessionEvent::Frame {
                 text, received_at, ..
-            } => return self.on_frame(&text, received_at, err).await,
-            SessionEvent::Listening { gap: Some(gap), .. } => self.on_gap(gap, out),
+            } => return self.on_frame(&text, received_at, progress).await,
+            SessionEvent::Listening { gap: Some(gap), .. } => self.on_gap(gap, progress),
             SessionEvent::Listening { gap: None, .. } => {}
             SessionEvent::Subscribed {
                 shard, rejected, ..
             } => {
                 for (topic, reason) in rejected {
-                    let _ = writeln!(
-                        err,
-                        "genesys-eventbridge bridge: shard {shard}: {topic}: rejected: {reason}"
-                    );
+                    progress.topic_rejected(shard, &topic, &reason);
                 }
             }
             SessionEvent::Stopped { shard, at, reason } => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: shard {shard}: not listening since {}: {reason}",
-                    rfc3339(at)
-                );
+                progress.shard_stopped(shard, at, &reason);
             }
-            SessionEvent::Failed { shard, error } => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: shard {shard}: {error} (retrying)"
-                );
-            }
+            SessionEvent::Failed { shard, error } => progress.shard_failed(shard, &error),
         }
         Ok(())
     }
@@ -280,7 +305,7 @@ impl<A: BridgeApi + 'static> Bridge<A> {
         &mut self,
         text: &str,
         received_at: DateTime<Utc>,
-        err: &mut (dyn Write + Send),
+        progress: &mut dyn BridgeProgress,
     ) -> Result<(), QueueClosed> {
         let Some((_, notification)) = notification_line(text, received_at) else {
             return Ok(());
@@ -293,15 +318,15 @@ impl<A: BridgeApi + 'static> Bridge<A> {
         let body = notification.get("eventBody").cloned().unwrap_or_default();
         if let Some(conversation) = queued_conversation(&topic, &body) {
             let change = self.coverage.add(&conversation);
-            self.follow(&change, &conversation, err);
+            self.follow(&change, &conversation, progress);
             if !self.options.publish_queue_events {
                 return Ok(());
             }
         }
-        self.enqueue(&notification, received_at, err).await?;
+        self.enqueue(&notification, received_at, progress).await?;
         if let Some(conversation) = finished_conversation(&topic) {
             let change = self.coverage.remove(conversation);
-            self.follow(&change, conversation, err);
+            self.follow(&change, conversation, progress);
         }
         Ok(())
     }
@@ -309,9 +334,8 @@ impl<A: BridgeApi + 'static> Bridge<A> {
     /// A gap: its record on the output, and with `--backfill` the query that fills it; until
     /// its calls are queued (never, if the query fails) the checkpoint stays at the gap's start,
     /// so a restart reports the gap again rather than losing it.
-    fn on_gap(&mut self, gap: crate::stream::records::Gap, out: &mut (dyn Write + Send)) {
-        let _ = writeln!(out, "{}", gap.to_record());
-        let _ = out.flush();
+    fn on_gap(&mut self, gap: Gap, progress: &mut dyn BridgeProgress) {
+        progress.gap(&gap);
         if self.options.backfill && !self.options.follow_queues.is_empty() {
             let ticket = self.unhandled.add(gap.from);
             tokio::spawn(fill(
@@ -329,10 +353,11 @@ impl<A: BridgeApi + 'static> Bridge<A> {
     async fn on_backfill(
         &mut self,
         filled: Backfilled,
-        err: &mut (dyn Write + Send),
+        progress: &mut dyn BridgeProgress,
     ) -> Result<(), QueueClosed> {
         for notification in &filled.notifications {
-            self.enqueue(notification, filled.gap.from, err).await?;
+            self.enqueue(notification, filled.gap.from, progress)
+                .await?;
         }
         self.unhandled.done(filled.ticket);
         Ok(())
@@ -343,14 +368,14 @@ impl<A: BridgeApi + 'static> Bridge<A> {
         &mut self,
         notification: &Value,
         received: DateTime<Utc>,
-        err: &mut (dyn Write + Send),
+        progress: &mut dyn BridgeProgress,
     ) -> Result<(), QueueClosed> {
         let Some(entry) = entry_of(
             notification,
             &self.options,
             &rfc3339(received),
             &mut self.window,
-            err,
+            progress,
         ) else {
             return Ok(());
         };
@@ -364,7 +389,7 @@ impl<A: BridgeApi + 'static> Bridge<A> {
 
     /// Puts the new topics of the shards `change` names (starting a session for a new shard),
     /// or reports that a conversation could not be covered.
-    fn follow(&mut self, change: &Change, conversation: &str, err: &mut (dyn Write + Send)) {
+    fn follow(&mut self, change: &Change, conversation: &str, progress: &mut dyn BridgeProgress) {
         match change {
             Change::Shards(changed) => {
                 let topics = self.coverage.shards();
@@ -376,26 +401,23 @@ impl<A: BridgeApi + 'static> Bridge<A> {
                     }
                 }
             }
-            Change::NoRoom => {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge bridge: conversation {conversation} not covered: every channel holds 1,000 topics"
-                );
-            }
+            Change::NoRoom => progress.not_covered(conversation),
             Change::None => {}
         }
     }
 
     /// Writes the checkpoint as the shards stand now.
-    fn save(&mut self, err: &mut (dyn Write + Send)) {
+    fn save(&mut self, progress: &mut dyn BridgeProgress) {
         let down_since = self.shards.down_since();
-        write_checkpoint(
+        let written = write_checkpoint(
             &self.options,
             &mut self.saved,
             down_since,
             self.unhandled.oldest(),
-            err,
         );
+        if let Err(error) = written {
+            progress.checkpoint_not_saved(&error);
+        }
     }
 
     /// Stops reading; then the forwarder spools what is queued (without the network), or, with
@@ -406,8 +428,7 @@ impl<A: BridgeApi + 'static> Bridge<A> {
         forwarder: tokio::task::JoinHandle<()>,
         stopping: watch::Sender<bool>,
         reported: &mut mpsc::UnboundedReceiver<String>,
-        out: &mut (dyn Write + Send),
-        err: &mut (dyn Write + Send),
+        progress: &mut dyn BridgeProgress,
     ) {
         let down_since = self.shards.down_since();
         let Bridge {
@@ -426,17 +447,15 @@ impl<A: BridgeApi + 'static> Bridge<A> {
         loop {
             tokio::select! {
                 _ = &mut forwarder => break,
-                Some(line) = reported.recv() => {
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
-                }
+                Some(line) = reported.recv() => progress.outcome(&line),
             }
         }
         while let Ok(line) = reported.try_recv() {
-            let _ = writeln!(out, "{line}");
+            progress.outcome(&line);
         }
-        let _ = out.flush();
-        write_checkpoint(&options, &mut saved, down_since, unhandled.oldest(), err);
+        if let Err(error) = write_checkpoint(&options, &mut saved, down_since, unhandled.oldest()) {
+            progress.checkpoint_not_saved(&error);
+        }
     }
 }
 
@@ -449,10 +468,9 @@ fn write_checkpoint(
     saved: &mut Checkpoint,
     down_since: Option<DateTime<Utc>>,
     unhandled_since: Option<DateTime<Utc>>,
-    err: &mut (dyn Write + Send),
-) {
+) -> Result<(), CheckpointError> {
     let Some(path) = &options.checkpoint else {
-        return;
+        return Ok(());
     };
     let earliest = |since: DateTime<Utc>| match unhandled_since {
         Some(unhandled) => since.min(unhandled),
@@ -466,13 +484,7 @@ fn write_checkpoint(
             state.open_gap_from = None;
         }
     }
-    if let Err(error) = saved.save(path) {
-        let _ = writeln!(
-            err,
-            "genesys-eventbridge bridge: {}",
-            gev_core::error_chain(&error)
-        );
-    }
+    saved.save(path)
 }
 
 /// Resolves `--follow-queue all` and checks the topics: the fixed topics (given and the
@@ -480,16 +492,14 @@ fn write_checkpoint(
 async fn prepare<A: BridgeApi>(
     api: &A,
     options: &mut BridgeOptions,
-    err: &mut (dyn Write + Send),
-) -> Result<Vec<String>, String> {
+    progress: &mut dyn BridgeProgress,
+) -> Result<Vec<String>, BridgeError> {
     if options
         .follow_queues
         .iter()
         .any(|queue| queue == ALL_QUEUES)
     {
-        options.follow_queues = every_queue(api, &options.settings, err)
-            .await
-            .map_err(|problem| format!("--follow-queue all: {problem}"))?;
+        options.follow_queues = every_queue(api, &options.settings, progress).await?;
     }
     let fixed: Vec<String> = options
         .topics
@@ -498,11 +508,13 @@ async fn prepare<A: BridgeApi>(
         .chain(options.follow_queues.iter().map(|queue| queue_topic(queue)))
         .collect();
     if fixed.is_empty() {
-        return Err("give --topic or --follow-queue".into());
+        return Err(BridgeError::NoTopics);
     }
-    let available = crate::stream::available_topics(api, &options.settings, "bridge", err).await?;
-    crate::stream::topics::check_topics(&fixed, &available)
-        .map_err(|problems| problems.join("\n"))?;
+    let available =
+        crate::stream::available_topics(api, &options.settings, |error| progress.retrying(error))
+            .await
+            .map_err(BridgeError::AvailableTopics)?;
+    crate::stream::topics::check_topics(&fixed, &available)?;
     Ok(fixed)
 }
 
@@ -511,51 +523,47 @@ async fn prepare<A: BridgeApi>(
 async fn every_queue<A: BridgeApi + ?Sized>(
     api: &A,
     settings: &SessionSettings,
-    err: &mut (dyn Write + Send),
-) -> Result<Vec<String>, String> {
-    let queues =
-        crate::stream::until_answered(settings, "bridge", err, |deadline| api.queues(deadline))
-            .await?;
+    progress: &mut dyn BridgeProgress,
+) -> Result<Vec<String>, BridgeError> {
+    let queues = crate::stream::until_answered(
+        settings,
+        |error| progress.retrying(error),
+        |deadline| api.queues(deadline),
+    )
+    .await
+    .map_err(BridgeError::AllQueues)?;
     if queues.is_empty() {
-        return Err("the organization has no queues".into());
+        return Err(BridgeError::NoQueues);
     }
-    let _ = writeln!(
-        err,
-        "genesys-eventbridge bridge: following all {} queues",
-        queues.len()
-    );
+    progress.following_all(queues.len());
     Ok(queues.into_iter().map(|queue| queue.id).collect())
 }
 
-/// The entry of `notification`, unless it is invalid (reported on `err`) or already seen.
+/// The entry of `notification`, unless it is invalid (reported) or already seen.
 fn entry_of(
     notification: &Value,
     options: &BridgeOptions,
     received_at: &str,
     window: &mut DedupWindow,
-    err: &mut (dyn Write + Send),
+    progress: &mut dyn BridgeProgress,
 ) -> Option<Entry> {
     let topic = notification
         .get("topicName")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let entry = match transform(notification, &options.source, received_at) {
+    let checked = transform(notification, &options.source, received_at)
+        .map_err(Unpublishable::from)
+        .and_then(|entry| {
+            check_entry(&entry, options.max_entry_bytes)?;
+            Ok(entry)
+        });
+    let entry = match checked {
         Ok(entry) => entry,
-        Err(error) => {
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge bridge: {topic}: rejected: {error}"
-            );
+        Err(why) => {
+            progress.not_published(topic, &why);
             return None;
         }
     };
-    if let Err(problem) = check_entry(&entry, options.max_entry_bytes) {
-        let _ = writeln!(
-            err,
-            "genesys-eventbridge bridge: {topic}: rejected: {problem}"
-        );
-        return None;
-    }
     window
         .first_seen(&entry.bridge_event_id, topic)
         .is_none()
@@ -567,7 +575,7 @@ fn entry_of(
 async fn fill<A: BridgeApi + 'static>(
     api: Arc<A>,
     queues: Vec<String>,
-    gap: crate::stream::records::Gap,
+    gap: Gap,
     request_timeout: Duration,
     ticket: u64,
     backfilled: mpsc::UnboundedSender<Backfilled>,
@@ -582,7 +590,8 @@ async fn fill<A: BridgeApi + 'static>(
                 ticket,
             });
         }
-        Err(problem) => {
+        Err(error) => {
+            let problem = gev_core::error_chain(&error);
             tracing::error!(gap.from = %rfc3339(gap.from), gap.to = %rfc3339(gap.to), "backfill failed: {problem}");
         }
     }

@@ -1,5 +1,8 @@
-//! `genesys-eventbridge invoke`: the Lambda's own handler over events read from files, one JSON line per event.
+//! `genesys-eventbridge invoke`: its arguments, the Lambda's own handler (built from the environment) over events read from files, one JSON line per event, and its exit code (decided in `exit_code`).
 
+use super::SettingsError;
+use gev_consumer::app;
+use gev_consumer::config::Config;
 use gev_consumer::consumer::{Consumer, Invocation};
 use gev_consumer::dedup::OwnerToken;
 use gev_consumer::lambda::{self, InvocationMeta};
@@ -9,6 +12,92 @@ use serde_json::Value;
 use std::io::Write;
 use std::time::Duration;
 
+/// Run the Lambda's handler on EventBridge events read from files (one event, a JSON array,
+/// or JSON lines; `-` is stdin), printing one JSON outcome per event and line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// An events file; repeat for several, handled in the order given. Default: stdin.
+    #[arg(long = "events", value_name = "PATH")]
+    pub events: Vec<String>,
+    /// The time each event gets, like a Lambda function timeout.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout_seconds: u64,
+    /// Also draw each invocation's span tree, with durations, on stderr.
+    #[arg(long)]
+    pub trace_tree: bool,
+    /// Print each payload's Lambda response instead of one line per event (e.g. an SQS
+    /// batch's `batchItemFailures`); a payload may then be an SQS batch or a Step Functions item.
+    #[arg(long)]
+    pub lambda_response: bool,
+}
+
+/// Why the command did not finish.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The consumer's settings, the events files.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The outcomes could not be written.
+    #[error("cannot write the outcomes")]
+    Output(#[source] std::io::Error),
+}
+
+/// The exit code of a run: 0 every event reached a terminal outcome, 1 some `failed` (the
+/// platform would deliver them again), 2 bad settings or events files, or outcomes that could not
+/// be written.
+fn exit_code(result: &Result<Summary, Failure>) -> i32 {
+    use super::exit::{BAD_INPUT, REMOTE_FAILURE, SUCCESS};
+    match result {
+        Ok(summary) if summary.failed == 0 => SUCCESS,
+        Ok(_) => REMOTE_FAILURE,
+        Err(Failure::Settings(_) | Failure::Output(_)) => BAD_INPUT,
+    }
+}
+
+/// Runs `invoke` as `args` say, with the consumer's settings from the environment: outcomes on
+/// stdout, span trees and the error on stderr; returns the exit code.
+pub async fn run(args: Args, telemetry: &Telemetry) -> i32 {
+    let result = invoke_as_asked(args, telemetry).await;
+    if let Err(failure) = &result {
+        super::say_unstarted(&mut std::io::stderr(), failure);
+    }
+    exit_code(&result)
+}
+
+async fn invoke_as_asked(args: Args, telemetry: &Telemetry) -> Result<Summary, Failure> {
+    let timeout = Duration::from_secs(args.timeout_seconds);
+    let config = Config::from_env().map_err(SettingsError::from)?;
+    config
+        .check_invocation_timeout(timeout, "the invocation timeout --timeout-seconds")
+        .map_err(SettingsError::from)?;
+    let sources = if args.events.is_empty() {
+        vec!["-".to_owned()]
+    } else {
+        args.events
+    };
+    let mut all = Vec::new();
+    for source in &sources {
+        all.extend(super::input::read_events(source).map_err(SettingsError::from)?);
+    }
+    let consumer = app::build_consumer(&config)
+        .await
+        .map_err(SettingsError::from)?;
+    let options = InvokeOptions {
+        timeout,
+        trace_tree: args.trace_tree,
+        lambda_response: args.lambda_response,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    let summary = handle_all(&consumer, all, options, telemetry, &mut stdout, &mut stderr)
+        .await
+        .map_err(Failure::Output);
+    // The process exits next: tearing down every dedup record and pooled connection one by
+    // one would only cost time.
+    std::mem::forget(consumer);
+    summary
+}
+
 /// How a run of `invoke` went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -17,13 +106,6 @@ pub struct Summary {
     /// Events whose outcome is `failed` (with `lambda_response`: invocations that returned an
     /// error); the platform would deliver them again.
     pub failed: usize,
-}
-
-impl Summary {
-    /// Exit status: 0 when every event reached a terminal outcome, 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        if self.failed == 0 { 0 } else { 1 }
-    }
 }
 
 /// How `invoke` runs.
@@ -41,7 +123,7 @@ pub struct InvokeOptions {
 /// Handles `payloads` one at a time, like successive invocations of one warm Lambda instance,
 /// writing one JSON object per event and line to `out` (or, with `lambda_response`, one Lambda
 /// response per payload), and with `trace_tree` each invocation's span tree to `trees`.
-pub async fn run(
+pub async fn handle_all(
     consumer: &Consumer,
     payloads: Vec<Value>,
     options: InvokeOptions,

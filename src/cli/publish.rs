@@ -1,9 +1,11 @@
-//! `genesys-eventbridge publish`: events from files, directories or stdin onto a bus, one JSON line per event, a summary on stderr, rejects to a file (never one of the inputs), exit codes 0/1/3/2 (1 also for an incomplete audit).
+//! `genesys-eventbridge publish`: its arguments, events from files, directories or stdin onto a bus, one JSON line per event, a summary on stderr, rejects to a file (never one of the inputs), and its exit code (decided in `exit_code`: 0/1/3/2, 1 also for an incomplete audit).
 
-use super::input::{EventReader, count_events, expand_paths};
+use super::SettingsError;
+use super::input::{EventReader, InputError, count_events, expand_paths};
 use crate::notify::ChangeNotifier;
 use crate::publish::{
-    EventReport, EventSink, Outcome, PublishSettings, Publisher, SendPolicy, check_source,
+    BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventReport, EventSink, NothingSent, Outcome,
+    PublishSettings, Publisher, SendPolicy, check_source,
 };
 use serde_json::{Value, json};
 use std::io::Write;
@@ -16,6 +18,88 @@ pub const CHUNK: usize = 500;
 pub const MAX_ENTRY_BYTES_CEILING: usize = 1_048_576;
 /// Inputs of more events than this get a progress bar on a terminal.
 const PROGRESS_FROM: usize = 300;
+
+/// Publish Genesys notifications or EventBridge events (files, directories of *.json, or
+/// `-` for stdin) onto a bus, one JSON outcome line per event.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The event bus, by name or ARN (an ARN's region is used).
+    #[arg(long, value_name = "NAME_OR_ARN")]
+    pub bus: String,
+    /// An events file or directory; repeat for several, read in the order given. Default: stdin.
+    #[arg(long = "events", value_name = "PATH")]
+    pub events: Vec<String>,
+    /// The `Source` of every entry (not `aws.`…).
+    #[arg(long, default_value = DEFAULT_SOURCE)]
+    pub source: String,
+    /// Publish one audit message per PutEvents request to this SNS topic (one not published
+    /// makes the exit code 1).
+    #[arg(long, value_name = "ARN")]
+    pub audit_topic_arn: Option<String>,
+    /// Write each rejected event, with its reason, to this file (JSON lines; not one of the
+    /// inputs, and itself valid input for a later run).
+    #[arg(long, value_name = "PATH")]
+    pub rejects: Option<PathBuf>,
+    /// The largest entry (and request) sent, as AWS counts bytes; up to 1048576 where raised.
+    #[arg(long, default_value_t = DEFAULT_MAX_BYTES, value_name = "N")]
+    pub max_entry_bytes: usize,
+    /// Validate and print the entries; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// PutEvents calls per request, the first included.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub max_attempts: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+}
+
+/// Runs `publish` as `args` say, with AWS's standard settings (none for a dry run): one line per
+/// event on stdout, the summary and problems on stderr; returns the exit code.
+pub async fn run(args: Args) -> i32 {
+    let request = PublishRequest {
+        bus: args.bus,
+        events: args.events,
+        source: args.source,
+        rejects: args.rejects,
+        max_entry_bytes: args.max_entry_bytes,
+        dry_run: args.dry_run,
+        policy: SendPolicy {
+            max_attempts: args.max_attempts.max(1),
+            concurrency: args.concurrency.max(1),
+            ..SendPolicy::default()
+        },
+    };
+    // A dry run sends nothing, so it needs no AWS settings (nor a region lookup).
+    let sink: Box<dyn EventSink> = if request.dry_run {
+        Box::new(NothingSent)
+    } else {
+        Box::new(BusSink::new(
+            crate::eventbridge::sdk::client_for_bus(&request.bus).await,
+            &request.bus,
+        ))
+    };
+    let notifier = match &args.audit_topic_arn {
+        Some(arn) => Some(
+            crate::notify::SnsNotifier::new(arn)
+                .await
+                .with_subject("genesys-eventbridge publish: one PutEvents request"),
+        ),
+        None => None,
+    };
+    let audit = notifier
+        .as_ref()
+        .map(|notifier| notifier as &dyn ChangeNotifier);
+    // Buffered: publish flushes after each chunk of events, not after each line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut err = std::io::stderr().lock();
+    let mut console = Console {
+        out: &mut out,
+        err: &mut err,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    run_with(&request, sink.as_ref(), audit, &mut console).await
+}
 
 /// What to publish, and how.
 #[derive(Debug, Clone)]
@@ -69,53 +153,112 @@ impl Tally {
         }
     }
 
-    /// 1 when some failed, 3 when some were rejected (none failed), else 0.
-    pub fn exit_code(&self) -> i32 {
-        self.exit_code_with_audit(0)
+    fn done(&self) -> usize {
+        self.published + self.duplicate + self.rejected + self.failed
     }
+}
 
-    /// As [`Tally::exit_code`], and 1 also when `audit_missing` audit messages could not be
-    /// published: a script must be able to tell that the audit trail is incomplete.
-    pub fn exit_code_with_audit(&self, audit_missing: usize) -> i32 {
-        if self.failed > 0 || audit_missing > 0 {
-            1
-        } else if self.rejected > 0 {
-            3
-        } else {
-            0
-        }
+/// How a run that read its inputs to the end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// Counts per outcome.
+    pub tally: Tally,
+    /// Audit messages that were due and not published.
+    pub audit_missing: usize,
+}
+
+/// Why publish stopped: before anything was read (its settings, its inputs), or part-way.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// A flag's value.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// No bus named.
+    #[error("--bus: must name a bus or give its ARN")]
+    NoBus,
+    /// An input cannot be read or parsed.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The rejects file would be one of the inputs.
+    #[error(
+        "--rejects {} is also an input ({input}): writing the rejects there would destroy its events; give another path",
+        rejects.display()
+    )]
+    RejectsIsAnInput {
+        /// The rejects file.
+        rejects: PathBuf,
+        /// The input it is.
+        input: String,
+    },
+    /// The rejects file cannot be created.
+    #[error("--rejects: cannot create {}", path.display())]
+    Rejects {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file held another number of events when read than when checked.
+    #[error(
+        "{file}: held {expected} events when checked and {read} when read: it changed while publishing, and the rest of it and of the inputs is not read"
+    )]
+    Changed {
+        /// The file.
+        file: String,
+        /// Events when checked.
+        expected: usize,
+        /// Events when read (`more` when it grew).
+        read: String,
+    },
+    /// The outcomes (or the rejects) could not be written.
+    #[error("cannot write the outcomes")]
+    Output(#[source] std::io::Error),
+    /// An input stopped part-way; the events before it were handled and reported.
+    #[error(
+        "{} (the events before it were handled as reported)",
+        gev_core::error_chain(.0.as_ref())
+    )]
+    Unfinished(#[source] Box<PublishError>),
+}
+
+/// The exit code of a run: 0 all published (or duplicate, or valid in a dry run), 1 some failed
+/// after retries or audit messages not published, 3 some rejected (none failed), 2 bad settings
+/// or input (an input that stopped part-way included) or outcomes that could not be written.
+fn exit_code(result: &Result<Published, PublishError>) -> i32 {
+    use super::exit::{BAD_INPUT, REJECTED, REMOTE_FAILURE, SUCCESS};
+    match result {
+        Ok(run) if run.tally.failed > 0 || run.audit_missing > 0 => REMOTE_FAILURE,
+        Ok(run) if run.tally.rejected > 0 => REJECTED,
+        Ok(_) => SUCCESS,
+        Err(_) => BAD_INPUT,
     }
 }
 
 /// Checks the settings publish cannot run without (exit 2 when they fail).
-pub fn check_request(request: &PublishRequest) -> Result<(), String> {
-    check_source(&request.source).map_err(|problem| format!("--source: {problem}"))?;
+pub fn check_request(request: &PublishRequest) -> Result<(), PublishError> {
+    check_source(&request.source).map_err(SettingsError::Source)?;
     if request.bus.is_empty() {
-        return Err("--bus: must name a bus or give its ARN".into());
+        return Err(PublishError::NoBus);
     }
     if request.max_entry_bytes == 0 || request.max_entry_bytes > MAX_ENTRY_BYTES_CEILING {
-        return Err(format!(
-            "--max-entry-bytes: {} is not within 1 to {MAX_ENTRY_BYTES_CEILING}",
-            request.max_entry_bytes
-        ));
+        return Err(SettingsError::MaxEntryBytes(request.max_entry_bytes).into());
     }
     Ok(())
 }
 
-/// Runs publish; returns the exit code.
-pub async fn run(
+/// Runs publish on `sink` (and `audit`), writing on `console`; returns the exit code.
+pub async fn run_with(
     request: &PublishRequest,
     sink: &dyn EventSink,
     audit: Option<&dyn ChangeNotifier>,
     console: &mut Console<'_>,
 ) -> i32 {
-    match publish(request, sink, audit, console).await {
-        Ok(code) => code,
-        Err(problem) => {
-            let _ = writeln!(console.err, "genesys-eventbridge publish: {problem}");
-            2
-        }
+    let result = publish(request, sink, audit, console).await;
+    if let Err(error) = &result {
+        super::say_error(console.err, "publish", error);
     }
+    exit_code(&result)
 }
 
 async fn publish(
@@ -123,14 +266,14 @@ async fn publish(
     sink: &dyn EventSink,
     audit: Option<&dyn ChangeNotifier>,
     console: &mut Console<'_>,
-) -> Result<i32, String> {
+) -> Result<Published, PublishError> {
     check_request(request)?;
     let paths = if request.events.is_empty() {
         vec!["-".to_owned()]
     } else {
         request.events.clone()
     };
-    let files = expand_paths(&paths).map_err(|error| gev_core::error_chain(&error))?;
+    let files = expand_paths(&paths)?;
     if let Some(rejects) = &request.rejects {
         refuse_an_input_as_rejects(rejects, &files)?;
     }
@@ -142,15 +285,19 @@ async fn publish(
         counted.push(if file == "-" {
             None
         } else {
-            Some(count_events(file).map_err(|error| gev_core::error_chain(&error))?)
+            Some(count_events(file)?)
         });
     }
     let total: usize = counted.iter().flatten().sum();
     let rejects = match &request.rejects {
-        Some(path) => Some(
-            std::fs::File::create(path)
-                .map_err(|error| format!("--rejects: cannot create {}: {error}", path.display()))?,
-        ),
+        Some(path) => {
+            Some(
+                std::fs::File::create(path).map_err(|source| PublishError::Rejects {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        }
         None => None,
     };
     let settings = PublishSettings {
@@ -171,10 +318,10 @@ async fn publish(
     };
     let started = Instant::now();
     let mut chunk: Vec<(String, Value)> = Vec::with_capacity(CHUNK);
-    let mut input_error: Option<String> = None;
+    let mut input_error: Option<PublishError> = None;
     'files: for (file, &expected) in files.iter().zip(&counted) {
         let mut read = 0;
-        for event in EventReader::open(file).map_err(|e| gev_core::error_chain(&e))? {
+        for event in EventReader::open(file)? {
             match event {
                 Ok(_) if expected.is_some_and(|expected| read == expected) => {
                     input_error = Some(changed(file, expected, "more"));
@@ -182,7 +329,7 @@ async fn publish(
                 }
                 Ok(event) => chunk.push(event),
                 Err(error) => {
-                    input_error = Some(gev_core::error_chain(&error));
+                    input_error = Some(error.into());
                     break 'files;
                 }
             }
@@ -198,41 +345,49 @@ async fn publish(
     }
     run.send(&mut chunk, console).await?;
     if run.progress_of.is_some() {
-        let _ = writeln!(console.err);
+        // Ends the progress bar's line.
+        super::say(console.err, format_args!(""));
     }
     for failure in &run.publisher.audit_failures {
-        let _ = writeln!(console.err, "genesys-eventbridge publish: audit: {failure}");
+        super::say(
+            console.err,
+            format_args!("genesys-eventbridge publish: audit: {failure}"),
+        );
     }
     if run.publisher.audit_skipped > 0 {
-        let _ = writeln!(
+        super::say(
             console.err,
-            "genesys-eventbridge publish: audit: {} messages not tried, the topic having failed {} times in a row",
-            run.publisher.audit_skipped,
-            crate::publish::run::AUDIT_FAILURES_BEFORE_GIVING_UP
+            format_args!(
+                "genesys-eventbridge publish: audit: {} messages not tried, the topic having failed {} times in a row",
+                run.publisher.audit_skipped,
+                crate::publish::run::AUDIT_FAILURES_BEFORE_GIVING_UP
+            ),
         );
     }
     let audit_missing = run.publisher.audit_missing();
     summary(console, &run.tally, started, request.dry_run, audit_missing);
     if let Some(error) = input_error {
-        return Err(format!(
-            "{error} (the events before it were handled as reported)"
-        ));
+        return Err(PublishError::Unfinished(Box::new(error)));
     }
-    Ok(run.tally.exit_code_with_audit(audit_missing))
+    Ok(Published {
+        tally: run.tally,
+        audit_missing,
+    })
 }
 
 /// The error of a file that held `expected` events when checked and `read` when read.
-fn changed(file: &str, expected: Option<usize>, read: &str) -> String {
-    format!(
-        "{file}: held {} events when checked and {read} when read: it changed while publishing, and the rest of it and of the inputs is not read",
-        expected.unwrap_or_default()
-    )
+fn changed(file: &str, expected: Option<usize>, read: &str) -> PublishError {
+    PublishError::Changed {
+        file: file.to_owned(),
+        expected: expected.unwrap_or_default(),
+        read: read.to_owned(),
+    }
 }
 
 /// Refuses a `--rejects` path that is one of the inputs (the same file by its canonical path or,
 /// on Unix, its device and inode, which also catches a hard link): creating it would truncate
 /// the events before they are read.
-fn refuse_an_input_as_rejects(rejects: &Path, files: &[String]) -> Result<(), String> {
+fn refuse_an_input_as_rejects(rejects: &Path, files: &[String]) -> Result<(), PublishError> {
     // A path that does not exist yet cannot be an input.
     let Ok(metadata) = std::fs::metadata(rejects) else {
         return Ok(());
@@ -242,10 +397,10 @@ fn refuse_an_input_as_rejects(rejects: &Path, files: &[String]) -> Result<(), St
         let same_path = canonical.is_some() && std::fs::canonicalize(file).ok() == canonical;
         let same_inode = std::fs::metadata(file).is_ok_and(|input| same_file(&metadata, &input));
         if same_path || same_inode {
-            return Err(format!(
-                "--rejects {} is also an input ({file}): writing the rejects there would destroy its events; give another path",
-                rejects.display()
-            ));
+            return Err(PublishError::RejectsIsAnInput {
+                rejects: rejects.to_owned(),
+                input: file.clone(),
+            });
         }
     }
     Ok(())
@@ -277,13 +432,13 @@ impl Run<'_> {
         &mut self,
         chunk: &mut Vec<(String, Value)>,
         console: &mut Console<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), PublishError> {
         if chunk.is_empty() {
             return Ok(());
         }
         let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let handled = self.publisher.publish(chunk, &received_at).await;
-        let write_error = |error: std::io::Error| format!("cannot write the outcomes: {error}");
+        let write_error = PublishError::Output;
         let mut entries = handled.entries.iter();
         for ((origin, event), report) in chunk.iter().zip(&handled.reports) {
             self.tally.add(report.outcome);
@@ -324,15 +479,16 @@ fn reject_line(origin: &str, event: &Value, report: &EventReport) -> Value {
 }
 
 fn progress(console: &mut Console<'_>, tally: &Tally, total: usize) {
-    let done = tally.published + tally.duplicate + tally.rejected + tally.failed;
+    let done = tally.done();
     let filled = (done * 30).checked_div(total).unwrap_or(30).min(30);
-    let _ = write!(
+    super::show(
         console.err,
-        "\r[{}{}] {done}/{total} events",
-        "#".repeat(filled),
-        " ".repeat(30 - filled)
+        format_args!(
+            "\r[{}{}] {done}/{total} events",
+            "#".repeat(filled),
+            " ".repeat(30 - filled)
+        ),
     );
-    let _ = console.err.flush();
 }
 
 fn summary(
@@ -343,7 +499,7 @@ fn summary(
     audit: usize,
 ) {
     let seconds = started.elapsed().as_secs_f64();
-    let done = tally.published + tally.duplicate + tally.rejected + tally.failed;
+    let done = tally.done();
     #[allow(clippy::cast_precision_loss)]
     let rate = if seconds > 0.0 {
         done as f64 / seconds
@@ -360,9 +516,11 @@ fn summary(
     } else {
         String::new()
     };
-    let _ = writeln!(
+    super::say(
         console.err,
-        "{} {verb}, {} duplicate, {} rejected, {} failed, in {seconds:.2} s ({rate:.0} events/s){audit}",
-        tally.published, tally.duplicate, tally.rejected, tally.failed
+        format_args!(
+            "{} {verb}, {} duplicate, {} rejected, {} failed, in {seconds:.2} s ({rate:.0} events/s){audit}",
+            tally.published, tally.duplicate, tally.rejected, tally.failed
+        ),
     );
 }

@@ -51,10 +51,15 @@ pub struct Args {
     pub dry_run: bool,
 }
 
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+/// A `--from` or `--to` that is not an RFC 3339 time.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not an RFC 3339 time such as 2026-12-06T10:00:00Z")]
+struct NotATime(String);
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, NotATime> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|time| time.to_utc())
-        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2026-12-06T10:00:00Z"))
+        .map_err(|_| NotATime(text.to_owned()))
 }
 
 /// Why the command did not finish; printed once, as a chain.
@@ -87,29 +92,27 @@ fn exit_code(result: &Result<ReconcileReport, Failure>) -> i32 {
     }
 }
 
-/// Runs `reconcile` as `args` say: one JSON line per agent leg on `out`, the summary (or the
-/// error) on `err`; returns the exit code.
-pub async fn run(args: Args, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// Runs `reconcile` as `args` say: one JSON line per agent leg on stdout, the summary (or the
+/// error) on stderr; returns the exit code.
+pub async fn run(args: Args) -> i32 {
     let result = reconcile_as_asked(&args, Utc::now()).await;
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     match &result {
         Ok(report) => {
             for line in leg_lines(report) {
-                // A closed stdout (`| head`) must not stop the summary.
+                // Ignored: a closed stdout (`| head`) must not stop the summary; what was
+                // published is on the bus either way.
                 let _ = writeln!(out, "{line}");
             }
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge reconcile: {}",
-                summary(report, args.dry_run)
+            super::say(
+                &mut err,
+                format_args!(
+                    "genesys-eventbridge reconcile: {}",
+                    summary(report, args.dry_run)
+                ),
             );
         }
-        Err(failure) => {
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge reconcile: {}",
-                gev_core::error_chain(failure)
-            );
-        }
+        Err(failure) => super::say_error(&mut err, "reconcile", failure),
     }
     exit_code(&result)
 }

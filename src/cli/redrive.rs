@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// `redrive`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
-pub struct RedriveArgs {
+pub struct Args {
     /// The dead-letter queue's URL (the template's output DeadLetterQueueUrl).
     #[arg(long, value_name = "URL")]
     pub queue_url: String,
@@ -49,7 +49,7 @@ pub const EXIT_REVIEW: i32 = 3;
 
 /// Runs `redrive` against AWS (the standard settings; `AWS_ENDPOINT_URL_SQS` and
 /// `AWS_ENDPOINT_URL_EVENTBRIDGE` for local servers); returns the exit code.
-pub async fn run(args: RedriveArgs) -> i32 {
+pub async fn run(args: Args) -> i32 {
     let mut err = std::io::stderr().lock();
     if let Err(problem) = check(&args) {
         let _ = writeln!(err, "genesys-eventbridge redrive: {problem}");
@@ -70,7 +70,7 @@ pub async fn run(args: RedriveArgs) -> i32 {
 }
 
 /// The arguments redrive cannot run without.
-pub fn check(args: &RedriveArgs) -> Result<(), String> {
+pub fn check(args: &Args) -> Result<(), String> {
     let url = &args.queue_url;
     let has_path = url
         .split_once("://")
@@ -98,7 +98,7 @@ pub fn check(args: &RedriveArgs) -> Result<(), String> {
 /// Redrives `queue` onto `sink` as `args` say, writing one line per message to `out` and the
 /// summary (and a failed receive) to `err`; the exit code.
 pub async fn redrive(
-    args: &RedriveArgs,
+    args: &Args,
     queue: &dyn DeadLetterQueue,
     sink: &dyn EventSink,
     out: &mut dyn Write,
@@ -205,8 +205,8 @@ mod tests {
     use super::*;
     use crate::redrive::{Kept, QueueError};
 
-    fn args(url: &str) -> RedriveArgs {
-        RedriveArgs {
+    fn args(url: &str) -> Args {
+        Args {
             queue_url: url.to_owned(),
             max: None,
             dry_run: false,
@@ -233,7 +233,7 @@ mod tests {
         ] {
             assert!(check(&args(bad)).is_err(), "{bad}");
         }
-        let aws_source = RedriveArgs {
+        let aws_source = Args {
             source: "aws.partner/x".to_owned(),
             ..args("http://127.0.0.1:1/1/q")
         };

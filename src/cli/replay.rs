@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// `replay`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ReplayArgs {
+pub struct Args {
     /// The archive, by name or ARN (the template's outputs ArchiveName, ArchiveArn).
     #[arg(long, value_name = "NAME_OR_ARN")]
     pub archive: String,
@@ -61,7 +61,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// Runs `replay` against AWS; returns the exit code.
-pub async fn run(args: ReplayArgs) -> i32 {
+pub async fn run(args: Args) -> i32 {
     let mut err = std::io::stderr().lock();
     if let Err(problem) = check(&args) {
         let _ = writeln!(err, "genesys-eventbridge replay: {problem}");
@@ -75,7 +75,7 @@ pub async fn run(args: ReplayArgs) -> i32 {
 }
 
 /// The arguments replay cannot run without.
-pub fn check(args: &ReplayArgs) -> Result<(), String> {
+pub fn check(args: &Args) -> Result<(), String> {
     if args.from >= args.to {
         return Err(format!(
             "--from {} is not before --to {}",
@@ -110,7 +110,7 @@ fn is_arn(text: &str, kind: &str) -> bool {
 /// Starts (or finds) the replay `args` describe through `replays` and, with `--wait`, follows
 /// it; what it does on `out`, failures on `err`; the exit code.
 pub async fn replay(
-    args: &ReplayArgs,
+    args: &Args,
     replays: &dyn Replays,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -275,8 +275,8 @@ pub fn status_line(name: &str, status: &ReplayStatus, elapsed: Duration) -> Stri
 mod tests {
     use super::*;
 
-    fn args() -> ReplayArgs {
-        ReplayArgs {
+    fn args() -> Args {
+        Args {
             archive: "genesys-events".into(),
             from: parse_time("2026-11-23T10:00:00Z").unwrap(),
             to: parse_time("2026-11-23T12:00:00Z").unwrap(),
@@ -292,19 +292,19 @@ mod tests {
     #[test]
     fn bad_windows_names_and_arns_are_refused_before_any_call() {
         assert!(check(&args()).is_ok());
-        let reversed = ReplayArgs {
+        let reversed = Args {
             from: args().to,
             ..args()
         };
-        let bad_name = ReplayArgs {
+        let bad_name = Args {
             name: Some("a name".into()),
             ..args()
         };
-        let bad_rule = ReplayArgs {
+        let bad_rule = Args {
             rules: vec!["genesys".into()],
             ..args()
         };
-        let bad_bus = ReplayArgs {
+        let bad_bus = Args {
             bus: Some("arn:aws:events:eu-west-1:1:rule/x".into()),
             ..args()
         };

@@ -94,20 +94,6 @@ fn describe(problems: &[SpecProblem]) -> String {
 }
 
 impl ConfigureError {
-    /// The CLI's exit status: 2 bad input, 3 a conflict to look at, 1 a remote failure (an
-    /// integration that does not become ACTIVE is one).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ConfigureError::Invalid(_) | ConfigureError::Ambiguous { .. } => 2,
-            ConfigureError::Conflict { .. } => 3,
-            ConfigureError::Missing(_)
-            | ConfigureError::Genesys(_)
-            | ConfigureError::Aws(_)
-            | ConfigureError::SourceMissing(_)
-            | ConfigureError::NotActive { .. } => 1,
-        }
-    }
-
     /// True when the failed request may have been carried out all the same (no answer, or a
     /// 5xx: the write may have landed before the answer was lost).
     pub fn may_have_landed(&self) -> bool {
@@ -678,23 +664,6 @@ mod tests {
         assert_eq!(edit_distance("user.edn", "user.end"), 2);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
-    }
-
-    #[test]
-    fn a_conflict_is_exit_status_3_and_bad_input_2() {
-        let conflict = ConfigureError::Conflict {
-            planned: 3,
-            now: 4,
-            changed: "notes".into(),
-        };
-        let invalid = ConfigureError::Invalid(vec![]);
-        let not_active = ConfigureError::NotActive {
-            state: "ERROR".into(),
-            timed_out: false,
-        };
-        assert_eq!(conflict.exit_code(), 3);
-        assert_eq!(invalid.exit_code(), 2);
-        assert_eq!(not_active.exit_code(), 1);
     }
 
     #[test]

@@ -16,26 +16,40 @@ pub fn entry_size(entry: &Entry) -> usize {
     time + entry.source.len() + entry.detail_type.len() + entry.detail.len()
 }
 
+/// Why an entry is not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// Over the byte limit.
+    #[error("the entry is {size} bytes, over the limit of {max_bytes} (--max-entry-bytes)")]
+    TooLarge {
+        /// Its size, as AWS counts it.
+        size: usize,
+        /// The limit.
+        max_bytes: usize,
+    },
+    /// A `DetailType` empty or over 128 bytes.
+    #[error("the detail-type is {0} bytes; EventBridge takes 1 to {MAX_DETAIL_TYPE_LEN}")]
+    DetailTypeLength(usize),
+    /// A `DetailType` holding a control character.
+    #[error(
+        "the detail-type holds the control character U+{:04X}; EventBridge takes printable text only",
+        u32::from(*.0)
+    )]
+    DetailTypeControl(char),
+}
+
 /// Why an entry is not sent: over the byte limit, a `DetailType` empty, over 128 bytes or
 /// holding a control character (NUL included).
-pub fn check_entry(entry: &Entry, max_bytes: usize) -> Result<(), String> {
+pub fn check_entry(entry: &Entry, max_bytes: usize) -> Result<(), EntryError> {
     let size = entry_size(entry);
     if size > max_bytes {
-        return Err(format!(
-            "the entry is {size} bytes, over the limit of {max_bytes} (--max-entry-bytes)"
-        ));
+        return Err(EntryError::TooLarge { size, max_bytes });
     }
     if entry.detail_type.is_empty() || entry.detail_type.len() > MAX_DETAIL_TYPE_LEN {
-        return Err(format!(
-            "the detail-type is {} bytes; EventBridge takes 1 to {MAX_DETAIL_TYPE_LEN}",
-            entry.detail_type.len()
-        ));
+        return Err(EntryError::DetailTypeLength(entry.detail_type.len()));
     }
     if let Some(control) = entry.detail_type.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "the detail-type holds the control character U+{:04X}; EventBridge takes printable text only",
-            u32::from(control)
-        ));
+        return Err(EntryError::DetailTypeControl(control));
     }
     Ok(())
 }
@@ -92,7 +106,9 @@ mod tests {
         let over = entry(DEFAULT_MAX_BYTES - 15, true);
         assert_eq!(entry_size(&at_limit), DEFAULT_MAX_BYTES);
         assert!(check_entry(&at_limit, DEFAULT_MAX_BYTES).is_ok());
-        let problem = check_entry(&over, DEFAULT_MAX_BYTES).unwrap_err();
+        let problem = check_entry(&over, DEFAULT_MAX_BYTES)
+            .unwrap_err()
+            .to_string();
         assert!(problem.contains("262145 bytes"), "{problem}");
     }
 
@@ -105,8 +121,12 @@ mod tests {
         let mut accented = entry(10, false);
         accented.detail_type = "événement".into();
 
-        let nul = check_entry(&with_nul, DEFAULT_MAX_BYTES).unwrap_err();
-        let newline = check_entry(&with_newline, DEFAULT_MAX_BYTES).unwrap_err();
+        let nul = check_entry(&with_nul, DEFAULT_MAX_BYTES)
+            .unwrap_err()
+            .to_string();
+        let newline = check_entry(&with_newline, DEFAULT_MAX_BYTES)
+            .unwrap_err()
+            .to_string();
 
         assert!(nul.contains("U+0000"), "{nul}");
         assert!(newline.contains("U+000A"), "{newline}");

@@ -7,12 +7,14 @@ pub mod send;
 pub mod transform;
 pub mod window;
 
-pub use batch::{DEFAULT_MAX_BYTES, MAX_ENTRIES_PER_REQUEST, batches, check_entry, entry_size};
+pub use batch::{
+    DEFAULT_MAX_BYTES, EntryError, MAX_ENTRIES_PER_REQUEST, batches, check_entry, entry_size,
+};
 pub use run::{Chunk, EventReport, Outcome, PublishSettings, Publisher};
 pub use sdk::BusSink;
 pub use send::{
     EntryAnswer, EventSink, NothingSent, Published, RequestReport, SendOutcome, SendPolicy,
     SinkError, send_all,
 };
-pub use transform::{DEFAULT_SOURCE, Entry, TransformError, check_source, transform};
+pub use transform::{DEFAULT_SOURCE, Entry, SourceError, TransformError, check_source, transform};
 pub use window::DedupWindow;

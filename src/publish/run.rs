@@ -119,7 +119,7 @@ impl<'a> Publisher<'a> {
                     Err(problem) => rejected(
                         Some(entry.bridge_event_id),
                         Some(entry.detail_type),
-                        problem,
+                        problem.to_string(),
                     ),
                     Ok(()) => match self.window.first_seen(&entry.bridge_event_id, origin) {
                         Some(first) => EventReport {

@@ -38,18 +38,25 @@ pub enum TransformError {
     NotRfc3339(String),
 }
 
+/// Why a `Source` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// It starts with `aws.`.
+    #[error("{0:?} starts with \"aws.\", which AWS keeps for its own services")]
+    AwsPrefix(String),
+    /// It is empty, too long, or holds other characters.
+    #[error("{0:?} must be 1 to 256 of letters, digits, '.', '-', '_' and '/'")]
+    Characters(String),
+}
+
 /// Checks a `--source`: not `aws.`-prefixed, 1 to 256 of letters, digits, `.`, `-`, `_`, `/`.
-pub fn check_source(source: &str) -> Result<(), String> {
+pub fn check_source(source: &str) -> Result<(), SourceError> {
     if source.starts_with("aws.") {
-        return Err(format!(
-            "{source:?} starts with \"aws.\", which AWS keeps for its own services"
-        ));
+        return Err(SourceError::AwsPrefix(source.to_owned()));
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/');
     if source.is_empty() || source.len() > 256 || !source.chars().all(allowed) {
-        return Err(format!(
-            "{source:?} must be 1 to 256 of letters, digits, '.', '-', '_' and '/'"
-        ));
+        return Err(SourceError::Characters(source.to_owned()));
     }
     Ok(())
 }

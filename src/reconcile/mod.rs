@@ -262,8 +262,22 @@ impl ReconcileError {
     }
 }
 
+/// Why a text is not a duration [`parse_duration`] takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// No whole number before the unit.
+    #[error("{0:?} is not a duration such as 90s, 15m, 2h or 1d")]
+    NotADuration(String),
+    /// A unit other than s, m, h or d.
+    #[error("{0:?}: the unit must be s, m, h or d")]
+    Unit(String),
+    /// More than a year.
+    #[error("{0:?} is longer than a year")]
+    TooLong(String),
+}
+
 /// A duration such as `90s`, `15m`, `2h` or `1d`.
-pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
+pub fn parse_duration(text: &str) -> Result<TimeDelta, DurationError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -271,16 +285,16 @@ pub fn parse_duration(text: &str) -> Result<TimeDelta, String> {
     let (number, unit) = text.split_at(split);
     let number: i64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 90s, 15m, 2h or 1d"))?;
+        .map_err(|_| DurationError::NotADuration(text.to_owned()))?;
     let seconds = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3_600,
         "d" => 86_400,
-        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+        _ => return Err(DurationError::Unit(text.to_owned())),
     };
     if number > 365 * 86_400 / seconds {
-        return Err(format!("{text:?} is longer than a year"));
+        return Err(DurationError::TooLong(text.to_owned()));
     }
     Ok(TimeDelta::seconds(number * seconds))
 }

@@ -97,7 +97,9 @@ pub fn scheduled_settings(
     };
     let invalid = |name: &'static str, problem: String| ConfigError::Invalid { name, problem };
     let duration = |name: &'static str, default: chrono::TimeDelta| match get(name) {
-        Some(text) => super::parse_duration(&text).map_err(|problem| invalid(name, problem)),
+        Some(text) => {
+            super::parse_duration(&text).map_err(|problem| invalid(name, problem.to_string()))
+        }
         None => Ok(default),
     };
     let count = |name: &'static str, default: usize| match get(name) {
@@ -107,7 +109,7 @@ pub fn scheduled_settings(
     };
     let source = get("RECONCILE_SOURCE").unwrap_or_else(|| crate::publish::DEFAULT_SOURCE.into());
     crate::publish::check_source(&source)
-        .map_err(|problem| invalid("RECONCILE_SOURCE", problem))?;
+        .map_err(|problem| invalid("RECONCILE_SOURCE", problem.to_string()))?;
     let (from, to) = super::ReconcileSettings::window(
         duration("RECONCILE_WINDOW", super::DEFAULT_WINDOW)?,
         duration("RECONCILE_SETTLE", super::DEFAULT_SETTLE)?,

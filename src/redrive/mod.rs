@@ -346,7 +346,7 @@ fn plan(
         Some((index, check_entry(entry, options.max_entry_bytes).err()?))
     }) {
         return Err(Kept::Unsendable(if own.len() == 1 {
-            problem
+            problem.to_string()
         } else {
             format!("event {index} of {}: {problem}", own.len())
         }));

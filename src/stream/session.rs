@@ -81,7 +81,32 @@ pub enum SessionEvent {
         /// The shard.
         shard: usize,
         /// What failed.
-        error: String,
+        error: SessionError,
+    },
+}
+
+/// Why an attempt to listen failed; the session retries it with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// A Notifications API call failed (making or checking the channel, its subscriptions).
+    #[error(transparent)]
+    Genesys(#[from] gev_genesys::GenesysError),
+    /// The socket's handshake did not complete in time.
+    #[error("the socket of {channel} did not complete its handshake within {timeout:?}")]
+    Handshake {
+        /// The channel.
+        channel: String,
+        /// The time it had.
+        timeout: Duration,
+    },
+    /// The socket could not be connected.
+    #[error("cannot connect the socket of {channel}: {source}")]
+    Connect {
+        /// The channel.
+        channel: String,
+        /// What the WebSocket client said.
+        #[source]
+        source: tokio_tungstenite::tungstenite::Error,
     },
 }
 
@@ -237,7 +262,7 @@ impl Session {
         channel: &mut ChannelState,
         first_subscription: &mut bool,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(Ended, Duration), String> {
+    ) -> Result<(Ended, Duration), SessionError> {
         if let Some(wanted) = self.wanted.as_mut() {
             let topics = wanted.borrow_and_update().clone();
             // Topics changed while the shard was down are put even on a reused channel.
@@ -291,21 +316,17 @@ impl Session {
         &mut self,
         channel: &mut ChannelState,
         first_subscription: &mut bool,
-    ) -> Result<Established, String> {
+    ) -> Result<Established, SessionError> {
         let reuse = match channel.channel.as_ref() {
-            Some(current) => self
-                .api
-                .channel_exists(&current.id, self.deadline())
-                .await
-                .map_err(|error| gev_core::error_chain(&error))?,
+            Some(current) => {
+                self.api
+                    .channel_exists(&current.id, self.deadline())
+                    .await?
+            }
             None => false,
         };
         if !reuse {
-            let created = self
-                .api
-                .create_channel(self.deadline())
-                .await
-                .map_err(|error| gev_core::error_chain(&error))?;
+            let created = self.api.create_channel(self.deadline()).await?;
             // Kept even if subscribing fails: the next attempt subscribes it instead of
             // making another channel (Genesys evicts the oldest past 20 per client).
             *channel = ChannelState {
@@ -322,13 +343,14 @@ impl Session {
         let handshake = tokio_tungstenite::connect_async(current.connect_uri.as_str());
         let (socket, _) = tokio::time::timeout(self.settings.request_timeout, handshake)
             .await
-            .map_err(|_| {
-                format!(
-                    "the socket of {} did not complete its handshake within {:?}",
-                    current.id, self.settings.request_timeout
-                )
+            .map_err(|_| SessionError::Handshake {
+                channel: current.id.clone(),
+                timeout: self.settings.request_timeout,
             })?
-            .map_err(|error| format!("cannot connect the socket of {}: {error}", current.id))?;
+            .map_err(|source| SessionError::Connect {
+                channel: current.id.clone(),
+                source,
+            })?;
         let connection = tracing::info_span!(
             parent: None,
             "stream.connection",
@@ -345,12 +367,11 @@ impl Session {
 
     /// Puts the shard's subscriptions on channel `id`; the first time, reports the verdicts and
     /// drops the rejected topics.
-    async fn subscribe(&mut self, id: &str, first: &mut bool) -> Result<(), String> {
+    async fn subscribe(&mut self, id: &str, first: &mut bool) -> Result<(), SessionError> {
         let verdicts = self
             .api
             .put_subscriptions(id, &self.topics, self.deadline())
-            .await
-            .map_err(|error| gev_core::error_chain(&error))?;
+            .await?;
         if std::mem::take(first) {
             let rejected: Vec<(String, String)> = verdicts
                 .iter()
@@ -432,7 +453,7 @@ impl Session {
                             // a failure ends the socket, so the shard counts as not listening
                             // (a gap) and reconnects, subscribing again, with backoff.
                             if let Err(error) = self.subscribe(&channel.id, &mut false).await {
-                                return Ended::Unsubscribed(format!("resubscription failed: {error}"), last_frame);
+                                return Ended::Unsubscribed(format!("resubscription failed: {}", gev_core::error_chain(&error)), last_frame);
                             }
                         }
                         FrameKind::Notification => {
@@ -472,7 +493,7 @@ impl Session {
                         self.topics = wanted.borrow_and_update().clone();
                         // The new topics are not listened to until they are subscribed.
                         if let Err(error) = self.subscribe(&channel.id, &mut false).await {
-                            return Ended::Unsubscribed(format!("subscribing the new topics failed: {error}"), changed_at);
+                            return Ended::Unsubscribed(format!("subscribing the new topics failed: {}", gev_core::error_chain(&error)), changed_at);
                         }
                     } else if !changed {
                         // The sender is gone: the topics are final.

@@ -7,36 +7,65 @@ pub const TOPICS_PER_CHANNEL: usize = 1_000;
 /// Channels one OAuth client may hold.
 pub const MAX_CHANNELS: usize = 20;
 
+/// Why a topic (or the list) cannot be streamed; each names its topic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicProblem {
+    /// No topics at all.
+    #[error("no topics: give --topic or --topics-file")]
+    NoTopics,
+    /// A template (`{id}`) where a WebSocket subscription needs a concrete id.
+    #[error(
+        "{0}: a WebSocket subscription needs concrete ids; for every id use the \
+         EventBridge integration (configure) instead"
+    )]
+    NotConcrete(String),
+    /// Not among the organization's available topics.
+    #[error("{0}: not an available topic of this organization")]
+    NotAvailable(String),
+    /// Available, but not over WebSocket.
+    #[error("{topic}: {template} is not carried over WebSocket (transports: {})", transports.join(", "))]
+    NotOverWebSocket {
+        /// The topic.
+        topic: String,
+        /// Its template.
+        template: String,
+        /// The transports that carry it.
+        transports: Vec<String>,
+    },
+}
+
+/// The topics' problems, one a line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct TopicProblems(pub Vec<TopicProblem>);
+
 /// Why the topics cannot be streamed; each problem names its topic.
-pub fn check_topics(topics: &[String], available: &[AvailableTopic]) -> Result<(), Vec<String>> {
+pub fn check_topics(topics: &[String], available: &[AvailableTopic]) -> Result<(), TopicProblems> {
     let mut problems = Vec::new();
     if topics.is_empty() {
-        problems.push("no topics: give --topic or --topics-file".to_owned());
+        problems.push(TopicProblem::NoTopics);
     }
     for topic in topics {
         if topic.contains("{id}") {
-            problems.push(format!(
-                "{topic}: a WebSocket subscription needs concrete ids; for every id use the \
-                 EventBridge integration (configure) instead"
-            ));
+            problems.push(TopicProblem::NotConcrete(topic.clone()));
             continue;
         }
         match available.iter().find(|t| matches_template(&t.id, topic)) {
-            None => problems.push(format!(
-                "{topic}: not an available topic of this organization"
-            )),
-            Some(template) if !carried_by_websocket(template) => problems.push(format!(
-                "{topic}: {} is not carried over WebSocket (transports: {})",
-                template.id,
-                template.transports.join(", ")
-            )),
+            None => problems.push(TopicProblem::NotAvailable(topic.clone())),
+            Some(template) if !carried_by_websocket(template) => {
+                problems.push(TopicProblem::NotOverWebSocket {
+                    topic: topic.clone(),
+                    template: template.id.clone(),
+                    transports: template.transports.clone(),
+                });
+            }
             Some(_) => {}
         }
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(problems)
+        Err(TopicProblems(problems))
     }
 }
 
@@ -61,9 +90,23 @@ pub fn matches_template(template: &str, topic: &str) -> bool {
         })
 }
 
+/// More topics than the channels one client may hold can take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{topics} topics need {channels} channels of {TOPICS_PER_CHANNEL}, but a client may hold \
+     {MAX_CHANNELS} ({} topics at most)",
+    MAX_CHANNELS * TOPICS_PER_CHANNEL
+)]
+pub struct TooManyTopics {
+    /// The distinct topics asked for.
+    pub topics: usize,
+    /// The channels they would need.
+    pub channels: usize,
+}
+
 /// `topics` (deduplicated, in order) shared over channels of at most 1,000; an error with the
 /// arithmetic when more than 20 channels would be needed.
-pub fn shard(topics: &[String]) -> Result<Vec<Vec<String>>, String> {
+pub fn shard(topics: &[String]) -> Result<Vec<Vec<String>>, TooManyTopics> {
     let mut unique: Vec<String> = Vec::with_capacity(topics.len());
     let mut seen = std::collections::HashSet::new();
     for topic in topics {
@@ -73,12 +116,10 @@ pub fn shard(topics: &[String]) -> Result<Vec<Vec<String>>, String> {
     }
     let channels = unique.len().div_ceil(TOPICS_PER_CHANNEL);
     if channels > MAX_CHANNELS {
-        return Err(format!(
-            "{} topics need {channels} channels of {TOPICS_PER_CHANNEL}, but a client may hold \
-             {MAX_CHANNELS} ({} topics at most)",
-            unique.len(),
-            MAX_CHANNELS * TOPICS_PER_CHANNEL
-        ));
+        return Err(TooManyTopics {
+            topics: unique.len(),
+            channels,
+        });
     }
     Ok(unique
         .chunks(TOPICS_PER_CHANNEL)
@@ -114,7 +155,12 @@ mod tests {
         .map(String::from)
         .to_vec();
 
-        let problems = check_topics(&topics, &available()).unwrap_err();
+        let problems: Vec<String> = check_topics(&topics, &available())
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
 
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].contains("concrete ids") && problems[0].contains("EventBridge"));
@@ -141,7 +187,7 @@ mod tests {
             .map(|n| format!("v2.users.u{n}.presence"))
             .collect();
 
-        let problem = shard(&topics).unwrap_err();
+        let problem = shard(&topics).unwrap_err().to_string();
 
         assert!(
             problem.contains("20001 topics need 21 channels"),

@@ -5,7 +5,8 @@ use crate::helpers::{
     stand_in_sink,
 };
 use crate::publish_e2e::{Sqs, bus_with_the_rule_into_a_queue, lambda_sqs_event};
-use genesys_eventbridge::bridge::{BridgeOptions, run};
+use genesys_eventbridge::bridge::BridgeOptions;
+use genesys_eventbridge::cli::bridge::run_with;
 use genesys_eventbridge::publish::{
     BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventSink, SendPolicy,
 };
@@ -86,7 +87,7 @@ pub(crate) fn start(sim: &RunningSim, sink: Arc<dyn EventSink>, options: BridgeO
     let (stop, stopped) = oneshot::channel::<()>();
     let (mut o, mut e) = (out.clone(), SharedOutput::default());
     let task = tokio::spawn(async move {
-        run(client, sink, options, &mut o, &mut e, async {
+        run_with(client, sink, options, &mut o, &mut e, async {
             let _ = stopped.await;
         })
         .await

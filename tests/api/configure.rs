@@ -2,7 +2,7 @@
 //! read-only plans, validation, audit, and no secret in any output.
 
 use crate::helpers::{Recording, demo_sim, sim_client};
-use genesys_eventbridge::cli::configure::{Request, Terminal, run};
+use genesys_eventbridge::cli::configure::{Request, Terminal, run_with};
 use genesys_eventbridge::configure::{self, ActivationWait, ConfigureError};
 use gev_core::deadline::Deadline;
 use gev_core::domain::integration::parse_spec;
@@ -60,7 +60,7 @@ pub(crate) async fn configure_cmd(sim: &RunningSim, request: Request) -> Ran {
             who: "demo-client".into(),
             interactive: false,
         };
-        run(request, &client, &mut terminal).await
+        run_with(request, &client, &mut terminal).await
     };
     Ran {
         code,
@@ -203,7 +203,10 @@ async fn a_change_made_between_plan_and_apply_is_never_overwritten() {
         matches!(&error, ConfigureError::Conflict { planned: 2, now: 3, changed } if changed == "notes"),
         "{error}"
     );
-    assert_eq!(error.exit_code(), 3);
+    assert_eq!(
+        genesys_eventbridge::cli::configure::error_exit_code(&error),
+        3
+    );
     let config = gev_genesys::integrations::IntegrationsApi::config(
         &client,
         &gev_core::domain::IntegrationId::parse(id).unwrap(),
@@ -515,7 +518,7 @@ async fn each_applied_change_is_published_as_its_audit_record_without_secrets() 
             who: "demo-client".into(),
             interactive: false,
         };
-        run(request, &client, &mut terminal).await
+        run_with(request, &client, &mut terminal).await
     };
 
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));

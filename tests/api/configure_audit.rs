@@ -8,7 +8,7 @@ use crate::configure::{
     verify_request,
 };
 use crate::helpers::{Recording, demo_sim, sim_client};
-use genesys_eventbridge::cli::configure::{Request, Terminal, run};
+use genesys_eventbridge::cli::configure::{Request, Terminal, run_with};
 use genesys_eventbridge::configure::ActivationWait;
 use gev_genesys::HttpSettings;
 use gev_sim::RunningSim;
@@ -71,7 +71,7 @@ async fn configure_published(
         who: "demo-client".into(),
         interactive: false,
     };
-    run(request, &client, &mut terminal).await
+    run_with(request, &client, &mut terminal).await
 }
 
 /// An apply that publishes each record to SNS (recorded in memory).

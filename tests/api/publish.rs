@@ -1,7 +1,7 @@
 //! `publish` against the simulator's EventBridge stand-in (scripted per-entry failures, AWS's limits) and, end to end, moto's EventBridge with the template's rule, an SQS target and the consumer.
 
 use crate::helpers::{Recording, demo_sim, stand_in_sink};
-use genesys_eventbridge::cli::publish::{Console, PublishRequest, run};
+use genesys_eventbridge::cli::publish::{Console, PublishRequest, run_with};
 use genesys_eventbridge::publish::{
     DEFAULT_MAX_BYTES, DEFAULT_SOURCE, SendPolicy, entry_size, transform,
 };
@@ -83,7 +83,7 @@ pub(crate) async fn publish_to(
         err: &mut err,
         progress: false,
     };
-    let code = run(request, sink, audit, &mut console).await;
+    let code = run_with(request, sink, audit, &mut console).await;
     Ran {
         code,
         lines: String::from_utf8(out)

@@ -5,7 +5,7 @@
 use crate::helpers::{SharedOutput, demo_sim};
 use crate::publish::{Ran, bridge_id, events_file, notification, publish, publish_to, request};
 use async_trait::async_trait;
-use genesys_eventbridge::cli::publish::{Console, PublishRequest, run};
+use genesys_eventbridge::cli::publish::{Console, PublishRequest, run_with};
 use genesys_eventbridge::notify::{ChangeNotifier, NotifyError, SnsNotifier};
 use genesys_eventbridge::publish::{BusSink, Entry, EntryAnswer, EventSink, SinkError};
 use gev_sim::eventbridge::{BusScript, RequestFault};
@@ -363,7 +363,7 @@ async fn the_outcome_lines_of_a_chunk_are_written_before_its_audit_messages() {
     };
 
     // Act
-    let code = bounded(run(&request(&file), &sink, Some(&topic), &mut console)).await;
+    let code = bounded(run_with(&request(&file), &sink, Some(&topic), &mut console)).await;
 
     // Assert
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));

@@ -1,8 +1,9 @@
 //! `stream` against the simulator's Notifications API: notifications out as JSON lines, every fault knob survived with a gap record of the right bounds and nothing sent while connected lost or doubled, sharding, the restart gap from a checkpoint, and no token anywhere.
 
 use crate::helpers::{SharedOutput, demo_sim, sim_client};
+use genesys_eventbridge::cli::stream::run_with;
+use genesys_eventbridge::stream::StreamOptions;
 use genesys_eventbridge::stream::session::SessionSettings;
-use genesys_eventbridge::stream::{StreamOptions, run};
 use gev_genesys::HttpSettings;
 use gev_sim::{ChannelFault, RunningSim};
 use serde_json::{Value, json};
@@ -77,7 +78,7 @@ pub(crate) fn start_with(sim: &RunningSim, options: StreamOptions) -> Running {
     let (stop, stopped) = oneshot::channel::<()>();
     let (mut o, mut e) = (out.clone(), err.clone());
     let task = tokio::spawn(async move {
-        run(client, options, &mut o, &mut e, async {
+        run_with(client, options, &mut o, &mut e, async {
             let _ = stopped.await;
         })
         .await

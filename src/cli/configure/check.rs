@@ -1,6 +1,7 @@
 //! `configure check`: the projection test of the configured topics, reading the template and sample events.
 
-use super::Terminal;
+use super::{Ended, Failure, Terminal};
+use crate::cli::say;
 use crate::configure::ConfigureError;
 use gev_core::domain::integration::parse_spec;
 use serde_json::Value;
@@ -10,29 +11,28 @@ use std::path::{Path, PathBuf};
 /// parser, with sample events from `events_dir` where one has the topic's detail-type. Exit 3
 /// when a topic is not delivered or its events are rejected; 0 otherwise (ignored ones warn).
 pub fn check(file: &Path, template: &Path, events_dir: &Path, terminal: &mut Terminal<'_>) -> i32 {
+    let result = check_topics(file, template, events_dir, terminal);
+    super::finish(&result, terminal.err)
+}
+
+fn check_topics(
+    file: &Path,
+    template: &Path,
+    events_dir: &Path,
+    terminal: &mut Terminal<'_>,
+) -> Result<Ended, Failure> {
     use crate::configure::check::{self, Verdict};
-    let spec = match std::fs::read_to_string(file).map(|text| parse_spec(&text)) {
-        Ok(Ok(spec)) => spec,
-        Ok(Err(problems)) => {
-            let error = ConfigureError::Invalid(problems);
-            let _ = writeln!(terminal.err, "configure: {}", gev_core::error_chain(&error));
-            return 2;
-        }
-        Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {}: {error}", file.display());
-            return 2;
-        }
+    let unusable = |path: &Path| {
+        let path = path.to_owned();
+        move |source: Box<dyn std::error::Error + Send + Sync>| Failure::Unusable { path, source }
     };
-    let pattern = match std::fs::read_to_string(template)
-        .map_err(|error| error.to_string())
-        .and_then(|text| check::rule_pattern(&text).map_err(|error| gev_core::error_chain(&error)))
-    {
-        Ok(pattern) => pattern,
-        Err(problem) => {
-            let _ = writeln!(terminal.err, "configure: {}: {problem}", template.display());
-            return 2;
-        }
-    };
+    let text = std::fs::read_to_string(file).map_err(|error| unusable(file)(error.into()))?;
+    let spec = parse_spec(&text).map_err(ConfigureError::Invalid)?;
+    let pattern = std::fs::read_to_string(template)
+        .map_err(|error| unusable(template)(error.into()))
+        .and_then(|text| {
+            check::rule_pattern(&text).map_err(|error| unusable(template)(error.into()))
+        })?;
     let samples = sample_events(events_dir);
     let find = |topic: &str| {
         samples
@@ -40,15 +40,8 @@ pub fn check(file: &Path, template: &Path, events_dir: &Path, terminal: &mut Ter
             .find(|event| event.get("detail-type").and_then(Value::as_str) == Some(topic))
             .cloned()
     };
-    let checks = match check::check(&spec, &pattern, &find) {
-        Ok(checks) => checks,
-        Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {error}");
-            return 2;
-        }
-    };
     let mut failed = false;
-    for result in checks {
+    for result in check::check(&spec, &pattern, &find)? {
         let line = match &result.verdict {
             Verdict::Acts => format!(
                 "ok    {}: delivered by {}, the consumer acts on it",
@@ -75,9 +68,13 @@ pub fn check(file: &Path, template: &Path, events_dir: &Path, terminal: &mut Ter
                 )
             }
         };
-        let _ = writeln!(terminal.out, "{line}");
+        say(terminal.out, format_args!("{line}"));
     }
-    if failed { 3 } else { 0 }
+    Ok(if failed {
+        Ended::ProblemsFound
+    } else {
+        Ended::Done
+    })
 }
 
 /// The events of the JSON files in `dir` (those that parse), for samples.

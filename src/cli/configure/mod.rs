@@ -1,23 +1,25 @@
-//! `genesys-eventbridge configure plan|apply|status|check|audit`: the desired state from a file, the plan, the apply, the audit chain; exit codes as DESIGN.md says.
+//! `genesys-eventbridge configure plan|apply|status|check|audit`: the run of each subcommand (its flags in `args.rs`, `apply.rs` and `check.rs` the longer ones, `output.rs` how plans and status print), how a run ends (`Ended`, `Failure`) and its exit code, decided in `exit_code` as DESIGN.md says.
 
+mod apply;
+mod args;
 mod check;
 mod output;
 
+pub use args::{Args, AuditAction, Subcommand};
 pub use check::check;
 use output::{print_plan, print_status};
 
-use crate::configure::audit::{self, AuditEntry, AuditLog};
-use crate::configure::{
-    self, ActivationWait, ConfigureError, Found, WriteFailure, Written, partner_bus,
-};
+use super::say;
+use crate::configure::audit::{self, AuditError};
+use crate::configure::event_pattern::UnsupportedPattern;
+use crate::configure::{self, ActivationWait, ConfigureError, Found, partner_bus};
 use crate::eventbridge::{EventSources, partner_source_name};
 use crate::notify::ChangeNotifier;
 use futures_util::future::BoxFuture;
 use gev_core::deadline::Deadline;
-use gev_core::domain::integration::{Action, IntegrationSpec, Plan};
+use gev_core::domain::integration::{IntegrationSpec, Plan};
 use gev_genesys::integrations::IntegrationsApi;
-use serde_json::Value;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,6 +53,81 @@ pub fn sdk_connector() -> AwsConnector {
             Box::new(sources) as Box<dyn EventSources>
         })
     })
+}
+
+/// How often apply looks whether the integration is ACTIVE (and the partner event source there).
+const ACTIVATION_POLL: Duration = Duration::from_millis(500);
+
+/// Runs `configure` as `args` say: `check` and `audit verify` offline, the others with the
+/// Genesys settings of the environment (and AWS's standard ones); results on stdout, progress
+/// and problems on stderr; returns the exit code.
+pub async fn run(args: Args) -> i32 {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let request = match args.action {
+        Subcommand::Plan {
+            file,
+            exit_code,
+            json,
+        } => Request::Plan {
+            file,
+            exit_code,
+            json,
+        },
+        Subcommand::Apply {
+            file,
+            yes,
+            audit_log,
+            wait_seconds,
+            associate_bus,
+            notify_topic_arn,
+        } => Request::Apply {
+            notify_topic_arn,
+            file,
+            yes,
+            audit_log,
+            associate_bus,
+            activation: ActivationWait {
+                timeout: Duration::from_secs(wait_seconds),
+                interval: ACTIVATION_POLL,
+            },
+        },
+        Subcommand::Status { file, audit_log } => Request::Status { file, audit_log },
+        Subcommand::Check {
+            file,
+            template,
+            events_dir,
+        } => {
+            let mut terminal = Terminal::real(&mut out, &mut err, String::new());
+            return check(&file, &template, &events_dir, &mut terminal);
+        }
+        Subcommand::Audit {
+            action:
+                AuditAction::Verify {
+                    audit_log,
+                    expect_head,
+                },
+        } => {
+            let mut terminal = Terminal::real(&mut out, &mut err, String::new());
+            return audit_verify(&audit_log, expect_head.as_deref(), &mut terminal);
+        }
+    };
+    let (client, who) = match genesys_client().await {
+        Ok(wired) => wired,
+        Err(error) => {
+            error.print(&mut err);
+            return super::exit::BAD_INPUT;
+        }
+    };
+    let mut terminal = Terminal::real(&mut out, &mut err, who);
+    run_with(request, &client, &mut terminal).await
+}
+
+/// The Genesys client of the environment's settings, and who it acts as.
+async fn genesys_client() -> Result<(gev_genesys::HttpGenesysClient, String), super::SettingsError>
+{
+    let access = gev_consumer::config::GenesysAccess::from_env()?;
+    let client = gev_consumer::app::genesys_client(&access).await?;
+    Ok((client, access.who()))
 }
 
 /// What a configure command is asked to do.
@@ -114,9 +191,139 @@ pub struct Terminal<'a> {
     pub interactive: bool,
 }
 
+impl<'a> Terminal<'a> {
+    /// Where configure writes, acting as `who`, with the real AWS; it asks for confirmation only
+    /// when stdin is a terminal.
+    pub fn real(out: &'a mut dyn Write, err: &'a mut dyn Write, who: String) -> Self {
+        Terminal {
+            aws: sdk_connector(),
+            notifier: sns_connector(),
+            out,
+            err,
+            who,
+            interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        }
+    }
+}
+
+/// How a configure command ended, when it did what it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Done.
+    Done,
+    /// `plan --exit-code`, with changes pending.
+    ChangesPending,
+    /// `check` found a topic not delivered or rejected, or `audit verify` a problem (each said
+    /// on its line).
+    ProblemsFound,
+    /// Applied, but a record of it could not be written or published (said when it happened).
+    NotRecorded,
+}
+
+/// Why a configure command failed; said once, as `configure: …`, by [`finish`].
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The use case's error.
+    #[error(transparent)]
+    Configure(Box<ConfigureError>),
+    /// The integration was written (and recorded) but did not become ACTIVE, or its state could
+    /// not be read.
+    #[error(transparent)]
+    NotActivated(Box<ConfigureError>),
+    /// The audit log cannot take the record of a change, so nothing was written.
+    #[error("{}; nothing was written to Genesys Cloud", gev_core::error_chain(.0))]
+    AuditLogUnusable(#[source] AuditError),
+    /// No `--yes`, and no terminal to ask on.
+    #[error("apply changes nothing without --yes when its input is not a terminal")]
+    NeedsYes,
+    /// The person at the terminal did not confirm (nothing more to say).
+    #[error("not confirmed")]
+    Declined,
+    /// A file `check` reads (the desired state, the template) that cannot be read or used.
+    #[error("{}", path.display())]
+    Unusable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The rule's pattern uses what `check` does not evaluate.
+    #[error(transparent)]
+    Pattern(#[from] UnsupportedPattern),
+    /// `--expect-head` is not a SHA-256.
+    #[error("--expect-head {0:?} is not a SHA-256 (64 hex digits)")]
+    NotAHead(String),
+    /// The audit log cannot be read (`audit verify`).
+    #[error(transparent)]
+    AuditLog(AuditError),
+}
+
+impl From<ConfigureError> for Failure {
+    fn from(error: ConfigureError) -> Self {
+        Failure::Configure(Box::new(error))
+    }
+}
+
+/// The exit code of a run (DESIGN.md): 0 done; 1 Genesys or AWS failed after retries, the
+/// integration did not become ACTIVE, or a change was not recorded; 2 bad input (the file, a
+/// flag, an unusable audit log, no confirmation); 3 a conflict, a `check` that fails, an audit
+/// log that does not verify; 4 `plan --exit-code` with changes pending.
+fn exit_code(result: &Result<Ended, Failure>) -> i32 {
+    use super::exit::{BAD_INPUT, CHANGES_PENDING, REJECTED, REMOTE_FAILURE, SUCCESS};
+    match result {
+        Ok(Ended::Done) => SUCCESS,
+        Ok(Ended::ChangesPending) => CHANGES_PENDING,
+        Ok(Ended::ProblemsFound) => REJECTED,
+        Ok(Ended::NotRecorded) | Err(Failure::NotActivated(_)) => REMOTE_FAILURE,
+        Err(Failure::Configure(error)) => error_exit_code(error),
+        Err(
+            Failure::AuditLogUnusable(_)
+            | Failure::NeedsYes
+            | Failure::Declined
+            | Failure::Unusable { .. }
+            | Failure::Pattern(_)
+            | Failure::NotAHead(_),
+        ) => BAD_INPUT,
+        Err(Failure::AuditLog(_)) => REJECTED,
+    }
+}
+
+/// The exit code of the use case's error: 2 bad input, 3 a conflict to look at, 1 a remote
+/// failure (an integration that does not become ACTIVE is one).
+pub fn error_exit_code(error: &ConfigureError) -> i32 {
+    use super::exit::{BAD_INPUT, REJECTED, REMOTE_FAILURE};
+    match error {
+        ConfigureError::Invalid(_) | ConfigureError::Ambiguous { .. } => BAD_INPUT,
+        ConfigureError::Conflict { .. } => REJECTED,
+        ConfigureError::Missing(_)
+        | ConfigureError::Genesys(_)
+        | ConfigureError::Aws(_)
+        | ConfigureError::SourceMissing(_)
+        | ConfigureError::NotActive { .. } => REMOTE_FAILURE,
+    }
+}
+
+/// Says how the command failed, if it did (once, last); its exit code.
+fn finish(result: &Result<Ended, Failure>, err: &mut dyn Write) -> i32 {
+    if let Err(failure) = result
+        && !matches!(failure, Failure::Declined)
+    {
+        say(
+            err,
+            format_args!("configure: {}", gev_core::error_chain(failure)),
+        );
+    }
+    exit_code(result)
+}
+
 /// Runs `request` against `api`; returns the exit status.
-pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Terminal<'_>) -> i32 {
-    let outcome = match request {
+pub async fn run_with(
+    request: Request,
+    api: &dyn IntegrationsApi,
+    terminal: &mut Terminal<'_>,
+) -> i32 {
+    let result = match request {
         Request::Plan {
             file,
             exit_code,
@@ -130,28 +337,22 @@ pub async fn run(request: Request, api: &dyn IntegrationsApi, terminal: &mut Ter
             associate_bus,
             notify_topic_arn,
         } => {
-            let options = ApplyOptions {
+            let options = apply::ApplyOptions {
                 yes,
                 audit_log: &audit_log,
                 activation,
                 associate_bus,
                 notify_topic_arn: notify_topic_arn.as_deref(),
             };
-            apply(&file, options, api, terminal).await
+            apply::apply(&file, options, api, terminal).await
         }
         Request::Status { file, audit_log } => status(&file, &audit_log, api, terminal).await,
         Request::AuditVerify {
             audit_log,
             expect_head,
-        } => Ok(audit_verify(&audit_log, expect_head.as_deref(), terminal)),
+        } => verify_audit_log(&audit_log, expect_head.as_deref(), terminal),
     };
-    match outcome {
-        Ok(code) => code,
-        Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {}", gev_core::error_chain(&error));
-            error.exit_code()
-        }
-    }
+    finish(&result, terminal.err)
 }
 
 /// Reads and checks the desired state, locally and against Genesys (all problems at once).
@@ -195,334 +396,21 @@ async fn plan(
     options: PlanOptions,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
-) -> Result<i32, ConfigureError> {
+) -> Result<Ended, Failure> {
     let (spec, _, plan) = read_and_plan(file, api, Deadline::after(BUDGET)).await?;
     if options.json {
-        let _ = writeln!(
+        say(
             terminal.out,
-            "{}",
-            serde_json::to_string(&plan).unwrap_or_default()
+            format_args!("{}", serde_json::to_string(&plan).unwrap_or_default()),
         );
     } else {
         print_plan(&spec, &plan, terminal.out);
     }
     Ok(if options.exit_code && plan.has_changes() {
-        4
+        Ended::ChangesPending
     } else {
-        0
+        Ended::Done
     })
-}
-
-/// How `apply` runs.
-struct ApplyOptions<'a> {
-    yes: bool,
-    audit_log: &'a Path,
-    activation: ActivationWait,
-    associate_bus: bool,
-    notify_topic_arn: Option<&'a str>,
-}
-
-async fn apply(
-    file: &Path,
-    options: ApplyOptions<'_>,
-    api: &dyn IntegrationsApi,
-    terminal: &mut Terminal<'_>,
-) -> Result<i32, ConfigureError> {
-    let wait = options.activation.bounded();
-    // The waits for activation and for the partner event source come on top of the requests.
-    let deadline = Deadline::after(BUDGET.saturating_add(wait.timeout.saturating_mul(2)));
-    let (spec, found, plan) = read_and_plan(file, api, deadline).await?;
-    print_plan(&spec, &plan, terminal.out);
-    if plan.has_changes() {
-        // Before anything is written to Genesys: the change must be recordable.
-        let mut log = match AuditLog::open(options.audit_log) {
-            Ok(log) => log,
-            Err(error) => {
-                let _ = writeln!(
-                    terminal.err,
-                    "configure: {}; nothing was written to Genesys Cloud",
-                    gev_core::error_chain(&error)
-                );
-                return Ok(2);
-            }
-        };
-        if !options.yes && !confirmed(terminal) {
-            return Ok(2);
-        }
-        let planned = Planned {
-            spec: &spec,
-            plan: &plan,
-            found: found.as_ref(),
-        };
-        let code = apply_plan(planned, &options, &mut log, deadline, api, terminal).await;
-        if code != 0 {
-            return Ok(code);
-        }
-    }
-    if options.associate_bus {
-        let name = partner_source_name(
-            &api.organization_id(deadline).await?,
-            &spec.event_source_suffix,
-        );
-        let sources = (terminal.aws)(&spec.aws_region).await;
-        let bus =
-            partner_bus::associate(sources.as_ref(), &name, wait.timeout, wait.interval).await?;
-        let _ = writeln!(
-            terminal.out,
-            "event bus {bus} receives the integration's events: give it to `sam deploy` as EventBusName"
-        );
-    }
-    Ok(0)
-}
-
-/// Records in the audit log (and on SNS) what Genesys accepted.
-struct Recorder<'a> {
-    log: &'a mut AuditLog,
-    notifier: Option<Box<dyn ChangeNotifier>>,
-    who: String,
-    changes: Value,
-    /// Set when a record could not be written or published (exit 1).
-    failed: bool,
-}
-
-/// One record: what happened to one integration.
-struct Record<'a> {
-    integration_id: &'a str,
-    action: &'a str,
-    version_before: Option<i64>,
-    version_after: i64,
-    outcome: &'a str,
-}
-
-impl Recorder<'_> {
-    /// Appends the record to the log, then publishes it with the log's new head; a failure is
-    /// said on `err` and remembered.
-    async fn record(&mut self, record: Record<'_>, out: &mut dyn Write, err: &mut dyn Write) {
-        let entry = AuditEntry {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            who: &self.who,
-            integration_id: record.integration_id,
-            action: record.action,
-            version_before: record.version_before,
-            version_after: record.version_after,
-            changes: self.changes.clone(),
-            outcome: record.outcome,
-        };
-        let appended = match self.log.append(&entry) {
-            Ok(appended) => appended,
-            Err(error) => {
-                self.failed = true;
-                let _ = writeln!(
-                    err,
-                    "configure: {}: what Genesys accepted ({}: {}) is NOT recorded",
-                    gev_core::error_chain(&error),
-                    record.integration_id,
-                    record.outcome
-                );
-                return;
-            }
-        };
-        let _ = writeln!(
-            out,
-            "recorded in {}: {}, head {}",
-            self.log.path().display(),
-            record.outcome,
-            appended.head
-        );
-        if let Some(notifier) = &self.notifier
-            && let Err(error) = notifier.notify(&appended.anchored_record()).await
-        {
-            self.failed = true;
-            let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
-        }
-    }
-}
-
-/// A plan, the desired state it leads to, and the integration it was made from.
-#[derive(Clone, Copy)]
-struct Planned<'a> {
-    spec: &'a IntegrationSpec,
-    plan: &'a Plan,
-    found: Option<&'a Found>,
-}
-
-/// Performs a plan with changes: each write Genesys accepts is recorded (a partial one with how
-/// it ended) before the wait for activation and before anything that may fail after it.
-async fn apply_plan(
-    planned: Planned<'_>,
-    options: &ApplyOptions<'_>,
-    log: &mut AuditLog,
-    deadline: Deadline,
-    api: &dyn IntegrationsApi,
-    terminal: &mut Terminal<'_>,
-) -> i32 {
-    let Planned { spec, plan, found } = planned;
-    let notifier = match options.notify_topic_arn {
-        Some(topic_arn) => Some((terminal.notifier)(topic_arn).await),
-        None => None,
-    };
-    let mut recorder = Recorder {
-        log,
-        notifier,
-        who: terminal.who.clone(),
-        changes: serde_json::to_value(&plan.changes).unwrap_or(Value::Null),
-        failed: false,
-    };
-    let action = if plan.action == Action::Create {
-        "create"
-    } else {
-        "update"
-    };
-    let (out, err) = (&mut *terminal.out, &mut *terminal.err);
-    let (written, failure) = match configure::write(api, spec, plan, found, deadline).await {
-        Ok(written) => (written, None),
-        Err(WriteFailure {
-            accepted: Some(written),
-            step,
-            error,
-        }) => (written, Some((step, error))),
-        Err(WriteFailure {
-            accepted: None,
-            step,
-            error,
-        }) => {
-            if error.may_have_landed() {
-                // No answer: the write may be in place. Recorded as such, for plan to settle.
-                let outcome = format!(
-                    "unknown: {step} got no answer ({}); it may have been applied: run plan",
-                    gev_core::error_chain(&error)
-                );
-                let integration_id = found.map_or("", |found| found.integration.id.as_str());
-                let version = found.map(|found| found.config.version);
-                let record = Record {
-                    integration_id,
-                    action,
-                    version_before: version,
-                    version_after: version.unwrap_or(0),
-                    outcome: &outcome,
-                };
-                recorder.record(record, out, err).await;
-            }
-            let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
-            return error.exit_code();
-        }
-    };
-    let id = written.integration_id.as_str().to_owned();
-    let outcome = match &failure {
-        None => "applied".to_owned(),
-        Some((step, error)) => format!(
-            "partial: {} accepted; {step} failed: {}{}",
-            written.describe(),
-            gev_core::error_chain(error),
-            if error.may_have_landed() {
-                " (it may have been applied all the same: run plan)"
-            } else {
-                ""
-            }
-        ),
-    };
-    let _ = writeln!(
-        out,
-        "{}: integration {id}, {}",
-        if failure.is_some() {
-            "partial"
-        } else {
-            "applied"
-        },
-        written.describe()
-    );
-    let record = Record {
-        integration_id: &id,
-        action,
-        version_before: written.version_before,
-        version_after: written.version_after,
-        outcome: &outcome,
-    };
-    recorder.record(record, out, err).await;
-    if let Some((_, error)) = failure {
-        let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
-        return error.exit_code();
-    }
-    let reported = if spec.enabled {
-        wait_for_activation(
-            &written,
-            options.activation,
-            deadline,
-            api,
-            &mut recorder,
-            out,
-            err,
-        )
-        .await
-    } else {
-        Some(written.reported_state.clone())
-    };
-    let Some(reported) = reported else {
-        return 1;
-    };
-    let _ = writeln!(out, "integration {id}: reported state {reported}");
-    i32::from(recorder.failed)
-}
-
-/// Waits for the integration to report ACTIVE; when it does not (ERROR, the wait ran out, or its
-/// state cannot be read), records that after the change's own record, and returns `None`.
-async fn wait_for_activation(
-    written: &Written,
-    wait: ActivationWait,
-    deadline: Deadline,
-    api: &dyn IntegrationsApi,
-    recorder: &mut Recorder<'_>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Option<String> {
-    let id = &written.integration_id;
-    let error = match configure::wait_until_active(api, id, wait, deadline).await {
-        Ok(state) => return Some(state),
-        Err(error) => error,
-    };
-    let outcome = match &error {
-        ConfigureError::NotActive {
-            state,
-            timed_out: false,
-        } => format!("applied, activation failed: {state}"),
-        ConfigureError::NotActive {
-            state,
-            timed_out: true,
-        } => format!(
-            "applied, activation timed out: still {state} after {} s",
-            wait.bounded().timeout.as_secs()
-        ),
-        other => format!(
-            "applied, activation not confirmed: {}",
-            gev_core::error_chain(other)
-        ),
-    };
-    let record = Record {
-        integration_id: id.as_str(),
-        action: "activation",
-        version_before: Some(written.version_after),
-        version_after: written.version_after,
-        outcome: &outcome,
-    };
-    recorder.record(record, out, err).await;
-    let _ = writeln!(err, "configure: {}", gev_core::error_chain(&error));
-    None
-}
-
-/// Asks on a terminal; without one (and without `--yes`) refuses.
-fn confirmed(terminal: &mut Terminal<'_>) -> bool {
-    if !terminal.interactive {
-        let _ = writeln!(
-            terminal.err,
-            "configure: apply changes nothing without --yes when its input is not a terminal"
-        );
-        return false;
-    }
-    let _ = write!(terminal.err, "Apply these changes? [y/N] ");
-    let _ = terminal.err.flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
 async fn status(
@@ -530,62 +418,74 @@ async fn status(
     audit_log: &Path,
     api: &dyn IntegrationsApi,
     terminal: &mut Terminal<'_>,
-) -> Result<i32, ConfigureError> {
+) -> Result<Ended, Failure> {
     let deadline = Deadline::after(BUDGET);
     let (spec, found, _) = read_and_plan(file, api, deadline).await?;
     let Some(found) = found else {
-        let _ = writeln!(terminal.out, "integration {:?}: absent", spec.name);
+        say(
+            terminal.out,
+            format_args!("integration {:?}: absent", spec.name),
+        );
         print_audit_head(audit_log, terminal.out);
-        return Ok(0);
+        return Ok(Ended::Done);
     };
     print_status(&found, terminal.out);
-    let org = api.organization_id(deadline).await?;
+    let org = api
+        .organization_id(deadline)
+        .await
+        .map_err(ConfigureError::from)?;
     let name = partner_source_name(&org, &found.config.properties.event_source_suffix);
-    let _ = writeln!(terminal.out, "  partner event source: {name}");
+    say(terminal.out, format_args!("  partner event source: {name}"));
     let sources = (terminal.aws)(&spec.aws_region).await;
-    let _ = match partner_bus::status(sources.as_ref(), &name).await {
-        Ok(status) => writeln!(
+    match partner_bus::status(sources.as_ref(), &name).await {
+        Ok(status) => say(
             terminal.out,
-            "  on AWS ({}): source {}, bus {}",
-            spec.aws_region,
-            status.source_state.as_deref().unwrap_or("absent"),
-            if status.bus_associated {
-                "associated"
-            } else {
-                "not associated"
-            }
+            format_args!(
+                "  on AWS ({}): source {}, bus {}",
+                spec.aws_region,
+                status.source_state.as_deref().unwrap_or("absent"),
+                if status.bus_associated {
+                    "associated"
+                } else {
+                    "not associated"
+                }
+            ),
         ),
-        Err(error) => writeln!(
+        Err(error) => say(
             terminal.out,
-            "  on AWS: not checked ({})",
-            gev_core::error_chain(&error)
+            format_args!("  on AWS: not checked ({})", gev_core::error_chain(&error)),
         ),
-    };
+    }
     print_audit_head(audit_log, terminal.out);
-    Ok(0)
+    Ok(Ended::Done)
 }
 
 /// The audit log's head, to keep outside the file (`audit verify --expect-head` compares).
 fn print_audit_head(audit_log: &Path, out: &mut dyn Write) {
     let path = audit_log.display();
-    let _ = match audit::head(audit_log) {
-        Ok(Some(verified)) => writeln!(
+    match audit::head(audit_log) {
+        Ok(Some(verified)) => say(
             out,
-            "  audit log {path}: {} record(s), head {}{}",
-            verified.records,
-            verified.head,
-            if verified.problems.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({} problem(s): run configure audit verify)",
-                    verified.problems.len()
-                )
-            }
+            format_args!(
+                "  audit log {path}: {} record(s), head {}{}",
+                verified.records,
+                verified.head,
+                if verified.problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} problem(s): run configure audit verify)",
+                        verified.problems.len()
+                    )
+                }
+            ),
         ),
-        Ok(None) => writeln!(out, "  audit log {path}: absent"),
-        Err(error) => writeln!(out, "  audit log: {}", gev_core::error_chain(&error)),
-    };
+        Ok(None) => say(out, format_args!("  audit log {path}: absent")),
+        Err(error) => say(
+            out,
+            format_args!("  audit log: {}", gev_core::error_chain(&error)),
+        ),
+    }
 }
 
 /// `configure audit verify`: checks the audit log's chain and, with `expect_head`, that it ends
@@ -596,46 +496,74 @@ pub fn audit_verify(
     expect_head: Option<&str>,
     terminal: &mut Terminal<'_>,
 ) -> i32 {
+    let result = verify_audit_log(audit_log, expect_head, terminal);
+    finish(&result, terminal.err)
+}
+
+fn verify_audit_log(
+    audit_log: &Path,
+    expect_head: Option<&str>,
+    terminal: &mut Terminal<'_>,
+) -> Result<Ended, Failure> {
     if let Some(head) = expect_head
         && !(head.len() == 64 && head.bytes().all(|byte| byte.is_ascii_hexdigit()))
     {
-        let _ = writeln!(
-            terminal.err,
-            "configure: --expect-head {head:?} is not a SHA-256 (64 hex digits)"
-        );
-        return 2;
+        return Err(Failure::NotAHead(head.to_owned()));
     }
-    let verified = match audit::verify(audit_log, expect_head) {
-        Ok(verified) => verified,
-        Err(error) => {
-            let _ = writeln!(terminal.err, "configure: {}", gev_core::error_chain(&error));
-            return 3;
-        }
-    };
+    let verified = audit::verify(audit_log, expect_head).map_err(Failure::AuditLog)?;
     let path = audit_log.display();
     if verified.problems.is_empty() {
-        let _ = writeln!(
+        say(
             terminal.out,
-            "{path}: {} record(s), chain intact, head {}{}",
+            format_args!(
+                "{path}: {} record(s), chain intact, head {}{}",
+                verified.records,
+                verified.head,
+                if expect_head.is_some() {
+                    " as expected"
+                } else {
+                    " (not compared: give --expect-head to detect a removed or edited last line)"
+                }
+            ),
+        );
+        return Ok(Ended::Done);
+    }
+    say(
+        terminal.out,
+        format_args!(
+            "{path}: {} record(s), head {}, {} problem(s)",
             verified.records,
             verified.head,
-            if expect_head.is_some() {
-                " as expected"
-            } else {
-                " (not compared: give --expect-head to detect a removed or edited last line)"
-            }
-        );
-        return 0;
-    }
-    let _ = writeln!(
-        terminal.out,
-        "{path}: {} record(s), head {}, {} problem(s)",
-        verified.records,
-        verified.head,
-        verified.problems.len()
+            verified.problems.len()
+        ),
     );
     for problem in &verified.problems {
-        let _ = writeln!(terminal.err, "configure: audit log {path}: {problem}");
+        say(
+            terminal.err,
+            format_args!("configure: audit log {path}: {problem}"),
+        );
     }
-    3
+    Ok(Ended::ProblemsFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_is_exit_status_3_and_bad_input_2() {
+        let conflict = ConfigureError::Conflict {
+            planned: 3,
+            now: 4,
+            changed: "notes".into(),
+        };
+        let invalid = ConfigureError::Invalid(vec![]);
+        let not_active = ConfigureError::NotActive {
+            state: "ERROR".into(),
+            timed_out: false,
+        };
+        assert_eq!(error_exit_code(&conflict), 3);
+        assert_eq!(error_exit_code(&invalid), 2);
+        assert_eq!(error_exit_code(&not_active), 1);
+    }
 }
