@@ -4,18 +4,18 @@ use crate::stream::topics::TOPICS_PER_CHANNEL;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The detail-event topics of a conversation, as the consumer handles them.
-pub fn conversation_topics(conversation: &str) -> [String; 3] {
+pub(super) fn conversation_topics(conversation: &str) -> [String; 3] {
     ["user.end", "customer.end", "acw"]
         .map(|suffix| format!("v2.detail.events.conversation.{conversation}.{suffix}"))
 }
 
 /// The topic of a followed queue's calls.
-pub fn queue_topic(queue: &str) -> String {
+pub(super) fn queue_topic(queue: &str) -> String {
     format!("v2.routing.queues.{queue}.conversations.calls")
 }
 
 /// The conversation id of a queue's conversation notification (`eventBody.id`), if it is one.
-pub fn queued_conversation(topic: &str, body: &serde_json::Value) -> Option<String> {
+pub(super) fn queued_conversation(topic: &str, body: &serde_json::Value) -> Option<String> {
     if !(topic.starts_with("v2.routing.queues.") && topic.ends_with(".conversations.calls")) {
         return None;
     }
@@ -27,7 +27,7 @@ pub fn queued_conversation(topic: &str, body: &serde_json::Value) -> Option<Stri
 }
 
 /// The conversation whose after-call work a detail event says is over (`…{id}.acw`).
-pub fn finished_conversation(topic: &str) -> Option<&str> {
+pub(super) fn finished_conversation(topic: &str) -> Option<&str> {
     topic
         .strip_prefix("v2.detail.events.conversation.")?
         .strip_suffix(".acw")
@@ -35,7 +35,7 @@ pub fn finished_conversation(topic: &str) -> Option<&str> {
 
 /// The topics of every shard (channel).
 #[derive(Debug, Clone)]
-pub struct Coverage {
+pub(super) struct Coverage {
     shards: Vec<BTreeSet<String>>,
     conversations: BTreeMap<String, usize>,
     max_shards: usize,
@@ -43,7 +43,7 @@ pub struct Coverage {
 
 /// What a coverage change did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(super) enum Change {
     /// These shards' topics changed (subscriptions to put again); a new shard may be among them.
     Shards(Vec<usize>),
     /// Nothing to do (already covered, or not covered).
@@ -55,7 +55,7 @@ pub enum Change {
 impl Coverage {
     /// Coverage starting with `fixed` topics (queues and explicit topics), over at most
     /// `max_shards` channels.
-    pub fn new(fixed: &[String], max_shards: usize) -> Self {
+    pub(super) fn new(fixed: &[String], max_shards: usize) -> Self {
         let mut shards: Vec<BTreeSet<String>> = fixed
             .chunks(TOPICS_PER_CHANNEL)
             .map(|chunk| chunk.iter().cloned().collect())
@@ -71,20 +71,15 @@ impl Coverage {
     }
 
     /// Each shard's topics.
-    pub fn shards(&self) -> Vec<Vec<String>> {
+    pub(super) fn shards(&self) -> Vec<Vec<String>> {
         self.shards
             .iter()
             .map(|s| s.iter().cloned().collect())
             .collect()
     }
 
-    /// Conversations covered now.
-    pub fn conversations(&self) -> usize {
-        self.conversations.len()
-    }
-
     /// Adds the detail topics of `conversation`, on the shard with the most room.
-    pub fn add(&mut self, conversation: &str) -> Change {
+    pub(super) fn add(&mut self, conversation: &str) -> Change {
         if self.conversations.contains_key(conversation) {
             return Change::None;
         }
@@ -110,7 +105,7 @@ impl Coverage {
     }
 
     /// Removes the detail topics of `conversation`.
-    pub fn remove(&mut self, conversation: &str) -> Change {
+    pub(super) fn remove(&mut self, conversation: &str) -> Change {
         let Some(shard) = self.conversations.remove(conversation) else {
             return Change::None;
         };

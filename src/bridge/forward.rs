@@ -16,18 +16,18 @@ const SPOOL_RETRY: Duration = Duration::from_millis(500);
 /// The most entries held in memory while neither the bus nor the spool takes them.
 const MAX_HELD: usize = 10_000;
 /// Without a spool, how long the stop keeps trying to publish what is queued.
-pub const STOP_PUBLISH_BUDGET: Duration = Duration::from_secs(20);
+pub(super) const STOP_PUBLISH_BUDGET: Duration = Duration::from_secs(20);
 
 /// The last ticket given, and the receive time of each unhandled entry by ticket.
 type Tickets = (u64, BTreeMap<u64, DateTime<Utc>>);
 
 /// The receive times of the entries not yet on the bus, refused, or spooled, by ticket.
 #[derive(Debug, Clone, Default)]
-pub struct Unhandled(Arc<Mutex<Tickets>>);
+pub(super) struct Unhandled(Arc<Mutex<Tickets>>);
 
 impl Unhandled {
     /// Counts an entry received at `received_at` as unhandled; its ticket.
-    pub fn add(&self, received_at: DateTime<Utc>) -> u64 {
+    pub(super) fn add(&self, received_at: DateTime<Utc>) -> u64 {
         let mut inner = gev_core::locks::lock(&self.0);
         inner.0 += 1;
         let ticket = inner.0;
@@ -36,24 +36,24 @@ impl Unhandled {
     }
 
     /// The entry of `ticket` is handled (on the bus, refused for good, or spooled).
-    pub fn done(&self, ticket: u64) {
+    pub(super) fn done(&self, ticket: u64) {
         gev_core::locks::lock(&self.0).1.remove(&ticket);
     }
 
     /// When the oldest unhandled entry was received.
-    pub fn oldest(&self) -> Option<DateTime<Utc>> {
+    pub(super) fn oldest(&self) -> Option<DateTime<Utc>> {
         gev_core::locks::lock(&self.0).1.values().min().copied()
     }
 
     /// True while the entry of `ticket` is unhandled.
-    pub fn contains(&self, ticket: u64) -> bool {
+    pub(super) fn contains(&self, ticket: u64) -> bool {
         gev_core::locks::lock(&self.0).1.contains_key(&ticket)
     }
 }
 
 /// An entry on its way, with its ticket in [`Unhandled`].
 #[derive(Debug, Clone)]
-pub struct Queued {
+pub(super) struct Queued {
     /// The entry.
     pub entry: Entry,
     /// Its ticket.
@@ -63,7 +63,7 @@ pub struct Queued {
 }
 
 /// The forwarder's parts.
-pub struct Forwarder {
+pub(super) struct Forwarder {
     /// The bus.
     pub sink: Arc<dyn EventSink>,
     /// The spool, if any.
@@ -80,7 +80,7 @@ impl Forwarder {
     /// Publishes what arrives on `entries` until the queue closes or `stopping` turns true;
     /// then spools (or, without a spool, publishes within [`STOP_PUBLISH_BUDGET`]) what is
     /// queued or held.
-    pub async fn run(
+    pub(super) async fn run(
         mut self,
         mut entries: mpsc::Receiver<Queued>,
         mut stopping: watch::Receiver<bool>,

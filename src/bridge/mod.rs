@@ -1,8 +1,8 @@
 //! The bridge use case: stream sessions (topics given, followed queues, and the detail topics of each conversation seen on them) feeding the publish core through a bounded queue, with a spool when the bus will not take entries; gap records and publish outcomes as JSON lines, a clean stop that publishes or spools what is queued.
 
 pub mod backfill;
-pub mod coverage;
-pub mod forward;
+mod coverage;
+mod forward;
 pub mod spool;
 
 use crate::publish::{

@@ -4,7 +4,7 @@ pub mod audit;
 pub mod check;
 pub mod event_pattern;
 pub mod partner_bus;
-pub mod schema;
+mod schema;
 
 use gev_core::deadline::Deadline;
 use gev_core::domain::IntegrationId;

@@ -13,7 +13,7 @@ fn spec_field(property: &str) -> String {
 }
 
 /// The problems of `properties` under `schema`, each naming the desired state's field.
-pub fn problems(schema: &Value, properties: &Value) -> Vec<SpecProblem> {
+pub(super) fn problems(schema: &Value, properties: &Value) -> Vec<SpecProblem> {
     let mut found = Vec::new();
     check(schema, properties, "", &mut found);
     found

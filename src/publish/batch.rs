@@ -7,7 +7,7 @@ pub const MAX_ENTRIES_PER_REQUEST: usize = 10;
 /// The default limit of an entry and of a request (AWS's default; some accounts have 1 MiB).
 pub const DEFAULT_MAX_BYTES: usize = 262_144;
 /// The longest `DetailType` EventBridge accepts.
-pub const MAX_DETAIL_TYPE_LEN: usize = 128;
+pub(super) const MAX_DETAIL_TYPE_LEN: usize = 128;
 
 /// An entry's size as AWS computes it: 14 bytes for `Time` (when set) plus the UTF-8 bytes of
 /// `Source`, `DetailType`, `Detail` (and of each `Resources` item; this tool sends none).

@@ -1,11 +1,11 @@
 //! The publish use case: Genesys notifications or EventBridge events onto a bus — the transform, size accounting, batching, sending with per-entry retries through an `EventSink`, the run's dedup window and audit; the AWS adapter (`sdk.rs`).
 
-pub mod batch;
+mod batch;
 pub mod run;
-pub mod sdk;
-pub mod send;
+mod sdk;
+mod send;
 pub mod transform;
-pub mod window;
+mod window;
 
 pub use batch::{
     DEFAULT_MAX_BYTES, EntryError, MAX_ENTRIES_PER_REQUEST, batches, check_entry, entry_size,

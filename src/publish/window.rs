@@ -31,7 +31,7 @@ impl Key {
 
 /// True when `id` has the form of the ids this tool makes: exactly 32 lowercase hex digits
 /// (`u128::from_str_radix` alone would also take uppercase digits and a leading `+`).
-pub fn is_bridge_id(id: &str) -> bool {
+pub(super) fn is_bridge_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

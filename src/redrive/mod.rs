@@ -1,7 +1,7 @@
 //! The redrive use case: a dead-letter queue's messages recognised (`recognise.rs`), their events put back onto a bus through publish's sender (per-entry retries), each message deleted only once the bus took every event it carried, the others kept and made visible again; the `DeadLetterQueue` port and its SQS adapter (`sqs.rs`). It prints nothing: each message's report goes to a [`Progress`], the run returns a [`RedriveReport`].
 
-pub mod recognise;
-pub mod sqs;
+mod recognise;
+mod sqs;
 
 use crate::publish::{Entry, EventSink, Published, SendPolicy, check_entry, send_all};
 use async_trait::async_trait;

@@ -49,7 +49,7 @@ pub struct DeadEvent {
 /// A dead letter understood: its shape, its events (at least one), and what it died of when
 /// it says so.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Recognised {
+pub(super) struct Recognised {
     /// The shape.
     pub kind: Kind,
     /// The events, in order.
@@ -105,7 +105,7 @@ pub enum Unrecognised {
 }
 
 /// What the dead letter `body` holds.
-pub fn recognise(body: &str) -> Result<Recognised, Unrecognised> {
+pub(super) fn recognise(body: &str) -> Result<Recognised, Unrecognised> {
     let value: Value =
         serde_json::from_str(body).map_err(|error| Unrecognised::NotJson(error.to_string()))?;
     let Value::Object(object) = &value else {

@@ -10,12 +10,12 @@ use std::time::Duration;
 /// How long a received message stays hidden from other receivers: longer than a batch's sends
 /// with all their retries take, so that no other reader redrives it meanwhile. Kept messages
 /// are made visible again at the end of the run.
-pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(300);
+pub(super) const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long a receive waits for messages. Above 0, SQS asks all of its servers (a wait of 0
 /// samples some, and may answer empty while messages remain); 1 s keeps the last, empty
 /// receive short.
-pub const RECEIVE_WAIT: Duration = Duration::from_secs(1);
+pub(super) const RECEIVE_WAIT: Duration = Duration::from_secs(1);
 
 /// One SQS queue, by URL.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ impl SqsDeadLetterQueue {
 
 /// The region of an SQS queue URL on AWS (`sqs.{region}.amazonaws.com[.cn]` or the legacy
 /// `{region}.queue.amazonaws.com`).
-pub fn region_of(queue_url: &str) -> Option<String> {
+pub(super) fn region_of(queue_url: &str) -> Option<String> {
     let host = queue_url
         .split_once("://")
         .map_or(queue_url, |(_, rest)| rest)

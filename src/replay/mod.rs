@@ -1,6 +1,6 @@
 //! The replay use case: an EventBridge archive's events of a time window sent again to the consumer's rule(s) on the archive's bus, under a deterministic name (the same replay asked twice is found, not doubled), and followed to its end; the `Replays` port and its adapter over the AWS SDK (`sdk.rs`). It prints nothing: what it sees goes to a [`Watch`].
 
-pub mod sdk;
+mod sdk;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
