@@ -56,6 +56,30 @@ pub struct DynamoDbDedupStore {
 }
 
 impl DynamoDbDedupStore {
+    /// A strongly consistent `GetItem` of `target`'s `attributes` (none when it has no item).
+    async fn read(
+        &self,
+        target: &TargetKey,
+        attributes: &[&str],
+    ) -> Result<Option<HashMap<String, AttributeValue>>, DedupError> {
+        let names: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
+        let mut request = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::KEY, s(target.as_str()))
+            .consistent_read(true)
+            .projection_expression(names.join(", "));
+        for (name, attribute) in names.iter().zip(attributes) {
+            request = request.expression_attribute_names(name, *attribute);
+        }
+        let span = self.client_span("GetItem");
+        let result = request.send().instrument(span.clone()).await;
+        self.record_result(&span, &result);
+        let output = result.map_err(|error| self.classify("GetItem", error))?;
+        Ok(output.item)
+    }
+
     /// A store on `table`, with the default cache of completed keys.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self::with_cache_capacity(client, table, DEFAULT_CACHE_CAPACITY)
@@ -292,47 +316,19 @@ impl DedupStore for DynamoDbDedupStore {
     }
 
     async fn lease_end(&self, target: &TargetKey) -> Result<Option<EpochMillis>, DedupError> {
-        let span = self.client_span("GetItem");
-        let result = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::KEY, s(target.as_str()))
-            .consistent_read(true)
-            .projection_expression("#lease_until")
-            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
-            .send()
-            .instrument(span.clone())
-            .await;
-        self.record_result(&span, &result);
-        let output = result.map_err(|error| self.classify("GetItem", error))?;
+        let found = self.read(target, &[attr::LEASE_UNTIL]).await?;
         let now_ms = now_epoch_ms();
-        Ok(output
-            .item()
-            .and_then(|item| number(item, attr::LEASE_UNTIL))
+        Ok(found
+            .and_then(|item| number(&item, attr::LEASE_UNTIL))
             .filter(|until| *until >= now_ms))
     }
 
     async fn inspect(&self, target: &TargetKey) -> Result<TargetSummary, DedupError> {
-        let span = self.client_span("GetItem");
-        let result = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::KEY, s(target.as_str()))
-            .consistent_read(true)
-            .projection_expression("#applied, #done, #lease_until")
-            .expression_attribute_names("#applied", attr::APPLIED)
-            .expression_attribute_names("#done", attr::DONE)
-            .expression_attribute_names("#lease_until", attr::LEASE_UNTIL)
-            .send()
-            .instrument(span.clone())
-            .await;
-        self.record_result(&span, &result);
-        let output = result.map_err(|error| self.classify("GetItem", error))?;
-        Ok(output
-            .item()
-            .map(|found| item::summary(found, now_epoch_ms()))
+        let found = self
+            .read(target, &[attr::APPLIED, attr::DONE, attr::LEASE_UNTIL])
+            .await?;
+        Ok(found
+            .map(|item| item::summary(&item, now_epoch_ms()))
             .unwrap_or_default())
     }
 
