@@ -330,7 +330,9 @@ pub async fn reconcile(
     let mut unwrapped = legs_without_wrapup(analytics, settings, &mut report).await?;
     unwrapped.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
 
-    let mut to_publish: Vec<(usize, Entry)> = Vec::new();
+    // The legs to publish (their index in the report, and why) and their entries, in step.
+    let mut to_publish: Vec<(usize, Why)> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let received_at = rfc3339(now);
     for (conversation, agent, ended) in unwrapped {
         let seen = match records {
@@ -345,17 +347,24 @@ pub async fn reconcile(
             Seen::EventsArrived => Some(Why::Recheck),
             Seen::Unknown => Some(Why::Missing),
         };
-        let outcome = match (seen, why) {
-            (Seen::WrappedUp, _) => LegOutcome::WrappedUp,
-            (_, None) => LegOutcome::AlreadyReconciled,
-            (_, Some(_)) if to_publish.len() >= settings.max_published => LegOutcome::OverCap,
-            (_, Some(why)) => {
+        let outcome = match why {
+            None if seen == Seen::WrappedUp => LegOutcome::WrappedUp,
+            None => LegOutcome::AlreadyReconciled,
+            Some(_) if to_publish.len() >= settings.max_published => LegOutcome::OverCap,
+            Some(why) => {
                 let notification = recovered_user_end("reconcile", &conversation, &agent, ended);
-                // The notification is made here, so it always has the shape transform takes.
-                if let Ok(entry) = transform(&notification, &settings.source, &received_at) {
-                    to_publish.push((report.legs.len(), entry));
+                match transform(&notification, &settings.source, &received_at) {
+                    Ok(entry) => {
+                        to_publish.push((report.legs.len(), why));
+                        entries.push(entry);
+                        LegOutcome::WouldPublish { why }
+                    }
+                    // Not expected (the notification is made here), but never a silent drop.
+                    Err(error) => LegOutcome::Refused {
+                        reason: error.to_string(),
+                        for_good: true,
+                    },
                 }
-                LegOutcome::WouldPublish { why }
             }
         };
         report.legs.push(LegReport {
@@ -366,17 +375,12 @@ pub async fn reconcile(
             outcome,
         });
     }
-    if settings.dry_run || to_publish.is_empty() {
+    if settings.dry_run || entries.is_empty() {
         return Ok(report);
     }
-    let entries: Vec<Entry> = to_publish.iter().map(|(_, entry)| entry.clone()).collect();
     let sent = send_all(sink, &entries, settings.send_policy).await;
-    for ((leg, _), result) in to_publish.iter().zip(sent.results) {
-        let why = match report.legs[*leg].outcome {
-            LegOutcome::WouldPublish { why } => why,
-            _ => Why::Missing,
-        };
-        report.legs[*leg].outcome = match result {
+    for ((leg, why), result) in to_publish.into_iter().zip(sent.results) {
+        report.legs[leg].outcome = match result {
             Published::Published { event_id } => LegOutcome::Published { event_id, why },
             Published::Rejected { reason } => LegOutcome::Refused {
                 reason,

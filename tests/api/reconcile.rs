@@ -166,11 +166,14 @@ async fn an_original_event_arriving_after_reconcile_changes_nothing() {
     for event in sim.simulator.bus().events() {
         lambda::handle(&consumer, event, &invocation("reconciled")).await;
     }
+    let agent = format!("{id}/{id}-agent");
+    let by_reconcile = sim.simulator.patch_counts()[&agent].applied;
 
     let late = lambda::handle(&consumer, original_user_end(&id), &invocation("late")).await;
 
+    assert_eq!(by_reconcile, 1, "reconcile's event wrapped the call up");
     let writes = sim.simulator.patch_counts();
-    assert_eq!(writes[&format!("{id}/{id}-agent")].applied, 1, "{late:?}");
+    assert_eq!(writes[&agent].applied, 1, "{late:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +198,7 @@ async fn a_dry_run_reports_the_missing_calls_and_publishes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cap_publishes_the_oldest_calls_and_leaves_the_rest_to_the_next_run() {
+async fn the_cap_publishes_up_to_its_count_and_leaves_the_rest_to_the_next_run() {
     let Some(table) = local_dedup_table() else {
         return;
     };
