@@ -172,6 +172,18 @@ impl crate::stream::ShardProgress for Printer<'_> {
     }
 }
 
+/// A `--from` or `--to` that is not an RFC 3339 time.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not an RFC 3339 time such as 2026-12-06T10:00:00Z")]
+pub struct NotATime(String);
+
+/// An RFC 3339 time given on the command line (`--from`, `--to`), in UTC.
+pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, NotATime> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|time| time.to_utc())
+        .map_err(|_| NotATime(text.to_owned()))
+}
+
 /// The range of `--heartbeat-seconds` (Genesys beats every 30 s).
 pub const HEARTBEAT: (f64, f64) = (0.1, 3_600.0);
 

@@ -1,5 +1,6 @@
 //! `genesys-eventbridge reconcile`: its arguments, the run wired from the environment, one JSON line per agent leg examined, a summary line, and its exit code (decided in `exit_code`).
 
+use super::parse_time;
 use crate::publish::{DEFAULT_SOURCE, SendPolicy, check_source};
 use crate::reconcile::wiring::{self, Ports};
 use crate::reconcile::{
@@ -49,17 +50,6 @@ pub struct Args {
     /// Report what would be published; publish nothing.
     #[arg(long)]
     pub dry_run: bool,
-}
-
-/// A `--from` or `--to` that is not an RFC 3339 time.
-#[derive(Debug, thiserror::Error)]
-#[error("{0:?} is not an RFC 3339 time such as 2026-12-06T10:00:00Z")]
-struct NotATime(String);
-
-fn parse_time(text: &str) -> Result<DateTime<Utc>, NotATime> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|time| time.to_utc())
-        .map_err(|_| NotATime(text.to_owned()))
 }
 
 /// Why the command did not finish; printed once, as a chain.

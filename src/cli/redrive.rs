@@ -1,5 +1,6 @@
 //! `genesys-eventbridge redrive`: its arguments, the SQS queue and the bus wired to the redrive use case, one tab-separated line per message on stdout (message id, what it was recognised as, outcome), a summary on stderr, and the exit code, decided in one place ([`exit_code`]).
 
+use super::say;
 use crate::publish::{
     BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventSink, NothingSent, SendPolicy,
 };
@@ -47,63 +48,85 @@ pub const EXIT_SETTINGS: i32 = 2;
 /// bus for good), none kept for a failure a later run may get past.
 pub const EXIT_REVIEW: i32 = 3;
 
+/// An argument redrive cannot run with: one line naming the flag, exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgumentError {
+    /// Not an SQS queue URL.
+    #[error(
+        "--queue-url: {0:?} is not a queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters"
+    )]
+    QueueUrl(String),
+    /// A `--source` EventBridge would refuse.
+    #[error("--source")]
+    Source(#[source] crate::publish::SourceError),
+    /// `--max-entry-bytes` outside 1 to the ceiling AWS allows anywhere.
+    #[error(
+        "--max-entry-bytes: {0} is not within 1 to {ceiling}",
+        ceiling = super::publish::MAX_ENTRY_BYTES_CEILING
+    )]
+    MaxEntryBytes(usize),
+    /// An empty `--bus`.
+    #[error("--bus: empty")]
+    EmptyBus,
+}
+
 /// Runs `redrive` against AWS (the standard settings; `AWS_ENDPOINT_URL_SQS` and
-/// `AWS_ENDPOINT_URL_EVENTBRIDGE` for local servers); returns the exit code.
+/// `AWS_ENDPOINT_URL_EVENTBRIDGE` for local servers): a line per message on stdout, the
+/// summary (or why it could not start) on stderr; returns the exit code.
 pub async fn run(args: Args) -> i32 {
     let mut err = std::io::stderr().lock();
-    if let Err(problem) = check(&args) {
-        let _ = writeln!(err, "genesys-eventbridge redrive: {problem}");
-        return EXIT_SETTINGS;
-    }
-    let queue = SqsDeadLetterQueue::new(&args.queue_url).await;
-    // A dry run sends nothing, so it needs no bus client.
-    let sink: Box<dyn EventSink> = if args.dry_run {
-        Box::new(NothingSent)
-    } else {
-        Box::new(BusSink::new(
-            crate::eventbridge::sdk::client_for_bus(&args.bus).await,
-            &args.bus,
-        ))
+    let result = match check(&args) {
+        Ok(()) => {
+            let queue = SqsDeadLetterQueue::new(&args.queue_url).await;
+            // A dry run sends nothing, so it needs no bus client.
+            let sink: Box<dyn EventSink> = if args.dry_run {
+                Box::new(NothingSent)
+            } else {
+                Box::new(BusSink::new(
+                    crate::eventbridge::sdk::client_for_bus(&args.bus).await,
+                    &args.bus,
+                ))
+            };
+            let mut out = std::io::stdout().lock();
+            Ok(redrive(&args, &queue, sink.as_ref(), &mut out, &mut err).await)
+        }
+        Err(error) => Err(error),
     };
-    let mut out = std::io::stdout().lock();
-    redrive(&args, &queue, sink.as_ref(), &mut out, &mut err).await
+    if let Err(error) = &result {
+        super::say_error(&mut err, "redrive", error);
+    }
+    exit_code(&result)
 }
 
 /// The arguments redrive cannot run without.
-pub fn check(args: &Args) -> Result<(), String> {
+pub fn check(args: &Args) -> Result<(), ArgumentError> {
     let url = &args.queue_url;
     let has_path = url
         .split_once("://")
         .and_then(|(_, rest)| rest.split_once('/'))
         .is_some_and(|(host, path)| !host.is_empty() && !path.trim_matches('/').is_empty());
     if !(url.starts_with("https://") || url.starts_with("http://")) || !has_path {
-        return Err(format!(
-            "--queue-url: {url:?} is not a queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters"
-        ));
+        return Err(ArgumentError::QueueUrl(url.clone()));
     }
-    crate::publish::check_source(&args.source).map_err(|problem| format!("--source: {problem}"))?;
-    let ceiling = crate::cli::publish::MAX_ENTRY_BYTES_CEILING;
-    if args.max_entry_bytes == 0 || args.max_entry_bytes > ceiling {
-        return Err(format!(
-            "--max-entry-bytes: {} is not within 1 to {ceiling}",
-            args.max_entry_bytes
-        ));
+    crate::publish::check_source(&args.source).map_err(ArgumentError::Source)?;
+    if args.max_entry_bytes == 0 || args.max_entry_bytes > super::publish::MAX_ENTRY_BYTES_CEILING {
+        return Err(ArgumentError::MaxEntryBytes(args.max_entry_bytes));
     }
     if args.bus.trim().is_empty() {
-        return Err("--bus: empty".to_owned());
+        return Err(ArgumentError::EmptyBus);
     }
     Ok(())
 }
 
 /// Redrives `queue` onto `sink` as `args` say, writing one line per message to `out` and the
-/// summary (and a failed receive) to `err`; the exit code.
+/// summary (and a failed receive) to `err`; the report.
 pub async fn redrive(
     args: &Args,
     queue: &dyn DeadLetterQueue,
     sink: &dyn EventSink,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> i32 {
+) -> RedriveReport {
     let options = RedriveOptions {
         max_messages: args
             .max
@@ -125,19 +148,27 @@ pub async fn redrive(
         redrive::run(queue, sink, &options, &mut lines).await
     };
     if let Some(error) = &report.receive_failed {
-        let _ = writeln!(
+        say(
             err,
-            "genesys-eventbridge redrive: the queue could not be read: {}",
-            gev_core::error_chain(error)
+            format_args!(
+                "genesys-eventbridge redrive: the queue could not be read: {}",
+                gev_core::error_chain(error)
+            ),
         );
     }
-    let _ = writeln!(err, "{}", summary(&report, args.dry_run, started.elapsed()));
-    exit_code(&report)
+    say(
+        err,
+        format_args!("{}", summary(&report, args.dry_run, started.elapsed())),
+    );
+    report
 }
 
-/// The exit code of a run: [`EXIT_RETRY`] before [`EXIT_REVIEW`] (a later run is worth trying
-/// first), [`EXIT_SETTINGS`] for a queue that could not be read at all.
-pub fn exit_code(report: &RedriveReport) -> i32 {
+/// The exit code of a run: [`EXIT_SETTINGS`] for bad arguments or a queue that could not be
+/// read at all, [`EXIT_RETRY`] before [`EXIT_REVIEW`] (a later run is worth trying first).
+pub fn exit_code(result: &Result<RedriveReport, ArgumentError>) -> i32 {
+    let Ok(report) = result else {
+        return EXIT_SETTINGS;
+    };
     match &report.receive_failed {
         Some(error) if !error.is_retryable() && report.messages == 0 => EXIT_SETTINGS,
         Some(_) => EXIT_RETRY,
@@ -154,8 +185,7 @@ struct Lines<'a> {
 
 impl Progress for Lines<'_> {
     fn message(&mut self, report: &MessageReport) {
-        let _ = writeln!(self.out, "{}", line(report));
-        let _ = self.out.flush();
+        say(self.out, format_args!("{}", line(report)));
     }
 }
 
@@ -237,7 +267,12 @@ mod tests {
             source: "aws.partner/x".to_owned(),
             ..args("http://127.0.0.1:1/1/q")
         };
-        assert!(check(&aws_source).unwrap_err().starts_with("--source"));
+        assert!(
+            check(&aws_source)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--source")
+        );
     }
 
     #[test]
@@ -262,10 +297,11 @@ mod tests {
             ..RedriveReport::default()
         };
 
-        assert_eq!(exit_code(&kept_both), EXIT_RETRY);
-        assert_eq!(exit_code(&kept_for_review), EXIT_REVIEW);
-        assert_eq!(exit_code(&no_queue), EXIT_SETTINGS);
-        assert_eq!(exit_code(&RedriveReport::default()), EXIT_OK);
+        assert_eq!(exit_code(&Ok(kept_both)), EXIT_RETRY);
+        assert_eq!(exit_code(&Ok(kept_for_review)), EXIT_REVIEW);
+        assert_eq!(exit_code(&Ok(no_queue)), EXIT_SETTINGS);
+        assert_eq!(exit_code(&Ok(RedriveReport::default())), EXIT_OK);
+        assert_eq!(exit_code(&Err(ArgumentError::EmptyBus)), EXIT_SETTINGS);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `genesys-eventbridge replay`: its arguments, EventBridge wired to the replay use case, what was started (or found) and, with `--wait`, each change of the replay on stdout until it ends; errors once, as a chain, on stderr; the exit code decided in one place ([`exit_code`]).
 
+use super::{parse_time, say};
 use crate::replay::{
-    self, Followed, ReplayOptions, ReplayState, ReplayStatus, Replays, SdkReplays, StartError,
-    Started, Watch,
+    self, Followed, ReplayError, ReplayOptions, ReplayState, ReplayStatus, Replays, SdkReplays,
+    StartError, StartReport, Started, Watch,
 };
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -53,50 +54,113 @@ pub const EXIT_SETTINGS: i32 = 2;
 /// Exit status: the replay was cancelled (by someone else): look at why.
 pub const EXIT_CANCELLED: i32 = 3;
 
-/// An RFC 3339 time, in UTC.
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|time| time.to_utc())
-        .map_err(|_| format!("{text:?} is not an RFC 3339 time such as 2026-11-23T10:00:00Z"))
+/// An argument replay cannot run with: one line naming the flag, exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgumentError {
+    /// `--from` is not before `--to`.
+    #[error("--from {} is not before --to {}", from.to_rfc3339(), to.to_rfc3339())]
+    EmptyWindow {
+        /// `--from`.
+        from: DateTime<Utc>,
+        /// `--to`.
+        to: DateTime<Utc>,
+    },
+    /// A `--name` EventBridge would refuse.
+    #[error("--name")]
+    Name(#[source] replay::BadName),
+    /// A `--bus` that is not an event bus ARN.
+    #[error("--bus: {0:?} is not an event bus ARN")]
+    Bus(String),
+    /// A `--rule` that is not a rule ARN.
+    #[error("--rule: {0:?} is not a rule ARN")]
+    Rule(String),
+    /// `--poll-seconds` out of its range.
+    #[error("--poll-seconds: {0} is not within 0.05 to 300")]
+    PollSeconds(f64),
 }
 
-/// Runs `replay` against AWS; returns the exit code.
+/// Why a run did not get to its end; printed once, as a chain.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Bad arguments.
+    #[error(transparent)]
+    Arguments(#[from] ArgumentError),
+    /// The replay could not be started (or found).
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// It was started, but could not be looked at.
+    #[error(transparent)]
+    Follow(#[from] ReplayError),
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub enum Ran {
+    /// Started, not followed.
+    Started,
+    /// Found started before and, without `--wait`, looked at once.
+    LookedAt {
+        /// The replay's name.
+        name: String,
+        /// What it was.
+        followed: Followed,
+    },
+    /// Followed (`--wait`) to its end or to `--timeout-seconds`.
+    Followed {
+        /// The replay's name.
+        name: String,
+        /// How following it ended.
+        followed: Followed,
+    },
+}
+
+/// Runs `replay` against AWS: what it does on stdout, failures and warnings once on stderr;
+/// returns the exit code.
 pub async fn run(args: Args) -> i32 {
-    let mut err = std::io::stderr().lock();
-    if let Err(problem) = check(&args) {
-        let _ = writeln!(err, "genesys-eventbridge replay: {problem}");
-        return EXIT_SETTINGS;
-    }
-    let mut arns = vec![args.archive.as_str()];
-    arns.extend(args.bus.as_deref());
-    let replays = SdkReplays::new(&arns).await;
     let mut out = std::io::stdout().lock();
-    replay(&args, &replays, &mut out, &mut err).await
+    let result = match check(&args) {
+        Ok(()) => {
+            let mut arns = vec![args.archive.as_str()];
+            arns.extend(args.bus.as_deref());
+            let replays = SdkReplays::new(&arns).await;
+            replay(&args, &replays, &mut out).await
+        }
+        Err(error) => Err(error.into()),
+    };
+    let mut err = std::io::stderr().lock();
+    match &result {
+        Ok(ran) => {
+            if let Some(warning) = warning(ran, args.timeout_seconds) {
+                say(
+                    &mut err,
+                    format_args!("genesys-eventbridge replay: {warning}"),
+                );
+            }
+        }
+        Err(failure) => super::say_error(&mut err, "replay", failure),
+    }
+    exit_code(&result)
 }
 
 /// The arguments replay cannot run without.
-pub fn check(args: &Args) -> Result<(), String> {
+pub fn check(args: &Args) -> Result<(), ArgumentError> {
     if args.from >= args.to {
-        return Err(format!(
-            "--from {} is not before --to {}",
-            args.from.to_rfc3339(),
-            args.to.to_rfc3339()
-        ));
+        return Err(ArgumentError::EmptyWindow {
+            from: args.from,
+            to: args.to,
+        });
     }
     if let Some(name) = &args.name {
-        replay::check_name(name).map_err(|problem| format!("--name: {problem}"))?;
+        replay::check_name(name).map_err(ArgumentError::Name)?;
     }
     if let Some(bus) = args.bus.as_deref().filter(|bus| !is_arn(bus, "event-bus/")) {
-        return Err(format!("--bus: {bus:?} is not an event bus ARN"));
+        return Err(ArgumentError::Bus(bus.to_owned()));
     }
     if let Some(rule) = args.rules.iter().find(|rule| !is_arn(rule, "rule/")) {
-        return Err(format!("--rule: {rule:?} is not a rule ARN"));
+        return Err(ArgumentError::Rule(rule.clone()));
     }
     if !(0.05..=300.0).contains(&args.poll_seconds) {
-        return Err(format!(
-            "--poll-seconds: {} is not within 0.05 to 300",
-            args.poll_seconds
-        ));
+        return Err(ArgumentError::PollSeconds(args.poll_seconds));
     }
     Ok(())
 }
@@ -108,13 +172,13 @@ fn is_arn(text: &str, kind: &str) -> bool {
 }
 
 /// Starts (or finds) the replay `args` describe through `replays` and, with `--wait`, follows
-/// it; what it does on `out`, failures on `err`; the exit code.
+/// it, writing what it started and each change on `out` (ignored if `out` is closed: the
+/// replay runs in EventBridge either way).
 pub async fn replay(
     args: &Args,
     replays: &dyn Replays,
     out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
+) -> Result<Ran, Failure> {
     let options = ReplayOptions {
         archive: args.archive.clone(),
         from: args.from,
@@ -123,48 +187,19 @@ pub async fn replay(
         bus: args.bus.clone(),
         name: args.name.clone(),
     };
-    let started = match replay::start(replays, &options).await {
-        Ok(started) => started,
-        Err(error) => {
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge replay: {}",
-                gev_core::error_chain(&error)
-            );
-            return start_failure_code(&error);
-        }
-    };
+    let started = replay::start(replays, &options).await?;
     let request = &started.request;
-    let rules = if request.rules.is_empty() {
-        "every rule on the bus".to_owned()
-    } else {
-        request.rules.join(", ")
-    };
-    let what = match &started.started {
-        Started::New(state) => format!("started ({})", state.name()),
-        Started::Exists => "exists already (started before): not started again".to_owned(),
-    };
-    let _ = writeln!(
-        out,
-        "replay {} {what}: {} to {} of {} ({} events archived) onto {}, for {rules}",
-        request.name,
-        request.from.to_rfc3339(),
-        request.to.to_rfc3339(),
-        request.archive_arn,
-        started
-            .archive
-            .event_count
-            .map_or_else(|| "?".to_owned(), |count| count.to_string()),
-        request.bus_arn,
-    );
+    say(out, format_args!("{}", started_line(&started)));
     let exists = started.started == Started::Exists;
     if !args.wait && !exists {
-        let _ = writeln!(
+        say(
             out,
-            "follow it with: aws events describe-replay --replay-name {}",
-            request.name
+            format_args!(
+                "follow it with: aws events describe-replay --replay-name {}",
+                request.name
+            ),
         );
-        return EXIT_OK;
+        return Ok(Ran::Started);
     }
     // A replay that exists already is looked at once without --wait: one that failed or was
     // cancelled must not pass for the window replayed.
@@ -180,68 +215,92 @@ pub async fn replay(
         out,
         name: &request.name,
     };
-    match replay::follow(replays, &request.name, follow, &mut lines).await {
-        Ok(followed) if exists && !args.wait => {
-            if let Followed::Ended(status) = &followed
-                && status.state != ReplayState::Completed
-            {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge replay: {} ended {}: replay the window again under another --name",
-                    request.name,
-                    status.state.name()
-                );
-            }
-            match followed {
-                Followed::TimedOut(_) => EXIT_OK,
-                ended => exit_code(&ended),
-            }
-        }
-        Ok(followed) => {
-            if let Followed::TimedOut(status) = &followed {
-                let _ = writeln!(
-                    err,
-                    "genesys-eventbridge replay: {} still {} after {} s (--timeout-seconds); it goes on without us",
-                    request.name,
-                    status.state.name(),
-                    args.timeout_seconds
-                );
-            }
-            exit_code(&followed)
-        }
-        Err(error) => {
-            let _ = writeln!(
-                err,
-                "genesys-eventbridge replay: {}",
-                gev_core::error_chain(&error)
-            );
-            if error.is_retryable() {
-                EXIT_FAILED
-            } else {
-                EXIT_SETTINGS
-            }
-        }
+    let followed = replay::follow(replays, &request.name, follow, &mut lines).await?;
+    let name = request.name.clone();
+    Ok(if args.wait {
+        Ran::Followed { name, followed }
+    } else {
+        Ran::LookedAt { name, followed }
+    })
+}
+
+/// `replay NAME started (STATE): FROM to TO of ARCHIVE (N events archived) onto BUS, for RULES`.
+fn started_line(started: &StartReport) -> String {
+    let request = &started.request;
+    let rules = if request.rules.is_empty() {
+        "every rule on the bus".to_owned()
+    } else {
+        request.rules.join(", ")
+    };
+    let what = match &started.started {
+        Started::New(state) => format!("started ({})", state.name()),
+        Started::Exists => "exists already (started before): not started again".to_owned(),
+    };
+    format!(
+        "replay {} {what}: {} to {} of {} ({} events archived) onto {}, for {rules}",
+        request.name,
+        request.from.to_rfc3339(),
+        request.to.to_rfc3339(),
+        request.archive_arn,
+        started
+            .archive
+            .event_count
+            .map_or_else(|| "?".to_owned(), |count| count.to_string()),
+        request.bus_arn,
+    )
+}
+
+/// What to tell the user beside the exit code: a replay found that did not complete, one still
+/// running when the wait ended.
+fn warning(ran: &Ran, timeout_seconds: u64) -> Option<String> {
+    match ran {
+        Ran::LookedAt {
+            name,
+            followed: Followed::Ended(status),
+        } if status.state != ReplayState::Completed => Some(format!(
+            "{name} ended {}: replay the window again under another --name",
+            status.state.name()
+        )),
+        Ran::Followed {
+            name,
+            followed: Followed::TimedOut(status),
+        } => Some(format!(
+            "{name} still {} after {timeout_seconds} s (--timeout-seconds); it goes on without us",
+            status.state.name()
+        )),
+        _ => None,
     }
 }
 
-/// The exit code of a replay followed to its end (or to the timeout).
-pub fn exit_code(followed: &Followed) -> i32 {
-    match followed {
+/// The exit code of a run: a replay started, found still running, or completed is success;
+/// cancelled is for a person to look at; failed, or still running when `--wait` gave up, is a
+/// failure; a call that failed is a failure if a retry may help, else a settings problem.
+pub fn exit_code(result: &Result<Ran, Failure>) -> i32 {
+    let by_state = |followed: &Followed| match followed {
         Followed::Ended(status) => match status.state {
             ReplayState::Completed => EXIT_OK,
             ReplayState::Cancelled => EXIT_CANCELLED,
             _ => EXIT_FAILED,
         },
         Followed::TimedOut(_) => EXIT_FAILED,
-    }
-}
-
-/// The exit code when the replay could not be started.
-fn start_failure_code(error: &StartError) -> i32 {
-    if error.is_retryable() {
-        EXIT_FAILED
-    } else {
-        EXIT_SETTINGS
+    };
+    let retry_helps = |retryable: bool| {
+        if retryable {
+            EXIT_FAILED
+        } else {
+            EXIT_SETTINGS
+        }
+    };
+    match result {
+        Ok(Ran::Started) => EXIT_OK,
+        Ok(Ran::LookedAt {
+            followed: Followed::TimedOut(_),
+            ..
+        }) => EXIT_OK,
+        Ok(Ran::LookedAt { followed, .. } | Ran::Followed { followed, .. }) => by_state(followed),
+        Err(Failure::Arguments(_)) => EXIT_SETTINGS,
+        Err(Failure::Start(error)) => retry_helps(error.is_retryable()),
+        Err(Failure::Follow(error)) => retry_helps(error.is_retryable()),
     }
 }
 
@@ -253,8 +312,10 @@ struct Lines<'a> {
 
 impl Watch for Lines<'_> {
     fn status(&mut self, status: &ReplayStatus, elapsed: Duration) {
-        let _ = writeln!(self.out, "{}", status_line(self.name, status, elapsed));
-        let _ = self.out.flush();
+        say(
+            self.out,
+            format_args!("{}", status_line(self.name, status, elapsed)),
+        );
     }
 }
 
@@ -314,31 +375,76 @@ mod tests {
             (bad_rule, "--rule"),
             (bad_bus, "--bus"),
         ] {
-            assert!(check(&bad).unwrap_err().starts_with(flag), "{flag}");
+            assert!(
+                check(&bad).unwrap_err().to_string().starts_with(flag),
+                "{flag}"
+            );
         }
         assert!(parse_time("yesterday").is_err());
     }
 
+    fn status(state: &str) -> ReplayStatus {
+        ReplayStatus {
+            state: ReplayState::from_name(state),
+            reason: None,
+            last_replayed: None,
+        }
+    }
+
+    fn waited(followed: Followed) -> Result<Ran, Failure> {
+        Ok(Ran::Followed {
+            name: "r".into(),
+            followed,
+        })
+    }
+
     #[test]
     fn completed_is_success_cancelled_is_for_a_person_and_failed_or_timed_out_is_a_failure() {
-        let ended = |state: &str| {
-            Followed::Ended(ReplayStatus {
-                state: ReplayState::from_name(state),
-                reason: None,
-                last_replayed: None,
-            })
-        };
+        let ended = |state: &str| waited(Followed::Ended(status(state)));
 
         assert_eq!(exit_code(&ended("COMPLETED")), EXIT_OK);
         assert_eq!(exit_code(&ended("CANCELLED")), EXIT_CANCELLED);
         assert_eq!(exit_code(&ended("FAILED")), EXIT_FAILED);
         assert_eq!(
-            exit_code(&Followed::TimedOut(ReplayStatus {
-                state: ReplayState::Running,
-                reason: None,
-                last_replayed: None,
-            })),
+            exit_code(&waited(Followed::TimedOut(status("RUNNING")))),
             EXIT_FAILED
         );
+    }
+
+    #[test]
+    fn a_replay_found_running_without_wait_passes_but_one_found_failed_does_not() {
+        let looked_at = |followed| {
+            Ok(Ran::LookedAt {
+                name: "r".into(),
+                followed,
+            })
+        };
+        let found_failed = looked_at(Followed::Ended(status("FAILED")));
+
+        assert_eq!(
+            exit_code(&looked_at(Followed::TimedOut(status("RUNNING")))),
+            EXIT_OK
+        );
+        assert_eq!(exit_code(&found_failed), EXIT_FAILED);
+        assert!(
+            warning(found_failed.as_ref().unwrap(), 60)
+                .unwrap()
+                .starts_with("r ended FAILED: replay the window again")
+        );
+    }
+
+    #[test]
+    fn bad_arguments_exit_2_and_say_the_flag() {
+        let bad_poll = Args {
+            poll_seconds: 0.0,
+            ..args()
+        };
+        let failure = Failure::from(check(&bad_poll).unwrap_err());
+
+        assert_eq!(
+            failure.to_string(),
+            "--poll-seconds: 0 is not within 0.05 to 300"
+        );
+        assert_eq!(exit_code(&Err(failure)), EXIT_SETTINGS);
     }
 }

@@ -87,7 +87,7 @@ pub enum Unrecognised {
         /// Its index in `Records`.
         index: usize,
         /// What is wrong with it.
-        problem: String,
+        problem: BadBatchRecord,
     },
     /// A Step Functions error whose item is not an EventBridge event.
     #[error(
@@ -102,6 +102,29 @@ pub enum Unrecognised {
         /// What is wrong with it.
         problem: String,
     },
+}
+
+/// Why one record of an SQS batch is not an EventBridge event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadBatchRecord {
+    /// No `body`.
+    #[error("it has no body")]
+    NoBody,
+    /// A `body` that is not a string.
+    #[error("its body is {0}")]
+    BodyNotAString(&'static str),
+    /// A `body` that does not parse.
+    #[error("its body is not JSON ({0})")]
+    BodyNotJson(String),
+    /// A `body` that is JSON but not an object.
+    #[error("its body is {0}, not an EventBridge event")]
+    BodyNotAnObject(&'static str),
+    /// An object that is not an event.
+    #[error("its body is not an EventBridge event; its fields: {0}")]
+    BodyNotAnEvent(String),
+    /// An event with a bad field.
+    #[error(transparent)]
+    Event(Box<Unrecognised>),
 }
 
 /// What the dead letter `body` holds.
@@ -178,23 +201,21 @@ fn lambda_failure(record: &Map<String, Value>) -> Result<Recognised, Unrecognise
 }
 
 /// The event in one SQS record's `body` (a string of JSON, as SQS delivers it).
-fn batch_event(record: &Value) -> Result<DeadEvent, String> {
+fn batch_event(record: &Value) -> Result<DeadEvent, BadBatchRecord> {
     let body = match record.get("body") {
         Some(Value::String(text)) => serde_json::from_str::<Value>(text)
-            .map_err(|error| format!("its body is not JSON ({error})"))?,
-        Some(other) => return Err(format!("its body is {}", gev_core::parse::kind(other))),
-        None => return Err("it has no body".to_owned()),
+            .map_err(|error| BadBatchRecord::BodyNotJson(error.to_string()))?,
+        Some(other) => return Err(BadBatchRecord::BodyNotAString(gev_core::parse::kind(other))),
+        None => return Err(BadBatchRecord::NoBody),
     };
     match &body {
-        Value::Object(event) if is_event(event) => dead_event(event).map_err(|e| e.to_string()),
-        Value::Object(other) => Err(format!(
-            "its body is not an EventBridge event; its fields: {}",
-            field_names(other)
-        )),
-        other => Err(format!(
-            "its body is {}, not an EventBridge event",
-            gev_core::parse::kind(other)
-        )),
+        Value::Object(event) if is_event(event) => {
+            dead_event(event).map_err(|error| BadBatchRecord::Event(Box::new(error)))
+        }
+        Value::Object(other) => Err(BadBatchRecord::BodyNotAnEvent(field_names(other))),
+        other => Err(BadBatchRecord::BodyNotAnObject(gev_core::parse::kind(
+            other,
+        ))),
     }
 }
 
@@ -436,7 +457,10 @@ mod tests {
         match recognise(&record.to_string()) {
             Err(Unrecognised::BatchRecord { index, problem }) => {
                 assert_eq!(index, 1);
-                assert!(problem.contains("not JSON"), "{problem}");
+                assert!(
+                    matches!(problem, BadBatchRecord::BodyNotJson(_)),
+                    "{problem}"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -199,13 +199,16 @@ pub fn replay_name(
     format!("replay-{}-{}-{digest}", stamp(from), stamp(to))
 }
 
+/// A replay name EventBridge would refuse.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} must be 1 to 64 of letters, digits, '.', '-' and '_'")]
+pub struct BadName(pub String);
+
 /// Checks a `--name`: 1 to 64 of letters, digits, `.`, `-`, `_`.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), BadName> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
     if name.is_empty() || name.len() > 64 || !name.chars().all(allowed) {
-        return Err(format!(
-            "{name:?} must be 1 to 64 of letters, digits, '.', '-' and '_'"
-        ));
+        return Err(BadName(name.to_owned()));
     }
     Ok(())
 }
