@@ -15,6 +15,7 @@
 //! - [`reconcile`]: calls whose events never came, found with the analytics API and published.
 //! - [`eventbridge`]: the EventBridge port (partner event sources and buses), over the AWS SDK.
 //! - [`notify`]: announcing applied changes (SNS).
+//! - [`input`]: events read from files, directories and stdin (publish, invoke).
 //! - [`redrive`]: a dead-letter queue's events back onto the bus, each message deleted once they are on it.
 //! - [`replay`]: an EventBridge archive's events replayed to the consumer's rule.
 //! - [`backoff`]: the jittered backoff the tools retry with.
@@ -26,6 +27,7 @@ pub mod bridge;
 pub mod cli;
 pub mod configure;
 pub mod eventbridge;
+pub mod input;
 pub mod notify;
 pub mod publish;
 pub mod reconcile;

@@ -121,7 +121,7 @@ async fn wire(
     args: &Args,
 ) -> Result<(BridgeOptions, gev_genesys::HttpGenesysClient), SettingsError> {
     crate::publish::check_source(&args.source).map_err(SettingsError::Source)?;
-    if args.max_entry_bytes == 0 || args.max_entry_bytes > super::publish::MAX_ENTRY_BYTES_CEILING {
+    if args.max_entry_bytes == 0 || args.max_entry_bytes > crate::publish::MAX_ENTRY_BYTES_CEILING {
         return Err(SettingsError::MaxEntryBytes(args.max_entry_bytes));
     }
     let heartbeat = bounded_seconds(args.heartbeat_seconds, "--heartbeat-seconds", HEARTBEAT)?;

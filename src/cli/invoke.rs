@@ -77,7 +77,7 @@ async fn invoke_as_asked(args: Args, telemetry: &Telemetry) -> Result<Summary, F
     };
     let mut all = Vec::new();
     for source in &sources {
-        all.extend(super::input::read_events(source).map_err(SettingsError::from)?);
+        all.extend(crate::input::read_events(source).map_err(SettingsError::from)?);
     }
     let consumer = app::build_consumer(&config)
         .await

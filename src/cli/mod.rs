@@ -3,7 +3,6 @@
 pub mod bridge;
 pub mod configure;
 pub mod doctor;
-pub mod input;
 pub mod invoke;
 pub mod publish;
 pub mod reconcile;
@@ -55,12 +54,12 @@ pub enum SettingsError {
     /// `--max-entry-bytes` outside 1 to the ceiling AWS allows anywhere.
     #[error(
         "--max-entry-bytes: {0} is not within 1 to {ceiling}",
-        ceiling = publish::MAX_ENTRY_BYTES_CEILING
+        ceiling = crate::publish::MAX_ENTRY_BYTES_CEILING
     )]
     MaxEntryBytes(usize),
     /// An events file that cannot be read or parsed.
     #[error(transparent)]
-    Input(#[from] input::InputError),
+    Input(#[from] crate::input::InputError),
     /// A `--source` EventBridge would refuse.
     #[error("--source")]
     Source(#[source] crate::publish::SourceError),

@@ -1,21 +1,15 @@
 //! `genesys-eventbridge publish`: its arguments, events from files, directories or stdin onto a bus, one JSON line per event, a summary on stderr, rejects to a file (never one of the inputs), and its exit code (decided in `exit_code`: 0/1/3/2, 1 also for an incomplete audit).
 
-use super::SettingsError;
-use super::input::{EventReader, InputError, count_events, expand_paths};
 use crate::notify::ChangeNotifier;
+pub use crate::publish::PublishRequest;
 use crate::publish::{
-    BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventReport, EventSink, NothingSent, Outcome,
-    PublishSettings, Publisher, SendPolicy, check_source,
+    BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, Entry, EventReport, EventSink, NothingSent,
+    PublishError, PublishProgress, PublishReport, SendPolicy, Tally, publish_files,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
-
-/// Events handled per round: read, sent, reported, then the next.
-pub const CHUNK: usize = 500;
-/// The largest entry AWS accepts anywhere (a raised quota); the default is 256 KiB.
-pub const MAX_ENTRY_BYTES_CEILING: usize = 1_048_576;
 /// Inputs of more events than this get a progress bar on a terminal.
 const PROGRESS_FROM: usize = 300;
 
@@ -101,26 +95,7 @@ pub async fn run(args: Args) -> i32 {
     run_with(&request, sink.as_ref(), audit, &mut console).await
 }
 
-/// What to publish, and how.
-#[derive(Debug, Clone)]
-pub struct PublishRequest {
-    /// The bus, by name or ARN.
-    pub bus: String,
-    /// Files, directories or `-`.
-    pub events: Vec<String>,
-    /// `Source` of every entry.
-    pub source: String,
-    /// Where rejected events go, with their reasons (JSON lines).
-    pub rejects: Option<PathBuf>,
-    /// The entry byte limit.
-    pub max_entry_bytes: usize,
-    /// Validate and print; send nothing.
-    pub dry_run: bool,
-    /// Retries and concurrency.
-    pub policy: SendPolicy,
-}
-
-/// Where publish writes, and what it sends to.
+/// Where publish writes.
 pub struct Console<'a> {
     /// One JSON line per event.
     pub out: &'a mut dyn Write,
@@ -130,102 +105,10 @@ pub struct Console<'a> {
     pub progress: bool,
 }
 
-/// Counts per outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Published (or valid, in a dry run).
-    pub published: usize,
-    /// Duplicates within the run.
-    pub duplicate: usize,
-    /// Rejected.
-    pub rejected: usize,
-    /// Failed after retries.
-    pub failed: usize,
-}
-
-impl Tally {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Published | Outcome::Valid => self.published += 1,
-            Outcome::Duplicate => self.duplicate += 1,
-            Outcome::Rejected => self.rejected += 1,
-            Outcome::Failed => self.failed += 1,
-        }
-    }
-
-    fn done(&self) -> usize {
-        self.published + self.duplicate + self.rejected + self.failed
-    }
-}
-
-/// How a run that read its inputs to the end went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Published {
-    /// Counts per outcome.
-    pub tally: Tally,
-    /// Audit messages that were due and not published.
-    pub audit_missing: usize,
-}
-
-/// Why publish stopped: before anything was read (its settings, its inputs), or part-way.
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    /// A flag's value.
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    /// No bus named.
-    #[error("--bus: must name a bus or give its ARN")]
-    NoBus,
-    /// An input cannot be read or parsed.
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// The rejects file would be one of the inputs.
-    #[error(
-        "--rejects {} is also an input ({input}): writing the rejects there would destroy its events; give another path",
-        rejects.display()
-    )]
-    RejectsIsAnInput {
-        /// The rejects file.
-        rejects: PathBuf,
-        /// The input it is.
-        input: String,
-    },
-    /// The rejects file cannot be created.
-    #[error("--rejects: cannot create {}", path.display())]
-    Rejects {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file held another number of events when read than when checked.
-    #[error(
-        "{file}: held {expected} events when checked and {read} when read: it changed while publishing, and the rest of it and of the inputs is not read"
-    )]
-    Changed {
-        /// The file.
-        file: String,
-        /// Events when checked.
-        expected: usize,
-        /// Events when read (`more` when it grew).
-        read: String,
-    },
-    /// The outcomes (or the rejects) could not be written.
-    #[error("cannot write the outcomes")]
-    Output(#[source] std::io::Error),
-    /// An input stopped part-way; the events before it were handled and reported.
-    #[error(
-        "{} (the events before it were handled as reported)",
-        gev_core::error_chain(.0.as_ref())
-    )]
-    Unfinished(#[source] Box<PublishError>),
-}
-
 /// The exit code of a run: 0 all published (or duplicate, or valid in a dry run), 1 some failed
 /// after retries or audit messages not published, 3 some rejected (none failed), 2 bad settings
 /// or input (an input that stopped part-way included) or outcomes that could not be written.
-fn exit_code(result: &Result<Published, PublishError>) -> i32 {
+fn exit_code(result: &Result<PublishReport, PublishError>) -> i32 {
     use super::exit::{BAD_INPUT, REJECTED, REMOTE_FAILURE, SUCCESS};
     match result {
         Ok(run) if run.tally.failed > 0 || run.audit_missing > 0 => REMOTE_FAILURE,
@@ -235,18 +118,6 @@ fn exit_code(result: &Result<Published, PublishError>) -> i32 {
     }
 }
 
-/// Checks the settings publish cannot run without (exit 2 when they fail).
-pub fn check_request(request: &PublishRequest) -> Result<(), PublishError> {
-    check_source(&request.source).map_err(SettingsError::Source)?;
-    if request.bus.is_empty() {
-        return Err(PublishError::NoBus);
-    }
-    if request.max_entry_bytes == 0 || request.max_entry_bytes > MAX_ENTRY_BYTES_CEILING {
-        return Err(SettingsError::MaxEntryBytes(request.max_entry_bytes).into());
-    }
-    Ok(())
-}
-
 /// Runs publish on `sink` (and `audit`), writing on `console`; returns the exit code.
 pub async fn run_with(
     request: &PublishRequest,
@@ -254,250 +125,107 @@ pub async fn run_with(
     audit: Option<&dyn ChangeNotifier>,
     console: &mut Console<'_>,
 ) -> i32 {
-    let result = publish(request, sink, audit, console).await;
+    let mut printer = Printer {
+        console,
+        bar_of: None,
+        started: Instant::now(),
+    };
+    let result = publish_files(request, sink, audit, &mut printer).await;
+    let ended = match &result {
+        Ok(report) => Some(report),
+        Err(PublishError::Unfinished { published, .. }) => Some(published.as_ref()),
+        Err(_) => None,
+    };
+    if let Some(report) = ended {
+        printer.end(report, request.dry_run);
+    }
     if let Err(error) = &result {
-        super::say_error(console.err, "publish", error);
+        super::say_error(printer.console.err, "publish", error);
     }
     exit_code(&result)
 }
 
-async fn publish(
-    request: &PublishRequest,
-    sink: &dyn EventSink,
-    audit: Option<&dyn ChangeNotifier>,
-    console: &mut Console<'_>,
-) -> Result<Published, PublishError> {
-    check_request(request)?;
-    let paths = if request.events.is_empty() {
-        vec!["-".to_owned()]
-    } else {
-        request.events.clone()
-    };
-    let files = expand_paths(&paths)?;
-    if let Some(rejects) = &request.rejects {
-        refuse_an_input_as_rejects(rejects, &files)?;
+/// Prints a run as it goes: a JSON line per event, a progress bar for large inputs on a
+/// terminal, the audit's failures and the summary at the end.
+struct Printer<'c, 'a> {
+    console: &'c mut Console<'a>,
+    /// The progress bar's total, when one is shown.
+    bar_of: Option<usize>,
+    /// When sending started.
+    started: Instant,
+}
+
+impl PublishProgress for Printer<'_, '_> {
+    fn sending(&mut self, total: usize) {
+        self.bar_of = (self.console.progress && total > PROGRESS_FROM).then_some(total);
+        self.started = Instant::now();
     }
-    // Files are read through once before anything is sent, parsed as the real read parses
-    // them: a broken line at the end must not leave half a file published. Stdin can only be
-    // read once, and is sent as it comes.
-    let mut counted: Vec<Option<usize>> = Vec::with_capacity(files.len());
-    for file in &files {
-        counted.push(if file == "-" {
-            None
+
+    fn event(&mut self, report: &EventReport, entry: Option<&Entry>) -> std::io::Result<()> {
+        let out = &mut *self.console.out;
+        if let Some(entry) = entry {
+            let mut line = serde_json::to_value(report).unwrap_or_default();
+            line["entry"] = json!({"Source": entry.source, "DetailType": entry.detail_type,
+                                   "Detail": entry.detail, "Time": entry.time});
+            serde_json::to_writer(&mut *out, &line)?;
         } else {
-            Some(count_events(file)?)
-        });
-    }
-    let total: usize = counted.iter().flatten().sum();
-    let rejects = match &request.rejects {
-        Some(path) => {
-            Some(
-                std::fs::File::create(path).map_err(|source| PublishError::Rejects {
-                    path: path.clone(),
-                    source,
-                })?,
-            )
+            serde_json::to_writer(&mut *out, report)?;
         }
-        None => None,
-    };
-    let settings = PublishSettings {
-        source: request.source.clone(),
-        max_entry_bytes: request.max_entry_bytes,
-        policy: SendPolicy {
-            max_request_bytes: request.max_entry_bytes,
-            ..request.policy
-        },
-        bus: request.bus.clone(),
-        dry_run: request.dry_run,
-    };
-    let mut run = Run {
-        publisher: Publisher::new(sink, audit, settings),
-        tally: Tally::default(),
-        rejects,
-        progress_of: (console.progress && total > PROGRESS_FROM).then_some(total),
-    };
-    let started = Instant::now();
-    let mut chunk: Vec<(String, Value)> = Vec::with_capacity(CHUNK);
-    let mut input_error: Option<PublishError> = None;
-    'files: for (file, &expected) in files.iter().zip(&counted) {
-        let mut read = 0;
-        for event in EventReader::open(file)? {
-            match event {
-                Ok(_) if expected.is_some_and(|expected| read == expected) => {
-                    input_error = Some(changed(file, expected, "more"));
-                    break 'files;
-                }
-                Ok(event) => chunk.push(event),
-                Err(error) => {
-                    input_error = Some(error.into());
-                    break 'files;
-                }
-            }
-            read += 1;
-            if chunk.len() == CHUNK {
-                run.send(&mut chunk, console).await?;
-            }
-        }
-        if expected.is_some_and(|expected| read < expected) {
-            input_error = Some(changed(file, expected, &read.to_string()));
-            break;
-        }
+        out.write_all(b"\n")
     }
-    run.send(&mut chunk, console).await?;
-    if run.progress_of.is_some() {
-        // Ends the progress bar's line.
-        super::say(console.err, format_args!(""));
-    }
-    for failure in &run.publisher.audit_failures {
-        super::say(
-            console.err,
-            format_args!("genesys-eventbridge publish: audit: {failure}"),
-        );
-    }
-    if run.publisher.audit_skipped > 0 {
-        super::say(
-            console.err,
-            format_args!(
-                "genesys-eventbridge publish: audit: {} messages not tried, the topic having failed {} times in a row",
-                run.publisher.audit_skipped,
-                crate::publish::run::AUDIT_FAILURES_BEFORE_GIVING_UP
-            ),
-        );
-    }
-    let audit_missing = run.publisher.audit_missing();
-    summary(console, &run.tally, started, request.dry_run, audit_missing);
-    if let Some(error) = input_error {
-        return Err(PublishError::Unfinished(Box::new(error)));
-    }
-    Ok(Published {
-        tally: run.tally,
-        audit_missing,
-    })
-}
 
-/// The error of a file that held `expected` events when checked and `read` when read.
-fn changed(file: &str, expected: Option<usize>, read: &str) -> PublishError {
-    PublishError::Changed {
-        file: file.to_owned(),
-        expected: expected.unwrap_or_default(),
-        read: read.to_owned(),
-    }
-}
-
-/// Refuses a `--rejects` path that is one of the inputs (the same file by its canonical path or,
-/// on Unix, its device and inode, which also catches a hard link): creating it would truncate
-/// the events before they are read.
-fn refuse_an_input_as_rejects(rejects: &Path, files: &[String]) -> Result<(), PublishError> {
-    // A path that does not exist yet cannot be an input.
-    let Ok(metadata) = std::fs::metadata(rejects) else {
-        return Ok(());
-    };
-    let canonical = std::fs::canonicalize(rejects).ok();
-    for file in files.iter().filter(|file| *file != "-") {
-        let same_path = canonical.is_some() && std::fs::canonicalize(file).ok() == canonical;
-        let same_inode = std::fs::metadata(file).is_ok_and(|input| same_file(&metadata, &input));
-        if same_path || same_inode {
-            return Err(PublishError::RejectsIsAnInput {
-                rejects: rejects.to_owned(),
-                input: file.clone(),
-            });
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(not(unix))]
-fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
-}
-
-/// A run under way: the publisher, the counts so far, the rejects file and the progress bar's
-/// total (when it is shown).
-struct Run<'a> {
-    publisher: Publisher<'a>,
-    tally: Tally,
-    rejects: Option<std::fs::File>,
-    progress_of: Option<usize>,
-}
-
-impl Run<'_> {
-    /// Publishes `chunk` (then empties it), writing its lines, rejects and progress.
-    async fn send(
-        &mut self,
-        chunk: &mut Vec<(String, Value)>,
-        console: &mut Console<'_>,
-    ) -> Result<(), PublishError> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let handled = self.publisher.publish(chunk, &received_at).await;
-        let write_error = PublishError::Output;
-        let mut entries = handled.entries.iter();
-        for ((origin, event), report) in chunk.iter().zip(&handled.reports) {
-            self.tally.add(report.outcome);
-            if report.outcome == Outcome::Valid
-                && let Some(entry) = entries.next()
-            {
-                let mut line = serde_json::to_value(report).unwrap_or_default();
-                line["entry"] = json!({"Source": entry.source, "DetailType": entry.detail_type,
-                                       "Detail": entry.detail, "Time": entry.time});
-                serde_json::to_writer(&mut *console.out, &line).map_err(std::io::Error::from)
-            } else {
-                serde_json::to_writer(&mut *console.out, report).map_err(std::io::Error::from)
-            }
-            .map_err(write_error)?;
-            console.out.write_all(b"\n").map_err(write_error)?;
-            if report.outcome == Outcome::Rejected
-                && let Some(file) = self.rejects.as_mut()
-            {
-                writeln!(file, "{}", reject_line(origin, event, report)).map_err(write_error)?;
-            }
-        }
-        console.out.flush().map_err(write_error)?;
-        // Audited only now: a hanging or failing topic never holds back the outcome lines of
-        // events already on the bus.
-        self.publisher.audit(&handled.requests).await;
-        chunk.clear();
-        if let Some(total) = self.progress_of {
-            progress(console, &self.tally, total);
+    fn chunk_done(&mut self, tally: &Tally) -> std::io::Result<()> {
+        self.console.out.flush()?;
+        if let Some(total) = self.bar_of {
+            let done = tally.done();
+            let filled = (done * 30).checked_div(total).unwrap_or(30).min(30);
+            super::show(
+                self.console.err,
+                format_args!(
+                    "\r[{}{}] {done}/{total} events",
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled)
+                ),
+            );
         }
         Ok(())
     }
 }
 
-/// A `--rejects` line: the event as read, where it came from, and why it was not published.
-fn reject_line(origin: &str, event: &Value, report: &EventReport) -> Value {
-    json!({"origin": origin, "reason": report.reason, "bridgeEventId": report.bridge_event_id,
-           "event": event})
+impl Printer<'_, '_> {
+    /// Ends the bar's line, says each audit failure and the summary.
+    fn end(&mut self, report: &PublishReport, dry_run: bool) {
+        let err = &mut *self.console.err;
+        if self.bar_of.is_some() {
+            super::say(err, format_args!(""));
+        }
+        for failure in &report.audit_failures {
+            super::say(
+                err,
+                format_args!("genesys-eventbridge publish: audit: {failure}"),
+            );
+        }
+        if report.audit_skipped > 0 {
+            super::say(
+                err,
+                format_args!(
+                    "genesys-eventbridge publish: audit: {} messages not tried, the topic having failed {} times in a row",
+                    report.audit_skipped,
+                    crate::publish::run::AUDIT_FAILURES_BEFORE_GIVING_UP
+                ),
+            );
+        }
+        super::say(
+            err,
+            format_args!("{}", summary(report, self.started, dry_run)),
+        );
+    }
 }
 
-fn progress(console: &mut Console<'_>, tally: &Tally, total: usize) {
-    let done = tally.done();
-    let filled = (done * 30).checked_div(total).unwrap_or(30).min(30);
-    super::show(
-        console.err,
-        format_args!(
-            "\r[{}{}] {done}/{total} events",
-            "#".repeat(filled),
-            " ".repeat(30 - filled)
-        ),
-    );
-}
-
-fn summary(
-    console: &mut Console<'_>,
-    tally: &Tally,
-    started: Instant,
-    dry_run: bool,
-    audit: usize,
-) {
+/// `N published, N duplicate, N rejected, N failed, in S s (R events/s)[; N audit messages not
+/// published (exit 1)]`.
+fn summary(report: &PublishReport, started: Instant, dry_run: bool) -> String {
+    let tally = &report.tally;
     let seconds = started.elapsed().as_secs_f64();
     let done = tally.done();
     #[allow(clippy::cast_precision_loss)]
@@ -511,16 +239,16 @@ fn summary(
     } else {
         "published"
     };
-    let audit = if audit > 0 {
-        format!("; {audit} audit messages not published (exit 1)")
+    let audit = if report.audit_missing > 0 {
+        format!(
+            "; {} audit messages not published (exit 1)",
+            report.audit_missing
+        )
     } else {
         String::new()
     };
-    super::say(
-        console.err,
-        format_args!(
-            "{} {verb}, {} duplicate, {} rejected, {} failed, in {seconds:.2} s ({rate:.0} events/s){audit}",
-            tally.published, tally.duplicate, tally.rejected, tally.failed
-        ),
-    );
+    format!(
+        "{} {verb}, {} duplicate, {} rejected, {} failed, in {seconds:.2} s ({rate:.0} events/s){audit}",
+        tally.published, tally.duplicate, tally.rejected, tally.failed
+    )
 }

@@ -62,7 +62,7 @@ pub enum ArgumentError {
     /// `--max-entry-bytes` outside 1 to the ceiling AWS allows anywhere.
     #[error(
         "--max-entry-bytes: {0} is not within 1 to {ceiling}",
-        ceiling = super::publish::MAX_ENTRY_BYTES_CEILING
+        ceiling = crate::publish::MAX_ENTRY_BYTES_CEILING
     )]
     MaxEntryBytes(usize),
     /// An empty `--bus`.
@@ -109,7 +109,7 @@ pub fn check(args: &Args) -> Result<(), ArgumentError> {
         return Err(ArgumentError::QueueUrl(url.clone()));
     }
     crate::publish::check_source(&args.source).map_err(ArgumentError::Source)?;
-    if args.max_entry_bytes == 0 || args.max_entry_bytes > super::publish::MAX_ENTRY_BYTES_CEILING {
+    if args.max_entry_bytes == 0 || args.max_entry_bytes > crate::publish::MAX_ENTRY_BYTES_CEILING {
         return Err(ArgumentError::MaxEntryBytes(args.max_entry_bytes));
     }
     if args.bus.trim().is_empty() {

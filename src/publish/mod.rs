@@ -1,6 +1,7 @@
-//! The publish use case: Genesys notifications or EventBridge events onto a bus — the transform, size accounting, batching, sending with per-entry retries through an `EventSink`, the run's dedup window and audit; the AWS adapter (`sdk.rs`).
+//! The publish use case: Genesys notifications or EventBridge events onto a bus — the run over files (`files.rs`), the transform, size accounting, batching, sending with per-entry retries through an `EventSink`, the run's dedup window and audit; the AWS adapter (`sdk.rs`).
 
 mod batch;
+mod files;
 pub mod run;
 mod sdk;
 mod send;
@@ -9,6 +10,10 @@ mod window;
 
 pub use batch::{
     DEFAULT_MAX_BYTES, EntryError, MAX_ENTRIES_PER_REQUEST, batches, check_entry, entry_size,
+};
+pub use files::{
+    MAX_ENTRY_BYTES_CEILING, PublishError, PublishProgress, PublishReport, PublishRequest, Tally,
+    publish_files,
 };
 pub use run::{Chunk, EventReport, Outcome, PublishSettings, Publisher};
 pub use sdk::BusSink;

@@ -2,7 +2,7 @@
 
 use crate::fixtures::TestApp;
 use crate::helpers::invocation;
-use genesys_eventbridge::cli::input::read_events;
+use genesys_eventbridge::input::read_events;
 use gev_consumer::lambda;
 use serde_json::Value;
 
