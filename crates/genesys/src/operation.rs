@@ -212,7 +212,7 @@ impl Operation {
     }
 
     /// True for the requests that change something in Genesys Cloud.
-    pub fn is_write(&self) -> bool {
+    pub(crate) fn is_write(&self) -> bool {
         !matches!(self.method(), reqwest::Method::GET | reqwest::Method::HEAD)
             && !matches!(self, Operation::Token | Operation::ConversationDetailsQuery)
     }

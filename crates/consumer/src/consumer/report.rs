@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// How long each step of one event took; `None` when the step did not run.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct StepTimings {
+pub(crate) struct StepTimings {
     /// Claiming the target's lease (with any wait for it).
     pub claim: Option<Duration>,
     /// Fetching the interaction or conversation.
@@ -24,7 +24,7 @@ pub struct StepTimings {
 
 impl StepTimings {
     /// The timings under their metric names.
-    pub fn named(&self) -> [(&'static str, Option<Duration>); 5] {
+    pub(crate) fn named(&self) -> [(&'static str, Option<Duration>); 5] {
         [
             ("ClaimMs", self.claim),
             ("FetchMs", self.fetch),
@@ -49,7 +49,7 @@ pub struct Report {
     /// From the start of processing to the outcome.
     pub latency: Duration,
     /// How long each step took.
-    pub steps: StepTimings,
+    pub(crate) steps: StepTimings,
     /// The OpenTelemetry trace id of the event's span, when tracing is on.
     pub trace_id: Option<String>,
     /// The wrap-up policy's rule that decided (`rules[2]`, `default`), when one did.
@@ -60,7 +60,7 @@ pub struct Report {
 
 impl Report {
     /// The report of an event that was not processed (undecodable, or deferred to keep order).
-    pub fn unprocessed(event: &Value, outcome: Outcome) -> Self {
+    pub(crate) fn unprocessed(event: &Value, outcome: Outcome) -> Self {
         let (interaction_id, sequence_id) = raw_ids(event);
         Report {
             event_id: event_id(event).map(str::to_owned),

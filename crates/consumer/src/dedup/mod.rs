@@ -1,8 +1,8 @@
 //! The dedup port: lease an event's target, act under the lease, then complete the event with its outcome or release the lease for a retry.
 
 mod cache;
-pub mod dynamodb;
-pub mod memory;
+mod dynamodb;
+mod memory;
 
 use async_trait::async_trait;
 use gev_core::domain::{DedupKey, EffectKey, EpochMillis, EventKey, ParticipantId, TargetKey};
@@ -30,7 +30,7 @@ impl OwnerToken {
 
     /// The owner of one event's claim within this invocation: claims are re-entrant for their
     /// owner (a retried request), so no two events may share one.
-    pub fn for_event(&self, event: &EventKey) -> OwnerToken {
+    pub(crate) fn for_event(&self, event: &EventKey) -> OwnerToken {
         OwnerToken(format!("{}/{}", self.0, event.as_str()))
     }
 }
@@ -44,7 +44,7 @@ impl fmt::Display for OwnerToken {
 /// How many completed events a target remembers at most; beyond it the oldest are forgotten
 /// (a forgotten event that is delivered again is processed again and normally ends
 /// `ineligible`, or `duplicate` when its write is among the target's applied ones).
-pub const MAX_EVENTS_PER_TARGET: usize = 50;
+pub(crate) const MAX_EVENTS_PER_TARGET: usize = 50;
 
 /// One attempt to claim a delivery: its key and the lease asked for its target.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub struct AgentFacts {
 
 impl Lease {
     /// True when an earlier event already made `effect`.
-    pub fn has_applied(&self, effect: &EffectKey) -> bool {
+    pub(crate) fn has_applied(&self, effect: &EffectKey) -> bool {
         self.applied.contains(effect)
     }
 }

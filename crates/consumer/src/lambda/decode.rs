@@ -22,7 +22,7 @@ pub enum PayloadKind {
 #[derive(Debug, Clone)]
 pub struct Item {
     /// The SQS message id, for `batchItemFailures`.
-    pub message_id: Option<String>,
+    pub(crate) message_id: Option<String>,
     /// The EventBridge event, or why the item is not one.
     pub event: Result<Value, String>,
     /// A trace context that came with the item (SQS `traceparent` or `AWSTraceHeader`).

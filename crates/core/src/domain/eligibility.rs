@@ -67,7 +67,7 @@ impl Eligibility {
 }
 
 /// True when `media_type` names a voice interaction (`voice`, or `VOICE` as Genesys Cloud spells it).
-pub fn is_voice(media_type: &str) -> bool {
+pub(crate) fn is_voice(media_type: &str) -> bool {
     media_type.eq_ignore_ascii_case("voice")
 }
 

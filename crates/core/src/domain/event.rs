@@ -12,7 +12,7 @@ pub struct InteractionUpdate {
     /// `detail.sequenceId`.
     pub sequence_id: SequenceId,
     /// `detail.interactionType` as sent (informational; eligibility uses the fetched interaction).
-    pub interaction_type: Option<String>,
+    pub(crate) interaction_type: Option<String>,
     /// `detail.state` as sent (informational; eligibility uses the fetched interaction).
     pub state: Option<String>,
 }
