@@ -40,7 +40,7 @@ impl Deadline {
 
     /// The time kept for finishing: max(2 s, 10 %) of the invocation's budget, but never more
     /// than half of it (a 3 s invocation keeps 1.5 s).
-    pub fn reserve(&self) -> Duration {
+    pub(crate) fn reserve(&self) -> Duration {
         MIN_RESERVE.max(self.budget / 10).min(self.budget / 2)
     }
 

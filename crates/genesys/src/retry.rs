@@ -32,7 +32,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The backoff after failed attempt `attempt` (1-based): "equal jitter", between half and
     /// all of `min(backoff_max, backoff_base * 2^(attempt-1))`, so concurrent retries spread out.
-    pub fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(16);
         let ceiling = self
             .backoff_base

@@ -51,8 +51,8 @@ pub struct BusScript {
 ///
 /// `RequestFault` keeps the shape it had (a struct, not an enum) so that scripts written as
 /// `RequestFault { count, status, code }` still build; the faults are its `code`s, made by
-/// [`RequestFault::cut_answer`], [`RequestFault::blackhole`] and [`RequestFault::short_answer`]
-/// and told apart inside the stand-in by `RequestFault::kind`.
+/// [`RequestFault::cut_answer`] and [`RequestFault::short_answer`] (the blackhole is named by its
+/// code) and told apart inside the stand-in by `RequestFault::kind`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestFault {
@@ -97,7 +97,7 @@ impl RequestFault {
     pub const SHORT_ANSWER: &'static str = "ShortAnswer";
 
     /// The next `count` requests fail with `status` and the AWS error type `code`.
-    pub fn error(count: u64, status: u16, code: &str) -> Self {
+    pub(crate) fn error(count: u64, status: u16, code: &str) -> Self {
         RequestFault {
             count,
             status,
@@ -108,11 +108,6 @@ impl RequestFault {
     /// The next `count` requests are taken and their answers cut mid-body.
     pub fn cut_answer(count: u64) -> Self {
         Self::error(count, 200, Self::CUT_ANSWER)
-    }
-
-    /// The next `count` requests are read and never answered.
-    pub fn blackhole(count: u64) -> Self {
-        Self::error(count, 200, Self::BLACKHOLE)
     }
 
     /// The next `count` requests are taken and answered for their first entry only.

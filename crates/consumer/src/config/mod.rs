@@ -57,7 +57,9 @@ impl GenesysAccess {
     }
 
     /// Reads the Genesys settings through `lookup`; empty values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
@@ -89,7 +91,7 @@ pub struct Config {
     /// The consumer's business settings.
     pub pipeline: PipelineSettings,
     /// Timeouts, rate and retries of the Genesys client.
-    pub http: HttpSettings,
+    pub(crate) http: HttpSettings,
     /// `DEDUP_TABLE_NAME`: dedup in DynamoDB when set, in memory otherwise.
     pub(crate) dedup_table: Option<String>,
 }

@@ -70,7 +70,7 @@ impl Consumer {
     }
 
     /// Its settings.
-    pub fn settings(&self) -> &PipelineSettings {
+    pub(crate) fn settings(&self) -> &PipelineSettings {
         &self.settings
     }
 

@@ -11,15 +11,15 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct StepTimings {
     /// Claiming the target's lease (with any wait for it).
-    pub claim: Option<Duration>,
+    pub(crate) claim: Option<Duration>,
     /// Fetching the interaction or conversation.
-    pub fetch: Option<Duration>,
+    pub(crate) fetch: Option<Duration>,
     /// Applying the business rules.
-    pub decide: Option<Duration>,
+    pub(crate) decide: Option<Duration>,
     /// Writing the disposition or wrap-up.
-    pub apply: Option<Duration>,
+    pub(crate) apply: Option<Duration>,
     /// Completing or releasing the dedup claim.
-    pub complete: Option<Duration>,
+    pub(crate) complete: Option<Duration>,
 }
 
 impl StepTimings {
@@ -39,7 +39,7 @@ impl StepTimings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// The EventBridge event id (or the SQS message id of an undecodable message).
-    pub event_id: Option<String>,
+    pub(crate) event_id: Option<String>,
     /// What happened.
     pub outcome: Outcome,
     /// The interaction, or the conversation of a native event.

@@ -145,12 +145,14 @@ impl InMemoryDedupStore {
     }
 
     /// How many targets are held now (expired ones may linger until the next claim).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.lock().records.len()
     }
 
     /// True when no record is kept.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 

@@ -24,7 +24,7 @@ impl OwnerToken {
     }
 
     /// The token's text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
@@ -161,7 +161,7 @@ pub enum DedupError {
 
 impl DedupError {
     /// A stable name of the error's kind (`exception.type` in traces).
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             DedupError::Unavailable { .. } => "dedup.Unavailable",
             DedupError::Misconfigured { .. } => "dedup.Misconfigured",

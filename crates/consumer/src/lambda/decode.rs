@@ -26,7 +26,7 @@ pub struct Item {
     /// The EventBridge event, or why the item is not one.
     pub event: Result<Value, String>,
     /// A trace context that came with the item (SQS `traceparent` or `AWSTraceHeader`).
-    pub link: Option<SpanContext>,
+    pub(crate) link: Option<SpanContext>,
 }
 
 impl Item {

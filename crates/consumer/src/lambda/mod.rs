@@ -24,7 +24,7 @@ pub use decode::{Item, PayloadKind, decode};
 #[derive(Debug, Clone)]
 pub struct Handled {
     /// What the payload was (one event, an SQS batch, ...).
-    pub kind: PayloadKind,
+    pub(crate) kind: PayloadKind,
     /// One report per event, in payload order.
     pub reports: Vec<Report>,
     /// The SQS message id of each report's event (SQS batches only).
@@ -37,7 +37,7 @@ pub struct Handled {
 #[error("{} event(s) failed and must be delivered again: {}", failed.len(), describe(failed))]
 pub struct HandlerError {
     /// The reports of the events that failed.
-    pub failed: Vec<Report>,
+    pub(crate) failed: Vec<Report>,
 }
 
 fn describe(failed: &[Report]) -> String {

@@ -34,7 +34,7 @@ impl ConversationTopic {
     }
 
     /// The topic's suffix, e.g. `user.end`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ConversationTopic::UserEnd => "user.end",
             ConversationTopic::CustomerEnd => "customer.end",
@@ -56,11 +56,6 @@ impl MediaType {
     /// `VOICE`.
     pub fn voice() -> Self {
         MediaType("VOICE".into())
-    }
-
-    /// The name, upper case.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 
     /// True for voice calls.
@@ -94,7 +89,7 @@ pub struct ConversationEvent {
     /// Which topic the event is.
     pub topic: ConversationTopic,
     /// `detail.topicName`, with the conversation id in it.
-    pub topic_name: String,
+    pub(crate) topic_name: String,
     /// `eventBody.conversationId`.
     pub conversation_id: ConversationId,
     /// The participant the event is about (an agent for `user.end` and `acw`).
@@ -104,7 +99,7 @@ pub struct ConversationEvent {
     /// `eventBody.eventTime`, epoch milliseconds.
     pub(crate) event_time_ms: Option<EpochMillis>,
     /// `metadata.CorrelationId`.
-    pub correlation_id: Option<String>,
+    pub(crate) correlation_id: Option<String>,
     /// `eventBody.wrapupCode` of an `acw` event: the code the agent chose, if any.
     pub wrapup_code: Option<String>,
     /// `eventBody.queueId` (`user.end`, `acw`; `customer.end` has none).

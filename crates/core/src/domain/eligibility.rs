@@ -32,7 +32,7 @@ pub enum IneligibleReason {
 
 impl IneligibleReason {
     /// The reason's name in outcomes, e.g. `wrap-up-already-set`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             IneligibleReason::NonVoiceInteraction => "non-voice-interaction",
             IneligibleReason::InteractionNotCompleted => "interaction-not-completed",

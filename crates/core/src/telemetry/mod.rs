@@ -203,17 +203,6 @@ impl Telemetry {
         })
     }
 
-    /// No spans, no export (tests and tools that do not trace).
-    pub fn disabled() -> Self {
-        Telemetry {
-            provider: None,
-            exporting: false,
-            xray_parent: false,
-            collector: None,
-            flushing: Arc::default(),
-        }
-    }
-
     /// Telemetry for tests: spans go to `collector` only; no global state is touched.
     pub fn for_tests(provider: SdkTracerProvider, collector: tree::SpanCollector) -> Self {
         Telemetry {

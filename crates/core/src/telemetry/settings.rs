@@ -21,9 +21,9 @@ pub(crate) enum Propagator {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OtelSettings {
     /// False with `OTEL_SDK_DISABLED=true`: no spans at all.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// True when an OTLP endpoint is configured (and `OTEL_TRACES_EXPORTER` is not `none`).
-    pub export: bool,
+    pub(crate) export: bool,
     /// `OTEL_PROPAGATORS`, in order.
     pub(crate) propagators: Vec<Propagator>,
     /// `service.name` when neither `OTEL_SERVICE_NAME` nor `OTEL_RESOURCE_ATTRIBUTES` gives one.
@@ -35,9 +35,9 @@ pub(crate) struct OtelSettings {
 #[error("{name} is invalid: {problem}")]
 pub struct TelemetryConfigError {
     /// The variable.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// What is wrong with it.
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 impl OtelSettings {

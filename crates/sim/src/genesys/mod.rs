@@ -230,7 +230,7 @@ impl Simulator {
     }
 
     /// Every conversation as a GET would return it now.
-    pub fn conversations(&self) -> Vec<Value> {
+    pub(crate) fn conversations(&self) -> Vec<Value> {
         self.books()
             .conversations
             .values()

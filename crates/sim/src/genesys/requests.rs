@@ -27,9 +27,9 @@ pub struct ReceivedRequest {
     /// The query string, or empty.
     pub(crate) query: String,
     /// The body as JSON (form bodies as an object of their fields), when there was one.
-    pub body: Option<Value>,
+    pub(crate) body: Option<Value>,
     /// The status answered.
-    pub status: u16,
+    pub(crate) status: u16,
 }
 
 /// A budget of requests per window shared by everyone using the OAuth client, as Genesys

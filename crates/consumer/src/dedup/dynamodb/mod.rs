@@ -99,11 +99,6 @@ impl DynamoDbDedupStore {
         }
     }
 
-    /// The table's name.
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     /// What the item returned with a failed claim (ALL_OLD) means; completed events are cached.
     fn refused(
         &self,
