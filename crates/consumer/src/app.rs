@@ -24,7 +24,7 @@ pub enum WiringError {
 
 /// The credentials source `config` asks for; a secret is read once here, so a wrong ARN or a
 /// missing permission stops the function at start-up.
-pub async fn credentials_source(
+pub(crate) async fn credentials_source(
     credentials: &CredentialsConfig,
 ) -> Result<Arc<dyn CredentialsSource>, WiringError> {
     match credentials {
@@ -71,7 +71,7 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 }
 
 /// The dedup store `config` asks for: DynamoDB when `DEDUP_TABLE_NAME` is set, else in memory.
-pub async fn dedup_store(config: &Config) -> Arc<dyn DedupStore> {
+pub(crate) async fn dedup_store(config: &Config) -> Arc<dyn DedupStore> {
     match &config.dedup_table {
         Some(table) => Arc::new(DynamoDbDedupStore::new(dynamodb_client().await, table)),
         None => Arc::new(InMemoryDedupStore::default()),

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 /// The least time kept for finishing an invocation (dedup completes, the span flush, the response).
-pub const MIN_RESERVE: Duration = Duration::from_secs(2);
+pub(crate) const MIN_RESERVE: Duration = Duration::from_secs(2);
 
 /// When the current invocation must have finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl Deadline {
     }
 
     /// A deadline given as wall-clock epoch milliseconds (the Lambda context's `deadline`).
-    pub fn from_epoch_ms(epoch_ms: i64) -> Self {
+    pub(crate) fn from_epoch_ms(epoch_ms: i64) -> Self {
         let budget = Duration::from_millis(epoch_ms.saturating_sub(now_epoch_ms()).max(0) as u64);
         let now = Instant::now();
         Deadline {
@@ -40,7 +40,7 @@ impl Deadline {
 
     /// The time kept for finishing: max(2 s, 10 %) of the invocation's budget, but never more
     /// than half of it (a 3 s invocation keeps 1.5 s).
-    pub fn reserve(&self) -> Duration {
+    pub(crate) fn reserve(&self) -> Duration {
         MIN_RESERVE.max(self.budget / 10).min(self.budget / 2)
     }
 

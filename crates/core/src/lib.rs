@@ -6,11 +6,11 @@
 //! - [`parse`]: EventBridge JSON into domain events; every input gets a verdict.
 //! - [`telemetry`]: logs, OpenTelemetry spans and their flush, EMF metrics, span trees.
 //! - [`deadline`]: an operation's deadline and the reserve kept for finishing it.
-//! - [`mod@error_chain`], [`locks`], [`secret`]: small shared helpers.
+//! - [`error_chain()`], [`locks`], [`secret`]: small shared helpers.
 
 pub mod deadline;
 pub mod domain;
-pub mod error_chain;
+mod error_chain;
 pub mod locks;
 pub mod parse;
 pub mod secret;

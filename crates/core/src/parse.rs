@@ -12,10 +12,10 @@ use std::fmt;
 pub const SEED_DETAIL_TYPE: &str = "purecloud:v2:interaction:update";
 
 /// The prefix of Genesys Cloud's conversation topics (the native dialect's detail-types).
-pub const CONVERSATION_TOPIC_PREFIX: &str = "v2.detail.events.conversation.";
+pub(crate) const CONVERSATION_TOPIC_PREFIX: &str = "v2.detail.events.conversation.";
 
 /// The detail-type of an EventBridge event (`detail-type`, or `detailType` as some tools write it).
-pub fn detail_type(event: &Value) -> Option<&str> {
+pub(crate) fn detail_type(event: &Value) -> Option<&str> {
     event
         .get("detail-type")
         .or_else(|| event.get("detailType"))

@@ -106,7 +106,7 @@ struct SecretDocument {
 }
 
 /// Parses a secret string into credentials; the error names the missing field.
-pub fn parse_secret(text: &str) -> Result<ClientCredentials, String> {
+pub(crate) fn parse_secret(text: &str) -> Result<ClientCredentials, String> {
     let document: SecretDocument = serde_json::from_str(text).map_err(|_| {
         "its value must be JSON: {\"clientId\": \"...\", \"clientSecret\": \"...\"}".to_owned()
     })?;

@@ -7,7 +7,7 @@ pub mod integrations;
 pub mod notifications;
 mod operation;
 mod rate_limit;
-pub mod retry;
+mod retry;
 pub mod routing;
 mod wire;
 

@@ -65,7 +65,7 @@ pub enum Operation {
 
 impl Operation {
     /// The request's method and path template (low cardinality, for span names).
-    pub fn route(&self) -> String {
+    pub(crate) fn route(&self) -> String {
         match self {
             Operation::Token => "POST /oauth/token".into(),
             Operation::FetchInteraction(_) => "GET /api/v2/interactions/{interactionId}".into(),
@@ -114,7 +114,7 @@ impl Operation {
     }
 
     /// The request's query string, when it has one.
-    pub fn query(&self) -> Option<&'static str> {
+    pub(crate) fn query(&self) -> Option<&'static str> {
         match self {
             Operation::ListIntegrations => {
                 Some("integrationType=amazon-eventbridge-source&pageSize=100")
@@ -126,7 +126,7 @@ impl Operation {
     }
 
     /// The request path, ids filled in.
-    pub fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         match self {
             Operation::Token => "/oauth/token".into(),
             Operation::FetchInteraction(id) | Operation::ApplyDisposition(id) => {
@@ -180,7 +180,7 @@ impl Operation {
     }
 
     /// The request's HTTP method.
-    pub fn method(&self) -> reqwest::Method {
+    pub(crate) fn method(&self) -> reqwest::Method {
         match self {
             Operation::Token | Operation::CreateChannel | Operation::ConversationDetailsQuery => {
                 reqwest::Method::POST
@@ -212,7 +212,7 @@ impl Operation {
     }
 
     /// True for the requests that change something in Genesys Cloud.
-    pub fn is_write(&self) -> bool {
+    pub(crate) fn is_write(&self) -> bool {
         !matches!(self.method(), reqwest::Method::GET | reqwest::Method::HEAD)
             && !matches!(self, Operation::Token | Operation::ConversationDetailsQuery)
     }

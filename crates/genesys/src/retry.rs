@@ -32,7 +32,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The backoff after failed attempt `attempt` (1-based): "equal jitter", between half and
     /// all of `min(backoff_max, backoff_base * 2^(attempt-1))`, so concurrent retries spread out.
-    pub fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(16);
         let ceiling = self
             .backoff_base
@@ -43,7 +43,7 @@ impl RetryPolicy {
     }
 
     /// The wait before retrying a 429: the `Retry-After` (or the default) plus up to 10 % jitter.
-    pub fn rate_limit_wait(&self, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn rate_limit_wait(&self, retry_after: Option<Duration>) -> Duration {
         let wait = retry_after.unwrap_or(self.default_retry_after);
         wait + wait.mul_f64(fastrand::f64() * 0.1)
     }
@@ -51,12 +51,12 @@ impl RetryPolicy {
 
 /// The longest `Retry-After` this client represents; longer ones are read as this (they are
 /// far beyond `max_retry_after` anyway, so the request is given up, never waited for).
-pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 3600);
 
 /// Parses a `Retry-After` header in either form HTTP allows: seconds (Genesys Cloud's form;
 /// fractions accepted) or an HTTP-date, read against `now`. A date in the past means no wait;
 /// anything longer than [`RETRY_AFTER_CEILING`] is clamped to it; unreadable values are `None`.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {
         if seconds.is_nan() || seconds < 0.0 {

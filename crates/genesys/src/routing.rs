@@ -12,7 +12,7 @@ pub struct Queue {
     /// Its id.
     pub id: String,
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// A queue's `acwSettings.wrapupPrompt`: whether its agents go through after-call work.
@@ -34,7 +34,7 @@ pub enum WrapupPrompt {
 
 impl WrapupPrompt {
     /// The prompt named by Genesys' enum value.
-    pub fn parse(value: &str) -> Self {
+    pub(crate) fn parse(value: &str) -> Self {
         match value {
             "MANDATORY" => WrapupPrompt::Mandatory,
             "MANDATORY_TIMEOUT" => WrapupPrompt::MandatoryTimeout,
@@ -86,7 +86,7 @@ pub struct WrapupCodeInfo {
     /// Its id.
     pub id: String,
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// The Routing API.

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// `POST /oauth/token` response. Its `Debug` never shows the token.
 #[derive(Deserialize)]
 pub(crate) struct TokenResponse {
-    pub access_token: String,
+    pub(crate) access_token: String,
     /// Seconds, as the login service sent them (Genesys Cloud's default is 86400); read with
     /// [`TokenResponse::lifetime`].
     #[serde(default)]
@@ -107,12 +107,12 @@ impl InteractionBody {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DispositionPatch<'a> {
-    pub disposition_code: DispositionRef<'a>,
+    pub(crate) disposition_code: DispositionRef<'a>,
 }
 
 #[derive(Debug, Serialize)]
 pub(crate) struct DispositionRef<'a> {
-    pub id: &'a str,
+    pub(crate) id: &'a str,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -239,9 +239,9 @@ impl ConversationBody {
 /// The wrap-up of `PATCH .../participants/{id}` (inside `wrapup`) and of the communication POST.
 #[derive(Debug, Serialize)]
 pub(crate) struct WrapupBody<'a> {
-    pub code: &'a str,
+    pub(crate) code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notes: Option<&'a str>,
+    pub(crate) notes: Option<&'a str>,
 }
 
 impl<'a> WrapupBody<'a> {
@@ -256,7 +256,7 @@ impl<'a> WrapupBody<'a> {
 /// `PATCH /api/v2/conversations/calls/{id}/participants/{participantId}` body: the wrap-up only.
 #[derive(Debug, Serialize)]
 pub(crate) struct ParticipantWrapupPatch<'a> {
-    pub wrapup: WrapupBody<'a>,
+    pub(crate) wrapup: WrapupBody<'a>,
 }
 
 /// A timestamp as the API may send it: RFC 3339 text or epoch milliseconds. Anything else

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 /// Entries per request AWS accepts.
 const MAX_ENTRIES: usize = 10;
 /// The request byte limit AWS applies (the sum of the entries' sizes).
-pub const MAX_REQUEST_BYTES: usize = 262_144;
+pub(crate) const MAX_REQUEST_BYTES: usize = 262_144;
 
 /// Which answers the stand-in gives.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -51,8 +51,8 @@ pub struct BusScript {
 ///
 /// `RequestFault` keeps the shape it had (a struct, not an enum) so that scripts written as
 /// `RequestFault { count, status, code }` still build; the faults are its `code`s, made by
-/// [`RequestFault::cut_answer`], [`RequestFault::blackhole`] and [`RequestFault::short_answer`]
-/// and told apart by [`RequestFault::kind`].
+/// [`RequestFault::cut_answer`] and [`RequestFault::short_answer`] (the blackhole is named by its
+/// code) and told apart inside the stand-in by `RequestFault::kind`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestFault {
@@ -72,7 +72,7 @@ fn client_error() -> u16 {
 
 /// What a [`RequestFault`] does to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind<'a> {
+pub(crate) enum FaultKind<'a> {
     /// Fails the request as a whole with this HTTP status and AWS error type; nothing accepted.
     Error {
         /// The HTTP status.
@@ -97,7 +97,7 @@ impl RequestFault {
     pub const SHORT_ANSWER: &'static str = "ShortAnswer";
 
     /// The next `count` requests fail with `status` and the AWS error type `code`.
-    pub fn error(count: u64, status: u16, code: &str) -> Self {
+    pub(crate) fn error(count: u64, status: u16, code: &str) -> Self {
         RequestFault {
             count,
             status,
@@ -110,18 +110,13 @@ impl RequestFault {
         Self::error(count, 200, Self::CUT_ANSWER)
     }
 
-    /// The next `count` requests are read and never answered.
-    pub fn blackhole(count: u64) -> Self {
-        Self::error(count, 200, Self::BLACKHOLE)
-    }
-
     /// The next `count` requests are taken and answered for their first entry only.
     pub fn short_answer(count: u64) -> Self {
         Self::error(count, 200, Self::SHORT_ANSWER)
     }
 
     /// What this fault does.
-    pub fn kind(&self) -> FaultKind<'_> {
+    pub(crate) fn kind(&self) -> FaultKind<'_> {
         match self.code.as_str() {
             Self::CUT_ANSWER => FaultKind::CutAnswer,
             Self::BLACKHOLE => FaultKind::Blackhole,
@@ -183,7 +178,7 @@ impl BusStandIn {
     }
 
     /// The routes: `POST /` and the `/sim/eventbridge/…` admin endpoints.
-    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+    pub(crate) fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         Router::new()
             .route("/", post(put_events))
             .route("/sim/eventbridge/script", put(put_script))

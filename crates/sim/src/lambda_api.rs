@@ -33,8 +33,6 @@ pub enum InvocationResult {
 pub struct InvocationRecord {
     /// The request id it was invoked with.
     pub request_id: String,
-    /// When the function took the event (`/next` answered).
-    pub delivered_at: Instant,
     /// When the function posted its response or error.
     pub answered_at: Instant,
     /// What the function answered.
@@ -50,9 +48,8 @@ struct Pending {
 
 #[derive(Default)]
 struct Books {
-    waiting: HashMap<String, (Instant, oneshot::Sender<InvocationRecord>)>,
+    waiting: HashMap<String, oneshot::Sender<InvocationRecord>>,
     first_next_at: Option<Instant>,
-    init_error: Option<Value>,
 }
 
 #[derive(Clone)]
@@ -65,7 +62,7 @@ struct ApiState {
 /// A running Runtime API. Stops when dropped.
 pub struct RunningLambdaApi {
     /// Where it listens.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     sender: mpsc::Sender<Pending>,
     state: ApiState,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -111,11 +108,6 @@ impl RunningLambdaApi {
         gev_core::locks::lock(&self.state.books).first_next_at
     }
 
-    /// The error the function reported while initialising, if any.
-    pub fn init_error(&self) -> Option<Value> {
-        gev_core::locks::lock(&self.state.books).init_error.clone()
-    }
-
     /// Queues `payload` for the function and waits (at most `timeout`) for its answer. The
     /// function gets `timeout` as its deadline; `trace_header` is sent as `Lambda-Runtime-Trace-Id`.
     pub async fn invoke(
@@ -128,7 +120,7 @@ impl RunningLambdaApi {
         let (done, answer) = oneshot::channel();
         gev_core::locks::lock(&self.state.books)
             .waiting
-            .insert(request_id.to_owned(), (Instant::now(), done));
+            .insert(request_id.to_owned(), done);
         let pending = Pending {
             request_id: request_id.to_owned(),
             payload,
@@ -158,12 +150,6 @@ async fn next(State(state): State<ApiState>) -> Response {
     let Some(pending) = pending else {
         return StatusCode::GONE.into_response();
     };
-    if let Some((delivered, _)) = gev_core::locks::lock(&state.books)
-        .waiting
-        .get_mut(&pending.request_id)
-    {
-        *delivered = Instant::now();
-    }
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -187,10 +173,9 @@ fn finish(state: &ApiState, id: &str, result: InvocationResult) -> StatusCode {
     let answered_at = Instant::now();
     let waiting = gev_core::locks::lock(&state.books).waiting.remove(id);
     match waiting {
-        Some((delivered_at, done)) => {
+        Some(done) => {
             let _ = done.send(InvocationRecord {
                 request_id: id.to_owned(),
-                delivered_at,
                 answered_at,
                 result,
             });
@@ -213,7 +198,7 @@ async fn fail(State(state): State<ApiState>, Path(id): Path<String>, body: Bytes
     finish(&state, &id, InvocationResult::Error(json_or_text(&body)))
 }
 
-async fn init_error(State(state): State<ApiState>, body: Bytes) -> StatusCode {
-    gev_core::locks::lock(&state.books).init_error = Some(json_or_text(&body));
+/// The function's report of a failed initialisation: accepted, and not kept (nothing reads it).
+async fn init_error() -> StatusCode {
     StatusCode::ACCEPTED
 }

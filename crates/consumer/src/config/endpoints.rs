@@ -4,7 +4,7 @@ use super::ConfigError;
 use gev_genesys::Endpoints;
 
 /// Genesys Cloud regions: (domain, AWS region the org runs in).
-pub const REGIONS: &[(&str, &str)] = &[
+pub(crate) const REGIONS: &[(&str, &str)] = &[
     ("mypurecloud.com", "us-east-1"),
     ("use2.us-gov-pure.cloud", "us-east-2"),
     ("usw2.pure.cloud", "us-west-2"),
@@ -61,7 +61,7 @@ pub(super) fn endpoints(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoin
 }
 
 /// The Genesys Cloud domain for a domain or an AWS region name.
-pub fn region_domain(region: &str) -> Option<&'static str> {
+pub(crate) fn region_domain(region: &str) -> Option<&'static str> {
     let region = region.trim().trim_end_matches('.').to_ascii_lowercase();
     REGIONS
         .iter()

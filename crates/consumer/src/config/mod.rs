@@ -9,7 +9,6 @@ use std::time::Duration;
 mod endpoints;
 
 use endpoints::endpoints;
-pub use endpoints::{REGIONS, region_domain};
 
 /// A setting that is missing or malformed. The message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,7 +57,9 @@ impl GenesysAccess {
     }
 
     /// Reads the Genesys settings through `lookup`; empty values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
@@ -90,12 +91,9 @@ pub struct Config {
     /// The consumer's business settings.
     pub pipeline: PipelineSettings,
     /// Timeouts, rate and retries of the Genesys client.
-    pub http: HttpSettings,
+    pub(crate) http: HttpSettings,
     /// `DEDUP_TABLE_NAME`: dedup in DynamoDB when set, in memory otherwise.
-    pub dedup_table: Option<String>,
-    /// `FUNCTION_TIMEOUT_SECONDS` (or `AWS_LAMBDA_FUNCTION_TIMEOUT`, which SAM local and moto
-    /// set): the longest invocation, checked against the lease at start when known.
-    pub function_timeout: Option<Duration>,
+    pub(crate) dedup_table: Option<String>,
 }
 
 impl Config {
@@ -176,7 +174,6 @@ impl Config {
             pipeline,
             http,
             dedup_table,
-            function_timeout,
         })
     }
 }
@@ -277,7 +274,9 @@ fn one_of<T: Copy>(
         })
 }
 
-/// The function's timeout, when the deployment says it.
+/// The function's timeout, when the deployment says it: `FUNCTION_TIMEOUT_SECONDS` (or
+/// `AWS_LAMBDA_FUNCTION_TIMEOUT`, which SAM local and moto set), the longest invocation, checked
+/// against the lease at start.
 fn function_timeout(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Duration>, ConfigError> {
@@ -430,6 +429,7 @@ fn number(
 
 #[cfg(test)]
 mod tests {
+    use super::endpoints::{REGIONS, region_domain};
     use super::*;
     use std::collections::HashMap;
 
@@ -634,9 +634,8 @@ mod tests {
         let config = config(&with(&[
             ("FUNCTION_TIMEOUT_SECONDS", "300"),
             ("DEDUP_LEASE_MAX_SECONDS", "310"),
-        ]))
-        .unwrap();
-        assert_eq!(config.function_timeout, Some(Duration::from_secs(300)));
+        ]));
+        assert!(config.is_ok(), "{config:?}");
     }
 
     #[test]

@@ -9,7 +9,8 @@ mod seed;
 mod settings;
 mod work;
 
-pub use report::{Report, StepTimings};
+pub use report::Report;
+pub(crate) use report::StepTimings;
 pub use settings::{Invocation, PipelineSettings};
 
 use crate::dedup::DedupStore;
@@ -69,7 +70,7 @@ impl Consumer {
     }
 
     /// Its settings.
-    pub fn settings(&self) -> &PipelineSettings {
+    pub(crate) fn settings(&self) -> &PipelineSettings {
         &self.settings
     }
 
@@ -81,7 +82,7 @@ impl Consumer {
 
     /// [`Consumer::process`], with the event's span linked to the trace context that came with
     /// it (an SQS message's `traceparent`).
-    pub async fn process_linked(
+    pub(crate) async fn process_linked(
         &self,
         event: &Value,
         invocation: &Invocation,

@@ -9,22 +9,22 @@ use std::time::Duration;
 
 /// How long each step of one event took; `None` when the step did not run.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct StepTimings {
+pub(crate) struct StepTimings {
     /// Claiming the target's lease (with any wait for it).
-    pub claim: Option<Duration>,
+    pub(crate) claim: Option<Duration>,
     /// Fetching the interaction or conversation.
-    pub fetch: Option<Duration>,
+    pub(crate) fetch: Option<Duration>,
     /// Applying the business rules.
-    pub decide: Option<Duration>,
+    pub(crate) decide: Option<Duration>,
     /// Writing the disposition or wrap-up.
-    pub apply: Option<Duration>,
+    pub(crate) apply: Option<Duration>,
     /// Completing or releasing the dedup claim.
-    pub complete: Option<Duration>,
+    pub(crate) complete: Option<Duration>,
 }
 
 impl StepTimings {
     /// The timings under their metric names.
-    pub fn named(&self) -> [(&'static str, Option<Duration>); 5] {
+    pub(crate) fn named(&self) -> [(&'static str, Option<Duration>); 5] {
         [
             ("ClaimMs", self.claim),
             ("FetchMs", self.fetch),
@@ -39,7 +39,7 @@ impl StepTimings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// The EventBridge event id (or the SQS message id of an undecodable message).
-    pub event_id: Option<String>,
+    pub(crate) event_id: Option<String>,
     /// What happened.
     pub outcome: Outcome,
     /// The interaction, or the conversation of a native event.
@@ -49,7 +49,7 @@ pub struct Report {
     /// From the start of processing to the outcome.
     pub latency: Duration,
     /// How long each step took.
-    pub steps: StepTimings,
+    pub(crate) steps: StepTimings,
     /// The OpenTelemetry trace id of the event's span, when tracing is on.
     pub trace_id: Option<String>,
     /// The wrap-up policy's rule that decided (`rules[2]`, `default`), when one did.
@@ -60,7 +60,7 @@ pub struct Report {
 
 impl Report {
     /// The report of an event that was not processed (undecodable, or deferred to keep order).
-    pub fn unprocessed(event: &Value, outcome: Outcome) -> Self {
+    pub(crate) fn unprocessed(event: &Value, outcome: Outcome) -> Self {
         let (interaction_id, sequence_id) = raw_ids(event);
         Report {
             event_id: event_id(event).map(str::to_owned),

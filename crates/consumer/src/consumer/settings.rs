@@ -11,15 +11,15 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     /// The disposition code applied to eligible interactions.
-    pub disposition_code: DispositionCodeId,
+    pub(crate) disposition_code: DispositionCodeId,
     /// The minimum duration of an eligible call.
-    pub duration_threshold_ms: i64,
+    pub(crate) duration_threshold_ms: i64,
     /// How long a dedup record is remembered.
-    pub dedup_ttl: Duration,
+    pub(crate) dedup_ttl: Duration,
     /// The claim's lease runs to the invocation deadline plus this margin...
     pub lease_margin: Duration,
     /// ...but never longer than this from now.
-    pub max_lease: Duration,
+    pub(crate) max_lease: Duration,
     /// How long an event waits at most for another event's lease on its target to end.
     pub lease_wait: Duration,
     /// How many interactions of one batch (SQS) are processed at the same time.
@@ -39,7 +39,7 @@ pub struct PipelineSettings {
     /// Native dialect: how long a queue's facts (codes, after-call work) are kept per instance.
     pub queue_cache_ttl: Duration,
     /// Native dialect: how many queues' facts are kept per instance.
-    pub queue_cache_capacity: usize,
+    pub(crate) queue_cache_capacity: usize,
     /// Native dialect: a `customer.end` may wrap the agent up (reading the conversation), for
     /// integrations that do not deliver the agents' `user.end` and `acw` events.
     pub wrapup_on_customer_end: bool,
@@ -47,19 +47,19 @@ pub struct PipelineSettings {
 
 impl PipelineSettings {
     /// Default dedup TTL: 25 hours, longer than EventBridge's 24 hours of delivery retries.
-    pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(25 * 3600);
+    pub(crate) const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(25 * 3600);
     /// Default lease margin past the invocation's deadline.
-    pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
+    pub(crate) const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
     /// Default number of interactions of one batch processed at once.
-    pub const DEFAULT_BATCH_CONCURRENCY: usize = 8;
+    pub(crate) const DEFAULT_BATCH_CONCURRENCY: usize = 8;
     /// Default cap on a lease: the longest Lambda timeout plus a minute.
-    pub const DEFAULT_MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 60);
+    pub(crate) const DEFAULT_MAX_LEASE: Duration = Duration::from_secs(15 * 60 + 60);
     /// Default wait for another event's lease on the same target.
-    pub const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(2);
+    pub(crate) const DEFAULT_LEASE_WAIT: Duration = Duration::from_secs(2);
     /// Default time a queue's facts are kept: 10 minutes.
-    pub const DEFAULT_QUEUE_CACHE_TTL: Duration = Duration::from_secs(600);
+    pub(crate) const DEFAULT_QUEUE_CACHE_TTL: Duration = Duration::from_secs(600);
     /// Default number of queues whose facts are kept.
-    pub const DEFAULT_QUEUE_CACHE_CAPACITY: usize = 1_000;
+    pub(crate) const DEFAULT_QUEUE_CACHE_CAPACITY: usize = 1_000;
 
     /// The defaults, applying `disposition_code`.
     pub fn new(disposition_code: DispositionCodeId) -> Self {

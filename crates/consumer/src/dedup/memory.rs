@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 /// How many targets an in-memory store keeps unless told otherwise.
-pub const DEFAULT_CAPACITY: usize = 100_000;
+pub(crate) const DEFAULT_CAPACITY: usize = 100_000;
 
 /// One completed event of a target.
 #[derive(Debug, Clone)]
@@ -137,7 +137,7 @@ impl Default for InMemoryDedupStore {
 
 impl InMemoryDedupStore {
     /// A store that keeps at most `capacity` targets, dropping the least recently claimed first.
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         InMemoryDedupStore {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
@@ -145,12 +145,14 @@ impl InMemoryDedupStore {
     }
 
     /// How many targets are held now (expired ones may linger until the next claim).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.lock().records.len()
     }
 
     /// True when no record is kept.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 

@@ -1,8 +1,8 @@
 //! The dedup port: lease an event's target, act under the lease, then complete the event with its outcome or release the lease for a retry.
 
 mod cache;
-pub mod dynamodb;
-pub mod memory;
+mod dynamodb;
+mod memory;
 
 use async_trait::async_trait;
 use gev_core::domain::{DedupKey, EffectKey, EpochMillis, EventKey, ParticipantId, TargetKey};
@@ -24,13 +24,13 @@ impl OwnerToken {
     }
 
     /// The token's text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The owner of one event's claim within this invocation: claims are re-entrant for their
     /// owner (a retried request), so no two events may share one.
-    pub fn for_event(&self, event: &EventKey) -> OwnerToken {
+    pub(crate) fn for_event(&self, event: &EventKey) -> OwnerToken {
         OwnerToken(format!("{}/{}", self.0, event.as_str()))
     }
 }
@@ -44,7 +44,7 @@ impl fmt::Display for OwnerToken {
 /// How many completed events a target remembers at most; beyond it the oldest are forgotten
 /// (a forgotten event that is delivered again is processed again and normally ends
 /// `ineligible`, or `duplicate` when its write is among the target's applied ones).
-pub const MAX_EVENTS_PER_TARGET: usize = 50;
+pub(crate) const MAX_EVENTS_PER_TARGET: usize = 50;
 
 /// One attempt to claim a delivery: its key and the lease asked for its target.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub struct AgentFacts {
 
 impl Lease {
     /// True when an earlier event already made `effect`.
-    pub fn has_applied(&self, effect: &EffectKey) -> bool {
+    pub(crate) fn has_applied(&self, effect: &EffectKey) -> bool {
         self.applied.contains(effect)
     }
 }
@@ -161,7 +161,7 @@ pub enum DedupError {
 
 impl DedupError {
     /// A stable name of the error's kind (`exception.type` in traces).
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             DedupError::Unavailable { .. } => "dedup.Unavailable",
             DedupError::Misconfigured { .. } => "dedup.Misconfigured",

@@ -22,11 +22,11 @@ pub enum PayloadKind {
 #[derive(Debug, Clone)]
 pub struct Item {
     /// The SQS message id, for `batchItemFailures`.
-    pub message_id: Option<String>,
+    pub(crate) message_id: Option<String>,
     /// The EventBridge event, or why the item is not one.
     pub event: Result<Value, String>,
     /// A trace context that came with the item (SQS `traceparent` or `AWSTraceHeader`).
-    pub link: Option<SpanContext>,
+    pub(crate) link: Option<SpanContext>,
 }
 
 impl Item {

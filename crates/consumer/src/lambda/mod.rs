@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing::{Instrument, info_span};
 
-pub mod decode;
+mod decode;
 
 pub use decode::{Item, PayloadKind, decode};
 
@@ -24,11 +24,11 @@ pub use decode::{Item, PayloadKind, decode};
 #[derive(Debug, Clone)]
 pub struct Handled {
     /// What the payload was (one event, an SQS batch, ...).
-    pub kind: PayloadKind,
+    pub(crate) kind: PayloadKind,
     /// One report per event, in payload order.
     pub reports: Vec<Report>,
     /// The SQS message id of each report's event (SQS batches only).
-    pub message_ids: Vec<Option<String>>,
+    pub(crate) message_ids: Vec<Option<String>>,
 }
 
 /// One or more events of the invocation failed with a retryable error: the platform must
@@ -37,7 +37,7 @@ pub struct Handled {
 #[error("{} event(s) failed and must be delivered again: {}", failed.len(), describe(failed))]
 pub struct HandlerError {
     /// The reports of the events that failed.
-    pub failed: Vec<Report>,
+    pub(crate) failed: Vec<Report>,
 }
 
 fn describe(failed: &[Report]) -> String {
@@ -204,7 +204,7 @@ static COLD: AtomicBool = AtomicBool::new(true);
 
 /// The invocation span, after the OpenTelemetry FaaS conventions. It is a root: the runtime's
 /// own spans are not exported, and an incoming X-Ray context becomes its parent or a link.
-pub fn invocation_span(meta: &InvocationMeta, telemetry: &Telemetry) -> tracing::Span {
+pub(crate) fn invocation_span(meta: &InvocationMeta, telemetry: &Telemetry) -> tracing::Span {
     static REGION: OnceLock<String> = OnceLock::new();
     let region = REGION.get_or_init(|| std::env::var("AWS_REGION").unwrap_or_default());
     let span = info_span!(

@@ -1,6 +1,8 @@
 //! The native Genesys Cloud dialect: conversation events, the fetched conversation, and the wrap-up rules.
 
-use super::eligibility::{IneligibleReason, is_voice};
+use super::eligibility::IneligibleReason;
+#[cfg(test)]
+use super::eligibility::is_voice;
 use super::ids::{CommunicationId, ConversationId, DivisionId, ParticipantId, QueueId};
 use super::interaction::EpochMillis;
 use super::keys::{DedupKey, EventKey, TargetKey};
@@ -19,7 +21,7 @@ pub enum ConversationTopic {
 
 impl ConversationTopic {
     /// The topic from a detail-type or topic name's suffix.
-    pub fn from_suffix(name: &str) -> Option<Self> {
+    pub(crate) fn from_suffix(name: &str) -> Option<Self> {
         if name.ends_with(".user.end") {
             Some(ConversationTopic::UserEnd)
         } else if name.ends_with(".customer.end") {
@@ -32,7 +34,7 @@ impl ConversationTopic {
     }
 
     /// The topic's suffix, e.g. `user.end`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ConversationTopic::UserEnd => "user.end",
             ConversationTopic::CustomerEnd => "customer.end",
@@ -56,13 +58,9 @@ impl MediaType {
         MediaType("VOICE".into())
     }
 
-    /// The name, upper case.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// True for voice calls.
-    pub fn is_voice(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_voice(&self) -> bool {
         is_voice(&self.0)
     }
 
@@ -91,7 +89,7 @@ pub struct ConversationEvent {
     /// Which topic the event is.
     pub topic: ConversationTopic,
     /// `detail.topicName`, with the conversation id in it.
-    pub topic_name: String,
+    pub(crate) topic_name: String,
     /// `eventBody.conversationId`.
     pub conversation_id: ConversationId,
     /// The participant the event is about (an agent for `user.end` and `acw`).
@@ -99,9 +97,9 @@ pub struct ConversationEvent {
     /// `eventBody.mediaType`.
     pub media_type: MediaType,
     /// `eventBody.eventTime`, epoch milliseconds.
-    pub event_time_ms: Option<EpochMillis>,
+    pub(crate) event_time_ms: Option<EpochMillis>,
     /// `metadata.CorrelationId`.
-    pub correlation_id: Option<String>,
+    pub(crate) correlation_id: Option<String>,
     /// `eventBody.wrapupCode` of an `acw` event: the code the agent chose, if any.
     pub wrapup_code: Option<String>,
     /// `eventBody.queueId` (`user.end`, `acw`; `customer.end` has none).
@@ -266,7 +264,7 @@ impl WrapupVerdict {
 
 /// Which agent participant an event is about: the event's own participant when it is an agent,
 /// else (e.g. `customer.end`) the agent who connected last.
-pub fn agent_participant<'a>(
+pub(crate) fn agent_participant<'a>(
     conversation: &'a ConversationSnapshot,
     event_participant: Option<&ParticipantId>,
 ) -> Option<&'a ParticipantSnapshot> {

@@ -32,7 +32,7 @@ pub enum IneligibleReason {
 
 impl IneligibleReason {
     /// The reason's name in outcomes, e.g. `wrap-up-already-set`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             IneligibleReason::NonVoiceInteraction => "non-voice-interaction",
             IneligibleReason::InteractionNotCompleted => "interaction-not-completed",
@@ -67,7 +67,7 @@ impl Eligibility {
 }
 
 /// True when `media_type` names a voice interaction (`voice`, or `VOICE` as Genesys Cloud spells it).
-pub fn is_voice(media_type: &str) -> bool {
+pub(crate) fn is_voice(media_type: &str) -> bool {
     media_type.eq_ignore_ascii_case("voice")
 }
 

@@ -12,9 +12,9 @@ pub struct InteractionUpdate {
     /// `detail.sequenceId`.
     pub sequence_id: SequenceId,
     /// `detail.interactionType` as sent (informational; eligibility uses the fetched interaction).
-    pub interaction_type: Option<String>,
+    pub(crate) interaction_type: Option<String>,
     /// `detail.state` as sent (informational; eligibility uses the fetched interaction).
-    pub state: Option<String>,
+    pub(crate) state: Option<String>,
 }
 
 impl InteractionUpdate {
@@ -53,7 +53,7 @@ pub enum ParsedEvent {
 
 impl ParsedEvent {
     /// A rejection of `field` for `problem`.
-    pub fn rejected(field: impl Into<String>, problem: impl fmt::Display) -> Self {
+    pub(crate) fn rejected(field: impl Into<String>, problem: impl fmt::Display) -> Self {
         let field = field.into();
         ParsedEvent::Rejected {
             reason: format!("{field} {problem}"),

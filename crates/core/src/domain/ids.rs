@@ -29,7 +29,7 @@ pub enum IdError {
 }
 
 /// Checks that `text` is safe as one URL path segment and as a DynamoDB key part.
-pub fn validate_path_segment(text: &str) -> Result<(), IdError> {
+pub(crate) fn validate_path_segment(text: &str) -> Result<(), IdError> {
     if text.is_empty() {
         return Err(IdError::Empty);
     }

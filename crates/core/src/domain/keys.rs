@@ -38,11 +38,11 @@ pub struct EventKey(String);
 
 impl EventKey {
     /// Keys longer than this are replaced by a fingerprint, so stored records stay small.
-    pub const MAX_LEN: usize = 128;
+    pub(crate) const MAX_LEN: usize = 128;
 
     /// The key `text`, or `h:` and its 64-bit FNV-1a fingerprint when it is longer than
     /// [`EventKey::MAX_LEN`] bytes.
-    pub fn new(text: String) -> Self {
+    pub(crate) fn new(text: String) -> Self {
         if text.len() <= Self::MAX_LEN {
             return EventKey(text);
         }

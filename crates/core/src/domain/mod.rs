@@ -1,15 +1,15 @@
 //! Pure domain types and rules: ids, events, the fetched interaction, eligibility and outcomes.
 
-pub mod conversation;
+mod conversation;
 pub mod eligibility;
-pub mod event;
-pub mod fingerprint;
-pub mod ids;
+mod event;
+pub(crate) mod fingerprint;
+pub(crate) mod ids;
 pub mod integration;
-pub mod interaction;
-pub mod keys;
-pub mod outcome;
-pub mod policy;
+mod interaction;
+mod keys;
+mod outcome;
+mod policy;
 
 pub use conversation::{
     AfterCallWork, ConversationEvent, ConversationSnapshot, ConversationTopic, MediaType,

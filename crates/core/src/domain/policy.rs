@@ -325,9 +325,9 @@ impl RuleMatch {
 #[error("{field}: {problem}")]
 pub struct PolicyError {
     /// Where, e.g. `rules[2].code`.
-    pub field: String,
+    pub(crate) field: String,
     /// What is wrong.
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 impl PolicyError {

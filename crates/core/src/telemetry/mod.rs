@@ -8,10 +8,11 @@
 pub mod emf;
 pub mod json_log;
 pub mod propagation;
-pub mod settings;
+mod settings;
 pub mod tree;
 
-pub use settings::{OtelSettings, Propagator, TelemetryConfigError};
+pub(crate) use settings::OtelSettings;
+pub use settings::TelemetryConfigError;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Status, TracerProvider as _};
@@ -30,7 +31,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// The tracing targets of the workspace's spans (each crate's name): only these become
 /// OpenTelemetry spans.
-pub const TARGETS: [&str; 4] = [
+pub(crate) const TARGETS: [&str; 4] = [
     "gev_core",
     "gev_genesys",
     "gev_consumer",
@@ -48,7 +49,7 @@ pub enum LogTarget {
 }
 
 /// True inside a Lambda execution environment (or `cargo lambda watch`).
-pub fn in_lambda() -> bool {
+pub(crate) fn in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
 }
 
@@ -200,17 +201,6 @@ impl Telemetry {
             collector,
             flushing: Arc::default(),
         })
-    }
-
-    /// No spans, no export (tests and tools that do not trace).
-    pub fn disabled() -> Self {
-        Telemetry {
-            provider: None,
-            exporting: false,
-            xray_parent: false,
-            collector: None,
-            flushing: Arc::default(),
-        }
     }
 
     /// Telemetry for tests: spans go to `collector` only; no global state is touched.

@@ -8,7 +8,7 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
 /// A context propagator named in `OTEL_PROPAGATORS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Propagator {
+pub(crate) enum Propagator {
     /// W3C `traceparent` / `tracestate`.
     TraceContext,
     /// W3C `baggage`.
@@ -19,15 +19,15 @@ pub enum Propagator {
 
 /// The OpenTelemetry settings of the standard variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OtelSettings {
+pub(crate) struct OtelSettings {
     /// False with `OTEL_SDK_DISABLED=true`: no spans at all.
-    pub enabled: bool,
+    pub(crate) enabled: bool,
     /// True when an OTLP endpoint is configured (and `OTEL_TRACES_EXPORTER` is not `none`).
-    pub export: bool,
+    pub(crate) export: bool,
     /// `OTEL_PROPAGATORS`, in order.
-    pub propagators: Vec<Propagator>,
+    pub(crate) propagators: Vec<Propagator>,
     /// `service.name` when neither `OTEL_SERVICE_NAME` nor `OTEL_RESOURCE_ATTRIBUTES` gives one.
-    pub default_service_name: String,
+    pub(crate) default_service_name: String,
 }
 
 /// A malformed telemetry setting; the message names the variable.
@@ -35,19 +35,19 @@ pub struct OtelSettings {
 #[error("{name} is invalid: {problem}")]
 pub struct TelemetryConfigError {
     /// The variable.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// What is wrong with it.
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 impl OtelSettings {
     /// The settings of the process environment.
-    pub fn from_env() -> Result<Self, TelemetryConfigError> {
+    pub(crate) fn from_env() -> Result<Self, TelemetryConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// The settings read through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(
+    pub(crate) fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, TelemetryConfigError> {
         let get = |name: &str| {

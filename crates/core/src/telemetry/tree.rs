@@ -35,7 +35,7 @@ pub struct SpanNode {
     /// The span's name.
     pub name: String,
     /// How long it lasted.
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// Its attributes.
     pub attributes: HashMap<String, Value>,
     /// True when its status is ERROR.

@@ -27,8 +27,8 @@ use integrations::{
     get_integration, list_integrations, organization, patch_integration, properties_schema,
     put_config,
 };
-pub use notifications::{ChannelFault, MAX_CHANNELS, MAX_TOPICS_PER_CHANNEL, SocketFaults};
-pub use requests::{ReceivedRequest, RequestBudget, template_of};
+pub use notifications::{ChannelFault, SocketFaults};
+pub use requests::{ReceivedRequest, RequestBudget};
 pub use seed::{SeedData, SeedError};
 
 use admin::{all_patches, one_patch_count};
@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 /// The key of an interaction's simulator-only settings inside a seed entry.
-pub const BEHAVIOUR_KEY: &str = "x-sim";
+pub(crate) const BEHAVIOUR_KEY: &str = "x-sim";
 
 /// Credentials and token lifetime of the simulated organisation.
 #[derive(Debug, Clone)]
@@ -88,16 +88,16 @@ impl Default for SimConfig {
 /// Per-interaction simulator settings (`"x-sim"` in the seed file).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Behaviour {
+pub(crate) struct Behaviour {
     /// Answer every PATCH with this status instead of applying it (e.g. 409).
-    pub patch_status: Option<u16>,
+    pub(crate) patch_status: Option<u16>,
     /// Answer every GET with this status instead of the interaction (e.g. 403).
-    pub get_status: Option<u16>,
+    pub(crate) get_status: Option<u16>,
     /// Answer a GET with the state read on arrival, this many ms later (a lagging replica: a
     /// write landing meanwhile is not in the answer).
-    pub stale_read_ms: Option<u64>,
+    pub(crate) stale_read_ms: Option<u64>,
     /// Apply every write, then answer it with this status (e.g. 502: a gateway lost the answer).
-    pub status_after_write: Option<u16>,
+    pub(crate) status_after_write: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -230,7 +230,7 @@ impl Simulator {
     }
 
     /// Every conversation as a GET would return it now.
-    pub fn conversations(&self) -> Vec<Value> {
+    pub(crate) fn conversations(&self) -> Vec<Value> {
         self.books()
             .conversations
             .values()
@@ -302,7 +302,7 @@ impl Simulator {
     }
 
     /// The router serving the simulated API.
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         let api = Router::new()
             .route(
                 "/api/v2/interactions/{id}",
@@ -439,7 +439,7 @@ impl Simulator {
     }
 
     /// Revokes every token issued so far (their next use gets 401).
-    pub fn revoke_tokens(&self) {
+    pub(crate) fn revoke_tokens(&self) {
         self.books().tokens.clear();
     }
 
@@ -477,7 +477,7 @@ impl Simulator {
 #[derive(Debug)]
 pub struct RunningSim {
     /// Where it listens.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     /// Its state, for seeding and reading counts.
     pub simulator: Simulator,
     task: tokio::task::JoinHandle<std::io::Result<()>>,

@@ -15,9 +15,9 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Topics one channel may hold.
-pub const MAX_TOPICS_PER_CHANNEL: usize = 1_000;
+pub(crate) const MAX_TOPICS_PER_CHANNEL: usize = 1_000;
 /// Channels one client may hold; creating another evicts the oldest unconnected one.
-pub const MAX_CHANNELS: usize = 20;
+pub(crate) const MAX_CHANNELS: usize = 20;
 
 /// One channel.
 #[derive(Debug)]

@@ -25,11 +25,11 @@ pub struct ReceivedRequest {
     /// The path, e.g. `/api/v2/conversations/{id}` with the id filled in.
     pub path: String,
     /// The query string, or empty.
-    pub query: String,
+    pub(crate) query: String,
     /// The body as JSON (form bodies as an object of their fields), when there was one.
-    pub body: Option<Value>,
+    pub(crate) body: Option<Value>,
     /// The status answered.
-    pub status: u16,
+    pub(crate) status: u16,
 }
 
 /// A budget of requests per window shared by everyone using the OAuth client, as Genesys
@@ -192,7 +192,7 @@ pub(super) async fn request_stats(State(sim): State<Simulator>) -> Response {
 }
 
 /// The path with every segment that looks like an id (it has a digit or a dash) as `{id}`.
-pub fn template_of(path: &str) -> String {
+pub(crate) fn template_of(path: &str) -> String {
     path.split('/')
         .map(|segment| {
             if segment.chars().any(|c| c.is_ascii_digit() || c == '-') && segment != "v2" {

@@ -32,7 +32,7 @@ impl RoutingBook {
 
 impl Simulator {
     /// Adds or replaces a queue given as the API returns it, plus `"x-sim": {"wrapupCodes": [ids]}`.
-    pub fn put_queue(&self, mut body: Map<String, Value>) -> Result<(), String> {
+    pub(crate) fn put_queue(&self, mut body: Map<String, Value>) -> Result<(), String> {
         let id = string_id(&body)?;
         let codes = match body.remove(super::BEHAVIOUR_KEY) {
             Some(sim) => {
@@ -53,7 +53,7 @@ impl Simulator {
     }
 
     /// Adds or replaces a wrap-up code given as the API returns it.
-    pub fn put_wrapup_code(&self, mut body: Map<String, Value>) -> Result<(), String> {
+    pub(crate) fn put_wrapup_code(&self, mut body: Map<String, Value>) -> Result<(), String> {
         let id = string_id(&body)?;
         body.entry("selfUri")
             .or_insert_with(|| json!(format!("/api/v2/routing/wrapupcodes/{id}")));

@@ -8,29 +8,29 @@ use gev_core::domain::{EffectKey, EpochMillis, EventKey};
 use std::collections::HashMap;
 
 /// The attribute names of a dedup item.
-pub mod attr {
+pub(super) mod attr {
     /// The partition key: the target.
-    pub const KEY: &str = "pk";
+    pub(crate) const KEY: &str = "pk";
     /// The request id of the invocation holding the lease.
-    pub const LEASE_OWNER: &str = "lease_owner";
+    pub(crate) const LEASE_OWNER: &str = "lease_owner";
     /// When the lease ends (epoch ms).
-    pub const LEASE_UNTIL: &str = "lease_until";
+    pub(crate) const LEASE_UNTIL: &str = "lease_until";
     /// The completed events.
-    pub const DONE: &str = "done";
+    pub(crate) const DONE: &str = "done";
     /// The writes made to the target.
-    pub const APPLIED: &str = "applied";
+    pub(crate) const APPLIED: &str = "applied";
     /// The TTL attribute (epoch s).
-    pub const EXPIRY: &str = "expiry";
+    pub(crate) const EXPIRY: &str = "expiry";
     /// Inside a `done` entry: the outcome, the payload fingerprint, the expiry (epoch s).
-    pub const OUTCOME: &str = "o";
+    pub(crate) const OUTCOME: &str = "o";
     /// Inside a `done` entry: the payload fingerprint.
-    pub const PAYLOAD_HASH: &str = "h";
+    pub(crate) const PAYLOAD_HASH: &str = "h";
     /// Inside a `done` entry: the expiry (epoch s).
-    pub const ENTRY_EXPIRY: &str = "x";
+    pub(crate) const ENTRY_EXPIRY: &str = "x";
     /// The prefix of an agent's noted facts: `fact#{participantId}`.
-    pub const FACT_PREFIX: &str = "fact#";
+    pub(crate) const FACT_PREFIX: &str = "fact#";
     /// Inside a fact: the agent's interacting duration (ms).
-    pub const FACT_DURATION: &str = "d";
+    pub(crate) const FACT_DURATION: &str = "d";
 }
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {

@@ -15,7 +15,7 @@
 mod errors;
 mod item;
 
-pub use item::attr;
+use item::attr;
 
 use crate::dedup::cache::CompletedCache;
 use crate::dedup::{
@@ -45,7 +45,7 @@ const CLAIM_UPDATE: &str = "SET #lease_owner = :owner, #lease_until = :lease_unt
 const OWNER_CONDITION: &str = "#lease_owner = :owner";
 
 /// How many completed keys the local cache keeps by default.
-pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
 /// Dedup records in a DynamoDB table, shared by every Lambda instance.
 #[derive(Debug)]
@@ -87,7 +87,7 @@ impl DynamoDbDedupStore {
 
     /// A store whose local cache of completed keys holds at most `cache_capacity` entries
     /// (0 disables it).
-    pub fn with_cache_capacity(
+    pub(crate) fn with_cache_capacity(
         client: Client,
         table: impl Into<String>,
         cache_capacity: usize,
@@ -97,11 +97,6 @@ impl DynamoDbDedupStore {
             table: table.into(),
             completed: CompletedCache::with_capacity(cache_capacity),
         }
-    }
-
-    /// The table's name.
-    pub fn table(&self) -> &str {
-        &self.table
     }
 
     /// What the item returned with a failed claim (ALL_OLD) means; completed events are cached.
