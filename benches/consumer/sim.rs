@@ -58,6 +58,9 @@ pub(crate) fn start_sim(workload: &Workload, dir: &Path) -> Sim {
     let url_file = dir.join("sim-url");
     let _ = std::fs::remove_file(&url_file);
     let child = Command::new(format!("{ROOT}/target/release/genesys-sim"))
+        // No request budget: these parts measure the consumer and the tools, not the
+        // 300-a-minute OAuth client budget (the per-call part enforces that in-process).
+        .args(["--client-requests-per-minute", "0"])
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(&data)
         .arg("--url-file")
