@@ -1,5 +1,6 @@
 //! The configure use case: the Genesys EventBridge integration as code — find it, validate the desired state against Genesys, plan, apply without ever overwriting a change made in between.
 
+mod apply;
 pub mod audit;
 pub mod check;
 pub mod event_pattern;
@@ -17,7 +18,16 @@ use gev_genesys::integrations::{
     IntendedState,
 };
 use serde_json::{Value, json};
+use std::path::Path;
 use std::time::Duration;
+
+pub use apply::{
+    ApplyError, ApplyOptions, ApplyOutcome, ApplyPorts, ApplyProgress, ApplyReport, AwsConnector,
+    Confirm, NotifierConnector, RecordFailure, Recorded, Unconfirmed, run_apply,
+};
+
+/// How long one configure command may take in all (apply: plus its waits).
+pub const BUDGET: Duration = Duration::from_secs(120);
 
 /// The longest wait for activation (and for the partner event source) that apply accepts; a
 /// longer one is cut to it.
@@ -319,6 +329,35 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// Reads and checks the desired state in `file`, locally and against Genesys (all problems at
+/// once; a file that cannot be read is one, naming it).
+pub async fn desired(
+    file: &Path,
+    api: &dyn IntegrationsApi,
+    deadline: Deadline,
+) -> Result<IntegrationSpec, ConfigureError> {
+    let text = std::fs::read_to_string(file).map_err(|error| {
+        ConfigureError::Invalid(vec![SpecProblem {
+            field: file.display().to_string(),
+            problem: format!("cannot be read: {error}"),
+        }])
+    })?;
+    desired_state(api, &text, deadline).await
+}
+
+/// The desired state of `file` (checked), the integration it names as Genesys has it, and the
+/// plan between them: what `plan`, `apply` and `status` all start from.
+pub async fn read_and_plan(
+    file: &Path,
+    api: &dyn IntegrationsApi,
+    deadline: Deadline,
+) -> Result<(IntegrationSpec, Option<Found>, Plan), ConfigureError> {
+    let spec = desired(file, api, deadline).await?;
+    let found = find(api, &spec, deadline).await?;
+    let plan = plan_for(&spec, found.as_ref());
+    Ok((spec, found, plan))
 }
 
 /// The plan from what Genesys has now.

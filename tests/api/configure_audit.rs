@@ -208,6 +208,60 @@ async fn an_unwritable_audit_log_stops_apply_before_anything_is_written_to_genes
     assert!(sim.simulator.integration_writes().is_empty());
 }
 
+/// A notifier that refuses every record.
+struct Refusing;
+
+#[async_trait::async_trait]
+impl genesys_eventbridge::notify::ChangeNotifier for Refusing {
+    async fn notify(&self, _: &str) -> Result<(), genesys_eventbridge::notify::NotifyError> {
+        Err(genesys_eventbridge::notify::NotifyError {
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:integration-changes".into(),
+            source: "refused".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_record_that_cannot_be_published_exits_1_after_the_change_and_its_audit_line() {
+    let sim = demo_sim().await;
+    let audit_log = audit_path();
+    let request = apply_notifying(&desired_file(json!({})), &audit_log);
+    let client = sim_client(&sim.base_url(), HttpSettings::default());
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+
+    let code = {
+        let mut terminal = Terminal {
+            aws: genesys_eventbridge::cli::configure::sdk_connector(),
+            notifier: Box::new(|_: &str| {
+                Box::pin(async {
+                    Box::new(Refusing) as Box<dyn genesys_eventbridge::notify::ChangeNotifier>
+                })
+            }),
+            out: &mut out,
+            err: &mut err,
+            who: "demo-client".into(),
+            interactive: false,
+        };
+        run_with(request, &client, &mut terminal).await
+    };
+
+    let (out, err) = (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        err,
+        "configure: SNS Publish to arn:aws:sns:eu-west-1:123456789012:integration-changes \
+         failed: refused\n"
+    );
+    let lines = records(&audit_log);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["outcome"], "applied");
+    assert!(out.contains("recorded in "), "{out}");
+    assert!(out.ends_with("reported state ACTIVE\n"), "{out}");
+}
+
 #[tokio::test]
 async fn an_absurd_activation_wait_is_cut_short_and_the_apply_finishes_recorded() {
     let sim = demo_sim().await;

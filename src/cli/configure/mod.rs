@@ -1,4 +1,4 @@
-//! `genesys-eventbridge configure plan|apply|status|check|audit`: the run of each subcommand (its flags in `args.rs`, `apply.rs` and `check.rs` the longer ones, `output.rs` how plans and status print), how a run ends (`Ended`, `Failure`) and its exit code, decided in `exit_code` as DESIGN.md says.
+//! `genesys-eventbridge configure plan|apply|status|check|audit`: the run of each subcommand (its flags in `args.rs`; `apply.rs` apply's wiring, printer and confirmation, `check.rs` the projection test's; `output.rs` how plans and status print), how a run ends (`Ended`, `Failure`) and its exit code, decided in `exit_code` as DESIGN.md says.
 
 mod apply;
 mod args;
@@ -12,27 +12,17 @@ use output::{print_plan, print_status};
 use super::say;
 use crate::configure::audit::{self, AuditError};
 use crate::configure::event_pattern::UnsupportedPattern;
-use crate::configure::{self, ActivationWait, ConfigureError, Found, partner_bus};
+use crate::configure::{
+    ActivationWait, ApplyError, BUDGET, ConfigureError, Unconfirmed, partner_bus, read_and_plan,
+};
+pub use crate::configure::{AwsConnector, NotifierConnector};
 use crate::eventbridge::{EventSources, partner_source_name};
 use crate::notify::ChangeNotifier;
-use futures_util::future::BoxFuture;
 use gev_core::deadline::Deadline;
-use gev_core::domain::integration::{IntegrationSpec, Plan};
 use gev_genesys::integrations::IntegrationsApi;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// How long one configure command may take in all.
-const BUDGET: Duration = Duration::from_secs(120);
-
-/// Makes the EventBridge client of a region (the desired state says which region).
-pub type AwsConnector =
-    Box<dyn Fn(&str) -> BoxFuture<'static, Box<dyn EventSources>> + Send + Sync>;
-
-/// Makes the notifier of a topic ARN.
-pub type NotifierConnector =
-    Box<dyn Fn(&str) -> BoxFuture<'static, Box<dyn ChangeNotifier>> + Send + Sync>;
 
 /// The notifier of the real SNS.
 pub fn sns_connector() -> NotifierConnector {
@@ -265,6 +255,18 @@ impl From<ConfigureError> for Failure {
     }
 }
 
+impl From<ApplyError> for Failure {
+    fn from(error: ApplyError) -> Self {
+        match error {
+            ApplyError::Configure(error) => Failure::Configure(error),
+            ApplyError::NotActivated(error) => Failure::NotActivated(error),
+            ApplyError::AuditLogUnusable(error) => Failure::AuditLogUnusable(error),
+            ApplyError::NotConfirmed(Unconfirmed::NoOneToAsk) => Failure::NeedsYes,
+            ApplyError::NotConfirmed(Unconfirmed::Declined) => Failure::Declined,
+        }
+    }
+}
+
 /// The exit code of a run (DESIGN.md): 0 done; 1 Genesys or AWS failed after retries, the
 /// integration did not become ACTIVE, or a change was not recorded; 2 bad input (the file, a
 /// flag, an unusable audit log, no confirmation); 3 a conflict, a `check` that fails, an audit
@@ -353,34 +355,6 @@ pub async fn run_with(
         } => verify_audit_log(&audit_log, expect_head.as_deref(), terminal),
     };
     finish(&result, terminal.err)
-}
-
-/// Reads and checks the desired state, locally and against Genesys (all problems at once).
-async fn desired(
-    file: &Path,
-    api: &dyn IntegrationsApi,
-    deadline: Deadline,
-) -> Result<IntegrationSpec, ConfigureError> {
-    let text = std::fs::read_to_string(file).map_err(|error| {
-        ConfigureError::Invalid(vec![gev_core::domain::integration::SpecProblem {
-            field: file.display().to_string(),
-            problem: format!("cannot be read: {error}"),
-        }])
-    })?;
-    configure::desired_state(api, &text, deadline).await
-}
-
-/// The desired state of `file` (checked), the integration it names as Genesys has it, and the
-/// plan between them: what `plan`, `apply` and `status` all start from.
-async fn read_and_plan(
-    file: &Path,
-    api: &dyn IntegrationsApi,
-    deadline: Deadline,
-) -> Result<(IntegrationSpec, Option<Found>, Plan), ConfigureError> {
-    let spec = desired(file, api, deadline).await?;
-    let found = configure::find(api, &spec, deadline).await?;
-    let plan = configure::plan_for(&spec, found.as_ref());
-    Ok((spec, found, plan))
 }
 
 /// How `plan` reports.
