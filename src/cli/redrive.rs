@@ -184,6 +184,8 @@ struct Lines<'a> {
 }
 
 impl Progress for Lines<'_> {
+    // Ignored if stdout is closed (`| head`): the message was handled either way, and the
+    // summary on stderr still counts it.
     fn message(&mut self, report: &MessageReport) {
         say(self.out, format_args!("{}", line(report)));
     }

@@ -646,11 +646,33 @@ mod tests {
         }
     }
 
-    fn temp_path(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("{name}-{:016x}", fastrand::u64(..)))
+    /// A path in the temporary directory, its file removed when it goes out of scope.
+    struct TempPath(PathBuf);
+
+    impl std::ops::Deref for TempPath {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
     }
 
-    fn desired_file() -> PathBuf {
+    impl AsRef<Path> for TempPath {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn temp_path(name: &str) -> TempPath {
+        TempPath(std::env::temp_dir().join(format!("{name}-{:016x}", fastrand::u64(..))))
+    }
+
+    fn desired_file() -> TempPath {
         let path = temp_path("integration.json");
         std::fs::write(&path, DESIRED).unwrap();
         path

@@ -333,7 +333,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Reads and checks the desired state in `file`, locally and against Genesys (all problems at
 /// once; a file that cannot be read is one, naming it).
-pub async fn desired(
+pub(crate) async fn desired(
     file: &Path,
     api: &dyn IntegrationsApi,
     deadline: Deadline,

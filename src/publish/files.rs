@@ -228,7 +228,16 @@ pub async fn publish_files(
     let mut input_error: Option<PublishError> = None;
     'files: for (file, &expected) in files.iter().zip(&counted) {
         let mut read = 0;
-        for event in EventReader::open(file)? {
+        // Counted, but gone (or unreadable) by now: the events already read are still sent and
+        // reported before the run stops, like a file that changed.
+        let events = match EventReader::open(file) {
+            Ok(events) => events,
+            Err(error) => {
+                input_error = Some(error.into());
+                break 'files;
+            }
+        };
+        for event in events {
             match event {
                 Ok(_) if expected.is_some_and(|expected| read == expected) => {
                     input_error = Some(changed(file, expected, "more"));
@@ -361,4 +370,72 @@ impl Run<'_> {
 fn reject_line(origin: &str, event: &Value, report: &EventReport) -> Value {
     json!({"origin": origin, "reason": report.reason, "bridgeEventId": report.bridge_event_id,
            "event": event})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::{DEFAULT_MAX_BYTES, DEFAULT_SOURCE, NothingSent};
+
+    /// Records the reports and, when sending starts, removes `gone` (a file counted, then lost).
+    struct LosesAFile {
+        gone: PathBuf,
+        reported: usize,
+    }
+
+    impl PublishProgress for LosesAFile {
+        fn sending(&mut self, _: usize) {
+            std::fs::remove_file(&self.gone).unwrap();
+        }
+
+        fn event(&mut self, _: &EventReport, _: Option<&Entry>) -> std::io::Result<()> {
+            self.reported += 1;
+            Ok(())
+        }
+
+        fn chunk_done(&mut self, _: &Tally) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn events_file(name: &str, events: usize) -> PathBuf {
+        let sample = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/events/01-eligible-voice-call.json"
+        ))
+        .unwrap();
+        let line = serde_json::to_string(&serde_json::from_str::<Value>(&sample).unwrap()).unwrap();
+        let path = std::env::temp_dir().join(format!("{name}-{:016x}.jsonl", fastrand::u64(..)));
+        std::fs::write(&path, format!("{line}\n").repeat(events)).unwrap();
+        path
+    }
+
+    #[tokio::test]
+    async fn a_file_lost_after_counting_stops_the_run_with_the_events_read_before_it_reported() {
+        let first = events_file("first", 3);
+        let second = events_file("second", 2);
+        let request = PublishRequest {
+            bus: "default".into(),
+            events: vec![first.display().to_string(), second.display().to_string()],
+            source: DEFAULT_SOURCE.into(),
+            rejects: None,
+            max_entry_bytes: DEFAULT_MAX_BYTES,
+            dry_run: true,
+            policy: SendPolicy::default(),
+        };
+        let mut progress = LosesAFile {
+            gone: second,
+            reported: 0,
+        };
+
+        let result = publish_files(&request, &NothingSent, None, &mut progress).await;
+
+        let _ = std::fs::remove_file(&first);
+        let Err(PublishError::Unfinished { error, published }) = result else {
+            panic!("{result:?}");
+        };
+        assert!(matches!(*error, PublishError::Input(_)), "{error}");
+        assert_eq!(published.tally.done(), 3);
+        assert_eq!(progress.reported, 3);
+    }
 }
