@@ -46,8 +46,35 @@ pub enum CredentialsError {
         /// The secret's ARN.
         arn: String,
         /// What is wrong, and what to fix.
-        problem: String,
+        problem: SecretProblem,
     },
+}
+
+/// What is wrong with a credentials secret, and what to fix; never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretProblem {
+    /// No such secret.
+    #[error(
+        "it does not exist in this account and region; check GENESYS_CLOUD_CREDENTIALS_SECRET_ARN"
+    )]
+    NotFound,
+    /// The role may not read or decrypt it.
+    #[error(
+        "access was denied: the function's role needs secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)"
+    )]
+    AccessDenied,
+    /// A binary secret.
+    #[error("it has no SecretString")]
+    NoSecretString,
+    /// A value that is not JSON.
+    #[error("its value must be JSON: {{\"clientId\": \"...\", \"clientSecret\": \"...\"}}")]
+    NotJson,
+    /// No `clientId`.
+    #[error("its JSON has no clientId")]
+    NoClientId,
+    /// No `clientSecret`.
+    #[error("its JSON has no clientSecret")]
+    NoClientSecret,
 }
 
 impl CredentialsError {
@@ -106,18 +133,17 @@ struct SecretDocument {
 }
 
 /// Parses a secret string into credentials; the error names the missing field.
-pub(crate) fn parse_secret(text: &str) -> Result<ClientCredentials, String> {
-    let document: SecretDocument = serde_json::from_str(text).map_err(|_| {
-        "its value must be JSON: {\"clientId\": \"...\", \"clientSecret\": \"...\"}".to_owned()
-    })?;
+pub(crate) fn parse_secret(text: &str) -> Result<ClientCredentials, SecretProblem> {
+    let document: SecretDocument =
+        serde_json::from_str(text).map_err(|_| SecretProblem::NotJson)?;
     let client_id = document
         .client_id
         .filter(|id| !id.trim().is_empty())
-        .ok_or("its JSON has no clientId")?;
+        .ok_or(SecretProblem::NoClientId)?;
     let client_secret = document
         .client_secret
         .filter(|secret| !secret.is_empty())
-        .ok_or("its JSON has no clientSecret")?;
+        .ok_or(SecretProblem::NoClientSecret)?;
     Ok(ClientCredentials {
         client_id,
         client_secret: Secret::new(client_secret),
@@ -158,16 +184,12 @@ impl SecretsManagerCredentials {
                 match code.as_deref() {
                     Some("ResourceNotFoundException") => CredentialsError::Unusable {
                         arn: arn.clone(),
-                        problem: "it does not exist in this account and region; check \
-                                  GENESYS_CLOUD_CREDENTIALS_SECRET_ARN"
-                            .into(),
+                        problem: SecretProblem::NotFound,
                     },
                     Some("AccessDeniedException" | "DecryptionFailure") => {
                         CredentialsError::Unusable {
                             arn: arn.clone(),
-                            problem: "access was denied: the function's role needs \
-                                      secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)"
-                                .into(),
+                            problem: SecretProblem::AccessDenied,
                         }
                     }
                     _ => CredentialsError::Unavailable {
@@ -181,7 +203,7 @@ impl SecretsManagerCredentials {
             .secret_string()
             .ok_or_else(|| CredentialsError::Unusable {
                 arn: arn.clone(),
-                problem: "it has no SecretString".into(),
+                problem: SecretProblem::NoSecretString,
             })?;
         parse_secret(text).map_err(|problem| CredentialsError::Unusable {
             arn: arn.clone(),
@@ -230,14 +252,16 @@ mod tests {
     #[test]
     fn a_missing_field_is_named() {
         assert_eq!(
-            parse_secret(r#"{"clientId": "a"}"#).unwrap_err(),
+            parse_secret(r#"{"clientId": "a"}"#)
+                .unwrap_err()
+                .to_string(),
             "its JSON has no clientSecret"
         );
     }
 
     #[test]
     fn a_plain_text_secret_is_refused_without_echoing_it() {
-        let problem = parse_secret("hunter2").unwrap_err();
+        let problem = parse_secret("hunter2").unwrap_err().to_string();
         assert!(!problem.contains("hunter2"));
     }
 

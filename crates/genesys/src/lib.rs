@@ -362,7 +362,7 @@ mod tests {
         let unusable = GenesysError::Credentials {
             source: credentials::CredentialsError::Unusable {
                 arn: "arn:aws:secretsmanager:eu-west-1:1:secret:x".into(),
-                problem: "its JSON has no clientSecret".into(),
+                problem: crate::credentials::SecretProblem::NoClientSecret,
             },
         };
         let unreachable = GenesysError::Credentials {

@@ -18,13 +18,24 @@ pub enum PayloadKind {
     Array,
 }
 
+/// Why an SQS message is not an event; its text is the rejected outcome's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Undecodable {
+    /// No `body`.
+    #[error("SQS message body is missing")]
+    NoBody,
+    /// A `body` that does not parse (serde's message: a position, never the content).
+    #[error("SQS message body is not JSON: {0}")]
+    NotJson(String),
+}
+
 /// One event of a payload.
 #[derive(Debug, Clone)]
 pub struct Item {
     /// The SQS message id, for `batchItemFailures`.
     pub(crate) message_id: Option<String>,
     /// The EventBridge event, or why the item is not one.
-    pub event: Result<Value, String>,
+    pub event: Result<Value, Undecodable>,
     /// A trace context that came with the item (SQS `traceparent` or `AWSTraceHeader`).
     pub(crate) link: Option<SpanContext>,
 }
@@ -101,8 +112,8 @@ fn sqs_item(record: &Value) -> Item {
         .map(str::to_owned);
     let event = match record.get("body").and_then(Value::as_str) {
         Some(body) => serde_json::from_str::<Value>(body)
-            .map_err(|error| format!("SQS message body is not JSON: {error}")),
-        None => Err("SQS message body is missing".to_owned()),
+            .map_err(|error| Undecodable::NotJson(error.to_string())),
+        None => Err(Undecodable::NoBody),
     };
     Item {
         message_id,
@@ -171,13 +182,10 @@ mod tests {
         assert_eq!(kind, PayloadKind::Sqs);
         assert_eq!(items[0].message_id.as_deref(), Some("m-1"));
         assert_eq!(items[0].event.as_ref().unwrap()["detail-type"], "x");
-        assert!(
-            items[1]
-                .event
-                .as_ref()
-                .unwrap_err()
-                .starts_with("SQS message body is not JSON")
-        );
+        assert!(matches!(
+            items[1].event.as_ref().unwrap_err(),
+            Undecodable::NotJson(_)
+        ));
     }
 
     #[test]

@@ -160,7 +160,7 @@ pub async fn handle(consumer: &Consumer, payload: Value, invocation: &Invocation
                         tracing::warn!(message_id = item.message_id.as_deref(), %problem, "rejected an undecodable item");
                         let mut report = Report::unprocessed(
                             &Value::Null,
-                            Outcome::Rejected { reason: problem.clone() },
+                            Outcome::Rejected { reason: problem.to_string() },
                         );
                         report.event_id = item.message_id.clone();
                         report

@@ -45,11 +45,21 @@ struct OrganizationBody {
     id: String,
 }
 
+/// An integration id Genesys sent that cannot be used in a path.
+#[derive(Debug, thiserror::Error)]
+#[error("the integration id {id:?} {problem}")]
+struct UnusableId {
+    id: String,
+    problem: gev_core::domain::IdError,
+}
+
 impl IntegrationBody {
     /// The integration; the problem when Genesys sent an id that cannot be used in a path.
-    fn into_integration(self) -> Result<Integration, String> {
-        let id = IntegrationId::parse(&self.id)
-            .map_err(|problem| format!("the integration id {:?} {problem}", self.id))?;
+    fn into_integration(self) -> Result<Integration, UnusableId> {
+        let id = IntegrationId::parse(&self.id).map_err(|problem| UnusableId {
+            id: self.id.clone(),
+            problem,
+        })?;
         Ok(Integration {
             id,
             name: self.name,
@@ -63,11 +73,11 @@ impl IntegrationBody {
 }
 
 /// An answer whose integration id cannot be used.
-fn unusable_id(operation: Operation, problem: String) -> GenesysError {
+fn unusable_id(operation: Operation, problem: UnusableId) -> GenesysError {
     GenesysError::Refused {
         operation,
         status: 200,
-        hint: problem,
+        hint: problem.to_string(),
         correlation_id: None,
     }
 }
