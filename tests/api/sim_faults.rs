@@ -40,6 +40,7 @@ fn a_fault_spec_is_parsed_and_checked() {
     assert!(
         Faults::parse("rateLimited=0.7,serverError=0.7")
             .unwrap_err()
+            .to_string()
             .contains("add up")
     );
     assert!(Faults::parse("explode=1").is_err());

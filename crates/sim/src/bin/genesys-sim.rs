@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use gev_core::telemetry::{LogTarget, Telemetry, TelemetryOptions};
-use gev_sim::{Faults, RequestBudget, SeedData, SimConfig, Simulator};
+use gev_sim::{FaultSpecError, Faults, RequestBudget, SeedData, SimConfig, Simulator};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,7 +55,7 @@ struct Args {
     rate_window_ms: u64,
 }
 
-fn parse_faults(spec: &str) -> Result<Faults, String> {
+fn parse_faults(spec: &str) -> Result<Faults, FaultSpecError> {
     Faults::parse(spec)
 }
 

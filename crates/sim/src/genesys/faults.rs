@@ -49,16 +49,23 @@ pub struct Faults {
 impl Faults {
     /// Parses `key=value,...` with the JSON field names, e.g.
     /// `rateLimited=0.05,serverError=0.05,timeout=0.01,timeoutMs=2000,seed=7`.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> Result<Self, FaultSpecError> {
         let mut object = Map::new();
         for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = pair
                 .split_once('=')
-                .ok_or_else(|| format!("{pair:?} is not key=value"))?;
-            let number: f64 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("{key}: {value:?} is not a number"))?;
+                .ok_or_else(|| FaultSpecError::NotKeyValue {
+                    pair: pair.to_owned(),
+                })?;
+            let number: f64 =
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|source| FaultSpecError::NotANumber {
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                        source,
+                    })?;
             let value = if matches!(
                 key.trim(),
                 "seed" | "slowMs" | "timeoutMs" | "tokenRefusedMs"
@@ -69,8 +76,7 @@ impl Faults {
             };
             object.insert(key.trim().to_owned(), value);
         }
-        let faults: Faults =
-            serde_json::from_value(Value::Object(object)).map_err(|e| e.to_string())?;
+        let faults: Faults = serde_json::from_value(Value::Object(object))?;
         let total = faults.rate_limited
             + faults.server_error
             + faults.token_revoked
@@ -80,10 +86,41 @@ impl Faults {
             + faults.bad_gateway_after_write
             + faults.server_error_after_write;
         if !(0.0..=1.0).contains(&total) {
-            return Err(format!("the shares add up to {total}, outside 0..=1"));
+            return Err(FaultSpecError::SharesOutOfRange { total });
         }
         Ok(faults)
     }
+}
+
+/// A fault spec (`--faults`) that cannot be used; the message names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultSpecError {
+    /// A comma-separated part without `=`.
+    #[error("{pair:?} is not key=value")]
+    NotKeyValue {
+        /// The part, trimmed.
+        pair: String,
+    },
+    /// A value that is not a number.
+    #[error("{key}: {value:?} is not a number")]
+    NotANumber {
+        /// The key, as written.
+        key: String,
+        /// The value, as written.
+        value: String,
+        /// What the number parser said.
+        #[source]
+        source: std::num::ParseFloatError,
+    },
+    /// An unknown key, or a value out of its type's range (the message names the key).
+    #[error(transparent)]
+    Fields(#[from] serde_json::Error),
+    /// Shares whose sum is not a share.
+    #[error("the shares add up to {total}, outside 0..=1")]
+    SharesOutOfRange {
+        /// Their sum.
+        total: f64,
+    },
 }
 
 /// What the injector decided for one request.

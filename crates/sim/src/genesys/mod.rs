@@ -20,7 +20,7 @@ mod routing;
 mod seed;
 mod socket;
 
-pub use faults::Faults;
+pub use faults::{FaultSpecError, Faults};
 pub use integrations::ORG_ID;
 use integrations::{
     SimIntegration, available_topics, bump_integration, create_integration, get_config,
