@@ -283,6 +283,6 @@ pub(super) async fn put_conversation(
     body.insert("id".into(), Value::String(id));
     match sim.put_conversation(body) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(problem) => error(StatusCode::BAD_REQUEST, "bad.request", problem),
+        Err(problem) => error(StatusCode::BAD_REQUEST, "bad.request", problem.to_string()),
     }
 }

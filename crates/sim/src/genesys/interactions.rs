@@ -24,24 +24,42 @@ pub(super) async fn get_interaction(
 }
 
 /// The only PATCH body the API accepts here: `{"dispositionCode":{"id":"..."}}`.
-pub(super) fn disposition_code_of(body: &Value) -> Result<&str, String> {
-    let object = body.as_object().ok_or("the body must be a JSON object")?;
+pub(super) fn disposition_code_of(body: &Value) -> Result<&str, DispositionError> {
+    let object = body.as_object().ok_or(DispositionError::NotAnObject)?;
     if let Some(extra) = object.keys().find(|key| *key != "dispositionCode") {
-        return Err(format!(
-            "unexpected field {extra:?}: only dispositionCode may be sent"
-        ));
+        return Err(DispositionError::UnexpectedField(extra.clone()));
     }
     let code = object
         .get("dispositionCode")
         .and_then(Value::as_object)
-        .ok_or("dispositionCode must be an object")?;
+        .ok_or(DispositionError::CodeNotAnObject)?;
     if let Some(extra) = code.keys().find(|key| *key != "id") {
-        return Err(format!("unexpected field dispositionCode.{extra}"));
+        return Err(DispositionError::UnexpectedCodeField(extra.clone()));
     }
     code.get("id")
         .and_then(Value::as_str)
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| "dispositionCode.id must be a non-empty string".into())
+        .ok_or(DispositionError::NoCodeId)
+}
+
+/// A PATCH body other than `{"dispositionCode":{"id":"..."}}`; the message names the field.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum DispositionError {
+    /// Not a JSON object.
+    #[error("the body must be a JSON object")]
+    NotAnObject,
+    /// A field beside `dispositionCode`.
+    #[error("unexpected field {0:?}: only dispositionCode may be sent")]
+    UnexpectedField(String),
+    /// No `dispositionCode` object.
+    #[error("dispositionCode must be an object")]
+    CodeNotAnObject,
+    /// A field beside `dispositionCode.id`.
+    #[error("unexpected field dispositionCode.{0}")]
+    UnexpectedCodeField(String),
+    /// No `dispositionCode.id`, or not a non-empty string.
+    #[error("dispositionCode.id must be a non-empty string")]
+    NoCodeId,
 }
 
 pub(super) async fn patch_interaction(
@@ -84,7 +102,9 @@ pub(super) async fn patch_interaction(
     };
     let code = match disposition_code_of(&parsed) {
         Ok(code) => code.to_owned(),
-        Err(problem) => return error(StatusCode::BAD_REQUEST, "bad.request", problem),
+        Err(problem) => {
+            return error(StatusCode::BAD_REQUEST, "bad.request", problem.to_string());
+        }
     };
     interaction
         .body
@@ -102,6 +122,6 @@ pub(super) async fn put_interaction(
     body.insert("id".into(), Value::String(id));
     match sim.put_interaction(body) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(problem) => error(StatusCode::BAD_REQUEST, "bad.request", problem),
+        Err(problem) => error(StatusCode::BAD_REQUEST, "bad.request", problem.to_string()),
     }
 }

@@ -29,7 +29,7 @@ use integrations::{
 };
 pub use notifications::{ChannelFault, SocketFaults};
 pub use requests::{ReceivedRequest, RequestBudget};
-pub use seed::{SeedData, SeedError};
+pub use seed::{BodyError, SeedData, SeedError};
 
 use admin::{all_patches, one_patch_count};
 use answers::add_correlation_id;
@@ -193,7 +193,10 @@ impl Simulator {
         }
         for (index, entry) in data.interactions.into_iter().enumerate() {
             self.put_interaction(entry)
-                .map_err(|problem| SeedError::Entry { index, problem })?;
+                .map_err(|problem| SeedError::Entry {
+                    index,
+                    problem: problem.to_string(),
+                })?;
         }
         for (index, entry) in data.conversations.into_iter().enumerate() {
             self.put_conversation(entry)
@@ -206,23 +209,16 @@ impl Simulator {
     }
 
     /// Adds or replaces one conversation given as the API would return it (plus `"x-sim"`).
-    pub fn put_conversation(&self, mut body: Map<String, Value>) -> Result<(), String> {
-        let id = match body.get("id") {
-            Some(Value::String(id)) if !id.is_empty() => id.clone(),
-            _ => return Err("\"id\" must be a non-empty string".into()),
-        };
+    pub fn put_conversation(&self, mut body: Map<String, Value>) -> Result<(), BodyError> {
+        let id = routing::string_id(&body)?;
         let media = body
             .remove("mediaType")
             .and_then(|m| m.as_str().map(MediaType::new))
             .unwrap_or_else(MediaType::voice);
-        let segment = media
-            .api_segment()
-            .ok_or_else(|| format!("mediaType {media} of {id} has no API path"))?;
-        let behaviour = match body.remove(BEHAVIOUR_KEY) {
-            Some(value) => serde_json::from_value(value)
-                .map_err(|e| format!("\"{BEHAVIOUR_KEY}\" of {id}: {e}"))?,
-            None => Behaviour::default(),
+        let Some(segment) = media.api_segment() else {
+            return Err(BodyError::NoApiPath { media, id });
         };
+        let behaviour = behaviour_of(&mut body, &id)?;
         self.books()
             .conversations
             .insert((segment.to_owned(), id), SimInteraction { body, behaviour });
@@ -248,16 +244,9 @@ impl Simulator {
     }
 
     /// Adds or replaces one interaction given as the API would return it (plus `"x-sim"`).
-    pub fn put_interaction(&self, mut body: Map<String, Value>) -> Result<(), String> {
-        let id = match body.get("id") {
-            Some(Value::String(id)) if !id.is_empty() => id.clone(),
-            _ => return Err("\"id\" must be a non-empty string".into()),
-        };
-        let behaviour = match body.remove(BEHAVIOUR_KEY) {
-            Some(value) => serde_json::from_value(value)
-                .map_err(|e| format!("\"{BEHAVIOUR_KEY}\" of {id}: {e}"))?,
-            None => Behaviour::default(),
-        };
+    pub fn put_interaction(&self, mut body: Map<String, Value>) -> Result<(), BodyError> {
+        let id = routing::string_id(&body)?;
+        let behaviour = behaviour_of(&mut body, &id)?;
         self.books()
             .interactions
             .insert(id, SimInteraction { body, behaviour });
@@ -470,6 +459,17 @@ impl Simulator {
             .and_then(|bytes| String::from_utf8(bytes).ok());
         let expected = format!("{}:{}", self.config.client_id, self.config.client_secret);
         decoded.is_some_and(|pair| pair == expected)
+    }
+}
+
+/// Takes the `"x-sim"` settings out of the body of interaction or conversation `id`.
+fn behaviour_of(body: &mut Map<String, Value>, id: &str) -> Result<Behaviour, BodyError> {
+    match body.remove(BEHAVIOUR_KEY) {
+        Some(value) => serde_json::from_value(value).map_err(|source| BodyError::Behaviour {
+            id: id.to_owned(),
+            source,
+        }),
+        None => Ok(Behaviour::default()),
     }
 }
 

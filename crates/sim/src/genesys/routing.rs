@@ -1,7 +1,7 @@
 //! The simulated Routing API: queues (`Queue` with `acwSettings`), the org's wrap-up codes (`WrapupCode`) and each queue's assigned codes, as paged entity listings.
 
-use super::Simulator;
 use super::answers::error;
+use super::{BodyError, Simulator};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -32,12 +32,15 @@ impl RoutingBook {
 
 impl Simulator {
     /// Adds or replaces a queue given as the API returns it, plus `"x-sim": {"wrapupCodes": [ids]}`.
-    pub(crate) fn put_queue(&self, mut body: Map<String, Value>) -> Result<(), String> {
+    pub(crate) fn put_queue(&self, mut body: Map<String, Value>) -> Result<(), BodyError> {
         let id = string_id(&body)?;
         let codes = match body.remove(super::BEHAVIOUR_KEY) {
             Some(sim) => {
                 serde_json::from_value::<QueueSim>(sim)
-                    .map_err(|e| format!("queue {id}: \"x-sim\": {e}"))?
+                    .map_err(|source| BodyError::QueueBehaviour {
+                        id: id.clone(),
+                        source,
+                    })?
                     .wrapup_codes
             }
             None => None,
@@ -53,7 +56,7 @@ impl Simulator {
     }
 
     /// Adds or replaces a wrap-up code given as the API returns it.
-    pub(crate) fn put_wrapup_code(&self, mut body: Map<String, Value>) -> Result<(), String> {
+    pub(crate) fn put_wrapup_code(&self, mut body: Map<String, Value>) -> Result<(), BodyError> {
         let id = string_id(&body)?;
         body.entry("selfUri")
             .or_insert_with(|| json!(format!("/api/v2/routing/wrapupcodes/{id}")));
@@ -68,10 +71,11 @@ struct QueueSim {
     wrapup_codes: Option<Vec<String>>,
 }
 
-fn string_id(body: &Map<String, Value>) -> Result<String, String> {
+/// The body's `"id"`, a non-empty string.
+pub(super) fn string_id(body: &Map<String, Value>) -> Result<String, BodyError> {
     match body.get("id") {
         Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
-        _ => Err("\"id\" must be a non-empty string".into()),
+        _ => Err(BodyError::NoId),
     }
 }
 

@@ -54,6 +54,40 @@ pub enum SeedError {
     },
 }
 
+/// A seed entry or `PUT /sim/...` body that cannot be stored; the message names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// No `"id"`, or not a non-empty string.
+    #[error("\"id\" must be a non-empty string")]
+    NoId,
+    /// A conversation whose `mediaType` has no API path segment.
+    #[error("mediaType {media} of {id} has no API path")]
+    NoApiPath {
+        /// The `mediaType`.
+        media: gev_core::domain::MediaType,
+        /// The conversation's id.
+        id: String,
+    },
+    /// An interaction's or conversation's `"x-sim"` that is not a `Behaviour`.
+    #[error("\"{key}\" of {id}: {source}", key = super::BEHAVIOUR_KEY)]
+    Behaviour {
+        /// The interaction's or conversation's id.
+        id: String,
+        /// What the JSON parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A queue's `"x-sim"` that is not `{"wrapupCodes": [ids]}`.
+    #[error("queue {id}: \"{key}\": {source}", key = super::BEHAVIOUR_KEY)]
+    QueueBehaviour {
+        /// The queue's id.
+        id: String,
+        /// What the JSON parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 impl SeedData {
     /// Reads seed data from `path`.
     pub fn from_file(path: &FsPath) -> Result<Self, SeedError> {
