@@ -86,24 +86,68 @@ pub(super) fn flattened(body: &Map<String, Value>) -> Value {
 pub(super) const MEDIA_LISTS: [&str; 5] = ["calls", "callbacks", "chats", "emails", "messages"];
 
 /// Checks a wrap-up object: `code` (non-empty string) and optional `notes`, nothing else.
-pub(super) fn wrapup_of(value: &Value, path: &str) -> Result<Map<String, Value>, String> {
-    let object = value
-        .as_object()
-        .ok_or(format!("{path} must be an object"))?;
+pub(super) fn wrapup_of(
+    value: &Value,
+    path: &'static str,
+) -> Result<Map<String, Value>, WrapupError> {
+    let object = value.as_object().ok_or(WrapupError::NotAnObject { path })?;
     if let Some(extra) = object
         .keys()
         .find(|key| !matches!(key.as_str(), "code" | "notes"))
     {
-        return Err(format!("unexpected field {path}.{extra}"));
+        return Err(WrapupError::UnexpectedField {
+            path,
+            field: extra.clone(),
+        });
     }
     match object.get("code") {
         Some(Value::String(code)) if !code.is_empty() => {}
-        _ => return Err(format!("{path}.code must be a non-empty string")),
+        _ => return Err(WrapupError::NoCode { path }),
     }
     if object.get("notes").is_some_and(|notes| !notes.is_string()) {
-        return Err(format!("{path}.notes must be a string"));
+        return Err(WrapupError::NotesNotAString { path });
     }
     Ok(object.clone())
+}
+
+/// A wrap-up request body that cannot be applied; the message names the field.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum WrapupError {
+    /// Not JSON.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(#[source] serde_json::Error),
+    /// A participant PATCH body that is not a JSON object.
+    #[error("the body must be a JSON object")]
+    BodyNotAnObject,
+    /// A participant PATCH field beside `wrapup`.
+    #[error("unexpected field {0:?}: only wrapup may be sent")]
+    UnexpectedBodyField(String),
+    /// The wrap-up at `path` is not an object.
+    #[error("{path} must be an object")]
+    NotAnObject {
+        /// Where the wrap-up is (`wrapup` or `body`).
+        path: &'static str,
+    },
+    /// A wrap-up field other than `code` and `notes`.
+    #[error("unexpected field {path}.{field}")]
+    UnexpectedField {
+        /// Where the wrap-up is.
+        path: &'static str,
+        /// The field.
+        field: String,
+    },
+    /// No `code`, or not a non-empty string.
+    #[error("{path}.code must be a non-empty string")]
+    NoCode {
+        /// Where the wrap-up is.
+        path: &'static str,
+    },
+    /// `notes` that are not a string.
+    #[error("{path}.notes must be a string")]
+    NotesNotAString {
+        /// Where the wrap-up is.
+        path: &'static str,
+    },
 }
 
 /// Applies `body` (already a checked wrap-up) to a participant, counting the write.
@@ -112,7 +156,7 @@ pub(super) fn apply_wrapup(
     target: (String, &str, &str),
     communication: Option<&str>,
     conflict: bool,
-    wrapup: Result<Map<String, Value>, String>,
+    wrapup: Result<Map<String, Value>, WrapupError>,
 ) -> Response {
     let (segment, id, participant) = target;
     let mut books = sim.books();
@@ -163,7 +207,9 @@ pub(super) fn apply_wrapup(
     }
     let wrapup = match wrapup {
         Ok(wrapup) => wrapup,
-        Err(problem) => return error(StatusCode::BAD_REQUEST, "bad.request", problem),
+        Err(problem) => {
+            return error(StatusCode::BAD_REQUEST, "bad.request", problem.to_string());
+        }
     };
     if let Some(refusal) = code_not_on_queue(routing, target, &wrapup) {
         return refusal;
@@ -186,16 +232,14 @@ pub(super) async fn patch_participant(
 ) -> Response {
     // The only body accepted here: {"wrapup": {"code": "...", "notes"?: "..."}}.
     let wrapup = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| format!("invalid JSON: {e}"))
+        .map_err(WrapupError::InvalidJson)
         .and_then(|value| {
             let object = value
                 .as_object()
                 .cloned()
-                .ok_or("the body must be a JSON object")?;
+                .ok_or(WrapupError::BodyNotAnObject)?;
             if let Some(extra) = object.keys().find(|key| *key != "wrapup") {
-                return Err(format!(
-                    "unexpected field {extra:?}: only wrapup may be sent"
-                ));
+                return Err(WrapupError::UnexpectedBodyField(extra.clone()));
             }
             wrapup_of(object.get("wrapup").unwrap_or(&Value::Null), "wrapup")
         });
@@ -210,7 +254,7 @@ pub(super) async fn post_communication_wrapup(
     body: axum::body::Bytes,
 ) -> Response {
     let wrapup = serde_json::from_slice::<Value>(&body)
-        .map_err(|e| format!("invalid JSON: {e}"))
+        .map_err(WrapupError::InvalidJson)
         .and_then(|value| wrapup_of(&value, "body"));
     let target = (segment, id.as_str(), participant.as_str());
     apply_wrapup(
