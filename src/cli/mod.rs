@@ -183,6 +183,19 @@ pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, NotATime>
         .map_err(|_| NotATime(text.to_owned()))
 }
 
+/// Where a command that publishes onto `bus` sends: EventBridge, or nowhere for a dry run,
+/// which then needs no AWS settings (nor a region lookup).
+pub(crate) async fn bus_sink(bus: &str, dry_run: bool) -> Box<dyn crate::publish::EventSink> {
+    if dry_run {
+        Box::new(crate::publish::NothingSent)
+    } else {
+        Box::new(crate::publish::BusSink::new(
+            crate::eventbridge::sdk::client_for_bus(bus).await,
+            bus,
+        ))
+    }
+}
+
 /// The range of `--heartbeat-seconds` (Genesys beats every 30 s).
 pub const HEARTBEAT: (f64, f64) = (0.1, 3_600.0);
 

@@ -3,8 +3,8 @@
 use crate::notify::ChangeNotifier;
 pub use crate::publish::PublishRequest;
 use crate::publish::{
-    BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, Entry, EventReport, EventSink, NothingSent,
-    PublishError, PublishProgress, PublishReport, SendPolicy, Tally, publish_files,
+    DEFAULT_MAX_BYTES, DEFAULT_SOURCE, Entry, EventReport, EventSink, PublishError,
+    PublishProgress, PublishReport, SendPolicy, Tally, publish_files,
 };
 use serde_json::json;
 use std::io::Write;
@@ -64,15 +64,7 @@ pub async fn run(args: Args) -> i32 {
             ..SendPolicy::default()
         },
     };
-    // A dry run sends nothing, so it needs no AWS settings (nor a region lookup).
-    let sink: Box<dyn EventSink> = if request.dry_run {
-        Box::new(NothingSent)
-    } else {
-        Box::new(BusSink::new(
-            crate::eventbridge::sdk::client_for_bus(&request.bus).await,
-            &request.bus,
-        ))
-    };
+    let sink = super::bus_sink(&request.bus, request.dry_run).await;
     let notifier = match &args.audit_topic_arn {
         Some(arn) => Some(
             crate::notify::SnsNotifier::new(arn)

@@ -1,9 +1,7 @@
 //! `genesys-eventbridge redrive`: its arguments, the SQS queue and the bus wired to the redrive use case, one tab-separated line per message on stdout (message id, what it was recognised as, outcome), a summary on stderr, and the exit code, decided in one place ([`exit_code`]).
 
 use super::say;
-use crate::publish::{
-    BusSink, DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventSink, NothingSent, SendPolicy,
-};
+use crate::publish::{DEFAULT_MAX_BYTES, DEFAULT_SOURCE, EventSink, SendPolicy};
 use crate::redrive::{
     self, DeadLetterQueue, MessageReport, Progress, RedriveOptions, RedriveReport,
     SqsDeadLetterQueue,
@@ -78,15 +76,7 @@ pub async fn run(args: Args) -> i32 {
     let result = match check(&args) {
         Ok(()) => {
             let queue = SqsDeadLetterQueue::new(&args.queue_url).await;
-            // A dry run sends nothing, so it needs no bus client.
-            let sink: Box<dyn EventSink> = if args.dry_run {
-                Box::new(NothingSent)
-            } else {
-                Box::new(BusSink::new(
-                    crate::eventbridge::sdk::client_for_bus(&args.bus).await,
-                    &args.bus,
-                ))
-            };
+            let sink = super::bus_sink(&args.bus, args.dry_run).await;
             let mut out = std::io::stdout().lock();
             Ok(redrive(&args, &queue, sink.as_ref(), &mut out, &mut err).await)
         }
