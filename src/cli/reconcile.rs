@@ -55,8 +55,10 @@ pub struct Args {
 /// Why the command did not finish; printed once, as a chain.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
-    #[error("{0}")]
-    BadArguments(String),
+    #[error("--source {0}")]
+    Source(crate::publish::SourceError),
+    #[error("--max-pages and --max-publish must be at least 1")]
+    NoCap,
     #[error(transparent)]
     Wiring(#[from] wiring::WiringError),
     #[error(transparent)]
@@ -68,16 +70,21 @@ enum Failure {
 /// (including a Genesys permission or a dedup table that a settings fix heals), 3 entries the
 /// bus refused for good (access, source).
 fn exit_code(result: &Result<ReconcileReport, Failure>) -> i32 {
+    use super::exit::{BAD_INPUT, REJECTED, REMOTE_FAILURE, SUCCESS};
     match result {
-        Ok(report) if report.refused_for_good() > 0 => 3,
-        Ok(report) if report.refused() > 0 => 1,
-        Ok(_) => 0,
-        Err(Failure::BadArguments(_) | Failure::Wiring(_)) => 2,
+        Ok(report) if report.refused_for_good() > 0 => REJECTED,
+        Ok(report) if report.refused() > 0 => REMOTE_FAILURE,
+        Ok(_) => SUCCESS,
+        Err(Failure::Source(_) | Failure::NoCap | Failure::Wiring(_)) => BAD_INPUT,
         Err(Failure::Run(error)) => match error {
-            ReconcileError::EmptyWindow { .. } | ReconcileError::BeyondRetention { .. } => 2,
-            ReconcileError::Analytics { source, .. } if source.needs_configuration_fix() => 2,
-            ReconcileError::Records(DedupError::Misconfigured { .. }) => 2,
-            ReconcileError::Analytics { .. } | ReconcileError::Records(_) => 1,
+            ReconcileError::EmptyWindow { .. } | ReconcileError::BeyondRetention { .. } => {
+                BAD_INPUT
+            }
+            ReconcileError::Analytics { source, .. } if source.needs_configuration_fix() => {
+                BAD_INPUT
+            }
+            ReconcileError::Records(DedupError::Misconfigured { .. }) => BAD_INPUT,
+            ReconcileError::Analytics { .. } | ReconcileError::Records(_) => REMOTE_FAILURE,
         },
     }
 }
@@ -108,12 +115,9 @@ pub async fn run(args: Args) -> i32 {
 }
 
 async fn reconcile_as_asked(args: &Args, now: DateTime<Utc>) -> Result<ReconcileReport, Failure> {
-    check_source(&args.source)
-        .map_err(|problem| Failure::BadArguments(format!("--source {problem}")))?;
+    check_source(&args.source).map_err(Failure::Source)?;
     if args.max_pages == 0 || args.max_publish == 0 {
-        return Err(Failure::BadArguments(
-            "--max-pages and --max-publish must be at least 1".into(),
-        ));
+        return Err(Failure::NoCap);
     }
     let (from, to) = match (args.from, args.to) {
         (Some(from), Some(to)) => (from, to),

@@ -35,16 +35,16 @@ pub struct Args {
 }
 
 /// Exit status: every message redriven (or, dry, would be), or the queue was empty.
-pub const EXIT_OK: i32 = 0;
+pub const EXIT_OK: i32 = super::exit::SUCCESS;
 /// Exit status: some messages kept for a failure a later run may get past (the bus still
 /// failing after retries, a delete that failed), or a receive failed mid-run.
-pub const EXIT_RETRY: i32 = 1;
+pub const EXIT_RETRY: i32 = super::exit::REMOTE_FAILURE;
 /// Exit status: bad arguments, or a queue that cannot be read at all (no such queue, no
 /// permission).
-pub const EXIT_SETTINGS: i32 = 2;
+pub const EXIT_SETTINGS: i32 = super::exit::BAD_INPUT;
 /// Exit status: some messages kept for a person to look at (not understood, or refused by the
 /// bus for good), none kept for a failure a later run may get past.
-pub const EXIT_REVIEW: i32 = 3;
+pub const EXIT_REVIEW: i32 = super::exit::REJECTED;
 
 /// An argument redrive cannot run with: one line naming the flag, exit status 2.
 #[derive(Debug, thiserror::Error)]

@@ -46,13 +46,13 @@ pub struct Args {
 }
 
 /// Exit status: started (or found), or with --wait completed.
-pub const EXIT_OK: i32 = 0;
+pub const EXIT_OK: i32 = super::exit::SUCCESS;
 /// Exit status: the replay failed, the wait timed out, or EventBridge could not be reached.
-pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_FAILED: i32 = super::exit::REMOTE_FAILURE;
 /// Exit status: bad arguments, an unknown archive, a request EventBridge refuses.
-pub const EXIT_SETTINGS: i32 = 2;
+pub const EXIT_SETTINGS: i32 = super::exit::BAD_INPUT;
 /// Exit status: the replay was cancelled (by someone else): look at why.
-pub const EXIT_CANCELLED: i32 = 3;
+pub const EXIT_CANCELLED: i32 = super::exit::REJECTED;
 
 /// An argument replay cannot run with: one line naming the flag, exit status 2.
 #[derive(Debug, thiserror::Error)]

@@ -175,7 +175,7 @@ pub(crate) fn local_dedup_table() -> Option<String> {
 /// `Some` when `variable` (set by scripts/with-local-aws.sh) names a local AWS stand-in; `None`
 /// and the calling test said skipped for `why` when it does not, unless `REQUIRE_LOCAL_AWS` is
 /// set, in which case the test fails.
-fn local_aws(variable: &str, why: &str) -> Option<()> {
+pub(crate) fn local_aws(variable: &str, why: &str) -> Option<()> {
     if std::env::var_os(variable).is_some() {
         return Some(());
     }

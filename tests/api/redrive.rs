@@ -1,6 +1,6 @@
 //! `genesys-eventbridge redrive` on loopback: a dead-letter queue in moto's SQS holding the three shapes of dead letter, re-driven onto moto's EventBridge (the template's rule into a queue, the consumer's handler against the simulator) or onto the simulator's EventBridge stand-in told to refuse entries; what it cannot understand, a dry run, a second run.
 
-use crate::helpers::{demo_sim, disposition, invocation, say_skipped, sim_consumer};
+use crate::helpers::{demo_sim, disposition, invocation, local_aws, sim_consumer};
 use crate::publish::{bridge_id, notification};
 use crate::publish_e2e::{Sqs, bus_with_the_rule_into_a_queue, lambda_sqs_event};
 use gev_consumer::consumer::{Consumer, PipelineSettings};
@@ -18,18 +18,42 @@ const BOUND: Duration = Duration::from_secs(60);
 
 /// moto's SQS through the SDK, if `make test` started it (said loudly when not).
 async fn local_sqs() -> Option<aws_sdk_sqs::Client> {
-    if std::env::var_os("AWS_ENDPOINT_URL_SQS").is_none() {
-        assert!(
-            std::env::var_os("REQUIRE_LOCAL_AWS").is_none(),
-            "REQUIRE_LOCAL_AWS is set but AWS_ENDPOINT_URL_SQS is not"
-        );
-        say_skipped("no local SQS (`make test` starts moto)");
-        return None;
-    }
+    local_aws(
+        "AWS_ENDPOINT_URL_SQS",
+        "no local SQS (`make test` starts moto)",
+    )?;
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
     Some(aws_sdk_sqs::Client::new(&shared))
+}
+
+/// moto's bus with the template's rule into an ingest queue, and an empty dead-letter queue.
+struct Queues {
+    sqs_client: aws_sdk_sqs::Client,
+    sqs: Sqs,
+    bus: String,
+    ingest: String,
+    ingest_arn: String,
+    dlq: String,
+}
+
+/// [`Queues`] of a new run, if `make test` started moto (said loudly when not).
+async fn rule_and_dead_letter_queue() -> Option<Queues> {
+    let sqs_client = local_sqs().await?;
+    let events = crate::helpers::local_eventbridge("us-east-1").await?;
+    let sqs = Sqs::new();
+    let run = format!("{:08x}", fastrand::u32(..));
+    let (bus, ingest, ingest_arn) = bus_with_the_rule_into_a_queue(&events, &sqs, &run).await;
+    let dlq = dead_letter_queue(&sqs_client, &run).await;
+    Some(Queues {
+        sqs_client,
+        sqs,
+        bus,
+        ingest,
+        ingest_arn,
+        dlq,
+    })
 }
 
 /// A new, empty dead-letter queue named after `run`: its URL.
@@ -198,16 +222,17 @@ async fn twenty_dead_letters_of_three_shapes_are_redriven_once_and_redriving_the
  {
     // Arrange: a bus with the template's rule into an ingest queue, a dead-letter queue holding
     // the 22 sample events in 20 messages of the three shapes, a consumer of the simulator.
-    let Some(sqs_client) = local_sqs().await else {
+    let Some(Queues {
+        sqs_client,
+        sqs,
+        bus,
+        ingest,
+        ingest_arn,
+        dlq,
+    }) = rule_and_dead_letter_queue().await
+    else {
         return;
     };
-    let Some(events) = crate::helpers::local_eventbridge("us-east-1").await else {
-        return;
-    };
-    let sqs = Sqs::new();
-    let run = format!("{:08x}", fastrand::u32(..));
-    let (bus, ingest, ingest_arn) = bus_with_the_rule_into_a_queue(&events, &sqs, &run).await;
-    let dlq = dead_letter_queue(&sqs_client, &run).await;
     let originals = samples();
     let bodies = twenty_dead_letters(&originals);
     dead_letters(&sqs_client, &dlq, &bodies).await;
@@ -312,16 +337,17 @@ async fn twenty_dead_letters_of_three_shapes_are_redriven_once_and_redriving_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_it_cannot_understand_stays_in_the_queue_with_its_reason_and_exit_3() {
     // Arrange: two events and two messages of no known shape.
-    let Some(sqs_client) = local_sqs().await else {
+    let Some(Queues {
+        sqs_client,
+        sqs,
+        bus,
+        ingest,
+        dlq,
+        ..
+    }) = rule_and_dead_letter_queue().await
+    else {
         return;
     };
-    let Some(events) = crate::helpers::local_eventbridge("us-east-1").await else {
-        return;
-    };
-    let sqs = Sqs::new();
-    let run = format!("{:08x}", fastrand::u32(..));
-    let (bus, ingest, _) = bus_with_the_rule_into_a_queue(&events, &sqs, &run).await;
-    let dlq = dead_letter_queue(&sqs_client, &run).await;
     let originals = samples();
     let mut bodies: Vec<String> = originals[19..21].iter().map(Value::to_string).collect();
     bodies
@@ -466,16 +492,17 @@ async fn entries_the_bus_refuses_mid_run_stay_in_the_queue_and_a_second_run_redr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_says_what_it_would_do_and_sends_and_deletes_nothing() {
     // Arrange: five events and one message of no known shape.
-    let Some(sqs_client) = local_sqs().await else {
+    let Some(Queues {
+        sqs_client,
+        sqs,
+        bus,
+        ingest,
+        dlq,
+        ..
+    }) = rule_and_dead_letter_queue().await
+    else {
         return;
     };
-    let Some(events) = crate::helpers::local_eventbridge("us-east-1").await else {
-        return;
-    };
-    let sqs = Sqs::new();
-    let run = format!("{:08x}", fastrand::u32(..));
-    let (bus, ingest, _) = bus_with_the_rule_into_a_queue(&events, &sqs, &run).await;
-    let dlq = dead_letter_queue(&sqs_client, &run).await;
     let mut bodies: Vec<String> = samples()[11..16].iter().map(Value::to_string).collect();
     bodies.push("[]".to_owned());
     dead_letters(&sqs_client, &dlq, &bodies).await;
